@@ -1,0 +1,222 @@
+// Package config loads the service configuration once, from built-in
+// defaults, an optional YAML file, the environment and command-line flags,
+// each overriding the one before, into one validated struct.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of the service. Every leaf field is one
+// key; its koanf tag gives the key, its help tag the README description.
+type Config struct {
+	HTTP     HTTP     `koanf:"http"`
+	Database Database `koanf:"database"`
+	Log      Log      `koanf:"log"`
+	Auth     Auth     `koanf:"auth"`
+	Password Password `koanf:"password"`
+	Migrate  Migrate  `koanf:"migrate"`
+	Metrics  Metrics  `koanf:"metrics"`
+	Dev      Dev      `koanf:"dev"`
+
+	// sources maps each key to the source that set it last.
+	sources map[string]string
+}
+
+// HTTP holds the settings of the HTTP server.
+type HTTP struct {
+	Addr              string        `koanf:"addr" help:"Address the API listens on (host:port; port 0 picks a free one)."`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout" help:"Longest time to read request headers."`
+	ReadTimeout       time.Duration `koanf:"read_timeout" help:"Longest time to read a whole request."`
+	WriteTimeout      time.Duration `koanf:"write_timeout" help:"Longest time to write a response."`
+	IdleTimeout       time.Duration `koanf:"idle_timeout" help:"How long an idle keep-alive connection stays open."`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes" help:"Largest request header block accepted."`
+	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
+}
+
+// Database holds the connection and pool settings. The pool keys keep the
+// names of the SQLAlchemy settings this service replaces; internal/database
+// documents how each maps onto pgxpool.
+type Database struct {
+	URL         string        `koanf:"url" env:"DATABASE_URL" secret:"true" help:"Full connection URL; when set it wins over host, port, user, password and name."`
+	Host        string        `koanf:"host" help:"Server host name, IP address, or socket directory (starting with /)."`
+	Port        int           `koanf:"port" help:"Server port."`
+	User        string        `koanf:"user" help:"User name."`
+	Password    string        `koanf:"password" secret:"true" help:"Password."`
+	Name        string        `koanf:"name" help:"Database name."`
+	SSLMode     string        `koanf:"sslmode" help:"libpq sslmode for the URL built from the parts (disable, prefer, require, verify-full...)."`
+	PoolSize    int           `koanf:"pool_size" help:"Connections kept open while idle (pgxpool MinIdleConns)."`
+	MaxOverflow int           `koanf:"max_overflow" help:"Extra connections opened under load and closed when idle; the pool holds at most pool_size + max_overflow."`
+	PoolTimeout time.Duration `koanf:"pool_timeout" help:"Longest wait for a free connection before the request fails with a pool-exhausted error."`
+	PoolRecycle time.Duration `koanf:"pool_recycle" help:"Lifetime of a connection before it is replaced (pgxpool MaxConnLifetime)."`
+	PrePing     bool          `koanf:"pool_pre_ping" help:"Check a connection that sat idle before handing it out."`
+	Echo        bool          `koanf:"echo" help:"Log every SQL statement with its duration."`
+	EchoPool    bool          `koanf:"echo_pool" help:"Log pool events: acquire, release, connect, close."`
+	ExecMode    string        `koanf:"exec_mode" help:"pgx query mode: cache_statement (default), cache_describe, describe_exec, exec, or simple_protocol (for PgBouncer in transaction mode)."`
+	WaitTimeout time.Duration `koanf:"wait_timeout" help:"How long wait-db and serve retry before giving up on the database."`
+	WaitEvery   time.Duration `koanf:"wait_interval" help:"Pause between two tries of wait-db."`
+}
+
+// Log holds the logging settings.
+type Log struct {
+	Level  string `koanf:"level" help:"debug, info, warn or error."`
+	Format string `koanf:"format" help:"text, json, or auto (text on a terminal, JSON otherwise)."`
+}
+
+// Auth holds the session settings.
+type Auth struct {
+	SessionTTL   time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
+	CookieSecure bool          `koanf:"cookie_secure" help:"Mark the access_token cookie Secure (set it when served over HTTPS)."`
+}
+
+// Password holds the password hashing settings.
+type Password struct {
+	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key). Changing it invalidates all passwords."`
+	Argon2Time     uint32        `koanf:"argon2_time" help:"argon2id passes."`
+	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB."`
+	Argon2Threads  uint8         `koanf:"argon2_threads" help:"argon2id lanes."`
+	MaxConcurrent  int           `koanf:"max_concurrent" help:"Hashes computed at once; further requests wait."`
+	MaxWait        time.Duration `koanf:"max_wait" help:"Longest wait for a hashing slot before answering 503."`
+}
+
+// Migrate holds the migration settings shared by serve and migrate.
+type Migrate struct {
+	OnStart bool   `koanf:"on_start" help:"serve applies pending migrations (under the advisory lock) before it takes traffic."`
+	Dir     string `koanf:"dir" help:"Migration directory; when it does not exist, the copy embedded in the binary is used."`
+	DevURL  string `koanf:"dev_url" secret:"true" help:"Dev database for migrate diff/down/check; empty means a throw-away database on the configured server."`
+}
+
+// Metrics holds the Prometheus endpoint settings.
+type Metrics struct {
+	Enabled bool   `koanf:"enabled" help:"Serve Prometheus metrics at /metrics."`
+	Addr    string `koanf:"addr" help:"Separate listen address for /metrics; empty serves it on http.addr."`
+}
+
+// Dev holds the settings of the dev command.
+type Dev struct {
+	DataDir string `koanf:"data_dir" help:"Where accounts dev keeps its private PostgreSQL cluster."`
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		HTTP: HTTP{
+			Addr:              ":8080",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      1 << 20,
+			ShutdownTimeout:   15 * time.Second,
+		},
+		Database: Database{
+			Host:        "localhost",
+			Port:        5432,
+			User:        "postgres",
+			Password:    "postgres",
+			Name:        "app",
+			SSLMode:     "prefer",
+			PoolSize:    10,
+			MaxOverflow: 20,
+			PoolTimeout: 30 * time.Second,
+			PoolRecycle: 1800 * time.Second,
+			PrePing:     true,
+			ExecMode:    "cache_statement",
+			WaitTimeout: 5 * time.Minute,
+			WaitEvery:   time.Second,
+		},
+		Log:  Log{Level: "info", Format: "auto"},
+		Auth: Auth{SessionTTL: 30 * time.Minute},
+		Password: Password{
+			// OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): strong
+			// enough, and small enough that max_concurrent hashes fit the
+			// service's memory budget.
+			Argon2Time:     2,
+			Argon2MemoryKB: 19 * 1024,
+			Argon2Threads:  1,
+			MaxConcurrent:  2,
+			MaxWait:        time.Second,
+		},
+		Migrate: Migrate{Dir: "migrations"},
+		Metrics: Metrics{Enabled: true},
+		Dev:     Dev{DataDir: ".data/postgres"},
+	}
+}
+
+// ConnString returns the database URL: database.url when set, otherwise one
+// built from the parts with user and password escaped.
+func (d Database) ConnString() string {
+	if d.URL != "" {
+		return d.URL
+	}
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.UserPassword(d.User, d.Password),
+		Path:   "/" + d.Name,
+	}
+	if d.User == "" {
+		u.User = nil
+	} else if d.Password == "" {
+		u.User = url.User(d.User)
+	}
+	q := url.Values{}
+	if strings.HasPrefix(d.Host, "/") {
+		// A socket directory cannot stand in the authority part.
+		q.Set("host", d.Host)
+		q.Set("port", strconv.Itoa(d.Port))
+	} else {
+		u.Host = net.JoinHostPort(d.Host, strconv.Itoa(d.Port))
+	}
+	if d.SSLMode != "" {
+		q.Set("sslmode", d.SSLMode)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// RedactURL returns s with any password replaced, for logs and messages.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Source tells where key got its value: "default", "file PATH",
+// "environment variable NAME" or "flag --NAME".
+func (c *Config) Source(key string) string {
+	if s, ok := c.sources[key]; ok {
+		return s
+	}
+	return "default"
+}
+
+// Error lists every invalid key of a configuration, each with its source.
+type Error struct {
+	Problems []string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+func (c *Config) problem(p *[]string, key, format string, args ...any) {
+	*p = append(*p, fmt.Sprintf("%s: %s (from %s)", key, fmt.Sprintf(format, args...), c.Source(key)))
+}
