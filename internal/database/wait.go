@@ -1,0 +1,61 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"accounts/internal/config"
+)
+
+// Wait retries SELECT 1 on connString every interval until the database
+// answers or timeout passes, logging each failed try with its reason. It is
+// the pre-start step of the service: containers and the database may start
+// in any order.
+func Wait(ctx context.Context, connString string, every, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	where := config.RedactURL(connString)
+	for try := 1; ; try++ {
+		err := ping(ctx, connString, every)
+		if err == nil {
+			if try > 1 {
+				log.Info("database is up", "url", where, "tries", try, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		log.Warn("database not ready", "url", where, "try", try, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), context.Canceled) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("database at %s did not answer SELECT 1 within %s (%d tries, one every %s); last error: %w",
+				where, timeout, try, every, err)
+		case <-time.After(every):
+		}
+	}
+}
+
+func ping(ctx context.Context, connString string, every time.Duration) error {
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return err
+	}
+	// One try must not eat the whole budget when the server black-holes
+	// packets, but it needs at least a few seconds to log in.
+	tctx, cancel := context.WithTimeout(ctx, max(every, 5*time.Second))
+	defer cancel()
+	conn, err := pgx.ConnectConfig(tctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var one int
+	return conn.QueryRow(tctx, "SELECT 1").Scan(&one)
+}
