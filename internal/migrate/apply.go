@@ -1,0 +1,647 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
+)
+
+// TxMode says how apply wraps migration files in transactions.
+type TxMode string
+
+// Transaction modes, as in `atlas migrate apply --tx-mode`.
+const (
+	TxModeFile TxMode = "file" // each file in its own transaction (default)
+	TxModeAll  TxMode = "all"  // all pending files in one transaction
+	TxModeNone TxMode = "none" // no transaction; a failure leaves earlier statements applied
+)
+
+// ParseTxMode checks a --tx-mode value.
+func ParseTxMode(s string) (TxMode, error) {
+	switch m := TxMode(s); m {
+	case "":
+		return TxModeFile, nil
+	case TxModeFile, TxModeAll, TxModeNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown --tx-mode %q: use file, all or none", s)
+}
+
+// ApplyOptions tunes Apply. The zero value applies every pending file, each
+// in its own transaction.
+type ApplyOptions struct {
+	// N applies at most N pending files; 0 applies them all.
+	N int
+	// To applies pending files up to and including this version.
+	To string
+	// DryRun prints the SQL that would run and changes nothing, not even
+	// the revision table, and takes no lock.
+	DryRun bool
+	// Baseline marks a database that already has the schema of this version
+	// (but no revision table) as being at it; later files are applied.
+	Baseline string
+	// TxMode defaults to TxModeFile.
+	TxMode TxMode
+	// Operator is written to operator_version; DefaultOperator() when empty.
+	Operator string
+	// RevisionSchema holds the revision table; RevisionSchema when empty.
+	RevisionSchema string
+	// Out receives one line per file and a summary; nil discards them.
+	Out io.Writer
+	// LockTimeout bounds the wait for the migration lock; 0 waits as long
+	// as ctx allows.
+	LockTimeout time.Duration
+}
+
+// FileResult is what happened to one migration file.
+type FileResult struct {
+	Name       string        // file name
+	Version    string        // version part of the name
+	Statements int           // statements in the file
+	Skipped    int           // statements applied by an earlier, interrupted run
+	Executed   int           // statements executed by this run
+	Duration   time.Duration // time spent on the file
+	SQL        []string      // statements run (or, on a dry run, that would run)
+	Err        error         // non-nil when the file failed
+	RolledBack bool          // the file's changes were rolled back
+}
+
+// ApplyReport summarises a run of Apply.
+type ApplyReport struct {
+	From     string // version before the run ("" for an empty history)
+	To       string // version after the run
+	Pending  int    // files pending before the run
+	Files    []FileResult
+	DryRun   bool
+	Duration time.Duration
+}
+
+// Statements is the number of statements executed (or, on a dry run, that
+// would be executed).
+func (r *ApplyReport) Statements() int {
+	n := 0
+	for _, f := range r.Files {
+		if r.DryRun {
+			n += len(f.SQL)
+		} else {
+			n += f.Executed
+		}
+	}
+	return n
+}
+
+// StatementError is returned when a statement of a migration file fails.
+type StatementError struct {
+	File       string // file name
+	Index      int    // 1-based position of the statement in the file
+	Total      int    // statements in the file
+	Stmt       string // the statement
+	Err        error  // the database's error
+	RolledBack bool   // the file (or, with tx-mode all, the run) was rolled back
+	Kept       int    // statements of the file that stay applied (tx-mode none)
+}
+
+func (e *StatementError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "migration %s failed at statement %d of %d: %v\n  statement: %s\n",
+		e.File, e.Index, e.Total, e.Err, strings.TrimSpace(e.Stmt))
+	if e.RolledBack {
+		b.WriteString("  the file was rolled back and its failure is recorded in the revision table;")
+	} else {
+		fmt.Fprintf(&b, "  %d statement(s) before it stay applied (no transaction); the next run resumes at statement %d;", e.Kept, e.Index)
+	}
+	b.WriteString(" fix the statement (then `accounts migrate hash` if the file was edited) and run `accounts migrate apply` again")
+	return b.String()
+}
+
+func (e *StatementError) Unwrap() error { return e.Err }
+
+// ApplyAll applies every pending file of dir to db under the migration lock,
+// each file in its own transaction. operator is written to operator_version
+// (DefaultOperator() when empty). The test harness and `serve --migrate`
+// use it.
+func ApplyAll(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, operator string) error {
+	_, err := Apply(ctx, db, dir, ApplyOptions{Operator: operator})
+	return err
+}
+
+// Apply applies pending migration files to db (`migrate apply`). Unless it
+// is a dry run, it holds the PostgreSQL advisory lock for the whole run, so
+// concurrent appliers apply each file exactly once: the others wait, then
+// find nothing to do.
+func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOptions) (rep *ApplyReport, err error) {
+	start := time.Now()
+	mode, err := ParseTxMode(string(opts.TxMode))
+	if err != nil {
+		return nil, err
+	}
+	if opts.Operator == "" {
+		opts.Operator = DefaultOperator()
+	}
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	if err := Validate(dir); err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	defer conn.Close()
+	if !opts.DryRun {
+		release, err := acquireLock(ctx, conn, opts.LockTimeout, func() {
+			fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if rerr := release(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}()
+	}
+	revs := NewRevisionTable(conn, opts.RevisionSchema)
+	if !opts.DryRun {
+		if err := revs.Ensure(ctx); err != nil {
+			return nil, err
+		}
+	}
+	drv, err := postgres.Open(conn)
+	if err != nil {
+		return nil, fmt.Errorf("open the database for migration: %w", err)
+	}
+	var rrw atlasmigrate.RevisionReadWriter = revs
+	if opts.DryRun {
+		rrw = readOnlyRevisions{revs}
+	}
+	exOpts := []atlasmigrate.ExecutorOption{atlasmigrate.WithOperatorVersion(opts.Operator)}
+	if opts.Baseline != "" {
+		exOpts = append(exOpts, atlasmigrate.WithBaselineVersion(opts.Baseline))
+	}
+	ex, err := atlasmigrate.NewExecutor(drv, dir, rrw, exOpts...)
+	if err != nil {
+		return nil, err
+	}
+	rep = &ApplyReport{DryRun: opts.DryRun}
+	before, err := revs.ReadRevisions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.From = currentVersion(before)
+	pending, err := ex.Pending(ctx)
+	switch {
+	case errors.Is(err, atlasmigrate.ErrNoPendingFiles):
+		pending = nil
+	case err != nil:
+		return nil, explainPending(err, opts.Baseline)
+	}
+	if opts.Baseline != "" && len(before) > 0 {
+		fmt.Fprintf(out, "Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
+	}
+	rep.Pending = len(pending)
+	if pending, err = selectPending(dir, pending, before, opts.N, opts.To); err != nil {
+		return nil, err
+	}
+	if len(pending) == 0 {
+		after, err := revs.ReadRevisions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.To = currentVersion(after)
+		rep.Duration = time.Since(start)
+		if rep.To == "" {
+			fmt.Fprintln(out, "No migration files to apply.")
+		} else {
+			fmt.Fprintf(out, "No pending migrations: the database is at version %s.\n", rep.To)
+		}
+		return rep, nil
+	}
+	if opts.DryRun {
+		return dryRun(ctx, drv, revs, pending, rep, out, start)
+	}
+	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), tx-mode %s):\n",
+		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), mode)
+	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
+	err = run.files(pending, rep)
+	after, rerr := revs.ReadRevisions(ctx)
+	if rerr == nil {
+		rep.To = currentVersion(after)
+	}
+	rep.Duration = time.Since(start)
+	if err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(out, "Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
+		len(rep.Files), rep.Statements(), round(rep.Duration), rep.To)
+	return rep, nil
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "an empty history"
+	}
+	return v
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d
+}
+
+// selectPending trims pending to the first n files, or to the files up to
+// and including version to.
+func selectPending(dir atlasmigrate.Dir, pending []atlasmigrate.File, revs []*atlasmigrate.Revision, n int, to string) ([]atlasmigrate.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("the number of files to apply must be positive, got %d", n)
+	}
+	if to != "" {
+		idx := slices.IndexFunc(pending, func(f atlasmigrate.File) bool { return f.Version() == to })
+		if idx >= 0 {
+			pending = pending[:idx+1]
+		} else {
+			files, err := dir.Files()
+			if err != nil {
+				return nil, err
+			}
+			if !slices.ContainsFunc(files, func(f atlasmigrate.File) bool { return f.Version() == to }) {
+				return nil, fmt.Errorf("--to %s: no migration file has this version; `accounts migrate status` lists them", to)
+			}
+			if slices.ContainsFunc(revs, func(r *atlasmigrate.Revision) bool { return r.Version == to }) {
+				return nil, nil // already applied
+			}
+			// The version exists but is behind a pending file; nothing
+			// earlier than it is pending.
+			pending = slices.DeleteFunc(slices.Clone(pending), func(f atlasmigrate.File) bool { return f.Version() > to })
+		}
+	}
+	if n > 0 && n < len(pending) {
+		pending = pending[:n]
+	}
+	return pending, nil
+}
+
+// explainPending turns the executor's refusals into errors that say what to do.
+func explainPending(err error, baseline string) error {
+	var (
+		notClean  *atlasmigrate.NotCleanError
+		nonLinear *atlasmigrate.HistoryNonLinearError
+		missing   *atlasmigrate.MissingMigrationError
+	)
+	switch {
+	case errors.As(err, &notClean):
+		return fmt.Errorf("the database is not empty (%s) but has no migration history; "+
+			"if its schema already matches a migration, run `accounts migrate apply --baseline VERSION` "+
+			"with that migration's version, or migrate an empty database", notClean.Reason)
+	case errors.As(err, &nonLinear):
+		names := make([]string, len(nonLinear.OutOfOrder))
+		for i, f := range nonLinear.OutOfOrder {
+			names[i] = f.Name()
+		}
+		return fmt.Errorf("migration file(s) %s are older than the latest applied version but were never applied "+
+			"(added out of order, e.g. by a merge); regenerate them with a newer version (`accounts migrate diff`) "+
+			"so the history stays linear", strings.Join(names, ", "))
+	case errors.As(err, &missing):
+		return fmt.Errorf("revision %s (%s) is partially applied but its file is missing from the migration directory; restore the file", missing.Version, missing.Description)
+	case baseline != "" && strings.Contains(err.Error(), "baseline version"):
+		return fmt.Errorf("--baseline %s: no migration file has this version; `accounts migrate status` lists them", baseline)
+	}
+	if err2 := explainChecksum(errors.Unwrap(err)); err2 != nil && err2 != errors.Unwrap(err) {
+		return err2
+	}
+	return err
+}
+
+// currentVersion is the version of the newest revision that is fully
+// applied, or a baseline.
+func currentVersion(revs []*atlasmigrate.Revision) string {
+	for i := len(revs) - 1; i >= 0; i-- {
+		r := revs[i]
+		if r.Type.Has(atlasmigrate.RevisionTypeBaseline) || (r.Applied == r.Total && r.Error == "") {
+			return r.Version
+		}
+	}
+	return ""
+}
+
+// CurrentVersion returns the version db is migrated to: the newest fully
+// applied migration (or baseline), or "" when none is. Readiness checks
+// compare it with Head.
+func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
+	return CurrentVersionIn(ctx, db, "")
+}
+
+// CurrentVersionIn is CurrentVersion with the revision table in schema.
+func CurrentVersionIn(ctx context.Context, db *sql.DB, schema string) (string, error) {
+	revs, err := NewRevisionTable(db, schema).ReadRevisions(ctx)
+	if err != nil {
+		return "", err
+	}
+	return currentVersion(revs), nil
+}
+
+func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out io.Writer, start time.Time) (*ApplyReport, error) {
+	fmt.Fprintf(out, "-- Dry run: %d file(s) would be applied; nothing is executed.\n", len(pending))
+	for _, f := range pending {
+		stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+		if err != nil {
+			return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+		}
+		res := FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
+		if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
+			res.Skipped = r.Applied
+		}
+		fmt.Fprintf(out, "\n-- %s (%d statement(s)", f.Name(), len(stmts))
+		if res.Skipped > 0 {
+			fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
+		}
+		fmt.Fprintln(out, ")")
+		for _, s := range stmts[res.Skipped:] {
+			res.SQL = append(res.SQL, s.Text)
+			fmt.Fprintln(out, s.Text)
+		}
+		rep.Files = append(rep.Files, res)
+	}
+	rep.To = pending[len(pending)-1].Version()
+	rep.Duration = time.Since(start)
+	fmt.Fprintf(out, "\n-- Dry run done: %d file(s), %d statement(s) would be applied.\n", len(rep.Files), rep.Statements())
+	return rep, nil
+}
+
+// applyRun executes pending files with the chosen transaction mode.
+type applyRun struct {
+	ctx  context.Context
+	conn *sql.Conn
+	dir  atlasmigrate.Dir
+	revs *RevisionTable
+	opts ApplyOptions
+	mode TxMode
+	out  io.Writer
+
+	tx    *sql.Tx // the open transaction of tx-mode all
+	txDrv atlasmigrate.Driver
+}
+
+func (a *applyRun) files(pending []atlasmigrate.File, rep *ApplyReport) error {
+	for _, f := range pending {
+		mode, err := fileTxMode(f, a.mode)
+		if err != nil {
+			return err
+		}
+		res, err := a.file(f, mode)
+		rep.Files = append(rep.Files, res)
+		a.printFile(res)
+		if err != nil {
+			if a.tx != nil {
+				// tx-mode all: everything this run did is gone.
+				for i := range rep.Files {
+					rep.Files[i].RolledBack = true
+				}
+				if n := len(rep.Files) - 1; n > 0 {
+					fmt.Fprintf(a.out, "  (tx-mode all: the %d file(s) applied before it in this run were rolled back too)\n", n)
+				}
+				a.tx = nil
+			}
+			return err
+		}
+	}
+	if a.tx != nil {
+		if err := a.tx.Commit(); err != nil {
+			return fmt.Errorf("commit the migration transaction: %w", err)
+		}
+		a.tx = nil
+	}
+	return nil
+}
+
+func (a *applyRun) printFile(r FileResult) {
+	switch {
+	case r.Err != nil:
+		var se *StatementError
+		if errors.As(r.Err, &se) {
+			fmt.Fprintf(a.out, "  FAILED %s at statement %d of %d after %s\n    statement: %s\n    error: %v\n",
+				r.Name, se.Index, se.Total, round(r.Duration), oneLine(se.Stmt), se.Err)
+		} else {
+			fmt.Fprintf(a.out, "  FAILED %s after %s: %v\n", r.Name, round(r.Duration), r.Err)
+		}
+	case r.Skipped > 0:
+		fmt.Fprintf(a.out, "  applied %s: %d statement(s) (resumed after %d) in %s\n", r.Name, r.Executed, r.Skipped, round(r.Duration))
+	default:
+		fmt.Fprintf(a.out, "  applied %s: %d statement(s) in %s\n", r.Name, r.Executed, round(r.Duration))
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// fileTxMode honours a file's `-- atlas:txmode` directive as the Atlas CLI does.
+func fileTxMode(f atlasmigrate.File, global TxMode) (TxMode, error) {
+	lf, ok := f.(*atlasmigrate.LocalFile)
+	if !ok {
+		return global, nil
+	}
+	ds := lf.Directive("txmode")
+	switch {
+	case len(ds) == 0:
+		return global, nil
+	case len(ds) > 1:
+		return "", fmt.Errorf("%s: more than one atlas:txmode directive (%q)", f.Name(), ds)
+	}
+	switch m := TxMode(ds[0]); {
+	case m == TxModeAll:
+		return "", fmt.Errorf("%s: txmode %q is not allowed in a file directive; use %q", f.Name(), TxModeAll, TxModeFile)
+	case m != TxModeNone && m != TxModeFile:
+		return "", fmt.Errorf("%s: unknown atlas:txmode %q (use file or none)", f.Name(), m)
+	case m == global:
+		return global, nil
+	case global == TxModeAll:
+		return "", fmt.Errorf("%s: its atlas:txmode %s directive cannot be honoured with --tx-mode all", f.Name(), m)
+	default:
+		return m, nil
+	}
+}
+
+// file applies one file in the given mode.
+func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err error) {
+	start := time.Now()
+	res = FileResult{Name: f.Name(), Version: f.Version()}
+	defer func() {
+		res.Duration = time.Since(start)
+		res.Err = err
+	}()
+	var (
+		q   execQuerier = a.conn
+		tx  *sql.Tx
+		drv atlasmigrate.Driver
+	)
+	switch mode {
+	case TxModeFile:
+		if tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
+			return res, fmt.Errorf("begin transaction for %s: %w", f.Name(), err)
+		}
+		q = tx
+	case TxModeAll:
+		if a.tx == nil {
+			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
+				return res, fmt.Errorf("begin the migration transaction: %w", err)
+			}
+			if a.txDrv, err = postgres.Open(a.tx); err != nil {
+				_ = a.tx.Rollback()
+				a.tx = nil
+				return res, err
+			}
+		}
+		tx, q, drv = a.tx, a.tx, a.txDrv
+	}
+	rollback := func() {
+		if tx != nil {
+			_ = tx.Rollback()
+		}
+	}
+	if drv == nil {
+		if drv, err = postgres.Open(q); err != nil {
+			rollback()
+			return res, fmt.Errorf("open the database for migration: %w", err)
+		}
+	}
+	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	if err != nil {
+		rollback()
+		return res, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+	}
+	res.Statements = len(stmts)
+	rt := NewRevisionTable(q, a.revs.schema)
+	prev, err := rt.ReadRevision(a.ctx, f.Version())
+	switch {
+	case errors.Is(err, atlasmigrate.ErrRevisionNotExist):
+		prev = nil
+	case err != nil:
+		rollback()
+		return res, err
+	}
+	if prev != nil && prev.Applied == 0 && tx != nil {
+		// A failed, rolled-back attempt: nothing of the file is in the
+		// database. Start afresh so the row gets the (possibly fixed) file's
+		// hash and statement count.
+		if err := rt.DeleteRevision(a.ctx, f.Version()); err != nil {
+			rollback()
+			return res, err
+		}
+	}
+	if prev != nil && prev.Applied > 0 {
+		res.Skipped = prev.Applied
+	}
+	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil}
+	ex, err := atlasmigrate.NewExecutor(drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
+	if err != nil {
+		rollback()
+		return res, err
+	}
+	execErr := ex.Execute(a.ctx, f)
+	if capture.last != nil {
+		res.Executed = capture.last.Applied - res.Skipped
+		if capture.last.Applied == capture.last.Total && execErr == nil {
+			res.Executed = capture.last.Total - res.Skipped
+		}
+	}
+	for _, s := range stmts[min(res.Skipped, len(stmts)):] {
+		res.SQL = append(res.SQL, s.Text)
+	}
+	if execErr == nil {
+		if mode == TxModeFile {
+			if err := tx.Commit(); err != nil {
+				return res, fmt.Errorf("commit %s: %w", f.Name(), err)
+			}
+		}
+		return res, nil
+	}
+	// The file failed.
+	var stmtErr *atlasmigrate.StmtExecError
+	if !errors.As(execErr, &stmtErr) {
+		rollback()
+		if mode == TxModeAll {
+			a.tx = nil
+		}
+		var hc atlasmigrate.HistoryChangedError
+		if errors.As(execErr, &hc) {
+			return res, fmt.Errorf("%s was partially applied before and its statement %d has changed since; "+
+				"restore the applied statements (only the rest may change)", hc.File, hc.Stmt)
+		}
+		return res, fmt.Errorf("apply %s: %w", f.Name(), execErr)
+	}
+	se := &StatementError{File: f.Name(), Total: len(stmts), Stmt: stmtErr.Stmt.Text, Err: stmtErr.Err}
+	if capture.last != nil {
+		se.Index = capture.last.Applied + 1
+		se.Kept = capture.last.Applied
+	}
+	if tx == nil {
+		// No transaction: the executor recorded the partial progress and
+		// the error itself, as the Atlas CLI does.
+		return res, se
+	}
+	rollback()
+	if mode == TxModeAll {
+		a.tx = nil
+	}
+	se.RolledBack, se.Kept = true, 0
+	res.RolledBack, res.Executed = true, 0
+	// Record the failure outside the rolled-back transaction.
+	rev := &atlasmigrate.Revision{Version: f.Version(), Description: f.Desc(), Type: atlasmigrate.RevisionTypeExecute, Total: len(stmts)}
+	if capture.last != nil {
+		c := *capture.last
+		rev = &c
+	}
+	rev.Applied, rev.PartialHashes = 0, nil
+	rev.Error, rev.ErrorStmt = stmtErr.Err.Error(), stmtErr.Stmt.Text
+	rev.ExecutedAt, rev.ExecutionTime = start, time.Since(start)
+	rev.OperatorVersion = a.opts.Operator
+	if err := a.revs.WriteRevision(context.WithoutCancel(a.ctx), rev); err != nil {
+		return res, errors.Join(se, fmt.Errorf("record the failure in the revision table: %w", err))
+	}
+	return res, se
+}
+
+// capturingRevisions remembers the last revision the executor wrote. Inside
+// a transaction it does not write failed revisions (the transaction is
+// aborted by then and is about to be rolled back); the caller records them.
+type capturingRevisions struct {
+	atlasmigrate.RevisionReadWriter
+	skipErrors bool
+	last       *atlasmigrate.Revision
+}
+
+func (c *capturingRevisions) WriteRevision(ctx context.Context, r *atlasmigrate.Revision) error {
+	cp := *r
+	cp.PartialHashes = slices.Clone(r.PartialHashes)
+	c.last = &cp
+	if c.skipErrors && r.Error != "" {
+		return nil
+	}
+	return c.RevisionReadWriter.WriteRevision(ctx, r)
+}
+
+// readOnlyRevisions reads revisions but never writes them (dry runs).
+type readOnlyRevisions struct{ *RevisionTable }
+
+func (readOnlyRevisions) WriteRevision(context.Context, *atlasmigrate.Revision) error { return nil }
+func (readOnlyRevisions) DeleteRevision(context.Context, string) error                { return nil }

@@ -1,0 +1,116 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	entschema "entgo.io/ent/dialect/sql/schema"
+	"entgo.io/ent/schema/field"
+
+	entmigrate "accounts/ent/migrate"
+	appschema "accounts/ent/schema"
+)
+
+// DesiredState is the schema migrations/ must reach: the Ent tables plus
+// what Ent cannot describe (native enum types, expression indexes).
+type DesiredState struct {
+	// Tables are Ent's table descriptions (ent/migrate.Tables).
+	Tables []*entschema.Table
+	// ExpressionIndexes are added to their tables.
+	ExpressionIndexes []appschema.ExpressionIndex
+}
+
+// EntState is the desired state of this service: ent/migrate.Tables and
+// ent/schema.ExpressionIndexes.
+func EntState() DesiredState {
+	return DesiredState{Tables: entmigrate.Tables, ExpressionIndexes: appschema.ExpressionIndexes}
+}
+
+// atlasSchema converts the desired state into an Atlas schema (not yet
+// normalized). Every enum column whose SchemaType names a PostgreSQL type
+// gets a native enum type, shared by name and added to the schema's
+// objects, so the planner emits CREATE TYPE before the tables that use it
+// and ALTER TYPE … ADD VALUE for new values. db is the dev database (Ent
+// asks it for the server version).
+func (d DesiredState) atlasSchema(ctx context.Context, db *sql.DB) (*schema.Schema, error) {
+	m, err := entschema.NewMigrate(entsql.OpenDB(dialect.Postgres, db))
+	if err != nil {
+		return nil, fmt.Errorf("read the Ent schema: %w", err)
+	}
+	realm, err := m.StateReader(d.Tables...).ReadState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the Ent schema: %w", err)
+	}
+	if len(realm.Schemas) != 1 {
+		return nil, fmt.Errorf("the Ent schema spans %d database schemas; this engine migrates one", len(realm.Schemas))
+	}
+	s := realm.Schemas[0]
+	enums := make(map[string]*schema.EnumType)
+	enumOwner := make(map[string]string)
+	for _, et := range d.Tables {
+		at, ok := s.Table(et.Name)
+		if !ok {
+			continue // a view
+		}
+		for _, ec := range et.Columns {
+			if ec.Type != field.TypeEnum {
+				continue
+			}
+			typeName := strings.ToLower(strings.TrimSpace(ec.SchemaType[dialect.Postgres]))
+			if typeName == "" || strings.HasPrefix(typeName, "varchar") || strings.HasPrefix(typeName, "character") || typeName == "text" {
+				continue // Ent's default: a varchar column
+			}
+			ac, ok := at.Column(ec.Name)
+			if !ok {
+				return nil, fmt.Errorf("column %s.%s missing from Ent's state", et.Name, ec.Name)
+			}
+			if _, ok := ac.Type.Type.(*postgres.UserDefinedType); !ok {
+				continue // SchemaType named a built-in type
+			}
+			if len(ec.Enums) == 0 {
+				return nil, fmt.Errorf("column %s.%s: enum type %s has no values", et.Name, ec.Name, typeName)
+			}
+			e, ok := enums[typeName]
+			if !ok {
+				e = &schema.EnumType{T: typeName, Values: append([]string(nil), ec.Enums...), Schema: s}
+				enums[typeName] = e
+				enumOwner[typeName] = et.Name + "." + ec.Name
+				s.Objects = append(s.Objects, e)
+			} else if !equalStrings(e.Values, ec.Enums) {
+				return nil, fmt.Errorf("enum type %s: column %s lists values %q but %s lists %q; one type has one list of values",
+					typeName, et.Name+"."+ec.Name, ec.Enums, enumOwner[typeName], e.Values)
+			}
+			ac.Type.Type = e
+		}
+	}
+	for _, ei := range d.ExpressionIndexes {
+		t, ok := s.Table(ei.Table)
+		if !ok {
+			return nil, fmt.Errorf("expression index %s: table %s is not in the Ent schema", ei.Name, ei.Table)
+		}
+		if _, ok := t.Index(ei.Name); ok {
+			return nil, fmt.Errorf("expression index %s: table %s already has an index of that name", ei.Name, ei.Table)
+		}
+		idx := schema.NewIndex(ei.Name).SetUnique(ei.Unique).AddExprs(&schema.RawExpr{X: ei.Expr})
+		t.AddIndexes(idx)
+	}
+	return s, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,173 @@
+package migrate
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// DevDatabase says where the dev database comes from: the scratch database
+// on which diff, check, down and lint replay the migration directory.
+type DevDatabase struct {
+	// URL names a dev database to use as is (--dev-url). It must be empty;
+	// it is emptied again afterwards.
+	URL string
+	// ServerURL names a server (any database on it) on which a throw-away
+	// database with a random name is created, and dropped afterwards, also
+	// on error or cancellation. Used when URL is empty.
+	ServerURL string
+}
+
+// DevDatabasePrefix starts the name of every throw-away dev database.
+const DevDatabasePrefix = "accounts_dev_"
+
+// devDB is an open dev database.
+type devDB struct {
+	db      *sql.DB
+	drv     atlasmigrate.Driver
+	name    string
+	cleanup func() error
+}
+
+func (d *devDB) close() error { return d.cleanup() }
+
+// openDev opens the dev database. fallback, when not nil, is a database
+// whose server hosts the throw-away database when neither URL is given.
+func openDev(ctx context.Context, d DevDatabase, fallback *sql.DB) (*devDB, error) {
+	if d.URL != "" {
+		return openGivenDev(ctx, d.URL)
+	}
+	var cfg *pgx.ConnConfig
+	switch {
+	case d.ServerURL != "":
+		c, err := pgx.ParseConfig(d.ServerURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse the database URL for the dev database: %w", err)
+		}
+		cfg = c
+	case fallback != nil:
+		c, err := configOf(ctx, fallback)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	default:
+		return nil, errors.New("no dev database: give a dev database URL (--dev-url) or a database URL whose server can host a throw-away database")
+	}
+	return createThrowaway(ctx, cfg)
+}
+
+// configOf returns the connection settings of db (opened with the pgx
+// stdlib driver), to reach its server again.
+func configOf(ctx context.Context, db *sql.DB) (*pgx.ConnConfig, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	defer conn.Close()
+	var cfg *pgx.ConnConfig
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("the database was not opened with the pgx stdlib driver (%T); give a dev database URL", dc)
+		}
+		cfg = c.Conn().Config()
+		return nil
+	})
+	return cfg, err
+}
+
+func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
+	admin := stdlib.OpenDB(*cfg)
+	defer admin.Close()
+	suffix := make([]byte, 6)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, err
+	}
+	name := DevDatabasePrefix + hex.EncodeToString(suffix)
+	// template0 is guaranteed empty; template1 may carry local additions.
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)+" TEMPLATE template0"); err != nil {
+		return nil, fmt.Errorf("create the throw-away dev database on %s:%d (the user needs CREATEDB, or give --dev-url): %w", cfg.Host, cfg.Port, err)
+	}
+	drop := func() error {
+		// A fresh context: the caller's may be cancelled (Ctrl-C), and the
+		// database must go regardless.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin := stdlib.OpenDB(*cfg)
+		defer admin.Close()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop the throw-away dev database %s: %w", name, err)
+		}
+		return nil
+	}
+	devCfg := cfg.Copy()
+	devCfg.Database = name
+	db := stdlib.OpenDB(*devCfg)
+	drv, err := postgres.Open(db)
+	if err != nil {
+		db.Close()
+		return nil, errors.Join(fmt.Errorf("open the dev database: %w", err), drop())
+	}
+	return &devDB{db: db, drv: drv, name: name, cleanup: func() error {
+		return errors.Join(db.Close(), drop())
+	}}, nil
+}
+
+func openGivenDev(ctx context.Context, url string) (*devDB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse the dev database URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	drv, err := postgres.Open(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the dev database %s: %w", cfg.Database, err)
+	}
+	if err := drv.CheckClean(ctx, nil); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("the dev database %s must be empty: %w", cfg.Database, err)
+	}
+	restore, err := drv.Snapshot(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("the dev database %s must be empty: %w", cfg.Database, err)
+	}
+	return &devDB{db: db, drv: drv, name: cfg.Database, cleanup: func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := restore(ctx)
+		if err != nil {
+			err = fmt.Errorf("empty the dev database %s again: %w", cfg.Database, err)
+		}
+		return errors.Join(err, db.Close())
+	}}, nil
+}
+
+// reset empties the dev database's current schema (tables and types) so it
+// can be reused within one run.
+func (d *devDB) reset(ctx context.Context) error {
+	var schemaName string
+	if err := d.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schemaName); err != nil {
+		return err
+	}
+	for _, s := range []string{
+		"DROP SCHEMA " + quoteIdent(schemaName) + " CASCADE",
+		"CREATE SCHEMA " + quoteIdent(schemaName),
+	} {
+		if _, err := d.db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("empty the dev database: %w", err)
+		}
+	}
+	return nil
+}

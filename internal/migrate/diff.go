@@ -1,0 +1,160 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/schema"
+)
+
+// DiffOptions tunes Diff and Check.
+type DiffOptions struct {
+	// Name is the migration's name (`migrate diff NAME`); required by Diff.
+	Name string
+	// Desired is the state to reach; EntState() when nil.
+	Desired *DesiredState
+	// Dev says where the dev database comes from.
+	Dev DevDatabase
+}
+
+// DiffResult is a computed migration.
+type DiffResult struct {
+	// File is the name of the written file; "" when nothing was written.
+	File string
+	// SQL is the migration's content; "" when there are no changes.
+	SQL string
+	// Statements is the number of statements in SQL.
+	Statements int
+}
+
+// NoChanges reports whether migrations/ already reaches the desired state.
+func (r *DiffResult) NoChanges() bool { return r.SQL == "" }
+
+// Diff replays dir on a dev database, compares the result with the desired
+// state and writes the difference as a new migration file
+// <UTC timestamp>_<name>.sql, updating atlas.sum (`migrate diff`). With no
+// difference it writes nothing and returns a result whose NoChanges is true.
+func Diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions) (*DiffResult, error) {
+	if err := checkName(opts.Name); err != nil {
+		return nil, err
+	}
+	return diff(ctx, dir, opts, true)
+}
+
+// Check is Diff without writing: a result with changes means the desired
+// state has changes that dir lacks (`migrate check`).
+func Check(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions) (*DiffResult, error) {
+	if opts.Name == "" {
+		opts.Name = "pending_changes"
+	}
+	return diff(ctx, dir, opts, false)
+}
+
+func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write bool) (res *DiffResult, err error) {
+	if err := Validate(dir); err != nil {
+		return nil, err
+	}
+	desired := EntState()
+	if opts.Desired != nil {
+		desired = *opts.Desired
+	}
+	dev, err := openDev(ctx, opts.Dev, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, dev.close()) }()
+	want, err := desired.atlasSchema(ctx, dev.db)
+	if err != nil {
+		return nil, err
+	}
+	// Normalize on the still-empty dev database: the desired schema is
+	// created there and read back, so it compares in PostgreSQL's own terms.
+	norm, ok := dev.drv.(schema.Normalizer)
+	if !ok {
+		return nil, fmt.Errorf("the dev database driver (%T) cannot normalize schemas", dev.drv)
+	}
+	want, err = norm.NormalizeSchema(ctx, want)
+	if err != nil {
+		return nil, fmt.Errorf("normalize the desired schema on the dev database: %w", err)
+	}
+	have, err := replay(ctx, dev, dir, "")
+	if err != nil {
+		return nil, err
+	}
+	have.Name, want.Name = "", ""
+	changes, err := dev.drv.SchemaDiff(have, want)
+	if err != nil {
+		return nil, fmt.Errorf("compare migrations/ with the desired schema: %w", err)
+	}
+	res = &DiffResult{}
+	if len(changes) == 0 {
+		return res, nil
+	}
+	plan, err := planChanges(ctx, dev.drv, opts.Name, changes)
+	if err != nil {
+		return nil, err
+	}
+	version, err := nextVersion(dir, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	plan.Version = version
+	f, err := atlasmigrate.DefaultFormatter.FormatFile(plan)
+	if err != nil {
+		return nil, err
+	}
+	res.SQL, res.Statements = string(f.Bytes()), len(plan.Changes)
+	if !write {
+		return res, nil
+	}
+	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(atlasmigrate.DefaultFormatter)).WritePlan(plan); err != nil {
+		return nil, fmt.Errorf("write the migration file: %w", err)
+	}
+	res.File = f.Name()
+	return res, nil
+}
+
+// planChanges plans changes as unqualified statements, as the Atlas CLI does
+// for a schema-scoped dev database, so files apply to whatever schema the
+// target connection's search_path selects.
+func planChanges(ctx context.Context, drv atlasmigrate.Driver, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
+	plan, err := drv.PlanChanges(ctx, name, changes, func(o *atlasmigrate.PlanOptions) {
+		q := ""
+		o.SchemaQualifier = &q
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan the migration: %w", err)
+	}
+	return plan, nil
+}
+
+// replay applies dir (up to and including version to, or all files when to
+// is "") on the dev database and returns its current schema.
+func replay(ctx context.Context, dev *devDB, dir atlasmigrate.Dir, to string) (*schema.Schema, error) {
+	ex, err := atlasmigrate.NewExecutor(dev.drv, dir, &atlasmigrate.NopRevisionReadWriter{})
+	if err != nil {
+		return nil, err
+	}
+	if to != "" {
+		err = ex.ExecuteTo(ctx, to)
+	} else {
+		err = ex.ExecuteN(ctx, 0)
+	}
+	if err != nil && !errors.Is(err, atlasmigrate.ErrNoPendingFiles) {
+		var se *atlasmigrate.StmtExecError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("replaying the migration directory on the dev database failed in version %s at statement:\n  %s\n%v\nfix that file (and `accounts migrate hash`)",
+				se.Version, strings.TrimSpace(se.Stmt.Text), se.Err)
+		}
+		return nil, fmt.Errorf("replay the migration directory on the dev database: %w", err)
+	}
+	s, err := dev.drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("inspect the replayed dev database: %w", err)
+	}
+	return s, nil
+}

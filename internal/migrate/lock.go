@@ -1,0 +1,76 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// LockName is the advisory-lock name the Atlas CLI takes around `migrate
+// apply`. Using the same name (hashed the same way) makes `accounts migrate`
+// and `atlas migrate apply` exclude each other too.
+const LockName = "atlas_migrate_execute"
+
+// lockID is the PostgreSQL advisory-lock key of LockName, computed as the
+// Atlas PostgreSQL driver does (FNV-32 of the name).
+func lockID(name string) int64 {
+	h := fnv.New32()
+	h.Write([]byte(name))
+	return int64(h.Sum32())
+}
+
+// acquireLock takes the session-level advisory lock on conn, waiting as long
+// as ctx allows (timeout > 0 bounds the wait). It polls with
+// pg_try_advisory_lock instead of blocking in pg_advisory_lock: a waiter
+// blocked inside a statement would hold a snapshot, and a CREATE INDEX
+// CONCURRENTLY run by the lock holder waits for every such snapshot, which
+// would deadlock the two.
+func acquireLock(ctx context.Context, conn *sql.Conn, timeout time.Duration, waiting func()) (release func() error, err error) {
+	id := lockID(LockName)
+	start := time.Now()
+	delay := 25 * time.Millisecond
+	told := false
+	for {
+		var ok bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&ok); err != nil {
+			return nil, fmt.Errorf("take the migration lock: %w", err)
+		}
+		if ok {
+			break
+		}
+		if timeout > 0 && time.Since(start) > timeout {
+			return nil, fmt.Errorf("another migration run has held the migration lock (advisory lock %d) for over %s; "+
+				"wait for it to finish, or find it in pg_locks (locktype = 'advisory')", id, timeout)
+		}
+		if !told && waiting != nil {
+			waiting()
+			told = true
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("waiting for the migration lock: %w", ctx.Err())
+		case <-t.C:
+		}
+		if delay < 500*time.Millisecond {
+			delay *= 2
+		}
+	}
+	return func() error {
+		// Unlock with a fresh context: the caller's may be cancelled, and
+		// the lock must not outlive the run on a pooled connection.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var released bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", id).Scan(&released); err != nil {
+			return fmt.Errorf("release the migration lock: %w", err)
+		}
+		if !released {
+			return fmt.Errorf("release the migration lock: lock %d was not held", id)
+		}
+		return nil
+	}, nil
+}
