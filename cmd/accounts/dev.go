@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"accounts/internal/config"
+	"accounts/internal/pgcluster"
+)
+
+func init() {
+	extraCommands = append(extraCommands, (*app).devCommand)
+}
+
+func (a *app) devCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Serve on a database that needs no setup: the configured one, the local default, or a private cluster",
+		Long: `dev is the zero-setup way to run the service (make run).
+
+When no database is configured (no DATABASE_URL, no database.* key) and
+nothing answers at the default address, it starts a private PostgreSQL
+cluster from the installed server binaries in dev.data_dir (.data/postgres),
+reusing it on the next run. It then creates the configured database when it
+does not exist, applies pending migrations and serves.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.dev(cmd.Context())
+		},
+	}
+	cmd.Flags().String("addr", "", "listen address, host:port (http.addr, default :8080)")
+	cmd.Flags().String("data-dir", "", "where the private cluster lives (dev.data_dir)")
+	return cmd
+}
+
+// databaseKeys are the keys that, set by anything but the defaults, mean the
+// user has chosen a database and dev must not start its own.
+var databaseKeys = []string{"database.url", "database.host", "database.port", "database.user", "database.password", "database.name"}
+
+func (a *app) dev(ctx context.Context) error {
+	cfg := a.cfg
+	configured := false
+	for _, k := range databaseKeys {
+		if cfg.Source(k) != "default" {
+			configured = true
+		}
+	}
+	target := cfg.Database.ConnString()
+	if !configured && !answers(ctx, target) {
+		a.log.Info("no database configured and none answers at the default address; starting a private cluster",
+			"data_dir", cfg.Dev.DataDir)
+		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: cfg.Dev.DataDir, Logger: a.log})
+		if err != nil {
+			return err
+		}
+		a.log.Info("private PostgreSQL cluster is up", "url", c.URL(cfg.Database.Name), "data_dir", c.DataDir(),
+			"stop_with", "pg_ctl stop -D "+c.DataDir())
+		target = c.URL(cfg.Database.Name)
+	}
+	created, err := pgcluster.EnsureDatabase(ctx, maintenanceURL(target), databaseName(target))
+	if err != nil {
+		return fmt.Errorf("create database %q: %w", databaseName(target), err)
+	}
+	if created {
+		a.log.Info("created database", "name", databaseName(target))
+	}
+	cfg.Database.URL = target
+	cfg.Migrate.OnStart = true
+	return a.serve(ctx)
+}
+
+// answers reports whether a PostgreSQL server accepts a login at u, to any
+// database: the configured one may not exist yet.
+func answers(ctx context.Context, u string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, maintenanceURL(u))
+	if err != nil {
+		return false
+	}
+	_ = conn.Close(ctx)
+	return true
+}
+
+// maintenanceURL points u at the postgres database, which every server has.
+func maintenanceURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	p.Path = "/postgres"
+	return p.String()
+}
+
+func databaseName(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || strings.Trim(p.Path, "/") == "" {
+		return config.Default().Database.Name
+	}
+	return strings.Trim(p.Path, "/")
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"accounts/internal/config"
+	"accounts/internal/database"
+)
+
+// app is what every command shares: the process's environment and output,
+// and the configuration loaded once before the command runs.
+type app struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	cfg    *config.Config
+	log    *slog.Logger
+}
+
+// exitError carries an exit status other than 1, for commands such as
+// `migrate status --check` whose status is their answer.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+// run is the whole program: main only supplies the process's context,
+// arguments, environment and output, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	a := &app{getenv: getenv, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args[1:])
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	var configFile string
+	root := &cobra.Command{
+		Use:           "accounts",
+		Short:         "User-account service: REST API, migrations and developer tools",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(config.Sources{File: configFile, Getenv: a.getenv, Flags: cmd.Flags()})
+			if err != nil {
+				return err
+			}
+			a.cfg = cfg
+			a.log = newLogger(cfg.Log, a.stderr)
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&configFile, "config", "", "YAML configuration file (keys as in `accounts config show`)")
+	pf.String("database-url", "", "database URL (overrides DATABASE_URL and the database.* parts)")
+	pf.String("log-level", "", "debug, info, warn or error")
+	pf.String("log-format", "", "text, json or auto")
+
+	root.AddCommand(
+		a.serveCommand(),
+		a.waitDBCommand(),
+		a.configCommand(),
+	)
+	for _, extra := range extraCommands {
+		root.AddCommand(extra(a))
+	}
+	return root
+}
+
+// extraCommands lets the files of other subcommands (migrate, users, dev)
+// register themselves without every one of them editing rootCommand.
+var extraCommands []func(*app) *cobra.Command
+
+func (a *app) configCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration, with the source of each value and secrets redacted",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return a.cfg.Show(a.stdout)
+		},
+	})
+	return cmd
+}
+
+func (a *app) waitDBCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "wait-db",
+		Short: "Wait until the database answers SELECT 1 (the pre-start step)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.waitDB(cmd.Context())
+		},
+	}
+	cmd.Flags().Duration("wait-timeout", 0, "give up after this long (database.wait_timeout)")
+	return cmd
+}
+
+// newLogger builds the process logger: JSON for machines, text on a terminal.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func (a *app) waitDB(ctx context.Context) error {
+	d := a.cfg.Database
+	return database.Wait(ctx, d.ConnString(), d.WaitEvery, d.WaitTimeout, a.log)
+}
