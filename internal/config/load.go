@@ -238,8 +238,12 @@ func (c *Config) validate() []string {
 		if d.Name == "" {
 			c.problem(&p, "database.name", "must not be empty")
 		}
-		if _, err := pgx.ParseConfig(d.ConnString()); err != nil {
-			c.problem(&p, "database.sslmode", "the URL built from the parts does not parse: %s", redactParseError(err))
+		// Only worth saying when the parts themselves looked right: a bad
+		// port already explains why the URL does not parse.
+		if len(p) == 0 {
+			if _, err := pgx.ParseConfig(d.ConnString()); err != nil {
+				c.problem(&p, "database.sslmode", "the URL built from the parts does not parse: %s", redactParseError(err))
+			}
 		}
 	}
 	if d.PoolSize < 0 {
