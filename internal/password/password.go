@@ -1,0 +1,230 @@
+// Package password hashes and verifies passwords with argon2id and a
+// server-side pepper, stores them in the PHC string format, and bounds how
+// many hashes run at once so that a burst of logins cannot exhaust memory.
+package password
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are the argon2id cost parameters. They are written into every
+// hash, so changing them later does not break existing hashes: a login with
+// a hash made under other parameters reports that it needs a rehash.
+type Params struct {
+	// Time is the number of passes over the memory.
+	Time uint32
+	// MemoryKiB is the memory used by one hash, in KiB.
+	MemoryKiB uint32
+	// Threads is the number of lanes.
+	Threads uint8
+}
+
+// Options configure a Hasher.
+type Options struct {
+	// Params are the cost parameters of new hashes.
+	Params Params
+	// Pepper is the server-side secret: the password is first passed
+	// through HMAC-SHA256 keyed with it, so a stolen table alone does not
+	// allow offline guessing. Empty means no pepper.
+	Pepper []byte
+	// MaxConcurrent is how many hashes may run at once (at least 1).
+	MaxConcurrent int
+	// MaxWait is the longest wait for a free slot before ErrBusy.
+	MaxWait time.Duration
+}
+
+// ErrBusy is returned when no hashing slot became free within MaxWait. The
+// caller should answer "try again later" rather than queue without limit.
+var ErrBusy = errors.New("password hashing is saturated")
+
+// ErrMalformedHash is returned by Verify for a stored value that is not an
+// argon2id PHC string this package can read.
+var ErrMalformedHash = errors.New("stored password hash is malformed")
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// Hasher hashes and verifies passwords. It is safe for concurrent use.
+type Hasher struct {
+	params  Params
+	pepper  []byte
+	slots   chan struct{}
+	maxWait time.Duration
+	// dummy is a real hash of a random password, verified against when a
+	// login names an unknown user, so that such a login costs as much time
+	// as one with a wrong password and does not reveal which names exist.
+	dummy string
+}
+
+// New returns a Hasher. It computes one hash up front (the dummy used for
+// unknown users), so it takes as long as one hash.
+func New(opts Options) (*Hasher, error) {
+	p := opts.Params
+	if p.Time < 1 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) {
+		return nil, fmt.Errorf("password: invalid argon2id parameters t=%d m=%d p=%d", p.Time, p.MemoryKiB, p.Threads)
+	}
+	if opts.MaxConcurrent < 1 {
+		return nil, fmt.Errorf("password: MaxConcurrent must be at least 1, got %d", opts.MaxConcurrent)
+	}
+	h := &Hasher{
+		params:  p,
+		pepper:  append([]byte(nil), opts.Pepper...),
+		slots:   make(chan struct{}, opts.MaxConcurrent),
+		maxWait: opts.MaxWait,
+	}
+	random := make([]byte, 32)
+	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms.
+	h.dummy = h.encode(p, newSalt(), h.key(p, string(random), nil))
+	return h, nil
+}
+
+// RetryAfter is how long a caller that got ErrBusy should wait before
+// trying again: about one slot wait.
+func (h *Hasher) RetryAfter() time.Duration {
+	return max(h.maxWait, time.Second)
+}
+
+// Hash returns the PHC string of password under the current parameters.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	salt := newSalt()
+	return h.encode(h.params, salt, h.key(h.params, password, salt)), nil
+}
+
+// Verify reports whether password matches the stored PHC string, and
+// whether the stored hash was made under parameters other than the current
+// ones (the caller then stores a fresh Hash).
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer release()
+	got := h.key(p, password, salt)
+	// want's length comes from the stored string; ConstantTimeCompare
+	// returns 0 for a different length without comparing.
+	ok = subtle.ConstantTimeCompare(got, want) == 1
+	return ok, ok && (p != h.params || len(salt) != saltLen || len(want) != keyLen), nil
+}
+
+// VerifyDummy spends the time of one Verify and always reports false. It is
+// used when the user does not exist, so that the answer takes as long as
+// for an existing user with a wrong password.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, password, h.dummy)
+	return err
+}
+
+// acquire waits for a hashing slot for at most maxWait.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, nil
+	default:
+	}
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// key derives the argon2id key. The password is peppered through HMAC
+// rather than concatenated, so the pepper's length and content cannot
+// interact with the password's.
+func (h *Hasher) key(p Params, password string, salt []byte) []byte {
+	input := []byte(password)
+	if len(h.pepper) > 0 {
+		mac := hmac.New(sha256.New, h.pepper)
+		mac.Write(input)
+		input = mac.Sum(nil)
+	}
+	return argon2.IDKey(input, salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+}
+
+func newSalt() []byte {
+	salt := make([]byte, saltLen)
+	_, _ = rand.Read(salt)
+	return salt
+}
+
+var b64 = base64.RawStdEncoding
+
+// encode writes the PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
+func (h *Hasher) encode(p Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// decode parses a PHC string written by encode (or by another argon2id
+// implementation using the same format).
+func decode(s string) (p Params, salt, key []byte, err error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return p, nil, nil, ErrMalformedHash
+	}
+	seen := 0
+	for _, kv := range strings.Split(parts[3], ",") {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return p, nil, nil, ErrMalformedHash
+		}
+		n, err := strconv.ParseUint(value, 10, 32)
+		if err != nil {
+			return p, nil, nil, ErrMalformedHash
+		}
+		switch name {
+		case "m":
+			p.MemoryKiB = uint32(n)
+		case "t":
+			p.Time = uint32(n)
+		case "p":
+			if n > 255 {
+				return p, nil, nil, ErrMalformedHash
+			}
+			p.Threads = uint8(n)
+		default:
+			return p, nil, nil, ErrMalformedHash
+		}
+		seen++
+	}
+	// Bounds keep a corrupted or hostile row from making one verification
+	// allocate gigabytes or spin for minutes.
+	if seen != 3 || p.Time < 1 || p.Time > 100 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 4<<20 {
+		return p, nil, nil, ErrMalformedHash
+	}
+	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < 8 {
+		return p, nil, nil, ErrMalformedHash
+	}
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 {
+		return p, nil, nil, ErrMalformedHash
+	}
+	return p, salt, key, nil
+}
