@@ -1,0 +1,147 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"accounts/ent"
+	_ "accounts/ent/runtime" // registers the schema's defaults and the soft-delete hook
+	entuser "accounts/ent/user"
+	"accounts/internal/database"
+)
+
+// unavailableRetry is the Retry-After given when the database cannot serve.
+const unavailableRetry = 2 * time.Second
+
+// storageError is the one place where errors from Ent, pgx and the pool
+// become the domain's errors. Every call into the database goes through
+// it, so no other code inspects driver errors. notFound is the code for
+// "no such row" in the caller's context ("" treats it as internal).
+func storageError(err error, notFound Code) error {
+	if err == nil {
+		return nil
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if ent.IsNotFound(err) && notFound != "" {
+		return &Error{Code: notFound, Message: notFoundMessage(notFound)}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505" && (pe.ConstraintName == "ux_users_username_lower" || pe.ConstraintName == "ix_users_username"):
+			return &Error{Code: CodeUsernameTaken, Message: "this username is taken", cause: err,
+				Fields: []FieldError{{Field: "username", Message: "is taken"}}}
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "53300", // too_many_connections
+			pe.Code == "57P01", // admin_shutdown
+			pe.Code == "57P02", // crash_shutdown
+			pe.Code == "57P03", // cannot_connect_now
+			pe.Code == "40001", // serialization_failure
+			pe.Code == "40P01": // deadlock_detected
+			return unavailable(err)
+		}
+		return fmt.Errorf("database: %w", err)
+	}
+	if ent.IsConstraintError(err) {
+		// A constraint error that is not a PgError cannot be classified
+		// further; on users the only unique key is the username.
+		return fmt.Errorf("database constraint: %w", err)
+	}
+	if isConnectionError(err) {
+		return unavailable(err)
+	}
+	return fmt.Errorf("database: %w", err)
+}
+
+func isConnectionError(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.Is(err, database.ErrPoolExhausted),
+		errors.As(err, &ce),
+		errors.As(err, &ne),
+		errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, context.DeadlineExceeded),
+		pgconn.SafeToRetry(err),
+		pgconn.Timeout(err):
+		return true
+	}
+	// pgx reports a connection lost mid-query with these messages and no
+	// typed error.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe")
+}
+
+func unavailable(cause error) *Error {
+	return &Error{
+		Code:       CodeServiceUnavailable,
+		Message:    "the database is not available; try again shortly",
+		RetryAfter: unavailableRetry,
+		cause:      cause,
+	}
+}
+
+func notFoundMessage(c Code) string {
+	if c == CodeUserNotFound {
+		return "no user has this id"
+	}
+	return "not found"
+}
+
+// withTx runs fn in a transaction and commits it when fn returns nil.
+func withTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return storageError(err, "")
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return storageError(tx.Commit(), "")
+}
+
+// fromEnt copies the fields the domain may see; the hash stays behind.
+func fromEnt(u *ent.User) User {
+	return User{
+		ID:        u.ID,
+		Username:  u.Username,
+		Role:      roleFromEnt(u.Role),
+		IsActive:  u.IsActive,
+		CreatedAt: u.CreatedAt,
+		UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func roleFromEnt(r entuser.Role) Role {
+	switch r {
+	case entuser.RoleADMIN:
+		return RoleAdmin
+	case entuser.RoleSUPER_ADMIN:
+		return RoleSuperAdmin
+	}
+	return RoleUser
+}
+
+func roleToEnt(r Role) entuser.Role {
+	switch r {
+	case RoleAdmin:
+		return entuser.RoleADMIN
+	case RoleSuperAdmin:
+		return entuser.RoleSUPER_ADMIN
+	}
+	return entuser.RoleUSER
+}

@@ -1,0 +1,120 @@
+// Package account holds the user-account domain: users, roles and the rules
+// over them, login sessions, and the services that act on them on top of
+// the Ent client. It knows nothing of HTTP; every service method takes a
+// context first and returns *Error for anything a client should see.
+package account
+
+import (
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Role is a user's role, as the API spells it.
+type Role string
+
+// The roles, from least to most powerful.
+const (
+	RoleUser       Role = "user"
+	RoleAdmin      Role = "admin"
+	RoleSuperAdmin Role = "super_admin"
+)
+
+// rank orders the roles: a role manages exactly the roles of lower rank.
+func (r Role) rank() int {
+	switch r {
+	case RoleUser:
+		return 1
+	case RoleAdmin:
+		return 2
+	case RoleSuperAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Manages reports whether a holder of r may act on a holder of target:
+// super_admin manages admin and user, admin manages user, user manages
+// nobody, and nobody manages super_admin.
+func (r Role) Manages(target Role) bool {
+	return r.rank() > target.rank() && target.Valid()
+}
+
+// User is an account as the domain sees it. It never holds the password
+// hash, so it can be logged or encoded without leaking it.
+type User struct {
+	ID        uuid.UUID
+	Username  string
+	Role      Role
+	IsActive  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Username and password limits.
+const (
+	UsernameMinLen = 5
+	UsernameMaxLen = 32
+	PasswordMinLen = 8
+	PasswordMaxLen = 128
+)
+
+// ValidateUsername checks the username rule: 5–32 characters of
+// A-Z a-z 0-9 . _ -, starting and ending with a letter or digit, with no two
+// of . _ - in a row. It returns a message, or "" when name is valid.
+func ValidateUsername(name string) string {
+	switch n := utf8.RuneCountInString(name); {
+	case n < UsernameMinLen:
+		return "must be at least 5 characters"
+	case n > UsernameMaxLen:
+		return "must be at most 32 characters"
+	}
+	prevPunct := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		punct := c == '.' || c == '_' || c == '-'
+		switch {
+		case !alnum && !punct:
+			return "may contain only letters A-Z and a-z, digits, '.', '_' and '-'"
+		case punct && (i == 0 || i == len(name)-1):
+			return "must start and end with a letter or digit"
+		case punct && prevPunct:
+			return "must not contain two of '.', '_', '-' in a row"
+		}
+		prevPunct = punct
+	}
+	return ""
+}
+
+// ValidatePassword checks the password rule: 8–128 characters (Unicode
+// code points, not bytes). It returns a message, or "" when pw is valid.
+func ValidatePassword(pw string) string {
+	if !utf8.ValidString(pw) {
+		return "must be valid UTF-8"
+	}
+	switch n := utf8.RuneCountInString(pw); {
+	case n < PasswordMinLen:
+		return "must be at least 8 characters"
+	case n > PasswordMaxLen:
+		return "must be at most 128 characters"
+	}
+	return ""
+}
+
+// validateCredentials checks a username and password pair, naming each
+// invalid field.
+func validateCredentials(username, pw, pwField string) error {
+	var fe fieldErrors
+	if msg := ValidateUsername(username); msg != "" {
+		fe.add("username", "%s", msg)
+	}
+	if msg := ValidatePassword(pw); msg != "" {
+		fe.add(pwField, "%s", msg)
+	}
+	return fe.err()
+}

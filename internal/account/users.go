@@ -1,0 +1,400 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"accounts/ent"
+	"accounts/ent/authsession"
+	"accounts/ent/predicate"
+	entuser "accounts/ent/user"
+	"accounts/internal/password"
+)
+
+// Users is the user service: sign-up, the admin actions on users, and a
+// user's own password.
+type Users struct {
+	client *ent.Client
+	hasher *password.Hasher
+}
+
+// NewUsers returns the user service.
+func NewUsers(client *ent.Client, hasher *password.Hasher) *Users {
+	return &Users{client: client, hasher: hasher}
+}
+
+// SignUp creates an active user with role user.
+func (s *Users) SignUp(ctx context.Context, username, pw string) (User, error) {
+	return s.create(ctx, username, pw, RoleUser)
+}
+
+// Create creates a user on behalf of caller; role "" means user.
+func (s *Users) Create(ctx context.Context, caller User, username, pw string, role Role) (User, error) {
+	if role == "" {
+		role = RoleUser
+	}
+	if !role.Valid() {
+		// Reject an unknown role before authorization so the answer names
+		// the field rather than a missing permission.
+		if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
+			return User{}, err
+		}
+		return User{}, &Error{Code: CodeValidationFailed, Message: "the request has invalid fields",
+			Fields: []FieldError{{Field: "role", Message: "must be user or admin"}}}
+	}
+	if err := Authorize(caller, ActionCreateUser, User{Role: role}); err != nil {
+		return User{}, err
+	}
+	return s.create(ctx, username, pw, role)
+}
+
+// CreateSuperAdmin creates a super admin. Only the command line calls it:
+// the API never creates one.
+func (s *Users) CreateSuperAdmin(ctx context.Context, username, pw string) (User, error) {
+	return s.create(ctx, username, pw, RoleSuperAdmin)
+}
+
+func (s *Users) create(ctx context.Context, username, pw string, role Role) (User, error) {
+	if err := validateCredentials(username, pw, "password"); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hash(ctx, pw)
+	if err != nil {
+		return User{}, err
+	}
+	// No check-then-insert: the unique index on lower(username) decides,
+	// so concurrent sign-ups of one name in any case get exactly one
+	// success and username_taken for the rest.
+	u, err := s.client.User.Create().
+		SetUsername(username).
+		SetPasswordHash([]byte(hash)).
+		SetRole(roleToEnt(role)).
+		Save(ctx)
+	if err != nil {
+		return User{}, storageError(err, "")
+	}
+	return fromEnt(u), nil
+}
+
+// hash hashes a password, turning a saturated hasher into a 503-style error.
+func (s *Users) hash(ctx context.Context, pw string) (string, error) {
+	h, err := s.hasher.Hash(ctx, pw)
+	return h, hasherError(s.hasher, err)
+}
+
+func hasherError(h *password.Hasher, err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return &Error{Code: CodeServiceUnavailable, Message: "the server is busy; try again shortly",
+			RetryAfter: h.RetryAfter(), cause: err}
+	}
+	return err
+}
+
+// Get returns one user, active or not, for an admin.
+func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error) {
+	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
+		return User{}, err
+	}
+	u, err := s.client.User.Get(ctx, id)
+	if err != nil {
+		return User{}, storageError(err, CodeUserNotFound)
+	}
+	return fromEnt(u), nil
+}
+
+// UsernameTaken reports whether a user with this name, in any letter case,
+// exists.
+func (s *Users) UsernameTaken(ctx context.Context, name string) (bool, error) {
+	ok, err := s.client.User.Query().Where(usernameFold(name)).Exist(ctx)
+	return ok, storageError(err, "")
+}
+
+// ByID returns a user by id without any authorization; the command line
+// and the session service use it.
+func (s *Users) ByID(ctx context.Context, id uuid.UUID) (User, error) {
+	u, err := s.client.User.Get(ctx, id)
+	if err != nil {
+		return User{}, storageError(err, CodeUserNotFound)
+	}
+	return fromEnt(u), nil
+}
+
+// SetPassword sets the password of a user that caller manages and ends
+// all of that user's sessions, so whoever knew the old password is out.
+func (s *Users) SetPassword(ctx context.Context, caller User, id uuid.UUID, pw string) error {
+	// Check the caller's role before anything else, so that a plain user
+	// learns nothing (not even whether the id exists) and no hash is spent.
+	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
+		return err
+	}
+	var fe fieldErrors
+	if msg := ValidatePassword(pw); msg != "" {
+		fe.add("password", "%s", msg)
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	// Authorize on the current row before paying for a hash, then again
+	// under the row lock in case the role changed in between.
+	target, err := s.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := Authorize(caller, ActionSetPassword, target); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	return withTx(ctx, s.client, func(tx *ent.Tx) error {
+		target, err := lockUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(caller, ActionSetPassword, target); err != nil {
+			return err
+		}
+		if err := tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash)).Exec(ctx); err != nil {
+			return storageError(err, CodeUserNotFound)
+		}
+		_, err = tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
+		return storageError(err, "")
+	})
+}
+
+// SetAdmin grants (admin true) or revokes the admin role. It changes
+// nothing, and writes nothing, when the user already has the role asked for.
+func (s *Users) SetAdmin(ctx context.Context, caller User, id uuid.UUID, admin bool) error {
+	action, want := ActionRevokeAdmin, RoleUser
+	if admin {
+		action, want = ActionGrantAdmin, RoleAdmin
+	}
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) (bool, error) {
+		if target.Role == want {
+			return false, nil
+		}
+		return true, tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx)
+	})
+}
+
+// SetActive activates or deactivates a user that caller manages. It
+// changes nothing, and writes nothing, when the flag is already as asked.
+// Deactivation ends all of the user's sessions.
+func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active bool) error {
+	action := ActionDeactivate
+	if active {
+		action = ActionActivate
+	}
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) (bool, error) {
+		if target.IsActive == active {
+			return false, nil
+		}
+		if err := tx.User.UpdateOneID(id).SetIsActive(active).Exec(ctx); err != nil {
+			return true, err
+		}
+		if !active {
+			_, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
+			return true, err
+		}
+		return true, nil
+	})
+}
+
+// change runs one admin action on a user: it locks the row, authorizes
+// on what is locked (so a concurrent role change cannot slip past the
+// check), and lets apply write only when something changes.
+func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) (bool, error)) error {
+	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
+		return err
+	}
+	return withTx(ctx, s.client, func(tx *ent.Tx) error {
+		target, err := lockUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(caller, action, target); err != nil {
+			return err
+		}
+		_, err = apply(tx, target)
+		return storageError(err, CodeUserNotFound)
+	})
+}
+
+func lockUser(ctx context.Context, tx *ent.Tx, id uuid.UUID) (User, error) {
+	u, err := tx.User.Query().Where(entuser.ID(id)).ForUpdate().Only(ctx)
+	if err != nil {
+		return User{}, storageError(err, CodeUserNotFound)
+	}
+	return fromEnt(u), nil
+}
+
+// ChangeOwnPassword changes the caller's password after checking the
+// current one, and ends every other session of the caller: the session
+// that made the change (keep) stays.
+func (s *Users) ChangeOwnPassword(ctx context.Context, caller User, keep uuid.UUID, current, next string) error {
+	var fe fieldErrors
+	if current == "" {
+		fe.add("current_password", "is required")
+	}
+	if msg := ValidatePassword(next); msg != "" {
+		fe.add("new_password", "%s", msg)
+	}
+	if err := fe.err(); err != nil {
+		return err
+	}
+	u, err := s.client.User.Get(ctx, caller.ID)
+	if err != nil {
+		return storageError(err, CodeUserNotFound)
+	}
+	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
+	if err != nil {
+		return hasherError(s.hasher, err)
+	}
+	if !ok {
+		return Errorf(CodeWrongPassword, "the current password is wrong")
+	}
+	if next == current {
+		return &Error{Code: CodeValidationFailed, Message: "the request has invalid fields",
+			Fields: []FieldError{{Field: "new_password", Message: "must differ from the current password"}}}
+	}
+	hash, err := s.hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	return withTx(ctx, s.client, func(tx *ent.Tx) error {
+		if err := tx.User.UpdateOneID(caller.ID).SetPasswordHash([]byte(hash)).Exec(ctx); err != nil {
+			return storageError(err, CodeUserNotFound)
+		}
+		_, err := tx.AuthSession.Delete().
+			Where(authsession.UserID(caller.ID), authsession.IDNEQ(keep)).
+			Exec(ctx)
+		return storageError(err, "")
+	})
+}
+
+// Sort fields of List.
+var sortFields = map[string]func(...entsql.OrderTermOption) entuser.OrderOption{
+	"username":   entuser.ByUsername,
+	"role":       entuser.ByRole,
+	"is_active":  entuser.ByIsActive,
+	"created_at": entuser.ByCreatedAt,
+	"updated_at": entuser.ByUpdatedAt,
+}
+
+// SortFields lists the fields List sorts on, for documentation.
+var SortFields = []string{"username", "role", "is_active", "created_at", "updated_at"}
+
+// ListParams select one page of users.
+type ListParams struct {
+	// Limit is the page size, 1–100.
+	Limit int
+	// Offset is the number of users skipped, 0 or more.
+	Offset int
+	// Sort is one of SortFields; ties are broken by id.
+	Sort string
+	// Desc sorts in descending order.
+	Desc bool
+	// Role, when set, keeps only users with this role.
+	Role *Role
+	// IsActive, when set, keeps only users with this flag.
+	IsActive *bool
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Users  []User
+	Total  int
+	Limit  int
+	Offset int
+}
+
+// Validate checks the parameters, naming each invalid one.
+func (p ListParams) Validate() error {
+	var fe fieldErrors
+	if p.Limit < 1 || p.Limit > 100 {
+		fe.add("limit", "must be between 1 and 100")
+	}
+	if p.Offset < 0 {
+		fe.add("offset", "must not be negative")
+	}
+	if _, ok := sortFields[p.Sort]; !ok {
+		fe.add("sort", "must be one of username, role, is_active, created_at, updated_at")
+	}
+	if p.Role != nil && !p.Role.Valid() {
+		fe.add("role", "must be user, admin or super_admin")
+	}
+	return fe.err()
+}
+
+// listRow is one row of the listing query: the public columns and the
+// total number of matching rows, computed by a window function in the
+// same query.
+type listRow struct {
+	ID        uuid.UUID    `sql:"id"`
+	Username  string       `sql:"username"`
+	Role      entuser.Role `sql:"role"`
+	IsActive  bool         `sql:"is_active"`
+	CreatedAt time.Time    `sql:"created_at"`
+	UpdatedAt time.Time    `sql:"updated_at"`
+	Total     int          `sql:"total"`
+}
+
+// List returns one page of users, sorted, filtered and counted by the
+// database in one round trip.
+func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, error) {
+	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
+		return Page{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return Page{}, err
+	}
+	var where []predicate.User
+	if p.Role != nil {
+		where = append(where, entuser.RoleEQ(roleToEnt(*p.Role)))
+	}
+	if p.IsActive != nil {
+		where = append(where, entuser.IsActive(*p.IsActive))
+	}
+	term := entsql.OrderAsc()
+	if p.Desc {
+		term = entsql.OrderDesc()
+	}
+	var rows []listRow
+	err := s.client.User.Query().
+		Where(where...).
+		Order(sortFields[p.Sort](term), entuser.ByID(term)).
+		Limit(p.Limit).
+		Offset(p.Offset).
+		Select(entuser.FieldID, entuser.FieldUsername, entuser.FieldRole, entuser.FieldIsActive,
+			entuser.FieldCreatedAt, entuser.FieldUpdatedAt).
+		Modify(func(s *entsql.Selector) {
+			s.AppendSelectExprAs(entsql.Raw("count(*) OVER ()"), "total")
+		}).
+		Scan(ctx, &rows)
+	if err != nil {
+		return Page{}, storageError(err, "")
+	}
+	page := Page{Users: make([]User, 0, len(rows)), Limit: p.Limit, Offset: p.Offset}
+	for _, r := range rows {
+		page.Users = append(page.Users, User{
+			ID: r.ID, Username: r.Username, Role: roleFromEnt(r.Role), IsActive: r.IsActive,
+			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		})
+		page.Total = r.Total
+	}
+	if len(rows) == 0 && p.Offset > 0 {
+		// Past the last page the window function has no row to ride on;
+		// only then does the total cost a second query.
+		n, err := s.client.User.Query().Where(where...).Count(ctx)
+		if err != nil {
+			return Page{}, storageError(err, "")
+		}
+		page.Total = n
+	}
+	return page, nil
+}

@@ -1,0 +1,331 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	entuser "accounts/ent/user"
+)
+
+type fixture struct {
+	users    *Users
+	sessions *Sessions
+	clock    *clock
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	client := testClient(t)
+	h := testHasher(t)
+	c := &clock{t: time.Now()}
+	return fixture{users: NewUsers(client, h), sessions: NewSessions(client, h, 30*time.Minute, c.now), clock: c}
+}
+
+func mustCode(t *testing.T, err error, want Code) {
+	t.Helper()
+	if got := ErrorCode(err); got != want {
+		t.Fatalf("error %v: code %q, want %q", err, got, want)
+	}
+}
+
+func TestSignUpAndCaseInsensitiveUniqueness(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u, err := f.users.SignUp(ctx, "Alice", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Role != RoleUser || !u.IsActive || u.ID.Version() != 7 {
+		t.Fatalf("signed-up user %+v: want an active user with a UUIDv7 id", u)
+	}
+	_, err = f.users.SignUp(ctx, "alice", "password2")
+	mustCode(t, err, CodeUsernameTaken)
+	_, err = f.users.SignUp(ctx, "bad..name", "short")
+	mustCode(t, err, CodeValidationFailed)
+	if fe := err.(*Error).Fields; len(fe) != 2 {
+		t.Fatalf("validation fields %+v, want username and password", fe)
+	}
+}
+
+// TestConcurrentSignUps: many sign-ups of one name in different cases at
+// once; the database index decides, so exactly one wins and the rest get
+// username_taken, never an internal error.
+func TestConcurrentSignUps(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	codes := make([]Code, 8)
+	for i := range codes {
+		name := []string{"Bobby", "bobby", "BOBBY", "bObBy"}[i%4]
+		wg.Go(func() {
+			_, err := f.users.SignUp(context.Background(), name, "password1")
+			codes[i] = ErrorCode(err)
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, c := range codes {
+		switch c {
+		case "":
+			won++
+		case CodeUsernameTaken:
+		default:
+			t.Errorf("unexpected code %q", c)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d sign-ups won, want exactly 1 (codes %v)", won, codes)
+	}
+}
+
+func TestLoginAndSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.users.SignUp(ctx, "carol", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.sessions.Login(ctx, "carol", "wrong password")
+	mustCode(t, err, CodeInvalidCredentials)
+	_, err = f.sessions.Login(ctx, "nobody", "password1")
+	mustCode(t, err, CodeInvalidCredentials)
+
+	l1, err := f.sessions.Login(ctx, "CAROL", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := f.sessions.Login(ctx, "carol", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1.Token == l2.Token || len(l1.Token) != 43 {
+		t.Fatalf("tokens %q and %q: want two distinct 43-character tokens", l1.Token, l2.Token)
+	}
+	p, err := f.sessions.Authenticate(ctx, l1.Token)
+	if err != nil || p.User.Username != "carol" || p.Extended {
+		t.Fatalf("Authenticate = %+v, %v", p, err)
+	}
+
+	// With more than a fifth of the TTL left nothing moves; below it the
+	// session is extended to a full TTL from now.
+	f.clock.advance(23 * time.Minute)
+	p, _ = f.sessions.Authenticate(ctx, l1.Token)
+	if p.Extended {
+		t.Fatal("extended with 7 of 30 minutes left")
+	}
+	f.clock.advance(2 * time.Minute)
+	p, err = f.sessions.Authenticate(ctx, l1.Token)
+	if err != nil || !p.Extended || !p.Session.ExpiresAt.Equal(f.clock.now().Add(30*time.Minute)) {
+		t.Fatalf("with 5 of 30 minutes left: %+v, %v; want extended to now+30m", p, err)
+	}
+	// l2 was not used, so it expires on time.
+	f.clock.advance(6 * time.Minute)
+	_, err = f.sessions.Authenticate(ctx, l2.Token)
+	mustCode(t, err, CodeUnauthenticated)
+	if _, err := f.sessions.Authenticate(ctx, l1.Token); err != nil {
+		t.Fatalf("extended session: %v", err)
+	}
+
+	// Own password change: other sessions end, this one stays.
+	l3, _ := f.sessions.Login(ctx, "carol", "password1")
+	p1, _ := f.sessions.Authenticate(ctx, l1.Token)
+	mustCode(t, f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "nope-nope", "password2"), CodeWrongPassword)
+	mustCode(t, f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "password1", "password1"), CodeValidationFailed)
+	if err := f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "password1", "password2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sessions.Authenticate(ctx, l1.Token); err != nil {
+		t.Fatalf("the session that changed the password ended: %v", err)
+	}
+	_, err = f.sessions.Authenticate(ctx, l3.Token)
+	mustCode(t, err, CodeUnauthenticated)
+
+	for _, bad := range []string{"", "x", l1.Token + "x", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"} {
+		_, err := f.sessions.Authenticate(ctx, bad)
+		mustCode(t, err, CodeUnauthenticated)
+	}
+	if err := f.sessions.Logout(ctx, p1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sessions.Authenticate(ctx, l1.Token)
+	mustCode(t, err, CodeUnauthenticated)
+}
+
+func TestAdminActions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	super, err := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := f.users.Create(ctx, super, "admin1", "password1", RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.users.Create(ctx, admin, "admin2", "password1", RoleAdmin)
+	mustCode(t, err, CodeForbidden)
+	_, err = f.users.Create(ctx, super, "root2", "password1", RoleSuperAdmin)
+	mustCode(t, err, CodeValidationFailed)
+	user, err := f.users.Create(ctx, admin, "user1", "password1", "")
+	if err != nil || user.Role != RoleUser {
+		t.Fatalf("admin creates user: %+v, %v", user, err)
+	}
+	login, err := f.sessions.Login(ctx, "user1", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Idempotent: activating an active user writes nothing.
+	before, _ := f.users.ByID(ctx, user.ID)
+	time.Sleep(5 * time.Millisecond) // so that a write would show in updated_at
+	if err := f.users.SetActive(ctx, admin, user.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.users.SetAdmin(ctx, super, user.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.users.ByID(ctx, user.ID)
+	if !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Fatalf("no-op changes moved updated_at from %s to %s", before.UpdatedAt, after.UpdatedAt)
+	}
+
+	// Deactivation ends the user's sessions; the user stays in the table.
+	if err := f.users.SetActive(ctx, admin, user.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sessions.Authenticate(ctx, login.Token)
+	mustCode(t, err, CodeUnauthenticated)
+	_, err = f.sessions.Login(ctx, "user1", "password1")
+	mustCode(t, err, CodeAccountInactive)
+	_, err = f.sessions.Login(ctx, "user1", "wrong password")
+	mustCode(t, err, CodeInvalidCredentials)
+	got, err := f.users.Get(ctx, admin, user.ID)
+	if err != nil || got.IsActive {
+		t.Fatalf("Get deactivated: %+v, %v", got, err)
+	}
+
+	mustCode(t, f.users.SetAdmin(ctx, admin, user.ID, true), CodeForbidden)
+	if err := f.users.SetAdmin(ctx, super, user.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.users.ByID(ctx, user.ID); u.Role != RoleAdmin {
+		t.Fatalf("role after grant: %s", u.Role)
+	}
+	// Now an admin, user1 is out of admin1's reach.
+	mustCode(t, f.users.SetActive(ctx, admin, user.ID, true), CodeForbidden)
+	mustCode(t, f.users.SetPassword(ctx, admin, user.ID, "password9"), CodeForbidden)
+	mustCode(t, f.users.SetActive(ctx, super, uuid.Must(uuid.NewV7()), true), CodeUserNotFound)
+	mustCode(t, f.users.SetActive(ctx, super, super.ID, false), CodeForbidden)
+
+	// Admin password set ends the target's sessions.
+	if err := f.users.SetActive(ctx, super, user.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	l, err := f.sessions.Login(ctx, "user1", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.users.SetPassword(ctx, super, user.ID, "password9"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sessions.Authenticate(ctx, l.Token)
+	mustCode(t, err, CodeUnauthenticated)
+	if _, err := f.sessions.Login(ctx, "user1", "password9"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInactiveSessionEndsAll: a session whose user was deactivated behind
+// the service's back (directly in the table) answers account_inactive and
+// ends all of that user's sessions.
+func TestInactiveSessionEndsAll(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u, _ := f.users.SignUp(ctx, "dave1", "password1")
+	l1, _ := f.sessions.Login(ctx, "dave1", "password1")
+	l2, _ := f.sessions.Login(ctx, "dave1", "password1")
+	if err := f.users.client.User.UpdateOneID(u.ID).SetIsActive(false).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.sessions.Authenticate(ctx, l1.Token)
+	mustCode(t, err, CodeAccountInactive)
+	if err := f.users.client.User.UpdateOneID(u.ID).SetIsActive(true).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sessions.Authenticate(ctx, l2.Token)
+	mustCode(t, err, CodeUnauthenticated)
+}
+
+// TestRehashOnLogin: a hash made under old parameters is replaced at the
+// next successful login.
+func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u, _ := f.users.SignUp(ctx, "erin1", "password1")
+	old := "$argon2id$v=19$m=64,t=1,p=1$"
+	row, _ := f.users.client.User.Get(ctx, u.ID)
+	if string(row.PasswordHash[:len(old)]) != old {
+		t.Fatalf("unexpected hash prefix %q", row.PasswordHash[:len(old)])
+	}
+	h2, err := newHasherWith(t, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := NewSessions(f.users.client, h2, time.Hour, nil)
+	if _, err := s2.Login(ctx, "erin1", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	row, _ = f.users.client.User.Get(ctx, u.ID)
+	if want := "$argon2id$v=19$m=64,t=2,p=1$"; string(row.PasswordHash[:len(want)]) != want {
+		t.Fatalf("hash after login %q..., want rehashed with t=2", row.PasswordHash[:len(want)])
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	super, _ := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	for i := range 7 {
+		role := RoleUser
+		if i%3 == 0 {
+			role = RoleAdmin
+		}
+		if _, err := f.users.Create(ctx, super, fmt.Sprintf("user%d", 7-i), "password1", role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := f.users.List(ctx, super, ListParams{Limit: 3, Offset: 1, Sort: "username"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 8 || len(page.Users) != 3 || page.Users[0].Username != "user1" || page.Users[2].Username != "user3" {
+		t.Fatalf("page %+v", page)
+	}
+	admin := RoleAdmin
+	page, _ = f.users.List(ctx, super, ListParams{Limit: 100, Sort: "created_at", Desc: true, Role: &admin})
+	if page.Total != 3 || page.Users[0].Username != "user1" {
+		t.Fatalf("admins newest first: %+v", page)
+	}
+	page, _ = f.users.List(ctx, super, ListParams{Limit: 10, Offset: 50, Sort: "role"})
+	if page.Total != 8 || len(page.Users) != 0 {
+		t.Fatalf("past the end: %+v", page)
+	}
+	err = ListParams{Limit: 0, Offset: -1, Sort: "password_hash"}.Validate()
+	mustCode(t, err, CodeValidationFailed)
+	if n := len(err.(*Error).Fields); n != 3 {
+		t.Fatalf("%d invalid fields, want 3", n)
+	}
+	_, err = f.users.List(ctx, User{ID: uuid.New(), Role: RoleUser, IsActive: true}, ListParams{Limit: 1, Sort: "username"})
+	mustCode(t, err, CodeForbidden)
+	_ = entuser.FieldID
+}
