@@ -27,7 +27,7 @@ func (a *app) devCommand() *cobra.Command {
 When no database is configured (no DATABASE_URL, no database.* key) and
 nothing answers at the default address, it starts a private PostgreSQL
 cluster from the installed server binaries in dev.data_dir (.data/postgres),
-reusing it on the next run. It then creates the configured database when it
+reusing its data on the next run and stopping it on exit. It then creates the configured database when it
 does not exist, applies pending migrations and serves.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,8 +59,21 @@ func (a *app) dev(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		a.log.Info("private PostgreSQL cluster is up", "url", c.URL(cfg.Database.Name), "data_dir", c.DataDir(),
-			"stop_with", "pg_ctl stop -D "+c.DataDir())
+		a.log.Info("private PostgreSQL cluster is up", "url", c.URL(cfg.Database.Name), "data_dir", c.DataDir())
+		if !c.Attached() {
+			// A cluster this process started stops with it, so no server
+			// outlives `make run`; one that was already running (another
+			// dev process) is left to its owner.
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := c.Stop(sctx); err != nil {
+					a.log.Warn("stopping the private cluster", "error", err.Error())
+				} else {
+					a.log.Info("stopped the private cluster", "data_dir", c.DataDir())
+				}
+			}()
+		}
 		target = c.URL(cfg.Database.Name)
 	}
 	created, err := pgcluster.EnsureDatabase(ctx, maintenanceURL(target), databaseName(target))
