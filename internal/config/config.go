@@ -38,6 +38,7 @@ type HTTP struct {
 	MaxHeaderBytes    int           `koanf:"max_header_bytes" help:"Largest request header block accepted."`
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
+	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
 }
 
 // Database holds the connection and pool settings. The pool keys keep the
@@ -73,6 +74,10 @@ type Log struct {
 type Auth struct {
 	SessionTTL   time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
 	CookieSecure bool          `koanf:"cookie_secure" help:"Mark the access_token cookie Secure (set it when served over HTTPS)."`
+	// The login throttle counts failed logins in memory, per replica.
+	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username within login_throttle_window before further logins answer 429 (0 disables)."`
+	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address within login_throttle_window before further logins answer 429 (0 disables)."`
+	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
 }
 
 // Password holds the password hashing settings.
@@ -132,8 +137,13 @@ func Default() Config {
 			WaitTimeout: 5 * time.Minute,
 			WaitEvery:   time.Second,
 		},
-		Log:  Log{Level: "info", Format: "auto"},
-		Auth: Auth{SessionTTL: 30 * time.Minute},
+		Log: Log{Level: "info", Format: "auto"},
+		Auth: Auth{
+			SessionTTL:               30 * time.Minute,
+			LoginFailuresPerUsername: 10,
+			LoginFailuresPerAddress:  100,
+			LoginThrottleWindow:      15 * time.Minute,
+		},
 		Password: Password{
 			// OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): strong
 			// enough, and small enough that max_concurrent hashes fit the
