@@ -1,0 +1,318 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/schema"
+)
+
+// Severity of a lint finding.
+type Severity string
+
+// Severities: errors make `migrate lint` exit 1, warnings are printed.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Lint check classes, usable in `-- atlas:nolint CLASS` comments.
+const (
+	ClassDestructive = "destructive"
+	ClassDataDepend  = "data_depend"
+	ClassLock        = "lock"
+)
+
+// Finding is one problem lint found in a migration file.
+type Finding struct {
+	File     string
+	Stmt     int    // 1-based statement position; 0 for the file as a whole
+	SQL      string // the statement
+	Severity Severity
+	Class    string // destructive, data_depend or lock
+	Message  string
+}
+
+func (f Finding) String() string {
+	where := f.File
+	if f.Stmt > 0 {
+		where = fmt.Sprintf("%s statement %d", f.File, f.Stmt)
+	}
+	return fmt.Sprintf("%s: %s [%s]: %s", where, f.Severity, f.Class, f.Message)
+}
+
+// LintReport lists the findings of a lint run.
+type LintReport struct {
+	Files    []string // files analysed
+	Findings []Finding
+}
+
+// Errors counts the findings of error severity.
+func (r *LintReport) Errors() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == SeverityError {
+			n++
+		}
+	}
+	return n
+}
+
+// LintOptions tunes Lint.
+type LintOptions struct {
+	// Latest analyses the newest N files; all files when zero.
+	Latest int
+	// Dev says where the dev database comes from.
+	Dev DevDatabase
+}
+
+// Lint analyses migration files for changes that lose data, that depend on
+// the data in the table, or that hold long exclusive locks (`migrate lint`).
+// Files before the analysed ones are replayed on a dev database; each
+// analysed statement is executed there and its effect on the schema
+// inspected. A statement preceded by `-- atlas:nolint` (optionally naming
+// classes: destructive, data_depend, lock) is exempt.
+func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
+	if err := Validate(dir); err != nil {
+		return nil, err
+	}
+	files, err := dir.Files()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Latest < 0 {
+		return nil, fmt.Errorf("--latest must be positive, got %d", opts.Latest)
+	}
+	first := 0
+	if opts.Latest > 0 && opts.Latest < len(files) {
+		first = len(files) - opts.Latest
+	}
+	rep = &LintReport{}
+	if len(files) == 0 {
+		return rep, nil
+	}
+	dev, err := openDev(ctx, opts.Dev, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, dev.close()) }()
+	if first > 0 {
+		if _, err := replay(ctx, dev, dir, files[first-1].Version()); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files[first:] {
+		rep.Files = append(rep.Files, f.Name())
+		ok, err := lintFile(ctx, dev, f, rep)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break // the dev database no longer matches the directory
+		}
+	}
+	return rep, nil
+}
+
+func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintReport) (bool, error) {
+	stmts, err := atlasmigrate.FileStmtDecls(dev.drv, f)
+	if err != nil {
+		return false, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+	}
+	fileStart, err := dev.drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return false, err
+	}
+	fileNolint := fileDirectives(f, "nolint")
+	existed := func(table string) bool {
+		_, ok := fileStart.Table(table)
+		return ok
+	}
+	before := fileStart
+	for i, st := range stmts {
+		add := func(sev Severity, class, msg string) {
+			if suppressed(fileNolint, class) || suppressed(stmtNolint(st), class) {
+				return
+			}
+			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Stmt: i + 1, SQL: st.Text, Severity: sev, Class: class, Message: msg})
+		}
+		if _, err := dev.db.ExecContext(ctx, st.Text); err != nil {
+			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: "exec",
+				Message: fmt.Sprintf("the statement fails on a database migrated up to this file: %v", err)})
+			return false, nil
+		}
+		after, err := dev.drv.InspectSchema(ctx, "", nil)
+		if err != nil {
+			return false, err
+		}
+		b, a := *before, *after
+		b.Name, a.Name = "", ""
+		changes, err := dev.drv.SchemaDiff(&b, &a)
+		if err != nil {
+			return false, err
+		}
+		lintChanges(changes, st.Text, existed, add)
+		lintText(st.Text, add)
+		before = after
+	}
+	// Enum values can only be dropped by recreating the type; judge the
+	// file as a whole.
+	for _, o := range fileStart.Objects {
+		e1, ok := o.(*schema.EnumType)
+		if !ok {
+			continue
+		}
+		o2, ok := before.Object(func(o schema.Object) bool { e, ok := o.(*schema.EnumType); return ok && e.T == e1.T })
+		if !ok {
+			continue // reported as a dropped type
+		}
+		var removed []string
+		for _, v := range e1.Values {
+			if !slices.Contains(o2.(*schema.EnumType).Values, v) {
+				removed = append(removed, v)
+			}
+		}
+		if len(removed) > 0 && !suppressed(fileNolint, ClassDestructive) {
+			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Severity: SeverityError, Class: ClassDestructive,
+				Message: fmt.Sprintf("drops value(s) %s from enum %s (recreating the type); rows holding them make the migration fail", strings.Join(removed, ", "), e1.T)})
+		}
+	}
+	return true, nil
+}
+
+func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add func(Severity, string, string)) {
+	upper := strings.ToUpper(stmt)
+	for _, c := range changes {
+		switch c := c.(type) {
+		case *schema.DropTable:
+			add(SeverityError, ClassDestructive, fmt.Sprintf("drops table %s and all its rows", c.T.Name))
+		case *schema.DropObject:
+			if e, ok := c.O.(*schema.EnumType); ok && !strings.HasSuffix(e.T, "_old") {
+				add(SeverityError, ClassDestructive, fmt.Sprintf("drops enum type %s", e.T))
+			}
+		case *schema.ModifyTable:
+			if !existed(c.T.Name) {
+				continue // created in this file: empty, nothing to lose or lock
+			}
+			for _, tc := range c.Changes {
+				switch tc := tc.(type) {
+				case *schema.DropColumn:
+					add(SeverityError, ClassDestructive, fmt.Sprintf("drops column %s.%s and its data", c.T.Name, tc.C.Name))
+				case *schema.AddColumn:
+					if !tc.C.Type.Null && tc.C.Default == nil && !isGenerated(tc.C) {
+						add(SeverityError, ClassDataDepend, fmt.Sprintf("adds NOT NULL column %s.%s without a default: fails when %s has rows; add a DEFAULT, or add it nullable, backfill, then SET NOT NULL", c.T.Name, tc.C.Name, c.T.Name))
+					}
+				case *schema.ModifyColumn:
+					if tc.Change.Is(schema.ChangeNull) && !tc.To.Type.Null {
+						add(SeverityWarning, ClassLock, fmt.Sprintf("SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock (and fails if NULLs exist); a validated CHECK (%s IS NOT NULL) NOT VALID constraint avoids the long lock", c.T.Name, tc.To.Name, tc.To.Name))
+					}
+					if tc.Change.Is(schema.ChangeType) {
+						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes", c.T.Name, tc.To.Name))
+					}
+				case *schema.AddIndex:
+					cols := indexColumns(tc.I)
+					if tc.I.Unique {
+						add(SeverityWarning, ClassDataDepend, fmt.Sprintf("unique index %s on existing column(s) %s of %s fails if duplicate values exist", tc.I.Name, cols, c.T.Name))
+					}
+					if !strings.Contains(upper, "CONCURRENTLY") {
+						add(SeverityWarning, ClassLock, fmt.Sprintf("CREATE INDEX %s blocks writes to %s while it builds; use CREATE INDEX CONCURRENTLY in a file with `-- atlas:txmode none`", tc.I.Name, c.T.Name))
+					}
+				case *schema.AddForeignKey:
+					if !strings.Contains(upper, "NOT VALID") {
+						add(SeverityWarning, ClassLock, fmt.Sprintf("foreign key %s is validated while %s is locked against writes; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement", tc.F.Symbol, c.T.Name))
+					}
+				}
+			}
+		case *schema.ModifyObject:
+			e1, ok1 := c.From.(*schema.EnumType)
+			e2, ok2 := c.To.(*schema.EnumType)
+			if ok1 && ok2 {
+				for _, v := range e1.Values {
+					if !slices.Contains(e2.Values, v) {
+						add(SeverityError, ClassDestructive, fmt.Sprintf("drops value %s from enum %s", v, e1.T))
+					}
+				}
+			}
+		}
+	}
+}
+
+var lockStmt = regexp.MustCompile(`(?is)^\s*(LOCK\s+TABLE|VACUUM\s+FULL|CLUSTER\b|REINDEX\s+(TABLE|INDEX|SCHEMA|DATABASE)\s+[^C])`)
+
+func lintText(stmt string, add func(Severity, string, string)) {
+	if lockStmt.MatchString(stmt) {
+		add(SeverityWarning, ClassLock, "takes an exclusive lock for the whole operation")
+	}
+}
+
+func isGenerated(c *schema.Column) bool {
+	for _, a := range c.Attrs {
+		if _, ok := a.(*schema.GeneratedExpr); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func indexColumns(idx *schema.Index) string {
+	var cols []string
+	for _, p := range idx.Parts {
+		switch {
+		case p.C != nil:
+			cols = append(cols, p.C.Name)
+		case p.X != nil:
+			if x, ok := p.X.(*schema.RawExpr); ok {
+				cols = append(cols, x.X)
+			}
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+// fileDirectives returns the arguments of `-- atlas:NAME args` directives in
+// the file's header; ok reports whether the directive appears.
+func fileDirectives(f atlasmigrate.File, name string) []string {
+	lf, ok := f.(*atlasmigrate.LocalFile)
+	if !ok {
+		return nil
+	}
+	ds := lf.Directive(name)
+	if len(ds) == 0 {
+		return nil
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, strings.Fields(d)...)
+	}
+	if len(out) == 0 {
+		out = []string{"*"}
+	}
+	return out
+}
+
+var nolintComment = regexp.MustCompile(`atlas:nolint\b([^\n]*)`)
+
+func stmtNolint(st *atlasmigrate.Stmt) []string {
+	var out []string
+	for _, c := range st.Comments {
+		m := nolintComment.FindStringSubmatch(c)
+		if m == nil {
+			continue
+		}
+		fs := strings.Fields(m[1])
+		if len(fs) == 0 {
+			return []string{"*"}
+		}
+		out = append(out, fs...)
+	}
+	return out
+}
+
+func suppressed(list []string, class string) bool {
+	return slices.Contains(list, "*") || slices.Contains(list, class)
+}
