@@ -1,0 +1,132 @@
+// Package metrics holds the service's Prometheus metrics on a registry of its
+// own, so that two instances (two servers in one test process, say) never
+// collide in the global default registry, and serves them in the Prometheus
+// text format.
+//
+// The HTTP layer reports each request with ObserveHTTP; the wiring registers
+// the database pool and the password hasher, whose numbers are read at
+// scrape time, and records the applied migration version.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// namespace starts the name of every metric of the service's own.
+const namespace = "accounts"
+
+// Metrics is the service's set of collectors and the registry that holds
+// them. Its methods are safe for concurrent use.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	httpRequests   *prometheus.CounterVec
+	httpDuration   *prometheus.HistogramVec
+	hasherRejected prometheus.Counter
+	migration      *migrationCollector
+}
+
+// New returns the service's metrics on a new private registry that also holds
+// the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Subsystem: "http",
+			Name:      "requests_total",
+			Help:      "HTTP requests answered, by method, route template and status code.",
+		}, []string{"method", "route", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Subsystem: "http",
+			Name:      "request_duration_seconds",
+			Help:      "Time from the start of a request to the end of its response, by method, route template and status code.",
+			Buckets:   prometheus.DefBuckets,
+		}, []string{"method", "route", "status"}),
+		hasherRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace,
+			Subsystem: "password_hasher",
+			Name:      "rejected_total",
+			Help:      "Password hashes refused with 503 because no hashing slot freed up within password.max_wait.",
+		}),
+		migration: newMigrationCollector(),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.httpRequests,
+		m.httpDuration,
+		m.hasherRejected,
+		m.migration,
+	)
+	return m
+}
+
+// Handler serves every metric of the registry in the Prometheus exposition
+// format, for GET /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// ObserveHTTP records one answered request: its method, the route template
+// it matched ("/users/:id", never the raw path, so that the number of series
+// stays bounded), its status code and how long it took. An empty route,
+// a request that matched none, is recorded as "unmatched"; a method outside
+// the standard ones as "OTHER", since a client chooses it freely.
+func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	labels := prometheus.Labels{"method": normalizeMethod(method), "route": route, "status": strconv.Itoa(status)}
+	m.httpRequests.With(labels).Inc()
+	m.httpDuration.With(labels).Observe(d.Seconds())
+}
+
+func normalizeMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// RegisterHasher exposes the saturation of the password hasher: inUse is
+// read at every scrape and gives the hashes being computed now, capacity is
+// password.max_concurrent. Call it once; a second call panics.
+func (m *Metrics) RegisterHasher(inUse func() int, capacity int) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Subsystem: "password_hasher",
+			Name:      "in_use",
+			Help:      "Password hashes being computed now.",
+		}, func() float64 { return float64(inUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Subsystem: "password_hasher",
+			Name:      "capacity",
+			Help:      "Password hashes that may be computed at once (password.max_concurrent).",
+		}, func() float64 { return float64(capacity) }),
+	)
+}
+
+// HasherRejected counts one password hash refused with 503 because no
+// hashing slot freed up in time.
+func (m *Metrics) HasherRejected() {
+	m.hasherRejected.Inc()
+}
+
+// SetMigrationVersion records the migration version applied to the database:
+// accounts_migration_info{version="…"} 1. The series of the version before
+// disappears; an empty version (no migration applied) leaves none.
+func (m *Metrics) SetMigrationVersion(version string) {
+	m.migration.set(version)
+}
