@@ -1,0 +1,39 @@
+# Every target is a thin call of go or of the accounts binary; `make` alone
+# lists them. The README and CI call `make test`.
+
+.DEFAULT_GOAL := help
+
+# Version stamped into the binary by `make build` (main.version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Upper bound for the whole test run; go test fails the run past it.
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help run test generate migrate-diff lint bench build
+
+help: ## List the targets (the default)
+	@echo "Usage: make TARGET [NAME=...]; TARGET is one of:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## Serve the API, on a private PostgreSQL when none is configured or answers
+	go run ./cmd/accounts dev
+
+test: ## Run every test against a real PostgreSQL
+	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+generate: ## Regenerate the Ent code from ent/schema
+	go generate ./ent
+
+migrate-diff: ## Write the migration for a schema change: make migrate-diff NAME=add_user_email
+	$(if $(NAME),,$(error NAME is required: make migrate-diff NAME=short_description_of_the_change))
+	go run ./cmd/accounts migrate diff $(NAME)
+
+lint: ## Check formatting (gofmt) and run go vet
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
+	go vet ./...
+
+bench: ## Run the benchmarks in bench/
+	@if [ ! -d bench ]; then echo "make bench: there are no benchmarks yet (bench/ does not exist)" >&2; exit 1; fi
+	go test -run '^$$' -bench . ./bench/...
+
+build: ## Build a static bin/accounts stamped with VERSION
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/accounts ./cmd/accounts
