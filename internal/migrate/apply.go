@@ -551,7 +551,7 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 	if prev != nil && prev.Applied > 0 {
 		res.Skipped = prev.Applied
 	}
-	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil}
+	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil, start: start}
 	ex, err := atlasmigrate.NewExecutor(drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
 	if err != nil {
 		rollback()
@@ -624,20 +624,28 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 // capturingRevisions remembers the last revision the executor wrote. Inside
 // a transaction it does not write failed revisions (the transaction is
 // aborted by then and is about to be rolled back); the caller records them.
+//
+// It also records the whole time spent on the file as execution_time: the
+// library measures only the time since its previous write (the last
+// statement), while executed_at keeps the time the file started.
 type capturingRevisions struct {
 	atlasmigrate.RevisionReadWriter
 	skipErrors bool
+	start      time.Time
 	last       *atlasmigrate.Revision
 }
 
 func (c *capturingRevisions) WriteRevision(ctx context.Context, r *atlasmigrate.Revision) error {
 	cp := *r
 	cp.PartialHashes = slices.Clone(r.PartialHashes)
+	if !c.start.IsZero() {
+		cp.ExecutionTime = time.Since(c.start)
+	}
 	c.last = &cp
 	if c.skipErrors && r.Error != "" {
 		return nil
 	}
-	return c.RevisionReadWriter.WriteRevision(ctx, r)
+	return c.RevisionReadWriter.WriteRevision(ctx, &cp)
 }
 
 // readOnlyRevisions reads revisions but never writes them (dry runs).

@@ -173,6 +173,14 @@ func TestConcurrentAppliersInProcess(t *testing.T) {
 	if got, want := revisionRows(t, db), revisionRows(t, single); !reflect.DeepEqual(got, want) {
 		t.Errorf("revision table after 8 appliers:\n%+v\nafter one:\n%+v", got, want)
 	}
+	// execution_time covers the whole file (it sleeps 200ms), in nanoseconds.
+	var ns int64
+	if err := db.QueryRowContext(ctx, "SELECT execution_time FROM atlas_schema_revisions.atlas_schema_revisions WHERE version = '29990101000000'").Scan(&ns); err != nil {
+		t.Fatal(err)
+	}
+	if ns < 200_000_000 || ns > 60_000_000_000 {
+		t.Errorf("execution_time %d ns for a file that sleeps 200ms", ns)
+	}
 }
 
 // The same with eight separate OS processes (the test binary re-executed),

@@ -12,6 +12,7 @@ import (
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -88,7 +89,19 @@ func configOf(ctx context.Context, db *sql.DB) (*pgx.ConnConfig, error) {
 
 func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
+	defer func() { admin.Close() }()
+	if err := admin.PingContext(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+			return nil, fmt.Errorf("connect to %s:%d to create the throw-away dev database: %w", cfg.Host, cfg.Port, err)
+		}
+		// The configured database does not exist yet; every server has
+		// the postgres database.
+		cfg = cfg.Copy()
+		cfg.Database = "postgres"
+		admin.Close()
+		admin = stdlib.OpenDB(*cfg)
+	}
 	suffix := make([]byte, 6)
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, err

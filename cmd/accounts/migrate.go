@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"github.com/spf13/cobra"
+
+	"accounts/internal/database"
+	"accounts/internal/migrate"
+	"accounts/migrations"
+)
+
+func init() {
+	extraCommands = append(extraCommands, (*app).migrateCommand)
+}
+
+// migrateCommand is `accounts migrate`: the versioned-migration workflow,
+// interchangeable with the Atlas CLI's (same directory, atlas.sum and
+// revision table).
+func (a *app) migrateCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Versioned schema migrations: diff, apply, down, status, history, lint, check",
+		Long: `Versioned schema migrations, compatible with the Atlas CLI.
+
+The loop: edit ent/schema, go generate ./ent, accounts migrate diff NAME,
+review and commit the new file with atlas.sum, accounts migrate apply.
+
+The directory is migrations/ in the working directory when it exists (--dir
+or migrate.dir), otherwise the copy embedded in the binary. diff, check,
+lint and down replay it on a throw-away database created on the configured
+server and dropped afterwards, unless --dev-url names an empty one.`,
+	}
+	cmd.AddCommand(
+		a.migrateDiffCommand(),
+		a.migrateApplyCommand(),
+		a.migrateDownCommand(),
+		a.migrateStatusCommand(),
+		a.migrateHistoryCommand(),
+		a.migrateHashCommand(),
+		a.migrateValidateCommand(),
+		a.migrateNewCommand(),
+		a.migrateLintCommand(),
+		a.migrateCheckCommand(),
+	)
+	return cmd
+}
+
+// migrateFlags adds the flags every migrate subcommand takes; config.Load
+// maps them onto migrate.dir and migrate.dev_url.
+func migrateFlags(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().String("dir", "", "migration directory (migrate.dir, default migrations); the embedded copy is used when it does not exist")
+	cmd.Flags().String("dev-url", "", "empty dev database for replaying migrations (migrate.dev_url); default: a throw-away database on the configured server")
+	return cmd
+}
+
+// migrateDev returns where the dev database comes from.
+func (a *app) migrateDev() migrate.DevDatabase {
+	return migrate.DevDatabase{URL: a.cfg.Migrate.DevURL, ServerURL: a.cfg.Database.ConnString()}
+}
+
+// readDir opens the directory for commands that only read it, and says
+// where it came from.
+func (a *app) readDir(w io.Writer) (atlasmigrate.Dir, error) {
+	dir, origin, err := migrate.OpenDir(a.cfg.Migrate.Dir, migrations.FS)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "Migration directory: %s\n", origin)
+	return dir, nil
+}
+
+// writeDir opens the directory on disk for commands that write files.
+func (a *app) writeDir(create bool) (*atlasmigrate.LocalDir, error) {
+	return migrate.OpenLocalDir(a.cfg.Migrate.Dir, create)
+}
+
+// withDB opens the configured database for the length of fn.
+func (a *app) withDB(ctx context.Context, fn func(*database.DB) error) error {
+	db, err := database.Open(ctx, a.cfg.Database, a.log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
+// countArg parses the optional [N] argument.
+func countArg(args []string) (int, error) {
+	if len(args) == 0 {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("N must be a positive number of files, got %q", args[0])
+	}
+	return n, nil
+}
+
+func (a *app) migrateDiffCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "diff NAME",
+		Short: "Write a migration for the difference between migrations/ and the Ent schema (like alembic revision --autogenerate)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := a.writeDir(true)
+			if err != nil {
+				return err
+			}
+			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev()})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if res.NoChanges() {
+				fmt.Fprintln(out, "No changes: migrations/ already matches the Ent schema; nothing written.")
+				return nil
+			}
+			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\nReview it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.\n",
+				dir.Path(), res.File, res.Statements, res.SQL)
+			return nil
+		},
+	})
+}
+
+func (a *app) migrateCheckCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "check",
+		Short: "Exit 1, printing the would-be SQL, when the Ent schema has changes migrations/ lacks (like alembic check)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			res, err := migrate.Check(cmd.Context(), dir, migrate.DiffOptions{Dev: a.migrateDev()})
+			if err != nil {
+				return err
+			}
+			if res.NoChanges() {
+				fmt.Fprintln(out, "OK: migrations/ matches the Ent schema.")
+				return nil
+			}
+			fmt.Fprintf(out, "The Ent schema has changes that migrations/ lacks; this migration would be generated:\n\n%s\n", res.SQL)
+			return &exitError{code: 1, err: errors.New("migrations/ is behind the Ent schema: run `accounts migrate diff NAME` and commit the file")}
+		},
+	})
+}
+
+func (a *app) migrateApplyCommand() *cobra.Command {
+	var (
+		to, baseline, txMode string
+		dryRun               bool
+		lockTimeout          time.Duration
+	)
+	cmd := migrateFlags(&cobra.Command{
+		Use:   "apply [N]",
+		Short: "Apply pending migrations, or the next N (like alembic upgrade head)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := countArg(args)
+			if err != nil {
+				return err
+			}
+			mode, err := migrate.ParseTxMode(txMode)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			return a.withDB(cmd.Context(), func(db *database.DB) error {
+				_, err := migrate.Apply(cmd.Context(), db.SQL, dir, migrate.ApplyOptions{
+					N: n, To: to, DryRun: dryRun, Baseline: baseline, TxMode: mode,
+					Operator: migrate.Operator(version), Out: out, LockTimeout: lockTimeout,
+				})
+				return err
+			})
+		},
+	})
+	f := cmd.Flags()
+	f.StringVar(&to, "to", "", "apply pending files up to and including this version")
+	f.BoolVar(&dryRun, "dry-run", false, "print the SQL that would run; change nothing (not even the revision table)")
+	f.StringVar(&baseline, "baseline", "", "the database already has the schema of this version (no revision table yet): record it and apply what follows")
+	f.StringVar(&txMode, "tx-mode", "file", "transaction per file (file), one for the whole run (all), or none")
+	f.DurationVar(&lockTimeout, "lock-timeout", 0, "give up when another run holds the migration lock this long (default: wait)")
+	return cmd
+}
+
+func (a *app) migrateDownCommand() *cobra.Command {
+	var (
+		to            string
+		dryRun, force bool
+	)
+	cmd := migrateFlags(&cobra.Command{
+		Use:   "down [N]",
+		Short: "Revert the last N applied migrations, default 1 (like alembic downgrade -1); the SQL is computed",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := countArg(args)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			dev := migrate.DevDatabase{URL: a.cfg.Migrate.DevURL}
+			return a.withDB(cmd.Context(), func(db *database.DB) error {
+				_, err := migrate.Down(cmd.Context(), db.SQL, dir, migrate.DownOptions{
+					N: n, To: to, DryRun: dryRun, Force: force, Dev: dev, Out: out,
+				})
+				return err
+			})
+		},
+	})
+	f := cmd.Flags()
+	f.StringVar(&to, "to", "", "revert every migration applied after this version")
+	f.BoolVar(&dryRun, "dry-run", false, "print the computed SQL; change nothing")
+	f.BoolVar(&force, "force", false, "drop tables and columns even when they hold rows")
+	return cmd
+}
+
+func (a *app) migrateStatusCommand() *cobra.Command {
+	var check bool
+	cmd := migrateFlags(&cobra.Command{
+		Use:   "status",
+		Short: "Show the current version, pending files and the last error (like alembic current)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			var st *migrate.StatusReport
+			err = a.withDB(cmd.Context(), func(db *database.DB) error {
+				st, err = migrate.Status(cmd.Context(), db.SQL, dir, "")
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			printStatus(out, st)
+			if check && !st.UpToDate() {
+				return &exitError{code: 1, err: errors.New("the database is not at the migration head")}
+			}
+			return nil
+		},
+	})
+	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when anything is pending or failed (for scripts and readiness)")
+	return cmd
+}
+
+func printStatus(w io.Writer, st *migrate.StatusReport) {
+	state := "OK (up to date)"
+	if !st.UpToDate() {
+		state = "PENDING"
+	}
+	cur := st.Current
+	if cur == "" {
+		cur = "none"
+	}
+	head := st.Head
+	if head == "" {
+		head = "none (no migration files)"
+	}
+	fmt.Fprintf(w, "Status:          %s\n", state)
+	fmt.Fprintf(w, "Current version: %s\n", cur)
+	fmt.Fprintf(w, "Head version:    %s\n", head)
+	fmt.Fprintf(w, "Applied:         %d\n", st.Applied)
+	fmt.Fprintf(w, "Pending:         %d\n", len(st.Pending))
+	for _, f := range st.Pending {
+		fmt.Fprintf(w, "  - %s\n", f.Name())
+	}
+	for _, f := range st.OutOfOrder {
+		fmt.Fprintf(w, "  ! %s was added out of order (older than the applied history); regenerate it with a newer version\n", f.Name())
+	}
+	if st.NotClean != "" {
+		fmt.Fprintf(w, "Note: the database has tables but no migration history (%s); apply needs --baseline VERSION.\n", st.NotClean)
+	}
+	if e := st.LastError; e != nil {
+		fmt.Fprintf(w, "Last error:      version %s (%s), statement %d of %d:\n  %s\n  %s\n",
+			e.Version, e.Description, e.Applied+1, e.Total, strings.TrimSpace(e.ErrorStmt), e.Error)
+	}
+}
+
+func (a *app) migrateHistoryCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "history",
+		Short: "List every migration: version, name, state, applied at, time taken, applied by (like alembic history)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			var h []migrate.HistoryEntry
+			err = a.withDB(cmd.Context(), func(db *database.DB) error {
+				h, err = migrate.History(cmd.Context(), db.SQL, dir, "")
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tTIME\tAPPLIED BY")
+			for _, e := range h {
+				at, took := "-", "-"
+				if !e.ExecutedAt.IsZero() {
+					at = e.ExecutedAt.UTC().Format(time.RFC3339)
+					took = e.ExecutionTime.Round(time.Microsecond).String()
+				}
+				state := e.State
+				if e.State == "failed" || e.State == "partial" {
+					state = fmt.Sprintf("%s (%d/%d)", e.State, e.Applied, e.Total)
+				}
+				op := e.Operator
+				if op == "" {
+					op = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.Description, state, at, took, op)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, e := range h {
+				if e.Error != "" {
+					fmt.Fprintf(out, "\n%s failed at: %s\n  %s\n", e.Version, strings.TrimSpace(e.ErrorStmt), e.Error)
+				}
+			}
+			return nil
+		},
+	})
+}
+
+func (a *app) migrateHashCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "hash",
+		Short: "Rewrite atlas.sum from the files (after a deliberate edit)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := a.writeDir(false)
+			if err != nil {
+				return err
+			}
+			if err := migrate.Hash(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Rewrote %s/atlas.sum.\n", dir.Path())
+			return nil
+		},
+	})
+}
+
+func (a *app) migrateValidateCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "validate",
+		Short: "Check the files against atlas.sum; exit 1 on a mismatch",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			if err := migrate.Validate(dir); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "OK: every file matches atlas.sum.")
+			return nil
+		},
+	})
+}
+
+func (a *app) migrateNewCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "new NAME",
+		Short: "Create an empty, hashed migration file for hand-written SQL (data migrations)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := a.writeDir(true)
+			if err != nil {
+				return err
+			}
+			name, err := migrate.New(dir, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Created %s/%s; after editing it, run `accounts migrate hash`.\n", dir.Path(), name)
+			return nil
+		},
+	})
+}
+
+func (a *app) migrateLintCommand() *cobra.Command {
+	var latest int
+	cmd := migrateFlags(&cobra.Command{
+		Use:   "lint",
+		Short: "Analyse migrations for data loss, data-dependent changes and long locks; errors exit 1",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			dir, err := a.readDir(out)
+			if err != nil {
+				return err
+			}
+			rep, err := migrate.Lint(cmd.Context(), dir, migrate.LintOptions{Latest: latest, Dev: a.migrateDev()})
+			if err != nil {
+				return err
+			}
+			for _, f := range rep.Findings {
+				fmt.Fprintln(out, f.String())
+				if f.Stmt > 0 {
+					fmt.Fprintf(out, "    %s\n", strings.Join(strings.Fields(f.SQL), " "))
+				}
+			}
+			errs := rep.Errors()
+			fmt.Fprintf(out, "Linted %d file(s): %d error(s), %d warning(s).\n", len(rep.Files), errs, len(rep.Findings)-errs)
+			if errs > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("lint found %d error(s); fix them, or mark an intended change with `-- atlas:nolint CLASS` above the statement", errs)}
+			}
+			return nil
+		},
+	})
+	cmd.Flags().IntVar(&latest, "latest", 0, "lint only the newest N files (default: all)")
+	return cmd
+}
