@@ -67,6 +67,12 @@ func (a *app) migrateDev() migrate.DevDatabase {
 	return migrate.DevDatabase{URL: a.cfg.Migrate.DevURL, ServerURL: a.cfg.Database.ConnString()}
 }
 
+// revisionSchema is where the revision table lives for the configured
+// database, by the Atlas CLI's rule.
+func (a *app) revisionSchema() string {
+	return migrate.RevisionSchemaOf(a.cfg.Database.ConnString())
+}
+
 // readDir opens the directory for commands that only read it, and says
 // where it came from.
 func (a *app) readDir(w io.Writer) (atlasmigrate.Dir, error) {
@@ -184,6 +190,7 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 				_, err := migrate.Apply(cmd.Context(), db.SQL, dir, migrate.ApplyOptions{
 					N: n, To: to, DryRun: dryRun, Baseline: baseline, TxMode: mode,
 					Operator: migrate.Operator(version), Out: out, LockTimeout: lockTimeout,
+					RevisionSchema: a.revisionSchema(),
 				})
 				return err
 			})
@@ -221,6 +228,7 @@ func (a *app) migrateDownCommand() *cobra.Command {
 			return a.withDB(cmd.Context(), func(db *database.DB) error {
 				_, err := migrate.Down(cmd.Context(), db.SQL, dir, migrate.DownOptions{
 					N: n, To: to, DryRun: dryRun, Force: force, Dev: dev, Out: out,
+					RevisionSchema: a.revisionSchema(),
 				})
 				return err
 			})
@@ -247,7 +255,7 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 			}
 			var st *migrate.StatusReport
 			err = a.withDB(cmd.Context(), func(db *database.DB) error {
-				st, err = migrate.Status(cmd.Context(), db.SQL, dir, "")
+				st, err = migrate.Status(cmd.Context(), db.SQL, dir, a.revisionSchema())
 				return err
 			})
 			if err != nil {
@@ -310,7 +318,7 @@ func (a *app) migrateHistoryCommand() *cobra.Command {
 			}
 			var h []migrate.HistoryEntry
 			err = a.withDB(cmd.Context(), func(db *database.DB) error {
-				h, err = migrate.History(cmd.Context(), db.SQL, dir, "")
+				h, err = migrate.History(cmd.Context(), db.SQL, dir, a.revisionSchema())
 				return err
 			})
 			if err != nil {

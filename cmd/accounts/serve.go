@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,9 +48,15 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if cfg.Migrate.OnStart {
 		a.log.Info("applying pending migrations", "dir", origin)
-		if err := migrate.ApplyAll(ctx, db.SQL, dir, operator()); err != nil {
+		start := time.Now()
+		rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
+			Operator:       migrate.Operator(version),
+			RevisionSchema: a.revisionSchema(),
+		})
+		if err != nil {
 			return fmt.Errorf("migrate on start: %w", err)
 		}
+		a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	handler, err := a.newHandler(ctx, db, dir)
@@ -88,11 +95,6 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return nil
-}
-
-// operator names who applied a migration in the revision table.
-func operator() string {
-	return "accounts " + version
 }
 
 // version is set at build time with -ldflags "-X main.version=…".

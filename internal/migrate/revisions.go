@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,6 +17,21 @@ import (
 // database URL names no search_path schema; this package does the same so
 // that `atlas migrate status` and `accounts migrate status` read one table.
 const RevisionSchema = "atlas_schema_revisions"
+
+// RevisionSchemaOf returns the schema that holds the revision table for a
+// database URL, by the Atlas CLI's rule: the schema the URL binds with
+// search_path, else RevisionSchema. Using the same rule keeps both tools on
+// one table whichever URL a team uses.
+func RevisionSchemaOf(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return RevisionSchema
+	}
+	if sp := strings.TrimSpace(strings.Split(u.Query().Get("search_path"), ",")[0]); sp != "" {
+		return strings.Trim(sp, `"`)
+	}
+	return RevisionSchema
+}
 
 // RevisionTableName is the name of the revision table inside its schema.
 const RevisionTableName = "atlas_schema_revisions"
