@@ -2,17 +2,115 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 
+	"accounts/internal/account"
+	"accounts/internal/config"
 	"accounts/internal/database"
+	"accounts/internal/httpapi"
+	"accounts/internal/metrics"
+	"accounts/internal/migrate"
+	"accounts/internal/password"
+	"accounts/internal/throttle"
 )
+
+// clockKey is the context key under which end-to-end tests hand run their
+// own clock, so that session expiry and sliding extension are tested
+// without sleeping. Only tests set it; the process itself never does, and
+// nothing outside the process can, so it is no back door.
+type clockKey struct{}
+
+// clockFrom returns the clock in ctx, or time.Now.
+func clockFrom(ctx context.Context) func() time.Time {
+	if now, ok := ctx.Value(clockKey{}).(func() time.Time); ok && now != nil {
+		return now
+	}
+	return time.Now
+}
+
+// newHasher builds the password hasher from the configuration; serve and
+// the users command share it, so both hash alike.
+func newHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
+	return password.New(password.Options{
+		Params: password.Params{
+			Time:      cfg.Argon2Time,
+			MemoryKiB: cfg.Argon2MemoryKB,
+			Threads:   cfg.Argon2Threads,
+		},
+		Pepper:        []byte(cfg.Pepper),
+		MaxConcurrent: cfg.MaxConcurrent,
+		MaxWait:       cfg.MaxWait,
+		OnBusy:        onBusy,
+	})
+}
 
 // newHandler wires the services and the HTTP API together. It is the one
 // place where dependencies are assembled.
 func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.Dir) (http.Handler, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	return mux, nil
+	cfg := a.cfg
+	if cfg.Password.Pepper == "" {
+		a.log.Warn("password.pepper is empty: password hashes are not peppered; set ACCOUNTS_PASSWORD_PEPPER")
+	}
+	if cfg.Auth.LoginFailuresPerUsername < 0 || cfg.Auth.LoginFailuresPerAddress < 0 || cfg.Auth.LoginThrottleWindow <= 0 {
+		return nil, errors.New("auth.login_failures_per_username and auth.login_failures_per_address must not be negative, and auth.login_throttle_window must be positive")
+	}
+	m := metrics.New()
+	m.RegisterPool(db.Pool.Stat)
+	hasher, err := newHasher(cfg.Password, m.HasherRejected)
+	if err != nil {
+		return nil, err
+	}
+	m.RegisterHasher(hasher.InUse, hasher.Capacity())
+
+	now := clockFrom(ctx)
+	users := account.NewUsers(db.Ent, hasher)
+	sessions := account.NewSessions(db.Ent, hasher, cfg.Auth.SessionTTL, now)
+
+	head, err := migrate.Head(dir)
+	if err != nil {
+		return nil, fmt.Errorf("migration directory: %w", err)
+	}
+	// ready answers /readyz. Its errors are shown to clients, so they say
+	// what is wrong without the driver's text (which names hosts and users).
+	ready := func(ctx context.Context) error {
+		if err := db.Pool.Ping(ctx); err != nil {
+			return errors.New("the database does not answer")
+		}
+		current, err := migrate.CurrentVersion(ctx, db.SQL)
+		if err != nil {
+			return errors.New("the migration version of the database cannot be read")
+		}
+		m.SetMigrationVersion(current)
+		if current != head {
+			return fmt.Errorf("the database is at migration %q; this build needs %q", current, head)
+		}
+		return nil
+	}
+
+	var metricsHandler http.Handler
+	if cfg.Metrics.Enabled && cfg.Metrics.Addr == "" {
+		metricsHandler = m.Handler()
+	}
+	window := cfg.Auth.LoginThrottleWindow
+	return httpapi.New(httpapi.Deps{
+		Users:            users,
+		Sessions:         sessions,
+		Log:              a.log,
+		Ready:            ready,
+		UsernameThrottle: throttle.New(cfg.Auth.LoginFailuresPerUsername, window, now),
+		AddressThrottle:  throttle.New(cfg.Auth.LoginFailuresPerAddress, window, now),
+		Metrics:          metricsHandler,
+		Now:              now,
+		Config: httpapi.Config{
+			CookieSecure:   cfg.Auth.CookieSecure,
+			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
+		},
+	})
 }

@@ -43,6 +43,9 @@ type Options struct {
 	MaxConcurrent int
 	// MaxWait is the longest wait for a free slot before ErrBusy.
 	MaxWait time.Duration
+	// OnBusy, when set, is called each time a caller gives up with ErrBusy
+	// (for a metric).
+	OnBusy func()
 }
 
 // ErrBusy is returned when no hashing slot became free within MaxWait. The
@@ -64,6 +67,7 @@ type Hasher struct {
 	pepper  []byte
 	slots   chan struct{}
 	maxWait time.Duration
+	onBusy  func()
 	// dummy is a real hash of a random password, verified against when a
 	// login names an unknown user, so that such a login costs as much time
 	// as one with a wrong password and does not reveal which names exist.
@@ -85,6 +89,7 @@ func New(opts Options) (*Hasher, error) {
 		pepper:  append([]byte(nil), opts.Pepper...),
 		slots:   make(chan struct{}, opts.MaxConcurrent),
 		maxWait: opts.MaxWait,
+		onBusy:  opts.OnBusy,
 	}
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms.
@@ -97,6 +102,12 @@ func New(opts Options) (*Hasher, error) {
 func (h *Hasher) RetryAfter() time.Duration {
 	return max(h.maxWait, time.Second)
 }
+
+// InUse returns how many hashes are running now.
+func (h *Hasher) InUse() int { return len(h.slots) }
+
+// Capacity returns how many hashes may run at once.
+func (h *Hasher) Capacity() int { return cap(h.slots) }
 
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
@@ -150,6 +161,9 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	case h.slots <- struct{}{}:
 		return func() { <-h.slots }, nil
 	case <-t.C:
+		if h.onBusy != nil {
+			h.onBusy()
+		}
 		return nil, ErrBusy
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"accounts/internal/account"
+	"accounts/internal/database"
+)
+
+// superAdminPasswordEnv holds the new super admin's password for
+// automation, where no one types it on stdin.
+const superAdminPasswordEnv = "ACCOUNTS_SUPERADMIN_PASSWORD"
+
+func init() {
+	extraCommands = append(extraCommands, (*app).usersCommand)
+}
+
+func (a *app) usersCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Manage users from the command line"}
+	var username string
+	create := &cobra.Command{
+		Use:   "create-superadmin --username NAME",
+		Short: "Create a super admin (the API never creates one)",
+		Long: "Create a super admin. The password is read from " + superAdminPasswordEnv +
+			" when it is set, otherwise from the first line of standard input; it must satisfy the same rules as in the API.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pw, err := a.superAdminPassword(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			return a.createSuperAdmin(cmd, username, pw)
+		},
+	}
+	create.Flags().StringVar(&username, "username", "", "the new super admin's username (required)")
+	_ = create.MarkFlagRequired("username")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+// superAdminPassword reads the password from the environment or the first
+// line of in, without its line ending.
+func (a *app) superAdminPassword(in io.Reader) (string, error) {
+	if pw := a.getenv(superAdminPasswordEnv); pw != "" {
+		return pw, nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("no password: set %s or write it on standard input", superAdminPasswordEnv)
+	}
+	return pw, nil
+}
+
+func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
+	// Validate before touching the database, so a typo costs nothing.
+	var problems []string
+	if msg := account.ValidateUsername(username); msg != "" {
+		problems = append(problems, "username "+msg)
+	}
+	if msg := account.ValidatePassword(pw); msg != "" {
+		problems = append(problems, "password "+msg)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid input: %s", strings.Join(problems, "; "))
+	}
+	ctx := cmd.Context()
+	db, err := database.Open(ctx, a.cfg.Database, a.log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hasher, err := newHasher(a.cfg.Password, nil)
+	if err != nil {
+		return err
+	}
+	users := account.NewUsers(db.Ent, hasher)
+	taken, err := users.UsernameTaken(ctx, username)
+	if err != nil {
+		return describe(err)
+	}
+	if taken {
+		return fmt.Errorf("username %q is taken (in some letter case); choose another", username)
+	}
+	u, err := users.CreateSuperAdmin(ctx, username, pw)
+	if err != nil {
+		if account.ErrorCode(err) == account.CodeUsernameTaken {
+			return fmt.Errorf("username %q is taken (in some letter case); choose another", username)
+		}
+		return describe(err)
+	}
+	_, err = fmt.Fprintf(a.stdout, "created super admin %s (id %s)\n", u.Username, u.ID)
+	return err
+}
+
+// describe turns a service error into a message for the terminal.
+func describe(err error) error {
+	var e *account.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	msg := e.Message
+	for _, f := range e.Fields {
+		msg += "; " + f.Field + " " + f.Message
+	}
+	if e.Code == account.CodeServiceUnavailable {
+		return fmt.Errorf("%s: %w", msg, e.Unwrap())
+	}
+	return errors.New(msg)
+}

@@ -1,0 +1,162 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"accounts/internal/account"
+)
+
+// cookieName is the session cookie; cookiePath limits it to the API.
+const (
+	cookieName = "access_token"
+	cookiePath = "/api/v1"
+)
+
+// principalKey holds the caller (account.Principal) in the gin context.
+const principalKey = "httpapi.principal"
+
+// credential is the token a request presents and where it came from.
+type credential struct {
+	token      string
+	fromCookie bool
+	present    bool
+	// malformed is a present Authorization header that is not
+	// "Bearer <token>".
+	malformed bool
+}
+
+// credentialOf finds the session token: an Authorization: Bearer header
+// wins over the cookie, so a non-browser client is never confused by a
+// stale cookie jar.
+func credentialOf(c *gin.Context) credential {
+	if h := c.GetHeader("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return credential{present: true, malformed: true}
+		}
+		return credential{token: strings.TrimSpace(token), present: true}
+	}
+	if ck, err := c.Request.Cookie(cookieName); err == nil && ck.Value != "" {
+		return credential{token: ck.Value, fromCookie: true, present: true}
+	}
+	return credential{}
+}
+
+// requireSession authenticates the request and puts the caller in the
+// context: 401 without a valid session, 403 when the user has been
+// deactivated (which also ends all of that user's sessions, in the session
+// service). A cookie-authenticated state change must also pass the CSRF
+// check. A session close to expiry is extended, and the cookie with it.
+func (s *server) requireSession(c *gin.Context) {
+	cred := credentialOf(c)
+	if !cred.present || cred.malformed {
+		msg := "a valid session is required; log in first"
+		if cred.malformed {
+			msg = "the Authorization header must be \"Bearer <token>\""
+		}
+		c.Header("WWW-Authenticate", `Bearer realm="accounts"`)
+		s.writeError(c, account.Errorf(account.CodeUnauthenticated, "%s", msg))
+		return
+	}
+	p, err := s.Sessions.Authenticate(c.Request.Context(), cred.token)
+	if err != nil {
+		if account.ErrorCode(err) == account.CodeUnauthenticated {
+			c.Header("WWW-Authenticate", `Bearer realm="accounts", error="invalid_token"`)
+			if cred.fromCookie {
+				s.clearCookie(c)
+			}
+		}
+		s.writeError(c, err)
+		return
+	}
+	if cred.fromCookie && !csrfSafe(c.Request) {
+		s.writeError(c, account.Errorf(account.CodeCSRFRejected,
+			"a cookie-authenticated request that changes state must be sent as application/json or from this origin"))
+		return
+	}
+	if p.Extended && cred.fromCookie {
+		s.setCookie(c, cred.token, p.Session.ExpiresAt)
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+// requireAnonymous lets only callers without a live session through: sign
+// up and login by someone logged in answer 403 already_authenticated. A
+// stale or unknown token counts as no session, so a browser with an old
+// cookie can still log in.
+func (s *server) requireAnonymous(c *gin.Context) {
+	cred := credentialOf(c)
+	if cred.present && !cred.malformed {
+		_, err := s.Sessions.Authenticate(c.Request.Context(), cred.token)
+		switch account.ErrorCode(err) {
+		case "":
+			s.writeError(c, account.Errorf(account.CodeAlreadyAuthenticated, "you are logged in; log out first"))
+			return
+		case account.CodeUnauthenticated:
+		default:
+			s.writeError(c, err)
+			return
+		}
+	}
+	c.Next()
+}
+
+func principalOf(c *gin.Context) account.Principal {
+	p, _ := c.Get(principalKey)
+	return p.(account.Principal)
+}
+
+// csrfSafe is the CSRF rule for cookie-authenticated requests: safe
+// methods pass; a state change passes when its Content-Type is
+// application/json (which a cross-site form cannot send without a CORS
+// preflight this service never grants) or its Origin is this host.
+func csrfSafe(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	if isJSON(r.Header.Get("Content-Type")) {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// setCookie sends the session token as an HttpOnly, SameSite=Lax cookie
+// that lives as long as the session.
+func (s *server) setCookie(c *gin.Context, token string, expires time.Time) {
+	maxAge := int(expires.Sub(s.Now()).Seconds())
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     cookieName,
+		Value:    token,
+		Path:     cookiePath,
+		Expires:  expires.UTC(),
+		MaxAge:   max(maxAge, 1),
+		HttpOnly: true,
+		Secure:   s.CookieSecure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *server) clearCookie(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     cookieName,
+		Value:    "",
+		Path:     cookiePath,
+		Expires:  time.Unix(0, 0),
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   s.CookieSecure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}

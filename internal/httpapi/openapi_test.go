@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"accounts/internal/account"
+)
+
+func testEngineDeps() Deps {
+	return Deps{
+		Users:    account.NewUsers(nil, nil),
+		Sessions: account.NewSessions(nil, nil, 0, nil),
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics:  http.NotFoundHandler(),
+	}
+}
+
+var ginParam = regexp.MustCompile(`:([a-zA-Z_]+)`)
+
+// TestEveryRouteDocumented walks Gin's route table and fails on any route
+// that has no operation in the OpenAPI document, and on any documented
+// operation that no route serves, so the two never drift apart.
+func TestEveryRouteDocumented(t *testing.T) {
+	t.Parallel()
+	e, err := newEngine(testEngineDeps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := loadDocument(t)
+	served := map[string]bool{}
+	for _, r := range e.Routes() {
+		path := ginParam.ReplaceAllString(r.Path, "{$1}")
+		served[r.Method+" "+path] = true
+		item := doc.Paths.Find(path)
+		if item == nil || item.GetOperation(r.Method) == nil {
+			t.Errorf("route %s %s is not in the OpenAPI document", r.Method, path)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !served[method+" "+path] {
+				t.Errorf("documented operation %s %s has no route", method, path)
+			}
+		}
+	}
+}
+
+// TestDocumentIsValid: the document loads and validates as OpenAPI 3.1,
+// every operation documents its errors as problem+json, and every
+// authenticated one lists 401.
+func TestDocumentIsValid(t *testing.T) {
+	t.Parallel()
+	doc := loadDocument(t)
+	if !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi = %q, want 3.1.x", doc.OpenAPI)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Responses.Default() == nil {
+				t.Errorf("%s %s: no default (problem) response", method, path)
+			}
+			if op.Security != nil && op.Responses.Status(401) == nil {
+				t.Errorf("%s %s: authenticated but no 401", method, path)
+			}
+			for code, r := range op.Responses.Map() {
+				if code[0] < '4' && code != "default" {
+					continue
+				}
+				if r.Value.Content.Get("application/problem+json") == nil {
+					t.Errorf("%s %s %s: error response is not problem+json", method, path, code)
+				}
+			}
+		}
+	}
+	// Every code the service can answer with is in the Problem schema.
+	enum := doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum
+	for code := range statusOf {
+		found := false
+		for _, v := range enum {
+			found = found || v == string(code)
+		}
+		if !found {
+			t.Errorf("code %s is not documented", code)
+		}
+	}
+}
+
+func loadDocument(t *testing.T) *openapi3.T {
+	t.Helper()
+	raw, err := Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the OpenAPI document is invalid: %v", err)
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(raw, &generic); err != nil || !strings.HasPrefix(generic["openapi"].(string), "3.1") {
+		t.Fatalf("not an OpenAPI 3.1 document: %v", err)
+	}
+	return doc
+}

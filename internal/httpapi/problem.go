@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"accounts/internal/account"
+)
+
+// statusOf maps each error code to its HTTP status. It is the only place
+// where codes meet statuses.
+var statusOf = map[account.Code]int{
+	account.CodeValidationFailed:     http.StatusUnprocessableEntity,
+	account.CodeInvalidJSON:          http.StatusBadRequest,
+	account.CodeBodyTooLarge:         http.StatusRequestEntityTooLarge,
+	account.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	account.CodeUnauthenticated:      http.StatusUnauthorized,
+	account.CodeInvalidCredentials:   http.StatusUnauthorized,
+	account.CodeAccountInactive:      http.StatusForbidden,
+	account.CodeAlreadyAuthenticated: http.StatusForbidden,
+	account.CodeWrongPassword:        http.StatusForbidden,
+	account.CodeForbidden:            http.StatusForbidden,
+	account.CodeCSRFRejected:         http.StatusForbidden,
+	account.CodeUserNotFound:         http.StatusNotFound,
+	account.CodeNotFound:             http.StatusNotFound,
+	account.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	account.CodeUsernameTaken:        http.StatusConflict,
+	account.CodeTooManyAttempts:      http.StatusTooManyRequests,
+	account.CodeServiceUnavailable:   http.StatusServiceUnavailable,
+	account.CodeInternal:             http.StatusInternalServerError,
+}
+
+// problemTypePrefix starts the "type" URI of every problem; the code ends it.
+const problemTypePrefix = "urn:accounts:problem:"
+
+// problem is an RFC 9457 problem document, with the service's code and
+// the invalid fields.
+type problem struct {
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Code   account.Code   `json:"code"`
+	Detail string         `json:"detail,omitempty"`
+	Errors []fieldProblem `json:"errors,omitempty"`
+}
+
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// writeError writes err as problem+json and aborts the handler chain.
+// Errors that are not *account.Error are internal: they are logged with
+// the request and shown as a generic 500, so no SQL, DSN or stack trace
+// reaches the client.
+func (s *server) writeError(c *gin.Context, err error) {
+	var e *account.Error
+	if !errors.As(err, &e) {
+		s.Log.ErrorContext(c.Request.Context(), "internal error",
+			"method", c.Request.Method, "path", c.FullPath(), "error", err.Error())
+		e = account.Errorf(account.CodeInternal, "an internal error occurred")
+	} else if e.Code == account.CodeServiceUnavailable && e.Unwrap() != nil {
+		s.Log.WarnContext(c.Request.Context(), "service unavailable",
+			"method", c.Request.Method, "path", c.FullPath(), "error", e.Unwrap().Error())
+	}
+	writeProblem(c, e)
+}
+
+func writeProblem(c *gin.Context, e *account.Error) {
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	p := problem{
+		Type:   problemTypePrefix + string(e.Code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Code:   e.Code,
+		Detail: e.Message,
+	}
+	for _, f := range e.Fields {
+		p.Errors = append(p.Errors, fieldProblem{Field: f.Field, Message: f.Message})
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	body, _ := json.Marshal(p)
+	c.Abort()
+	c.Data(status, "application/problem+json", body)
+}
+
+func (s *server) noRoute(c *gin.Context) {
+	writeProblem(c, account.Errorf(account.CodeNotFound, "no route matches %s", c.Request.URL.Path))
+}
+
+func (s *server) noMethod(c *gin.Context) {
+	// Gin has set the Allow header listing the methods that do exist.
+	writeProblem(c, account.Errorf(account.CodeMethodNotAllowed, "%s is not allowed here; allowed: %s",
+		c.Request.Method, c.Writer.Header().Get("Allow")))
+}
+
+// recoverPanics turns a panic in a handler into a logged 500 problem.
+func (s *server) recoverPanics(c *gin.Context) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if r == http.ErrAbortHandler {
+			panic(r)
+		}
+		s.Log.ErrorContext(c.Request.Context(), "panic in handler",
+			"method", c.Request.Method, "path", c.FullPath(),
+			slog.Any("panic", r), "stack", string(debug.Stack()))
+		if !c.Writer.Written() {
+			writeProblem(c, account.Errorf(account.CodeInternal, "an internal error occurred"))
+		}
+	}()
+	c.Next()
+}
+
+// securityHeaders stops browsers from sniffing content types. The server
+// sends no Server header: net/http adds none and neither does this code.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	c.Next()
+}
+
+// noStore keeps responses that carry tokens or user data out of caches.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}

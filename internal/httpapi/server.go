@@ -1,0 +1,112 @@
+// Package httpapi is the REST API of the service on Gin, and the only
+// package that imports Gin. Handlers decode a request type, call a domain
+// service from package account, and encode a response type; every error
+// goes through one function that writes application/problem+json.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"accounts/internal/account"
+	"accounts/internal/throttle"
+)
+
+func init() {
+	// Debug mode prints the route table and warnings to stdout; the
+	// service logs through slog only.
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// Config holds the HTTP-level settings of the API.
+type Config struct {
+	// CookieSecure marks the access_token cookie Secure.
+	CookieSecure bool
+	// MaxBodyBytes is the largest request body accepted (413 above).
+	MaxBodyBytes int64
+	// TrustedProxies lists proxy addresses or CIDRs whose X-Forwarded-For
+	// names the client; empty trusts none.
+	TrustedProxies []string
+}
+
+// Deps are what the API needs from the rest of the service.
+type Deps struct {
+	Users    *account.Users
+	Sessions *account.Sessions
+	// Log receives internal errors and recovered panics.
+	Log *slog.Logger
+	// Ready reports whether the service can take traffic (database up and
+	// at the migration head); its error is shown to the client, so it must
+	// say why without secrets.
+	Ready func(context.Context) error
+	// UsernameThrottle and AddressThrottle count failed logins per
+	// lower-cased username and per client address; nil disables either.
+	UsernameThrottle *throttle.Limiter
+	AddressThrottle  *throttle.Limiter
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Now is the clock for cookie lifetimes; nil means time.Now. It must be
+	// the clock the session service uses.
+	Now func() time.Time
+	Config
+}
+
+type server struct {
+	Deps
+	doc []byte
+}
+
+// New returns the API as an http.Handler.
+func New(d Deps) (http.Handler, error) {
+	e, err := newEngine(d)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func newEngine(d Deps) (*gin.Engine, error) {
+	if d.Users == nil || d.Sessions == nil || d.Log == nil {
+		return nil, fmt.Errorf("httpapi: Users, Sessions and Log are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.Ready == nil {
+		d.Ready = func(context.Context) error { return nil }
+	}
+	doc, err := Document()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, doc: doc}
+	e := gin.New()
+	// Exact paths only: a redirect to a "fixed" path would answer a typo
+	// with a 301 instead of a problem.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	var proxies []string
+	for _, p := range d.TrustedProxies {
+		if p = strings.TrimSpace(p); p != "" {
+			proxies = append(proxies, p)
+		}
+	}
+	// Gin trusts every proxy by default, which would let any client name
+	// its own address in X-Forwarded-For and escape the login throttle.
+	if err := e.SetTrustedProxies(proxies); err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	s.routes(e)
+	return e, nil
+}
