@@ -126,17 +126,14 @@ func (s *server) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
-// securityHeaders stops browsers from sniffing content types. The server
-// sends no Server header: net/http adds none and neither does this code.
+// securityHeaders stops browsers from sniffing content types and keeps
+// every answer out of caches (those of /api/v1 carry tokens or users, and
+// the rest are cheap). The server sends no Server header: net/http adds
+// none and neither does this code.
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	c.Next()
-}
-
-// noStore keeps responses that carry tokens or user data out of caches.
-func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
 	c.Next()
 }

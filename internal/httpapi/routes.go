@@ -23,8 +23,7 @@ func (s *server) routes(e *gin.Engine) {
 		e.GET("/metrics", gin.WrapH(s.Metrics))
 	}
 
-	// Everything under /api/v1 may carry tokens or users: no caching.
-	api := e.Group("/api/v1", noStore)
+	api := e.Group("/api/v1")
 
 	anonymous := api.Group("", s.requireAnonymous)
 	anonymous.POST("/account/signup", s.signUp)
