@@ -167,6 +167,10 @@ func startServer(t *testing.T, env map[string]string) *server {
 			t.Error("serve did not stop within 20s")
 		}
 		s.checkSecrets()
+		if t.Failed() {
+			logs := s.stderr.String()
+			t.Logf("server log (last 8 KiB):\n%s", logs[max(0, len(logs)-8192):])
+		}
 	})
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
 	deadline := time.Now().Add(30 * time.Second)
@@ -537,8 +541,14 @@ func (s *server) as(admin *client, role, name string) (*client, string) {
 // sql runs a statement on the server's database, behind the service's back.
 func (s *server) sql(query string, args ...any) {
 	s.t.Helper()
+	s.sqlOn(s.dbURL, query, args...)
+}
+
+// sqlOn runs a statement on the database at dbURL.
+func (s *server) sqlOn(dbURL, query string, args ...any) {
+	s.t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, s.dbURL)
+	c, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -562,4 +572,20 @@ func (s *server) queryInt(query string, args ...any) int {
 		s.t.Fatal(err)
 	}
 	return n
+}
+
+// queryString runs a query that returns one string.
+func (s *server) queryString(query string, args ...any) string {
+	s.t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var v string
+	if err := c.QueryRow(ctx, query, args...).Scan(&v); err != nil {
+		s.t.Fatal(err)
+	}
+	return v
 }

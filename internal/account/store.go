@@ -36,6 +36,12 @@ func storageError(err error, notFound Code) error {
 	if ent.IsNotFound(err) && notFound != "" {
 		return &Error{Code: notFound, Message: notFoundMessage(notFound)}
 	}
+	// A failure to connect is an outage whatever the server said while
+	// refusing (too many clients, starting up, database not accepting).
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, database.ErrPoolExhausted) {
+		return unavailable(err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {

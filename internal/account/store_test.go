@@ -22,6 +22,7 @@ func TestStorageError(t *testing.T) {
 	}{
 		{fmt.Errorf("query: %w", database.ErrPoolExhausted), CodeServiceUnavailable},
 		{&pgconn.PgError{Code: "57P01"}, CodeServiceUnavailable},
+		{&pgconn.ConnectError{Config: &pgconn.Config{}}, CodeServiceUnavailable},
 		{&pgconn.PgError{Code: "08006"}, CodeServiceUnavailable},
 		{&pgconn.PgError{Code: "23505", ConstraintName: "ux_users_username_lower"}, CodeUsernameTaken},
 		{&pgconn.PgError{Code: "23505", ConstraintName: "ix_users_username"}, CodeUsernameTaken},
