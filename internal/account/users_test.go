@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	entuser "accounts/ent/user"
+	"accounts/internal/password"
 )
 
 type fixture struct {
@@ -328,4 +330,42 @@ func TestList(t *testing.T) {
 	_, err = f.users.List(ctx, User{ID: uuid.New(), Role: RoleUser, IsActive: true}, ListParams{Limit: 1, Sort: "username"})
 	mustCode(t, err, CodeForbidden)
 	_ = entuser.FieldID
+}
+
+// TestLoginTimingUnknownUser: a login for a name that does not exist spends
+// a hash like a wrong password does, so response time does not tell which
+// names exist. With a hash that dominates the request (several ms), a
+// login that skipped it would take a fraction of the time.
+func TestLoginTimingUnknownUser(t *testing.T) {
+	t.Parallel()
+	client := testClient(t)
+	h, err := password.New(password.Options{
+		Params:        password.Params{Time: 2, MemoryKiB: 8 * 1024, Threads: 1},
+		MaxConcurrent: 1,
+		MaxWait:       10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, sessions := NewUsers(client, h), NewSessions(client, h, time.Hour, nil)
+	ctx := context.Background()
+	if _, err := users.SignUp(ctx, "timing", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	median := func(name string) time.Duration {
+		var d []time.Duration
+		for range 7 {
+			start := time.Now()
+			_, err := sessions.Login(ctx, name, "wrong password")
+			d = append(d, time.Since(start))
+			mustCode(t, err, CodeInvalidCredentials)
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	wrong, unknown := median("timing"), median("nobody")
+	if unknown < wrong/2 {
+		t.Fatalf("unknown user took %s, wrong password %s: the unknown user skips the hash", unknown, wrong)
+	}
+	t.Logf("median login: wrong password %s, unknown user %s", wrong, unknown)
 }
