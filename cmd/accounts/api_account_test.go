@@ -446,3 +446,30 @@ func TestOpenAPIValidationCatchesDrift(t *testing.T) {
 		t.Fatalf("only %d responses were validated", s.validated)
 	}
 }
+
+// TestSecureCookieAndTrustedProxy: auth.cookie_secure marks the cookie
+// Secure; with the proxy trusted, X-Forwarded-For names the client, so
+// each forwarded address has its own failed-login budget.
+func TestSecureCookieAndTrustedProxy(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"ACCOUNTS_AUTH_COOKIE_SECURE":              "true",
+		"ACCOUNTS_HTTP_TRUSTED_PROXIES":            "127.0.0.1/32, ::1",
+		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS": "2",
+	})
+	c := s.newClient(false)
+	c.signUp("paul1", "paul-password")
+	r := c.login("paul1", "paul-password")
+	if ck := cookieOf(r); !strings.Contains(ck, "; Secure") {
+		t.Fatalf("cookie %q is not Secure", ck)
+	}
+	anon := s.newClient(false)
+	from := func(addr string) *response {
+		return anon.do("POST", "/api/v1/account/login", map[string]string{"username": "paul1", "password": "wrong-password"},
+			opts{header: map[string]string{"X-Forwarded-For": addr}})
+	}
+	expect(t, from("198.51.100.1"), 401, "invalid_credentials")
+	expect(t, from("198.51.100.1"), 401, "invalid_credentials")
+	expect(t, from("198.51.100.1"), 429, "too_many_attempts")
+	expect(t, from("198.51.100.2"), 401, "invalid_credentials")
+}
