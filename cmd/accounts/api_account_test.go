@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -409,7 +408,6 @@ func TestRoutesAndProbes(t *testing.T) {
 	if !strings.Contains(r.problem(t).Detail, "migration") || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("readyz 503 without a reason or Retry-After: %s", r.body)
 	}
-	_ = fmt.Sprint()
 }
 
 // TestOpenAPIValidationCatchesDrift proves the response check has teeth: a

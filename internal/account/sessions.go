@@ -60,9 +60,6 @@ func NewSessions(client *ent.Client, hasher *password.Hasher, ttl time.Duration,
 	return &Sessions{client: client, hasher: hasher, ttl: ttl, now: now}
 }
 
-// TTL returns the session lifetime.
-func (s *Sessions) TTL() time.Duration { return s.ttl }
-
 // tokenBytes is the token's entropy: 256 bits.
 const tokenBytes = 32
 
@@ -235,11 +232,5 @@ func (s *Sessions) Logout(ctx context.Context, p Principal) error {
 	if ent.IsNotFound(err) {
 		return nil
 	}
-	return storageError(err, "")
-}
-
-// EndAll ends every session of a user.
-func (s *Sessions) EndAll(ctx context.Context, userID uuid.UUID) error {
-	_, err := s.client.AuthSession.Delete().Where(authsession.UserID(userID)).Exec(ctx)
 	return storageError(err, "")
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	entuser "accounts/ent/user"
 	"accounts/internal/password"
 )
 
@@ -329,7 +328,6 @@ func TestList(t *testing.T) {
 	}
 	_, err = f.users.List(ctx, User{ID: uuid.New(), Role: RoleUser, IsActive: true}, ListParams{Limit: 1, Sort: "username"})
 	mustCode(t, err, CodeForbidden)
-	_ = entuser.FieldID
 }
 
 // TestLoginTimingUnknownUser: a login for a name that does not exist spends
