@@ -150,27 +150,11 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if out == nil {
 		out = io.Discard
 	}
-	if err := Validate(dir); err != nil {
+	conn, closeSession, err := session(ctx, db, dir, opts.DryRun, opts.LockTimeout, out)
+	if err != nil {
 		return nil, err
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the database: %w", err)
-	}
-	defer conn.Close()
-	if !opts.DryRun {
-		release, err := acquireLock(ctx, conn, opts.LockTimeout, func() {
-			fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")
-		})
-		if err != nil {
-			return nil, err
-		}
-		defer func() {
-			if rerr := release(); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-		}()
-	}
+	defer func() { err = errors.Join(err, closeSession()) }()
 	revs := NewRevisionTable(conn, opts.RevisionSchema)
 	if !opts.DryRun {
 		if err := revs.Ensure(ctx); err != nil {

@@ -84,23 +84,11 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	if opts.N == 0 {
 		opts.N = 1
 	}
-	if err := Validate(dir); err != nil {
+	conn, closeSession, err := session(ctx, db, dir, opts.DryRun, opts.LockTimeout, out)
+	if err != nil {
 		return nil, err
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the database: %w", err)
-	}
-	defer conn.Close()
-	if !opts.DryRun {
-		release, err := acquireLock(ctx, conn, opts.LockTimeout, func() {
-			fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")
-		})
-		if err != nil {
-			return nil, err
-		}
-		defer func() { err = errors.Join(err, release()) }()
-	}
+	defer func() { err = errors.Join(err, closeSession()) }()
 	revTable := NewRevisionTable(conn, opts.RevisionSchema)
 	revs, err := revTable.ReadRevisions(ctx)
 	if err != nil {

@@ -3,9 +3,13 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"time"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
 )
 
 // LockName is the advisory-lock name the Atlas CLI takes around `migrate
@@ -73,4 +77,29 @@ func acquireLock(ctx context.Context, conn *sql.Conn, timeout time.Duration, wai
 		}
 		return nil
 	}, nil
+}
+
+// session validates dir and opens the one connection a run of apply or down
+// works on, holding the migration lock on it unless dryRun (a dry run
+// changes nothing, so it need not wait for anyone). close releases the lock
+// and the connection.
+func session(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, dryRun bool, timeout time.Duration, out io.Writer) (conn *sql.Conn, close func() error, err error) {
+	if err := Validate(dir); err != nil {
+		return nil, nil, err
+	}
+	conn, err = db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	if dryRun {
+		return conn, conn.Close, nil
+	}
+	release, err := acquireLock(ctx, conn, timeout, func() {
+		fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")
+	})
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() error { return errors.Join(release(), conn.Close()) }, nil
 }
