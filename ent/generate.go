@@ -3,4 +3,4 @@
 // after changing the schema.
 package ent
 
-//go:generate go run -mod=mod entgo.io/ent/cmd/ent generate --feature sql/versioned-migration,sql/modifier,sql/execquery,sql/upsert,sql/lock,intercept ./schema
+//go:generate go tool ent generate --feature sql/versioned-migration,sql/modifier,sql/execquery,sql/upsert,sql/lock,intercept ./schema
