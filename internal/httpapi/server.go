@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"accounts/internal/account"
 	"accounts/internal/throttle"
@@ -35,10 +36,39 @@ type Config struct {
 	TrustedProxies []string
 }
 
+// UserService is what the handlers call on users. *account.Users is the
+// service's implementation; the interface is declared here, where it is
+// used, so that another storage (the raw-pgx baseline in bench/) can sit
+// behind the same router and middleware.
+type UserService interface {
+	SignUp(ctx context.Context, username, pw string) (account.User, error)
+	Create(ctx context.Context, caller account.User, username, pw string, role account.Role) (account.User, error)
+	Get(ctx context.Context, caller account.User, id uuid.UUID) (account.User, error)
+	List(ctx context.Context, caller account.User, p account.ListParams) (account.Page, error)
+	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
+	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
+	SetActive(ctx context.Context, caller account.User, id uuid.UUID, active bool) error
+	ChangeOwnPassword(ctx context.Context, caller account.User, keep uuid.UUID, current, next string) error
+}
+
+// SessionService is what the handlers and the authentication middleware
+// call on sessions. *account.Sessions is the service's implementation.
+type SessionService interface {
+	Login(ctx context.Context, username, pw string) (account.Login, error)
+	Authenticate(ctx context.Context, token string) (account.Principal, error)
+	Logout(ctx context.Context, p account.Principal) error
+}
+
+// The service's own implementations satisfy the interfaces.
+var (
+	_ UserService    = (*account.Users)(nil)
+	_ SessionService = (*account.Sessions)(nil)
+)
+
 // Deps are what the API needs from the rest of the service.
 type Deps struct {
-	Users    *account.Users
-	Sessions *account.Sessions
+	Users    UserService
+	Sessions SessionService
 	// Log receives internal errors and recovered panics.
 	Log *slog.Logger
 	// Ready reports whether the service can take traffic (database up and
