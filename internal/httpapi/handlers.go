@@ -84,7 +84,7 @@ func (s *server) livez(c *gin.Context) {
 }
 
 func (s *server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.ReadyTimeout)
 	defer cancel()
 	if err := s.Ready(ctx); err != nil {
 		writeProblem(c, &account.Error{Code: account.CodeServiceUnavailable, Message: "not ready: " + err.Error(), RetryAfter: time.Second})

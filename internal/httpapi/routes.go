@@ -10,6 +10,7 @@ func (s *server) routes(e *gin.Engine) {
 	// metrics and tracing belong at the top of this list, before recover,
 	// so that they also see the 500s that recover writes.
 	e.Use(
+		s.observe,
 		s.recoverPanics,
 		securityHeaders,
 	)

@@ -34,6 +34,8 @@ type Config struct {
 	// TrustedProxies lists proxy addresses or CIDRs whose X-Forwarded-For
 	// names the client; empty trusts none.
 	TrustedProxies []string
+	// ReadyTimeout bounds the readiness check of /readyz; 0 means 2 s.
+	ReadyTimeout time.Duration
 }
 
 // UserService is what the handlers call on users. *account.Users is the
@@ -81,6 +83,9 @@ type Deps struct {
 	AddressThrottle  *throttle.Limiter
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
+	// ObserveHTTP, when set, is told of every answered request: its method,
+	// route template ("" when none matched), status and latency.
+	ObserveHTTP func(method, route string, status int, d time.Duration)
 	// Now is the clock for cookie lifetimes; nil means time.Now. It must be
 	// the clock the session service uses.
 	Now func() time.Time
@@ -114,6 +119,10 @@ func newEngine(d Deps) (*gin.Engine, error) {
 	if d.Ready == nil {
 		d.Ready = func(context.Context) error { return nil }
 	}
+	if d.ReadyTimeout <= 0 {
+		d.ReadyTimeout = 2 * time.Second
+	}
+	d.Log = slog.New(LogHandler(d.Log.Handler()))
 	doc, err := Document()
 	if err != nil {
 		return nil, err

@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// RequestIDHeader carries the id of a request: taken from the request when
+// it is a sane token, made up otherwise, and always sent back.
+const RequestIDHeader = "X-Request-ID"
+
+// maxRequestIDLen bounds a request id taken from a client, so that a client
+// cannot make every log line of its requests arbitrarily long.
+const maxRequestIDLen = 128
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request that ctx belongs to, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// saneRequestID tells whether a client's X-Request-ID can be logged as it
+// is: 1 to 128 printable ASCII characters, no spaces.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// observe is the outermost middleware: it gives the request its id (in the
+// context and in the response header), and when the request is answered it
+// reports it to ObserveHTTP and writes the one log line of the request. The
+// line holds no query string, header or body: those may carry secrets.
+func (s *server) observe(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader(RequestIDHeader)
+	if !saneRequestID(id) {
+		id = uuid.NewString()
+	}
+	c.Header(RequestIDHeader, id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+
+	c.Next()
+
+	latency := time.Since(start)
+	status := c.Writer.Status()
+	route := c.FullPath() // the template, "" when no route matched
+	if s.ObserveHTTP != nil {
+		s.ObserveHTTP(c.Request.Method, route, status, latency)
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	// request_id is added by the handler LogHandler wraps, from the context.
+	s.Log.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.String("path", c.Request.URL.Path),
+		slog.Int("status", status),
+		slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
+		slog.String("client", c.ClientIP()),
+	)
+}
+
+// LogHandler returns h adding request_id, the id of the request the
+// context belongs to, to every record logged with such a context: the
+// request line, internal errors, and the SQL and pool echo of the database
+// when the process logger is wrapped too. Wrapping twice adds it once.
+func LogHandler(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r = r.Clone()
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
