@@ -38,6 +38,7 @@ type HTTP struct {
 	MaxHeaderBytes    int           `koanf:"max_header_bytes" help:"Largest request header block accepted."`
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
+	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
 	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
 }
 
@@ -120,6 +121,7 @@ func Default() Config {
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      1 << 20,
 			ShutdownTimeout:   15 * time.Second,
+			ReadyTimeout:      2 * time.Second,
 		},
 		Database: Database{
 			Host:        "localhost",

@@ -156,6 +156,8 @@ func TestValidationNamesKeyAndSource(t *testing.T) {
 			[]string{`unknown key "database.poolsize"`}},
 		{"bad enum", config.Sources{Getenv: env(map[string]string{"ACCOUNTS_LOG_LEVEL": "loud"})},
 			[]string{`log.level: must be debug, info, warn or error; got "loud"`}},
+		{"zero ready timeout", config.Sources{Getenv: env(map[string]string{"ACCOUNTS_HTTP_READY_TIMEOUT": "0s"})},
+			[]string{"http.ready_timeout: must be a positive duration, got 0s (from environment variable ACCOUNTS_HTTP_READY_TIMEOUT)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -264,6 +264,7 @@ func (c *Config) validate() []string {
 		"password.max_wait":        c.Password.MaxWait,
 		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
 		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
+		"http.ready_timeout":       c.HTTP.ReadyTimeout,
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {
