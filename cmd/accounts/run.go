@@ -11,6 +11,7 @@ import (
 
 	"accounts/internal/config"
 	"accounts/internal/database"
+	"accounts/internal/httpapi"
 )
 
 // app is what every command shares: the process's environment and output,
@@ -117,6 +118,8 @@ func (a *app) waitDBCommand() *cobra.Command {
 }
 
 // newLogger builds the process logger: JSON for machines, text on a terminal.
+// Every line logged with a request's context, the SQL and pool echo of the
+// database included, carries the request's id.
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
@@ -131,9 +134,9 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		}
 	}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(httpapi.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(httpapi.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 func (a *app) waitDB(ctx context.Context) error {

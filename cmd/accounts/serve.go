@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -59,7 +60,7 @@ func (a *app) serve(ctx context.Context) error {
 		a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	}
 
-	handler, err := a.newHandler(ctx, db, dir)
+	api, metricsOnly, err := a.newHandler(ctx, db, dir)
 	if err != nil {
 		return err
 	}
@@ -67,34 +68,88 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (http.addr): %w", cfg.HTTP.Addr, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+	servers := []*http.Server{a.httpServer(api)}
+	listeners := []net.Listener{ln}
+	if metricsOnly != nil {
+		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen on %s (metrics.addr): %w", cfg.Metrics.Addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsOnly)
+		servers = append(servers, a.httpServer(mux))
+		listeners = append(listeners, mln)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
+	if len(listeners) > 1 {
+		a.log.Info("metrics listening", "addr", listeners[1].Addr().String())
+	}
 	a.log.Info("listening", "addr", ln.Addr().String())
 
+	// Run until told to stop, or until one server fails by itself; either
+	// way every server is shut down before the pool closes (deferred).
+	var errs []error
+	keep := func(err error) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	running := len(servers)
 	select {
 	case err := <-served:
-		return err
+		keep(err)
+		running--
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("graceful shutdown did not finish within %s: %w", cfg.HTTP.ShutdownTimeout, err)
+	// Shutdown closes the listeners at once, so new connections are
+	// refused, and waits for in-flight requests. Past the timeout, Close
+	// cuts the connections left: their requests' contexts end, their
+	// queries are cancelled and the pool can close instead of waiting for
+	// them.
+	drained := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() {
+			err := srv.Shutdown(sctx)
+			if err != nil {
+				_ = srv.Close()
+			}
+			drained <- err
+		}()
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	for range servers {
+		if err := <-drained; err != nil {
+			keep(fmt.Errorf("graceful shutdown did not finish within %s (http.shutdown_timeout): %w", cfg.HTTP.ShutdownTimeout, err))
+		}
+	}
+	for ; running > 0; running-- {
+		keep(<-served)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// httpServer returns a server for h with the limits of the http.* keys.
+func (a *app) httpServer(h http.Handler) *http.Server {
+	cfg := a.cfg.HTTP
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // version is set at build time with -ldflags "-X main.version=…".

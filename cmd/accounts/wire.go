@@ -51,20 +51,23 @@ func newHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
 }
 
 // newHandler wires the services and the HTTP API together. It is the one
-// place where dependencies are assembled.
-func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.Dir) (http.Handler, error) {
+// place where dependencies are assembled. metricsOnly is the /metrics
+// endpoint when metrics.addr gives it a listener of its own, nil otherwise
+// (then it is served with the API, or not at all when metrics.enabled is
+// false).
+func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.Dir) (api, metricsOnly http.Handler, err error) {
 	cfg := a.cfg
 	if cfg.Password.Pepper == "" {
 		a.log.Warn("password.pepper is empty: password hashes are not peppered; set ACCOUNTS_PASSWORD_PEPPER")
 	}
 	if cfg.Auth.LoginFailuresPerUsername < 0 || cfg.Auth.LoginFailuresPerAddress < 0 || cfg.Auth.LoginThrottleWindow <= 0 {
-		return nil, errors.New("auth.login_failures_per_username and auth.login_failures_per_address must not be negative, and auth.login_throttle_window must be positive")
+		return nil, nil, errors.New("auth.login_failures_per_username and auth.login_failures_per_address must not be negative, and auth.login_throttle_window must be positive")
 	}
 	m := metrics.New()
 	m.RegisterPool(db.Pool.Stat)
 	hasher, err := newHasher(cfg.Password, m.HasherRejected)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.RegisterHasher(hasher.InUse, hasher.Capacity())
 
@@ -74,16 +77,26 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 
 	head, err := migrate.Head(dir)
 	if err != nil {
-		return nil, fmt.Errorf("migration directory: %w", err)
+		return nil, nil, fmt.Errorf("migration directory: %w", err)
 	}
-	// ready answers /readyz. Its errors are shown to clients, so they say
-	// what is wrong without the driver's text (which names hosts and users).
+	// The revision table is where the Atlas CLI keeps it for this URL: in
+	// the schema a search_path binds, else atlas_schema_revisions.
+	revisionSchema := a.revisionSchema()
+	// ready answers /readyz within http.ready_timeout (the handler bounds
+	// ctx). Its errors are shown to clients, so they say what is wrong
+	// without the driver's text (which names hosts and users).
 	ready := func(ctx context.Context) error {
 		if err := db.Pool.Ping(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("the database did not answer within %s", cfg.HTTP.ReadyTimeout)
+			}
 			return errors.New("the database does not answer")
 		}
-		current, err := migrate.CurrentVersion(ctx, db.SQL)
+		current, err := migrate.CurrentVersionIn(ctx, db.SQL, revisionSchema)
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("the migration version of the database could not be read within %s", cfg.HTTP.ReadyTimeout)
+			}
 			return errors.New("the migration version of the database cannot be read")
 		}
 		m.SetMigrationVersion(current)
@@ -92,25 +105,50 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 		}
 		return nil
 	}
+	// The version is known from the start, not only after the first probe.
+	vctx, cancel := context.WithTimeout(ctx, cfg.HTTP.ReadyTimeout)
+	current, err := migrate.CurrentVersionIn(vctx, db.SQL, revisionSchema)
+	cancel()
+	switch {
+	case err != nil:
+		a.log.Warn("the migration version of the database cannot be read; /readyz answers 503 until it can", "error", err.Error())
+	case current != head:
+		m.SetMigrationVersion(current)
+		a.log.Warn("the database is not at the migration head of this build; /readyz answers 503 until it is", "version", current, "head", head)
+	default:
+		m.SetMigrationVersion(current)
+	}
 
-	var metricsHandler http.Handler
-	if cfg.Metrics.Enabled && cfg.Metrics.Addr == "" {
-		metricsHandler = m.Handler()
+	var apiMetrics http.Handler
+	var observe func(method, route string, status int, d time.Duration)
+	if cfg.Metrics.Enabled {
+		observe = m.ObserveHTTP
+		if cfg.Metrics.Addr == "" {
+			apiMetrics = m.Handler()
+		} else {
+			metricsOnly = m.Handler()
+		}
 	}
 	window := cfg.Auth.LoginThrottleWindow
-	return httpapi.New(httpapi.Deps{
+	api, err = httpapi.New(httpapi.Deps{
 		Users:            users,
 		Sessions:         sessions,
 		Log:              a.log,
 		Ready:            ready,
 		UsernameThrottle: throttle.New(cfg.Auth.LoginFailuresPerUsername, window, now),
 		AddressThrottle:  throttle.New(cfg.Auth.LoginFailuresPerAddress, window, now),
-		Metrics:          metricsHandler,
+		Metrics:          apiMetrics,
+		ObserveHTTP:      observe,
 		Now:              now,
 		Config: httpapi.Config{
 			CookieSecure:   cfg.Auth.CookieSecure,
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
+			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 		},
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return api, metricsOnly, nil
 }
