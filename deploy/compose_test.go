@@ -42,7 +42,8 @@ type service struct {
 }
 
 type healthcheck struct {
-	Test stringOrList `yaml:"test"`
+	Test    stringOrList `yaml:"test"`
+	Timeout string       `yaml:"timeout"`
 }
 
 // build is the build section, short ("build: .") or long.
