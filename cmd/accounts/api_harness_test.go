@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,6 +89,13 @@ type server struct {
 	secrets []string
 	// validated counts responses checked against the OpenAPI document.
 	validated int
+
+	// cancel stops run as SIGINT/SIGTERM would; done gets what run
+	// returned; stop does both once and keeps the result in stopErr.
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
 }
 
 func randomHex(n int) string {
@@ -152,19 +160,14 @@ func startServer(t *testing.T, env map[string]string) *server {
 		s.env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, s.clock.Now))
-	done := make(chan error, 1)
+	s.cancel = cancel
+	s.done = make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, io.Discard, s.stderr)
+		s.done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, io.Discard, s.stderr)
 	}()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20s")
+		if err := s.stop(); err != nil {
+			t.Errorf("serve returned %v", err)
 		}
 		s.checkSecrets()
 		if t.Failed() {
@@ -180,7 +183,8 @@ func startServer(t *testing.T, env map[string]string) *server {
 			break
 		}
 		select {
-		case err := <-done:
+		case err := <-s.done:
+			s.done <- err
 			t.Fatalf("serve exited before listening: %v\n%s", err, s.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -193,6 +197,20 @@ func startServer(t *testing.T, env map[string]string) *server {
 }
 
 func (s *server) getenv(k string) string { return s.env[k] }
+
+// stop cancels serve and waits for run to return, once; later calls return
+// the same result.
+func (s *server) stop() error {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		select {
+		case s.stopErr = <-s.done:
+		case <-time.After(20 * time.Second):
+			s.stopErr = errors.New("serve did not stop within 20s")
+		}
+	})
+	return s.stopErr
+}
 
 // loadDocument fetches /openapi.json from the server itself: responses are
 // checked against what the service publishes, not against a copy.
