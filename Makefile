@@ -31,9 +31,8 @@ lint: ## Check formatting (gofmt) and run go vet
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	go vet ./...
 
-bench: ## Run the benchmarks in bench/
-	@if [ ! -d bench ]; then echo "make bench: there are no benchmarks yet (bench/ does not exist)" >&2; exit 1; fi
-	go test -run '^$$' -bench . ./bench/...
+bench: ## Benchmark against baselines (bench/RESULTS.md); QUICK=1 finishes in under a minute
+	bench/run.sh $(if $(QUICK),--quick)
 
 build: ## Build a static bin/accounts stamped with VERSION
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/accounts ./cmd/accounts

@@ -1,0 +1,183 @@
+// Package baseline is the yardstick of the benchmarks: the user and session
+// services the HTTP API needs, written by hand on a pgxpool, with no Ent and
+// no database/sql in between. It implements only what GET /api/v1/users/{id}
+// needs when an admin calls it (the session lookup and the user read);
+// every other method answers an error. It lives in bench/ only and is never
+// wired into the service.
+package baseline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"accounts/internal/account"
+	"accounts/internal/httpapi"
+)
+
+// The two statements of an authenticated GET /api/v1/users/{id}. pgbench
+// runs the same two (see SessionSQL and UserSQL in the bench command), so
+// the three measurements compare like with like.
+const (
+	// SessionSQL finds a session by the SHA-256 of its token, with its user.
+	SessionSQL = `SELECT s.id, s.expires_at, u.id, u.username, u.role, u.is_active, u.created_at, u.updated_at
+FROM auth_sessions s JOIN users u ON u.id = s.user_id
+WHERE s.token_hash = $1`
+	// UserSQL reads one user by id.
+	UserSQL = `SELECT id, username, role, is_active, created_at, updated_at FROM users WHERE id = $1`
+	// extendSQL slides a session's expiry, once, as the service does.
+	extendSQL = `UPDATE auth_sessions SET expires_at = $1 WHERE id = $2 AND expires_at = $3`
+)
+
+// errUnsupported answers every method the baseline does not implement.
+var errUnsupported = errors.New("baseline: not implemented; the baseline serves only GET /api/v1/users/{id}")
+
+// Users is the baseline user service.
+type Users struct{ pool *pgxpool.Pool }
+
+// Sessions is the baseline session service.
+type Sessions struct {
+	pool *pgxpool.Pool
+	ttl  time.Duration
+	now  func() time.Time
+}
+
+// The baseline fits the HTTP layer's interfaces.
+var (
+	_ httpapi.UserService    = (*Users)(nil)
+	_ httpapi.SessionService = (*Sessions)(nil)
+)
+
+// New returns the baseline services on pool. ttl is the session lifetime
+// (for the sliding extension, as in account.NewSessions).
+func New(pool *pgxpool.Pool, ttl time.Duration) (*Users, *Sessions) {
+	return &Users{pool: pool}, &Sessions{pool: pool, ttl: ttl, now: time.Now}
+}
+
+// tokenLen is the length of a session token in unpadded base64url.
+var tokenLen = base64.RawURLEncoding.EncodedLen(32)
+
+// Authenticate resolves a token to its caller with one query, with the same
+// answers as account.Sessions.Authenticate for a live, expired or unknown
+// session (the expired row is left for the service's own clean-up).
+func (s *Sessions) Authenticate(ctx context.Context, token string) (account.Principal, error) {
+	unauth := account.Errorf(account.CodeUnauthenticated, "a valid session is required; log in first")
+	if len(token) != tokenLen {
+		return account.Principal{}, unauth
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil {
+		return account.Principal{}, unauth
+	}
+	sum := sha256.Sum256([]byte(token))
+	var (
+		p    account.Principal
+		role string
+	)
+	err := s.pool.QueryRow(ctx, SessionSQL, sum[:]).Scan(&p.Session.ID, &p.Session.ExpiresAt,
+		&p.User.ID, &p.User.Username, &role, &p.User.IsActive, &p.User.CreatedAt, &p.User.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.Principal{}, unauth
+	}
+	if err != nil {
+		return account.Principal{}, fmt.Errorf("baseline: session lookup: %w", err)
+	}
+	p.User.Role = roleOf(role)
+	p.Session.UserID = p.User.ID
+	now := s.now()
+	if !now.Before(p.Session.ExpiresAt) {
+		return account.Principal{}, account.Errorf(account.CodeUnauthenticated, "the session has expired; log in again")
+	}
+	if !p.User.IsActive {
+		return account.Principal{}, account.Errorf(account.CodeAccountInactive, "this account is deactivated")
+	}
+	if p.Session.ExpiresAt.Sub(now) < s.ttl/5 {
+		expires := now.Add(s.ttl)
+		tag, err := s.pool.Exec(ctx, extendSQL, expires, p.Session.ID, p.Session.ExpiresAt)
+		if err != nil {
+			return account.Principal{}, fmt.Errorf("baseline: extend session: %w", err)
+		}
+		if tag.RowsAffected() > 0 {
+			p.Session.ExpiresAt, p.Extended = expires, true
+		}
+	}
+	return p, nil
+}
+
+// Get returns one user for an admin, with the service's authorization rule.
+func (u *Users) Get(ctx context.Context, caller account.User, id uuid.UUID) (account.User, error) {
+	if err := account.Authorize(caller, account.ActionViewUsers, account.User{}); err != nil {
+		return account.User{}, err
+	}
+	var (
+		out  account.User
+		role string
+	)
+	err := u.pool.QueryRow(ctx, UserSQL, id).Scan(&out.ID, &out.Username, &role, &out.IsActive, &out.CreatedAt, &out.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.User{}, account.Errorf(account.CodeUserNotFound, "no user has this id")
+	}
+	if err != nil {
+		return account.User{}, fmt.Errorf("baseline: user read: %w", err)
+	}
+	out.Role = roleOf(role)
+	return out, nil
+}
+
+// roleOf maps the database enum (USER, ADMIN, SUPER_ADMIN) to the API role.
+func roleOf(db string) account.Role {
+	switch db {
+	case "ADMIN":
+		return account.RoleAdmin
+	case "SUPER_ADMIN":
+		return account.RoleSuperAdmin
+	}
+	return account.RoleUser
+}
+
+// Login is not part of the baseline.
+func (s *Sessions) Login(context.Context, string, string) (account.Login, error) {
+	return account.Login{}, errUnsupported
+}
+
+// Logout is not part of the baseline.
+func (s *Sessions) Logout(context.Context, account.Principal) error { return errUnsupported }
+
+// SignUp is not part of the baseline.
+func (u *Users) SignUp(context.Context, string, string) (account.User, error) {
+	return account.User{}, errUnsupported
+}
+
+// Create is not part of the baseline.
+func (u *Users) Create(context.Context, account.User, string, string, account.Role) (account.User, error) {
+	return account.User{}, errUnsupported
+}
+
+// List is not part of the baseline.
+func (u *Users) List(context.Context, account.User, account.ListParams) (account.Page, error) {
+	return account.Page{}, errUnsupported
+}
+
+// SetPassword is not part of the baseline.
+func (u *Users) SetPassword(context.Context, account.User, uuid.UUID, string) error {
+	return errUnsupported
+}
+
+// SetAdmin is not part of the baseline.
+func (u *Users) SetAdmin(context.Context, account.User, uuid.UUID, bool) error { return errUnsupported }
+
+// SetActive is not part of the baseline.
+func (u *Users) SetActive(context.Context, account.User, uuid.UUID, bool) error {
+	return errUnsupported
+}
+
+// ChangeOwnPassword is not part of the baseline.
+func (u *Users) ChangeOwnPassword(context.Context, account.User, uuid.UUID, string, string) error {
+	return errUnsupported
+}

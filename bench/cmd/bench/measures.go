@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"accounts/bench/baseline"
+	"accounts/migrations"
+)
+
+// timing is one wall-clock measurement of measurement 6.
+type timing struct {
+	name string
+	ms   []float64
+	note string
+}
+
+// pgbench runs the two statements of the endpoint (baseline.SessionSQL and
+// baseline.UserSQL, with the same parameters as the HTTP load) as one
+// pgbench transaction, prepared, with clients clients: PostgreSQL's own
+// ceiling for this endpoint. Latencies come from pgbench's per-transaction
+// log.
+func (r *runner) pgbench(ctx context.Context, db string, clients int) (loadResult, error) {
+	var res loadResult
+	bin, err := exec.LookPath("pgbench")
+	if err != nil {
+		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+		if len(matches) == 0 {
+			return res, fmt.Errorf("pgbench not found; install postgresql-contrib (Debian) or the PostgreSQL client tools")
+		}
+		bin = matches[len(matches)-1]
+	}
+	script := filepath.Join(r.work, "get_user.sql")
+	body := strings.Replace(baseline.SessionSQL, "$1", ":tok", 1) + ";\n" + strings.Replace(baseline.UserSQL, "$1", ":uid", 1) + ";\n"
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		return res, err
+	}
+	sum := sha256.Sum256([]byte(r.token))
+	base := []string{"-n", "-M", "prepared", "-c", fmt.Sprint(clients), "-j", "2", "-f", script,
+		"-D", `tok=\x` + hex.EncodeToString(sum[:]), "-D", "uid=" + r.targetID.String()}
+	warm := append(slices.Clone(base), "-T", fmt.Sprint(max(1, int(math.Ceil(r.warmup.Seconds())))), r.dbURL(db))
+	if out, err := exec.CommandContext(ctx, bin, warm...).CombinedOutput(); err != nil {
+		return res, fmt.Errorf("pgbench warm-up: %w: %s", err, out)
+	}
+	logDir := filepath.Join(r.work, "pgbench-log")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return res, err
+	}
+	secs := max(1, int(math.Round(r.duration.Seconds())))
+	args := append(slices.Clone(base), "-T", fmt.Sprint(secs), "-l", "--log-prefix", filepath.Join(logDir, "tx"), r.dbURL(db))
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return res, fmt.Errorf("pgbench: %w: %s", err, out)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindSubmatch(out)
+	if m == nil {
+		return res, fmt.Errorf("pgbench printed no tps: %s", out)
+	}
+	res.OKPerSec, _ = strconv.ParseFloat(string(m[1]), 64)
+	res.Seconds = float64(secs)
+	files, _ := filepath.Glob(filepath.Join(logDir, "tx*"))
+	var lat []float64
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return res, err
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 3 {
+				us, _ := strconv.ParseFloat(fields[2], 64)
+				lat = append(lat, us/1000)
+			}
+		}
+		fh.Close()
+	}
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		sum := 0.0
+		for _, v := range lat {
+			sum += v
+		}
+		q := func(p float64) float64 { return lat[min(n-1, int(p*float64(n)))] }
+		res.Requests, res.MeanMs, res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs = uint64(n), sum/float64(n), q(.5), q(.9), q(.99), lat[n-1]
+		res.Codes = map[string]int{"tx": n}
+	}
+	return res, nil
+}
+
+// cpuProfile runs the service's own stack in `bench serve --impl ent`
+// under the GET /users/{id} load and takes a CPU profile of it, then
+// prints pprof's top entries and keeps both in the output directory.
+func (r *runner) cpuProfile(ctx context.Context, db, getPath, auth string) error {
+	ent, err := r.start(ctx, "bench serve --impl ent (profiled)", db, r.selfBin, "serve", "--impl", "ent", "--pprof-addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ent.stop()
+	type loaded struct {
+		res loadResult
+		rss float64
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		res, rss, err := r.load(ctx, ent, r.conns, "--url", "http://"+ent.addr+getPath, "--header", auth)
+		done <- loaded{res, rss, err}
+	}()
+	time.Sleep(r.warmup + 200*time.Millisecond)
+	secs := max(1, int(r.duration.Seconds())-1)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", ent.pprof, secs))
+	if err != nil {
+		return err
+	}
+	profPath := filepath.Join(r.outDir, "get_user.cpu.pprof")
+	f, err := os.Create(profPath)
+	if err != nil {
+		resp.Body.Close()
+		return err
+	}
+	_, err = f.ReadFrom(resp.Body)
+	resp.Body.Close()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	l := <-done
+	if l.err != nil {
+		return l.err
+	}
+	r.add("2 where the rest goes", fmt.Sprintf("service stack in bench serve --impl ent, profiled, %d conns", r.conns), l.res, l.rss, "profile: "+profPath)
+	var summary strings.Builder
+	for _, mode := range [][]string{{"-top", "-nodecount=25"}, {"-top", "-cum", "-nodecount=40"}} {
+		out, err := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, mode...), r.selfBin, profPath)...).CombinedOutput()
+		if err != nil {
+			r.logf("go tool pprof: %v: %s", err, out)
+			return nil
+		}
+		summary.Write(out)
+		summary.WriteString("\n")
+	}
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=100000", r.selfBin, profPath).CombinedOutput()
+	if err == nil {
+		summary.WriteString(categories(string(out)))
+	}
+	_ = os.WriteFile(filepath.Join(r.outDir, "get_user.cpu.txt"), []byte(summary.String()), 0o644)
+	fmt.Fprintln(os.Stderr, summary.String())
+	return nil
+}
+
+// categories sums pprof's flat percentages by where the code comes from.
+func categories(top string) string {
+	groups := []struct{ name, re string }{
+		{"Ent (entgo.io, accounts/ent)", `^(entgo\.io/|accounts/ent)`},
+		{"database/sql and the pgx stdlib adapter", `^(database/sql|github\.com/jackc/pgx/v5/stdlib)`},
+		{"pgx, pgconn, pgtype, puddle", `^github\.com/jackc/`},
+		{"Gin", `^github\.com/gin-gonic/`},
+		{"net/http, bufio, textproto", `^(net/http|net/textproto|bufio|net/url|mime)`},
+		{"encoding/json, reflect, strconv", `^(encoding/json|reflect|strconv|github\.com/goccy|github\.com/bytedance)`},
+		{"the service (accounts/internal)", `^accounts/`},
+		{"runtime: GC and allocation", `^runtime\.(gc|scan|mark|mallocgc|memclr|heap|greyobject|findObject|sweep|nextFree|(.*[Aa]lloc)|wbBuf|bulkBarrier|typePointers|spanOf)`},
+		{"syscalls and network poller", `^(syscall|internal/poll|runtime\.netpoll|runtime/internal/syscall|internal/runtime/syscall|net\.)`},
+		{"runtime: scheduler, locks, other", `^runtime`},
+	}
+	sums := make([]float64, len(groups)+1)
+	line := regexp.MustCompile(`^\s*[0-9.]+m?s\s+([0-9.]+)%\s+[0-9.]+%\s+[0-9.]+m?s\s+[0-9.]+%\s+(.+)$`)
+	for _, l := range strings.Split(top, "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		pct, _ := strconv.ParseFloat(m[1], 64)
+		i := slices.IndexFunc(groups, func(g struct{ name, re string }) bool { return regexp.MustCompile(g.re).MatchString(m[2]) })
+		if i < 0 {
+			i = len(groups)
+		}
+		sums[i] += pct
+	}
+	var b strings.Builder
+	b.WriteString("CPU by origin (flat %):\n")
+	for i, g := range groups {
+		fmt.Fprintf(&b, "  %5.1f%%  %s\n", sums[i], g.name)
+	}
+	fmt.Fprintf(&b, "  %5.1f%%  other\n", sums[len(groups)])
+	return b.String()
+}
+
+// listing measures GET /users?sort=created_at&limit=50 on the small and
+// the large table, a deep page by offset, and a deep page by cursor when
+// the API gives one.
+func (r *runner) listing(ctx context.Context, small *server, auth string) error {
+	large, err := r.newDatabase(ctx, "large", r.largeUsers)
+	if err != nil {
+		return err
+	}
+	big, err := r.start(ctx, "accounts serve (large)", large, r.accountsBin, "serve", "--addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer big.stop()
+	first := "/api/v1/users?sort=created_at&limit=50"
+	sizes := fmt.Sprintf("%dk vs %dk users", r.smallUsers/1000, r.largeUsers/1000)
+	var firstRes [2]loadResult
+	for i, s := range []*server{small, big} {
+		n := []int{r.smallUsers, r.largeUsers}[i]
+		res, rss, err := r.load(ctx, s, r.listConns, "--url", "http://"+s.addr+first, "--header", auth)
+		if err != nil {
+			return err
+		}
+		firstRes[i] = res
+		r.add("3 GET /users?sort=created_at&limit=50", fmt.Sprintf("first page, %d users, %d conns", n, r.listConns), res, rss, "")
+	}
+	r.ratio("list_first_page_slowdown_"+strings.ReplaceAll(sizes, " ", "_"), firstRes[0].OKPerSec/firstRes[1].OKPerSec, "<= 1.5")
+
+	deep := r.largeUsers - 100
+	res, rss, err := r.load(ctx, big, r.listConns, "--url", fmt.Sprintf("http://%s%s&offset=%d", big.addr, first, deep), "--header", auth)
+	if err != nil {
+		return err
+	}
+	r.add("3 GET /users?sort=created_at&limit=50", fmt.Sprintf("offset=%d, %d users, %d conns", deep, r.largeUsers, r.listConns), res, rss, "")
+	r.ratio("list_deep_offset_slowdown", firstRes[1].OKPerSec/res.OKPerSec, "report (flat would be 1)")
+
+	// The cursor of the row just before the deep page, from the API itself.
+	var page struct {
+		NextCursor *string `json:"next_cursor"`
+	}
+	if err := getJSON(big, fmt.Sprintf("%s&offset=%d", strings.Replace(first, "limit=50", "limit=1", 1), deep-1), auth, &page); err != nil {
+		return err
+	}
+	if page.NextCursor == nil {
+		r.logf("the API gives no next_cursor: no keyset paging to measure")
+		return nil
+	}
+	res, rss, err = r.load(ctx, big, r.listConns, "--url", fmt.Sprintf("http://%s%s&after=%s", big.addr, first, url.QueryEscape(*page.NextCursor)), "--header", auth)
+	if err != nil {
+		return err
+	}
+	r.add("3 GET /users?sort=created_at&limit=50", fmt.Sprintf("after=<cursor at row %d>, %d users, %d conns", deep, r.largeUsers, r.listConns), res, rss, "")
+	r.ratio("list_deep_cursor_slowdown", firstRes[1].OKPerSec/res.OKPerSec, "~1 (flat)")
+	return nil
+}
+
+// hashing measures sign-up and login against the raw argon2id rate with
+// the configured parameters, and login under overload.
+func (r *runner) hashing(ctx context.Context, s *server) error {
+	pw := r.cfg.Password
+	cmd := exec.CommandContext(ctx, r.selfBin, "hashrate",
+		"--time", fmt.Sprint(pw.Argon2Time), "--memory-kib", fmt.Sprint(pw.Argon2MemoryKB), "--threads", fmt.Sprint(pw.Argon2Threads),
+		"--workers", fmt.Sprint(pw.MaxConcurrent), "--warmup", r.warmup.String(), "--duration", r.duration.String())
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("hashrate: %w", err)
+	}
+	var hr struct {
+		Rate float64 `json:"hashes_per_sec"`
+	}
+	if err := json.Unmarshal(out, &hr); err != nil {
+		return err
+	}
+	params := fmt.Sprintf("t=%d m=%dKiB p=%d, %d at once", pw.Argon2Time, pw.Argon2MemoryKB, pw.Argon2Threads, pw.MaxConcurrent)
+	r.add("4 raw argon2id", params, loadResult{OKPerSec: hr.Rate}, 0, "argon2.IDKey in a process of its own")
+
+	jsonCT := "Content-Type: application/json"
+	signup, rss, err := r.load(ctx, s, r.hashConns, "--method", "POST", "--url", "http://"+s.addr+"/api/v1/account/signup",
+		"--header", jsonCT, "--body", `{"username":"sign_{n}","password":"`+benchPassword+`"}`)
+	if err != nil {
+		return err
+	}
+	r.add("4 POST /account/signup", fmt.Sprintf("%d conns", r.hashConns), signup, rss, "")
+	r.ratio("signup_throughput_vs_hashrate", signup.OKPerSec/hr.Rate, ">= 0.8")
+
+	loginBody := `{"username":"user0000001","password":"` + benchPassword + `"}`
+	login, rss, err := r.load(ctx, s, r.hashConns, "--method", "POST", "--url", "http://"+s.addr+"/api/v1/account/login",
+		"--header", jsonCT, "--body", loginBody)
+	if err != nil {
+		return err
+	}
+	r.add("4 POST /account/login", fmt.Sprintf("%d conns", r.hashConns), login, rss, "")
+	r.ratio("login_throughput_vs_hashrate", login.OKPerSec/hr.Rate, ">= 0.8")
+
+	over, rss, err := r.load(ctx, s, r.overConns, "--method", "POST", "--url", "http://"+s.addr+"/api/v1/account/login",
+		"--header", jsonCT, "--body", loginBody)
+	if err != nil {
+		return err
+	}
+	r.add("4 POST /account/login overload", fmt.Sprintf("%d conns, max_wait %s", r.overConns, pw.MaxWait), over, rss, "503 past max_wait")
+	r.ratio("login_overload_p99_vs_max_wait", over.P99Ms/float64(pw.MaxWait.Milliseconds()), "bounded (about 1 + one hash)")
+	r.ratio("rss_mib_login_overload_vs_64mib", rss/64, "report")
+	return nil
+}
+
+// migrations times `accounts migrate apply` of the whole directory on an
+// empty database and `accounts migrate diff` with nothing to change, and
+// how much of the diff is creating and dropping its throw-away database.
+func (r *runner) migrations(ctx context.Context) error {
+	dir := filepath.Join(r.work, "migrations")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".sql") || path == "atlas.sum") {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS, path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o644)
+	})
+	if err != nil {
+		return err
+	}
+	wall := func(db string, args ...string) (float64, string, error) {
+		cmd := exec.CommandContext(ctx, r.accountsBin, args...)
+		cmd.Env = append(r.env(db), "ACCOUNTS_LOG_FORMAT=text")
+		cmd.Dir = r.work
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		ms := float64(time.Since(start).Microseconds()) / 1000
+		if err != nil {
+			return 0, "", fmt.Errorf("accounts %v: %w: %s", args, err, out)
+		}
+		return ms, string(out), nil
+	}
+	apply := timing{name: "migrate apply (whole directory, empty database)"}
+	diff := timing{name: "migrate diff, no change (throw-away dev database)"}
+	diffDev := timing{name: "migrate diff, no change (--dev-url: an existing empty database)"}
+	createDrop := timing{name: "CREATE DATABASE … TEMPLATE template0 + DROP DATABASE … WITH (FORCE)", note: "what the throw-away dev database costs, each on a connection of its own as the engine does"}
+	floor := timing{name: "accounts config show", note: "process start and configuration: the floor of every command"}
+	for i := range r.migrateReps {
+		db, err := r.newDatabase(ctx, fmt.Sprintf("migrate%d", i), -1)
+		if err != nil {
+			return err
+		}
+		ms, _, err := wall(db, "migrate", "apply", "--dir", dir)
+		if err != nil {
+			return err
+		}
+		apply.ms = append(apply.ms, ms)
+		ms, out, err := wall(db, "migrate", "diff", "bench_nochange", "--dir", dir)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(strings.ToLower(out), "no change") {
+			return fmt.Errorf("migrate diff found changes on an unchanged schema: %s", out)
+		}
+		diff.ms = append(diff.ms, ms)
+		dev, err := r.newDatabase(ctx, fmt.Sprintf("dev%d", i), -1)
+		if err != nil {
+			return err
+		}
+		ms, _, err = wall(db, "migrate", "diff", "bench_nochange", "--dir", dir, "--dev-url", r.dbURL(dev))
+		if err != nil {
+			return err
+		}
+		diffDev.ms = append(diffDev.ms, ms)
+		ms, err = r.createDrop(ctx)
+		if err != nil {
+			return err
+		}
+		createDrop.ms = append(createDrop.ms, ms)
+		ms, _, err = wall(db, "config", "show")
+		if err != nil {
+			return err
+		}
+		floor.ms = append(floor.ms, ms)
+	}
+	r.timings = append(r.timings, apply, diff, diffDev, createDrop, floor)
+	r.ratio("migrate_diff_share_create_drop_dev_db", medianOf(createDrop.ms)/medianOf(diff.ms), "report")
+	r.ratio("migrate_diff_share_vs_dev_url", (medianOf(diff.ms)-medianOf(diffDev.ms))/medianOf(diff.ms), "report")
+	return nil
+}
+
+// createDrop times what the migration engine does for a throw-away dev
+// database: connect, CREATE DATABASE from template0; connect, DROP it.
+func (r *runner) createDrop(ctx context.Context) (float64, error) {
+	name := r.prefix + "_createdrop"
+	start := time.Now()
+	for _, stmt := range []string{
+		"CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE template0",
+		"DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)",
+	} {
+		if err := r.exec(ctx, "postgres", stmt); err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start).Microseconds()) / 1000, nil
+}
+
+func medianOf(vs []float64) float64 {
+	if len(vs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

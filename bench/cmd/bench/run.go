@@ -1,0 +1,580 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"accounts/internal/config"
+	"accounts/internal/migrate"
+	"accounts/internal/password"
+	"accounts/internal/pgcluster"
+	"accounts/migrations"
+)
+
+// plan is the size of a run: QUICK fits in a minute; the full run is the
+// one RESULTS.md records.
+type plan struct {
+	quick       bool
+	smallUsers  int
+	largeUsers  int
+	warmup      time.Duration
+	duration    time.Duration
+	rounds      int // alternating real/baseline rounds of measurement 1
+	conns       int // connections of measurements 1 and 2
+	listConns   int
+	hashConns   int
+	overConns   int
+	rssConns    int
+	migrateReps int
+	profile     bool
+}
+
+func newPlan(quick bool) plan {
+	if quick {
+		return plan{quick: true, smallUsers: 10_000, largeUsers: 200_000, warmup: 500 * time.Millisecond,
+			duration: 2 * time.Second, rounds: 1, conns: 16, listConns: 8, hashConns: 4, overConns: 64,
+			rssConns: 64, migrateReps: 1, profile: false}
+	}
+	return plan{smallUsers: 10_000, largeUsers: 1_000_000, warmup: 2 * time.Second,
+		duration: 8 * time.Second, rounds: 3, conns: 16, listConns: 8, hashConns: 4, overConns: 64,
+		rssConns: 64, migrateReps: 3, profile: true}
+}
+
+// runner holds the state of one benchmark run.
+type runner struct {
+	plan
+	accountsBin string
+	selfBin     string
+	serverURL   string // any database on the server; databases are created beside it
+	work        string // scratch directory of this run
+	outDir      string // where the profile and the table are kept
+	cfg         *config.Config
+	prefix      string // name prefix of this run's databases
+	dbs         []string
+	procs       []*server
+
+	token    string    // the admin's session token
+	targetID uuid.UUID // the user GET /users/{id} reads
+	pwHash   []byte    // the hash every seeded user has
+
+	pgVersion string
+	table     []row
+	timings   []timing
+	ratios    []ratio
+}
+
+// row is one line of the results table.
+type row struct {
+	measure, variant string
+	res              loadResult
+	rss              float64
+	note             string
+}
+
+// ratio is one of the numbers the run ends with.
+type ratio struct {
+	name   string
+	value  float64
+	target string
+}
+
+// benchPassword is the password of every seeded user.
+const benchPassword = "bench-password-1"
+
+func runCommand(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "the subset that finishes in under a minute (smaller tables, shorter loads)")
+	accountsBin := fs.String("accounts", "", "the accounts binary (built by bench/run.sh)")
+	outDir := fs.String("out", ".data/bench", "directory for the CPU profile and the results table of this run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *accountsBin == "" {
+		return errors.New("--accounts is required (bench/run.sh passes it)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.Sources{Getenv: os.Getenv})
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "accounts-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	r := &runner{plan: newPlan(*quick), accountsBin: *accountsBin, selfBin: self, work: work, outDir: *outDir,
+		cfg: cfg, prefix: "accounts_bench_" + hex.EncodeToString(suffix)}
+	defer r.cleanup()
+	// A bound on the whole run, so a stuck step (a lock held by someone
+	// else, a server that stopped answering) ends it instead of hanging.
+	limit := 40 * time.Minute
+	if *quick {
+		limit = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	start := time.Now()
+	if err := r.run(ctx); err != nil {
+		return err
+	}
+	r.report(os.Stdout, time.Since(start))
+	return nil
+}
+
+func (r *runner) cleanup() {
+	for _, p := range r.procs {
+		p.stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, db := range r.dbs {
+		if err := r.exec(ctx, "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: drop", db+":", err)
+		}
+	}
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func (r *runner) run(ctx context.Context) error {
+	if err := r.findServer(ctx); err != nil {
+		return err
+	}
+	r.pgVersion = r.serverVersion(ctx)
+	small, err := r.newDatabase(ctx, "small", r.smallUsers)
+	if err != nil {
+		return err
+	}
+
+	// 1 and 2: GET /users/{id} as an admin: the service, the baseline, pgbench.
+	real, err := r.start(ctx, "accounts serve (small)", small, r.accountsBin, "serve", "--addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	base, err := r.start(ctx, "bench serve --impl baseline", small, r.selfBin, "serve", "--impl", "baseline")
+	if err != nil {
+		return err
+	}
+	getPath := "/api/v1/users/" + r.targetID.String()
+	auth := "Authorization: Bearer " + r.token
+	var realRuns, baseRuns []loadResult
+	for i := range r.rounds {
+		// Alternate, so drift on a shared machine hits both alike.
+		first, second := real, base
+		if i%2 == 1 {
+			first, second = base, real
+		}
+		for _, s := range []*server{first, second} {
+			res, rss, err := r.load(ctx, s, r.conns, "--url", "http://"+s.addr+getPath, "--header", auth)
+			if err != nil {
+				return err
+			}
+			variant := "service (Ent)"
+			if s == base {
+				variant = "baseline (pgxpool)"
+				baseRuns = append(baseRuns, res)
+			} else {
+				realRuns = append(realRuns, res)
+			}
+			r.add("1 GET /users/{id}", fmt.Sprintf("%s, round %d, %d conns", variant, i+1, r.conns), res, rss, "")
+		}
+	}
+	realRPS, baseRPS := median(realRuns, okPerSec), median(baseRuns, okPerSec)
+	r.ratio("get_user_throughput_vs_baseline", realRPS/baseRPS, ">= 0.90")
+	r.ratio("get_user_p99_vs_baseline", median(realRuns, p99)/median(baseRuns, p99), "<= 1.2")
+
+	pg, err := r.pgbench(ctx, small, r.conns)
+	if err != nil {
+		return err
+	}
+	r.add("2 same two queries", fmt.Sprintf("pgbench -M prepared, %d clients", r.conns), pg, 0, "transactions of SessionSQL + UserSQL")
+	r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, "report")
+	r.ratio("baseline_throughput_vs_pgbench", baseRPS/pg.OKPerSec, "report")
+
+	if r.profile {
+		if err := r.cpuProfile(ctx, small, getPath, auth); err != nil {
+			return err
+		}
+	}
+
+	// 5: peak RSS at 64 connections (every load above and below records its own).
+	res, rss, err := r.load(ctx, real, r.rssConns, "--url", "http://"+real.addr+getPath, "--header", auth)
+	if err != nil {
+		return err
+	}
+	r.add("5 GET /users/{id}", fmt.Sprintf("service, %d conns", r.rssConns), res, rss, "")
+	r.ratio("rss_mib_at_64_conns_vs_64mib", rss/64, "< 1")
+	base.stop()
+
+	// 3: listing, first page at two table sizes, a deep page by offset and by cursor.
+	if err := r.listing(ctx, real, auth); err != nil {
+		return err
+	}
+
+	// 4: sign-up and login against the raw hash rate; overload.
+	if err := r.hashing(ctx, real); err != nil {
+		return err
+	}
+	real.stop()
+
+	// 6: migrate apply and migrate diff.
+	return r.migrations(ctx)
+}
+
+// findServer picks the PostgreSQL server: BENCH_DATABASE_URL, else the one
+// at 127.0.0.1:5432, else a private cluster in .data/bench-postgres.
+func (r *runner) findServer(ctx context.Context) error {
+	candidates := []string{os.Getenv("BENCH_DATABASE_URL")}
+	if candidates[0] == "" {
+		candidates = []string{"postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable"}
+	}
+	var lastErr error
+	for _, u := range candidates {
+		if lastErr = ping(ctx, u); lastErr == nil {
+			r.serverURL = u
+			return nil
+		}
+	}
+	if os.Getenv("BENCH_DATABASE_URL") != "" {
+		return fmt.Errorf("BENCH_DATABASE_URL does not answer: %w", lastErr)
+	}
+	r.logf("nothing answers at 127.0.0.1:5432 (%v); starting a private cluster in .data/bench-postgres", lastErr)
+	abs, err := filepath.Abs(filepath.Join(".data", "bench-postgres"))
+	if err != nil {
+		return err
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: abs, Settings: map[string]string{"max_connections": "200"}})
+	if err != nil {
+		return fmt.Errorf("no PostgreSQL for the benchmark: %w", err)
+	}
+	r.serverURL = c.URL("postgres")
+	return nil
+}
+
+func ping(ctx context.Context, u string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return conn.Ping(ctx)
+}
+
+// dbURL is the URL of database name on the benchmark's server.
+func (r *runner) dbURL(name string) string {
+	u, _ := url.Parse(r.serverURL)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func (r *runner) exec(ctx context.Context, db, sql string, args ...any) error {
+	conn, err := pgx.Connect(ctx, r.dbURL(db))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
+}
+
+// newDatabase creates a database of this run, applies the migrations, and
+// seeds it with COPY: users users, one super admin with a live session, and
+// statistics.
+func (r *runner) newDatabase(ctx context.Context, tag string, users int) (string, error) {
+	name := r.prefix + "_" + tag
+	if err := r.exec(ctx, "postgres", "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", err
+	}
+	r.dbs = append(r.dbs, name)
+	if users < 0 {
+		return name, nil
+	}
+	pool, err := pgxpool.New(ctx, r.dbURL(name))
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	dir, _, err := migrate.OpenDir("migrations", migrations.FS)
+	if err != nil {
+		return "", err
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	defer sqlDB.Close()
+	if err := migrate.ApplyAll(ctx, sqlDB, dir, "bench"); err != nil {
+		return "", err
+	}
+	if r.pwHash == nil {
+		if err := r.prepareCredentials(ctx); err != nil {
+			return "", err
+		}
+	}
+	start := time.Now()
+	if err := r.seed(ctx, pool, users); err != nil {
+		return "", fmt.Errorf("seed %s: %w", name, err)
+	}
+	r.logf("seeded %s with %d users by COPY in %s", name, users, time.Since(start).Round(time.Millisecond))
+	return name, nil
+}
+
+func (r *runner) prepareCredentials(ctx context.Context) error {
+	pw := r.cfg.Password
+	h, err := password.New(password.Options{
+		Params:        password.Params{Time: pw.Argon2Time, MemoryKiB: pw.Argon2MemoryKB, Threads: pw.Argon2Threads},
+		Pepper:        []byte(pw.Pepper),
+		MaxConcurrent: 1, MaxWait: time.Minute,
+	})
+	if err != nil {
+		return err
+	}
+	hash, err := h.Hash(ctx, benchPassword)
+	if err != nil {
+		return err
+	}
+	r.pwHash = []byte(hash)
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	r.token = base64.RawURLEncoding.EncodeToString(b)
+	return nil
+}
+
+// seed fills users by COPY (user0000001 …, created one second apart), adds
+// the super admin benchadmin with a session that needs no extension for a
+// day, and refreshes the statistics and the visibility map.
+func (r *runner) seed(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	base := time.Now().Add(-time.Duration(n+1) * time.Second).UTC().Truncate(time.Second)
+	i := 0
+	_, err := pool.CopyFrom(ctx, pgx.Identifier{"users"},
+		[]string{"id", "username", "password_hash", "created_at", "updated_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= n {
+				return nil, nil
+			}
+			i++
+			at := base.Add(time.Duration(i) * time.Second)
+			return []any{uuid.Must(uuid.NewV7()), fmt.Sprintf("user%07d", i), r.pwHash, at, at}, nil
+		}))
+	if err != nil {
+		return err
+	}
+	adminID := uuid.Must(uuid.NewV7())
+	if _, err := pool.Exec(ctx, `INSERT INTO users (id, username, password_hash, role) VALUES ($1, 'benchadmin', $2, 'SUPER_ADMIN')`, adminID, r.pwHash); err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(r.token))
+	if _, err := pool.Exec(ctx, `INSERT INTO auth_sessions (id, token_hash, user_id, expires_at) VALUES ($1, $2, $3, now() + interval '1 day')`,
+		uuid.Must(uuid.NewV7()), sum[:], adminID); err != nil {
+		return err
+	}
+	target := fmt.Sprintf("user%07d", min(n, 5000))
+	if err := pool.QueryRow(ctx, `SELECT id FROM users WHERE username = $1`, target).Scan(&r.targetID); err != nil {
+		return err
+	}
+	_, err = pool.Exec(ctx, "VACUUM ANALYZE")
+	return err
+}
+
+// env is the environment of a server process on database db.
+func (r *runner) env(db string) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "DATABASE_URL=") || strings.HasPrefix(kv, "ACCOUNTS_DATABASE_URL=") ||
+			strings.HasPrefix(kv, "ACCOUNTS_LOG_FORMAT=")
+	})
+	return append(env, "DATABASE_URL="+r.dbURL(db), "ACCOUNTS_LOG_FORMAT=json")
+}
+
+func (r *runner) start(ctx context.Context, name, db, bin string, args ...string) (*server, error) {
+	logPath := filepath.Join(r.work, fmt.Sprintf("server-%d.log", len(r.procs)))
+	s, err := startServer(ctx, name, logPath, r.env(db), bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	r.procs = append(r.procs, s)
+	return s, nil
+}
+
+// load runs one load process against s and returns its result and the
+// server's peak RSS during it.
+func (r *runner) load(ctx context.Context, s *server, conns int, args ...string) (loadResult, float64, error) {
+	reset := s.resetPeakRSS()
+	args = append([]string{"load", "--conns", fmt.Sprint(conns), "--warmup", r.warmup.String(), "--duration", r.duration.String()}, args...)
+	res, err := r.loadProcess(ctx, args...)
+	if err != nil {
+		return res, 0, err
+	}
+	rss := s.peakRSS()
+	if !reset {
+		rss = -rss // a peak since the process started, not of this load
+	}
+	return res, rss, nil
+}
+
+func (r *runner) loadProcess(ctx context.Context, args ...string) (loadResult, error) {
+	var res loadResult
+	cmd := exec.CommandContext(ctx, r.selfBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return res, fmt.Errorf("load %v: %w: %s", args, err, stderr.String())
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return res, fmt.Errorf("load output %q: %w", out, err)
+	}
+	if res.Errors > 0 {
+		r.logf("load %v: %d transport errors, first: %s", args, res.Errors, res.FirstError)
+	}
+	return res, nil
+}
+
+func (r *runner) add(measure, variant string, res loadResult, rss float64, note string) {
+	r.table = append(r.table, row{measure: measure, variant: variant, res: res, rss: rss, note: note})
+	r.logf("%s | %s | %.0f ok/s | p50 %.2f ms | p99 %.2f ms | rss %.1f MiB | %v %s", measure, variant, res.OKPerSec, res.P50Ms, res.P99Ms, rss, res.Codes, note)
+}
+
+func (r *runner) ratio(name string, v float64, target string) {
+	r.ratios = append(r.ratios, ratio{name: name, value: v, target: target})
+	r.logf("%s = %.3f (target %s)", name, v, target)
+}
+
+func okPerSec(l loadResult) float64 { return l.OKPerSec }
+func p99(l loadResult) float64      { return l.P99Ms }
+
+func median(rs []loadResult, f func(loadResult) float64) float64 {
+	vs := make([]float64, 0, len(rs))
+	for _, r := range rs {
+		vs = append(vs, f(r))
+	}
+	slices.Sort(vs)
+	if len(vs) == 0 {
+		return 0
+	}
+	if len(vs)%2 == 1 {
+		return vs[len(vs)/2]
+	}
+	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+}
+
+// getJSON fetches path from s as the admin.
+func getJSON(s *server, path, auth string, dst any) error {
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.addr+path, nil)
+	if err != nil {
+		return err
+	}
+	k, v, _ := strings.Cut(auth, ":")
+	req.Header.Set(k, strings.TrimSpace(v))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
+	}
+	return json.Unmarshal(body, dst)
+}
+
+// report prints the table and ends with the line of name=ratio pairs.
+func (r *runner) report(w io.Writer, took time.Duration) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s, PostgreSQL %s; %s run in %s\n\n", machine(), r.pgVersion, map[bool]string{true: "QUICK", false: "full"}[r.quick], took.Round(time.Second))
+	fmt.Fprintln(&b, "| measurement | variant | ok/s | p50 ms | p99 ms | max ms | peak RSS MiB | answers | note |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---|---|")
+	for _, t := range r.table {
+		rss := "-"
+		if t.rss != 0 {
+			rss = fmt.Sprintf("%.1f", t.rss)
+		}
+		codes := make([]string, 0, len(t.res.Codes))
+		for c, n := range t.res.Codes {
+			codes = append(codes, fmt.Sprintf("%s×%d", c, n))
+		}
+		slices.Sort(codes)
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.2f | %.2f | %.2f | %s | %s | %s |\n", t.measure, t.variant, t.res.OKPerSec,
+			t.res.P50Ms, t.res.P99Ms, t.res.MaxMs, rss, strings.Join(codes, " "), t.note)
+	}
+	if len(r.timings) > 0 {
+		fmt.Fprintln(&b, "\n| command | wall ms (median) | runs | note |")
+		fmt.Fprintln(&b, "|---|---:|---|---|")
+		for _, t := range r.timings {
+			runs := make([]string, 0, len(t.ms))
+			for _, v := range t.ms {
+				runs = append(runs, fmt.Sprintf("%.0f", v))
+			}
+			fmt.Fprintf(&b, "| %s | %.1f | %s | %s |\n", t.name, medianOf(t.ms), strings.Join(runs, ", "), t.note)
+		}
+	}
+	fmt.Fprintln(&b, "\n| ratio | value | target |")
+	fmt.Fprintln(&b, "|---|---:|---|")
+	pairs := make([]string, 0, len(r.ratios))
+	for _, q := range r.ratios {
+		fmt.Fprintf(&b, "| %s | %.3f | %s |\n", q.name, q.value, q.target)
+		pairs = append(pairs, fmt.Sprintf("%s=%.3f", q.name, q.value))
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, strings.Join(pairs, " "))
+	_ = os.WriteFile(filepath.Join(r.outDir, "last-run.md"), []byte(b.String()), 0o644)
+	_, _ = io.WriteString(w, b.String())
+}
+
+// machine describes the machine in one line: CPU model, cores, PostgreSQL
+// and Go versions.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.Version())
+}
+
+// serverVersion is the PostgreSQL server version.
+func (r *runner) serverVersion(ctx context.Context) string {
+	conn, err := pgx.Connect(ctx, r.serverURL)
+	if err != nil {
+		return "?"
+	}
+	defer conn.Close(context.Background())
+	var v string
+	_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
+	return v
+}
