@@ -99,12 +99,17 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return User{}, err
 	}
-	u, err := s.client.User.Get(ctx, id)
+	// Only the public columns: the hash is never shown, so it is not read.
+	u, err := s.client.User.Query().Where(entuser.ID(id)).Select(publicFields...).Only(ctx)
 	if err != nil {
 		return User{}, storageError(err, CodeUserNotFound)
 	}
 	return fromEnt(u), nil
 }
+
+// publicFields are the columns of a user that User holds.
+var publicFields = []string{entuser.FieldID, entuser.FieldUsername, entuser.FieldRole, entuser.FieldIsActive,
+	entuser.FieldCreatedAt, entuser.FieldUpdatedAt}
 
 // UsernameTaken reports whether a user with this name, in any letter case,
 // exists.

@@ -30,6 +30,9 @@ type loadResult struct {
 	Codes      map[string]int `json:"codes"`
 	Errors     int            `json:"errors"` // transport errors (no HTTP answer)
 	FirstError string         `json:"first_error,omitempty"`
+	// ServerCPUus is the server process's CPU time per answered request,
+	// filled in by the runner (the load process cannot see it).
+	ServerCPUus float64 `json:"-"`
 }
 
 // headerFlags collects repeated --header "Name: value" flags.

@@ -106,102 +106,133 @@ func (r *runner) pgbench(ctx context.Context, db string, clients int) (loadResul
 	return res, nil
 }
 
-// cpuProfile runs the service's own stack in `bench serve --impl ent`
-// under the GET /users/{id} load and takes a CPU profile of it, then
-// prints pprof's top entries and keeps both in the output directory.
+// cpuProfile runs the service's own stack (`bench serve --impl ent`) and
+// then the baseline under the GET /users/{id} load, takes a CPU profile of
+// each, and writes pprof's top entries of the service and the CPU per
+// request of both, split by where the code comes from, to the output
+// directory and to stderr.
 func (r *runner) cpuProfile(ctx context.Context, db, getPath, auth string) error {
-	ent, err := r.start(ctx, "bench serve --impl ent (profiled)", db, r.selfBin, "serve", "--impl", "ent", "--pprof-addr", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer ent.stop()
-	type loaded struct {
-		res loadResult
-		rss float64
-		err error
-	}
-	done := make(chan loaded, 1)
-	go func() {
-		res, rss, err := r.load(ctx, ent, r.conns, "--url", "http://"+ent.addr+getPath, "--header", auth)
-		done <- loaded{res, rss, err}
-	}()
-	time.Sleep(r.warmup + 200*time.Millisecond)
-	secs := max(1, int(r.duration.Seconds())-1)
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", ent.pprof, secs))
-	if err != nil {
-		return err
-	}
-	profPath := filepath.Join(r.outDir, "get_user.cpu.pprof")
-	f, err := os.Create(profPath)
-	if err != nil {
-		resp.Body.Close()
-		return err
-	}
-	_, err = f.ReadFrom(resp.Body)
-	resp.Body.Close()
-	f.Close()
-	if err != nil {
-		return err
-	}
-	l := <-done
-	if l.err != nil {
-		return l.err
-	}
-	r.add("2 where the rest goes", fmt.Sprintf("service stack in bench serve --impl ent, profiled, %d conns", r.conns), l.res, l.rss, "profile: "+profPath)
 	var summary strings.Builder
-	for _, mode := range [][]string{{"-top", "-nodecount=25"}, {"-top", "-cum", "-nodecount=40"}} {
-		out, err := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, mode...), r.selfBin, profPath)...).CombinedOutput()
+	var split [2][]float64
+	var perReq [2]float64
+	for i, impl := range []string{"ent", "baseline"} {
+		s, err := r.start(ctx, "bench serve --impl "+impl+" (profiled)", db, r.selfBin, "serve", "--impl", impl, "--pprof-addr", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		type loaded struct {
+			res loadResult
+			rss float64
+			err error
+		}
+		done := make(chan loaded, 1)
+		go func() {
+			res, rss, err := r.load(ctx, s, r.conns, "--url", "http://"+s.addr+getPath, "--header", auth)
+			done <- loaded{res, rss, err}
+		}()
+		time.Sleep(r.warmup + 200*time.Millisecond)
+		secs := max(1, int(r.duration.Seconds())-1)
+		profPath := filepath.Join(r.outDir, "get_user."+impl+".cpu.pprof")
+		perr := fetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, secs), profPath)
+		l := <-done
+		s.stop()
+		if perr != nil {
+			return perr
+		}
+		if l.err != nil {
+			return l.err
+		}
+		r.add("2 where the rest goes", fmt.Sprintf("bench serve --impl %s, profiled, %d conns", impl, r.conns), l.res, l.rss, "profile: "+profPath)
+		perReq[i] = l.res.ServerCPUus
+		if impl == "ent" {
+			for _, mode := range [][]string{{"-top", "-nodecount=25"}, {"-top", "-cum", "-nodecount=45"}} {
+				out, err := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, mode...), r.selfBin, profPath)...).CombinedOutput()
+				if err != nil {
+					r.logf("go tool pprof: %v: %s", err, out)
+					return nil
+				}
+				summary.Write(out)
+				summary.WriteString("\n")
+			}
+		}
+		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=100000", r.selfBin, profPath).CombinedOutput()
 		if err != nil {
 			r.logf("go tool pprof: %v: %s", err, out)
 			return nil
 		}
-		summary.Write(out)
-		summary.WriteString("\n")
+		split[i] = byOrigin(string(out))
 	}
-	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=100000", r.selfBin, profPath).CombinedOutput()
-	if err == nil {
-		summary.WriteString(categories(string(out)))
+	summary.WriteString("Server CPU per request by origin (flat samples), service stack vs baseline:\n")
+	fmt.Fprintf(&summary, "  %-44s %12s %12s %12s\n", "origin", "ent µs/req", "base µs/req", "difference")
+	for j, g := range origins {
+		e, b := split[0][j]/100*perReq[0], split[1][j]/100*perReq[1]
+		fmt.Fprintf(&summary, "  %-44s %12.1f %12.1f %+12.1f\n", g.name, e, b, e-b)
 	}
+	fmt.Fprintf(&summary, "  %-44s %12.1f %12.1f %+12.1f\n", "total", perReq[0], perReq[1], perReq[0]-perReq[1])
 	_ = os.WriteFile(filepath.Join(r.outDir, "get_user.cpu.txt"), []byte(summary.String()), 0o644)
 	fmt.Fprintln(os.Stderr, summary.String())
 	return nil
 }
 
-// categories sums pprof's flat percentages by where the code comes from.
-func categories(top string) string {
-	groups := []struct{ name, re string }{
-		{"Ent (entgo.io, accounts/ent)", `^(entgo\.io/|accounts/ent)`},
-		{"database/sql and the pgx stdlib adapter", `^(database/sql|github\.com/jackc/pgx/v5/stdlib)`},
-		{"pgx, pgconn, pgtype, puddle", `^github\.com/jackc/`},
-		{"Gin", `^github\.com/gin-gonic/`},
-		{"net/http, bufio, textproto", `^(net/http|net/textproto|bufio|net/url|mime)`},
-		{"encoding/json, reflect, strconv", `^(encoding/json|reflect|strconv|github\.com/goccy|github\.com/bytedance)`},
-		{"the service (accounts/internal)", `^accounts/`},
-		{"runtime: GC and allocation", `^runtime\.(gc|scan|mark|mallocgc|memclr|heap|greyobject|findObject|sweep|nextFree|(.*[Aa]lloc)|wbBuf|bulkBarrier|typePointers|spanOf)`},
-		{"syscalls and network poller", `^(syscall|internal/poll|runtime\.netpoll|runtime/internal/syscall|internal/runtime/syscall|net\.)`},
-		{"runtime: scheduler, locks, other", `^runtime`},
+func fetchProfile(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
 	}
-	sums := make([]float64, len(groups)+1)
-	line := regexp.MustCompile(`^\s*[0-9.]+m?s\s+([0-9.]+)%\s+[0-9.]+%\s+[0-9.]+m?s\s+[0-9.]+%\s+(.+)$`)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.ReadFrom(resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// origins groups functions by where their code comes from; the first match
+// wins, and the last group takes the rest.
+var origins = []struct{ name, re string }{
+	{"Ent (entgo.io, accounts/ent)", `^(entgo\.io/|accounts/ent)`},
+	{"database/sql and the pgx stdlib adapter", `^(database/sql|github\.com/jackc/pgx/v5/stdlib)`},
+	{"pgx, pgconn, pgtype, puddle", `^github\.com/jackc/`},
+	{"Gin", `^github\.com/gin-gonic/`},
+	{"net/http, bufio, textproto", `^(net/http|net/textproto|bufio|net/url|mime)`},
+	{"encoding/json, reflect, strconv, fmt", `^(encoding/json|reflect|strconv|fmt|github\.com/goccy|github\.com/bytedance)`},
+	{"log/slog, prometheus", `^(log/slog|github\.com/prometheus)`},
+	{"the service (accounts/internal, bench)", `^(accounts/|main\.)`},
+	{"runtime: GC and allocation", `^runtime\.(gc|scan|mark|mallocgc|memclr|heap|greyobject|findObject|sweep|nextFree|(.*[Aa]lloc)|wbBuf|bulkBarrier|typePointers|spanOf|tryDefer|spanClass|memmove)`},
+	{"syscalls and network poller", `^(syscall|internal/poll|internal/runtime/syscall|runtime\.netpoll|runtime/internal/syscall|net\.)`},
+	{"runtime: scheduler, locks, other", `^runtime`},
+	{"other", `.`},
+}
+
+// byOrigin sums pprof's flat percentages (from -top) over origins.
+func byOrigin(top string) []float64 {
+	sums := make([]float64, len(origins))
+	res := make([]*regexp.Regexp, len(origins))
+	for i, g := range origins {
+		res[i] = regexp.MustCompile(g.re)
+	}
+	line := regexp.MustCompile(`^\s*[0-9.]+[mµn]?s\s+([0-9.]+)%\s+[0-9.]+%\s+[0-9.]+[mµn]?s\s+[0-9.]+%\s+(.+)$`)
 	for _, l := range strings.Split(top, "\n") {
 		m := line.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
 		pct, _ := strconv.ParseFloat(m[1], 64)
-		i := slices.IndexFunc(groups, func(g struct{ name, re string }) bool { return regexp.MustCompile(g.re).MatchString(m[2]) })
-		if i < 0 {
-			i = len(groups)
+		for i, re := range res {
+			if re.MatchString(m[2]) {
+				sums[i] += pct
+				break
+			}
 		}
-		sums[i] += pct
 	}
-	var b strings.Builder
-	b.WriteString("CPU by origin (flat %):\n")
-	for i, g := range groups {
-		fmt.Fprintf(&b, "  %5.1f%%  %s\n", sums[i], g.name)
-	}
-	fmt.Fprintf(&b, "  %5.1f%%  other\n", sums[len(groups)])
-	return b.String()
+	return sums
 }
 
 // listing measures GET /users?sort=created_at&limit=50 on the small and

@@ -21,8 +21,8 @@ import (
 type server struct {
 	name  string
 	cmd   *exec.Cmd
-	addr  string // host:port of the API
-	pprof string // host:port of pprof, when asked for
+	addr  string        // host:port of the API
+	pprof string        // host:port of pprof, when asked for
 	done  chan struct{} // closed when the process has exited
 	err   error         // its exit status, once done is closed
 }
@@ -149,4 +149,29 @@ func (s *server) peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// clockTicks is the unit of utime and stime in /proc/PID/stat (USER_HZ,
+// 100 on Linux everywhere but very old Alpha ports).
+const clockTicks = 100
+
+// cpuSeconds is the CPU time (user and system) the process has used.
+func (s *server) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count the fields
+	// after it. utime and stime are fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / clockTicks
 }

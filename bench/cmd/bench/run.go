@@ -80,6 +80,7 @@ type runner struct {
 	targetID uuid.UUID // the user GET /users/{id} reads
 	pwHash   []byte    // the hash every seeded user has
 
+	only      map[string]bool // measurements to run; empty means all
 	pgVersion string
 	table     []row
 	timings   []timing
@@ -109,6 +110,8 @@ func runCommand(ctx context.Context, args []string) error {
 	quick := fs.Bool("quick", false, "the subset that finishes in under a minute (smaller tables, shorter loads)")
 	accountsBin := fs.String("accounts", "", "the accounts binary (built by bench/run.sh)")
 	outDir := fs.String("out", ".data/bench", "directory for the CPU profile and the results table of this run")
+	only := fs.String("only", "", "comma-separated measurements to run (1 and 2 go together, 3, 4, 5, 6); empty runs all")
+	profile := fs.String("profile", "", "take the CPU profile of measurement 2: true or false (default: in the full run only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -134,7 +137,15 @@ func runCommand(ctx context.Context, args []string) error {
 	suffix := make([]byte, 3)
 	_, _ = rand.Read(suffix)
 	r := &runner{plan: newPlan(*quick), accountsBin: *accountsBin, selfBin: self, work: work, outDir: *outDir,
-		cfg: cfg, prefix: "accounts_bench_" + hex.EncodeToString(suffix)}
+		cfg: cfg, prefix: "accounts_bench_" + hex.EncodeToString(suffix), only: map[string]bool{}}
+	for _, m := range strings.Split(*only, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			r.only[m] = true
+		}
+	}
+	if *profile != "" {
+		r.profile = *profile == "true"
+	}
 	defer r.cleanup()
 	// A bound on the whole run, so a stuck step (a lock held by someone
 	// else, a server that stopped answering) ends it instead of hanging.
@@ -191,7 +202,7 @@ func (r *runner) run(ctx context.Context) error {
 	getPath := "/api/v1/users/" + r.targetID.String()
 	auth := "Authorization: Bearer " + r.token
 	var realRuns, baseRuns []loadResult
-	for i := range r.rounds {
+	for i := range r.rounds * b2i(r.wants("1")) {
 		// Alternate, so drift on a shared machine hits both alike.
 		first, second := real, base
 		if i%2 == 1 {
@@ -212,46 +223,68 @@ func (r *runner) run(ctx context.Context) error {
 			r.add("1 GET /users/{id}", fmt.Sprintf("%s, round %d, %d conns", variant, i+1, r.conns), res, rss, "")
 		}
 	}
-	realRPS, baseRPS := median(realRuns, okPerSec), median(baseRuns, okPerSec)
-	r.ratio("get_user_throughput_vs_baseline", realRPS/baseRPS, ">= 0.90")
-	r.ratio("get_user_p99_vs_baseline", median(realRuns, p99)/median(baseRuns, p99), "<= 1.2")
+	if r.wants("1") {
+		realRPS, baseRPS := median(realRuns, okPerSec), median(baseRuns, okPerSec)
+		r.ratio("get_user_throughput_vs_baseline", realRPS/baseRPS, ">= 0.90")
+		r.ratio("get_user_p99_vs_baseline", median(realRuns, p99)/median(baseRuns, p99), "<= 1.2")
+		r.ratio("get_user_server_cpu_per_request_vs_baseline", median(realRuns, cpuPerReq)/median(baseRuns, cpuPerReq), "report")
 
-	pg, err := r.pgbench(ctx, small, r.conns)
-	if err != nil {
-		return err
-	}
-	r.add("2 same two queries", fmt.Sprintf("pgbench -M prepared, %d clients", r.conns), pg, 0, "transactions of SessionSQL + UserSQL")
-	r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, "report")
-	r.ratio("baseline_throughput_vs_pgbench", baseRPS/pg.OKPerSec, "report")
-
-	if r.profile {
-		if err := r.cpuProfile(ctx, small, getPath, auth); err != nil {
+		pg, err := r.pgbench(ctx, small, r.conns)
+		if err != nil {
 			return err
+		}
+		r.add("2 same two queries", fmt.Sprintf("pgbench -M prepared, %d clients", r.conns), pg, 0, "transactions of SessionSQL + UserSQL")
+		r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, "report")
+		r.ratio("baseline_throughput_vs_pgbench", baseRPS/pg.OKPerSec, "report")
+
+		if r.profile {
+			if err := r.cpuProfile(ctx, small, getPath, auth); err != nil {
+				return err
+			}
 		}
 	}
 
 	// 5: peak RSS at 64 connections (every load above and below records its own).
-	res, rss, err := r.load(ctx, real, r.rssConns, "--url", "http://"+real.addr+getPath, "--header", auth)
-	if err != nil {
-		return err
+	if r.wants("5") {
+		res, rss, err := r.load(ctx, real, r.rssConns, "--url", "http://"+real.addr+getPath, "--header", auth)
+		if err != nil {
+			return err
+		}
+		r.add("5 GET /users/{id}", fmt.Sprintf("service, %d conns", r.rssConns), res, rss, "")
+		r.ratio("rss_mib_at_64_conns_vs_64mib", rss/64, "< 1")
 	}
-	r.add("5 GET /users/{id}", fmt.Sprintf("service, %d conns", r.rssConns), res, rss, "")
-	r.ratio("rss_mib_at_64_conns_vs_64mib", rss/64, "< 1")
 	base.stop()
 
 	// 3: listing, first page at two table sizes, a deep page by offset and by cursor.
-	if err := r.listing(ctx, real, auth); err != nil {
-		return err
+	if r.wants("3") {
+		if err := r.listing(ctx, real, auth); err != nil {
+			return err
+		}
 	}
 
 	// 4: sign-up and login against the raw hash rate; overload.
-	if err := r.hashing(ctx, real); err != nil {
-		return err
+	if r.wants("4") {
+		if err := r.hashing(ctx, real); err != nil {
+			return err
+		}
 	}
 	real.stop()
 
 	// 6: migrate apply and migrate diff.
-	return r.migrations(ctx)
+	if r.wants("6") {
+		return r.migrations(ctx)
+	}
+	return nil
+}
+
+// wants reports whether measurement m is part of this run.
+func (r *runner) wants(m string) bool { return len(r.only) == 0 || r.only[m] }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // findServer picks the PostgreSQL server: BENCH_DATABASE_URL, else the one
@@ -432,9 +465,16 @@ func (r *runner) start(ctx context.Context, name, db, bin string, args ...string
 func (r *runner) load(ctx context.Context, s *server, conns int, args ...string) (loadResult, float64, error) {
 	reset := s.resetPeakRSS()
 	args = append([]string{"load", "--conns", fmt.Sprint(conns), "--warmup", r.warmup.String(), "--duration", r.duration.String()}, args...)
+	cpu0 := s.cpuSeconds()
 	res, err := r.loadProcess(ctx, args...)
 	if err != nil {
 		return res, 0, err
+	}
+	// CPU per answered request of the server process, warm-up included in
+	// both the time and the count (the load process reports the measured
+	// part only, so scale by the whole run's share).
+	if total := res.OKPerSec * (res.Seconds + r.warmup.Seconds()); total > 0 {
+		res.ServerCPUus = (s.cpuSeconds() - cpu0) / total * 1e6
 	}
 	rss := s.peakRSS()
 	if !reset {
@@ -463,7 +503,7 @@ func (r *runner) loadProcess(ctx context.Context, args ...string) (loadResult, e
 
 func (r *runner) add(measure, variant string, res loadResult, rss float64, note string) {
 	r.table = append(r.table, row{measure: measure, variant: variant, res: res, rss: rss, note: note})
-	r.logf("%s | %s | %.0f ok/s | p50 %.2f ms | p99 %.2f ms | rss %.1f MiB | %v %s", measure, variant, res.OKPerSec, res.P50Ms, res.P99Ms, rss, res.Codes, note)
+	r.logf("%s | %s | %.0f ok/s | p50 %.2f ms | p99 %.2f ms | cpu %.0f µs/req | rss %.1f MiB | %v %s", measure, variant, res.OKPerSec, res.P50Ms, res.P99Ms, res.ServerCPUus, rss, res.Codes, note)
 }
 
 func (r *runner) ratio(name string, v float64, target string) {
@@ -471,8 +511,9 @@ func (r *runner) ratio(name string, v float64, target string) {
 	r.logf("%s = %.3f (target %s)", name, v, target)
 }
 
-func okPerSec(l loadResult) float64 { return l.OKPerSec }
-func p99(l loadResult) float64      { return l.P99Ms }
+func okPerSec(l loadResult) float64  { return l.OKPerSec }
+func p99(l loadResult) float64       { return l.P99Ms }
+func cpuPerReq(l loadResult) float64 { return l.ServerCPUus }
 
 func median(rs []loadResult, f func(loadResult) float64) float64 {
 	vs := make([]float64, 0, len(rs))
@@ -513,8 +554,8 @@ func getJSON(s *server, path, auth string, dst any) error {
 func (r *runner) report(w io.Writer, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s, PostgreSQL %s; %s run in %s\n\n", machine(), r.pgVersion, map[bool]string{true: "QUICK", false: "full"}[r.quick], took.Round(time.Second))
-	fmt.Fprintln(&b, "| measurement | variant | ok/s | p50 ms | p99 ms | max ms | peak RSS MiB | answers | note |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---|---|")
+	fmt.Fprintln(&b, "| measurement | variant | ok/s | p50 ms | p99 ms | max ms | server CPU µs/req | peak RSS MiB | answers | note |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---|---|")
 	for _, t := range r.table {
 		rss := "-"
 		if t.rss != 0 {
@@ -525,8 +566,12 @@ func (r *runner) report(w io.Writer, took time.Duration) {
 			codes = append(codes, fmt.Sprintf("%s×%d", c, n))
 		}
 		slices.Sort(codes)
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %.2f | %.2f | %.2f | %s | %s | %s |\n", t.measure, t.variant, t.res.OKPerSec,
-			t.res.P50Ms, t.res.P99Ms, t.res.MaxMs, rss, strings.Join(codes, " "), t.note)
+		cpu := "-"
+		if t.res.ServerCPUus > 0 {
+			cpu = fmt.Sprintf("%.0f", t.res.ServerCPUus)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", t.measure, t.variant, t.res.OKPerSec,
+			t.res.P50Ms, t.res.P99Ms, t.res.MaxMs, cpu, rss, strings.Join(codes, " "), t.note)
 	}
 	if len(r.timings) > 0 {
 		fmt.Fprintln(&b, "\n| command | wall ms (median) | runs | note |")
