@@ -2,9 +2,13 @@ package account
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
@@ -294,6 +298,12 @@ var sortFields = map[string]func(...entsql.OrderTermOption) entuser.OrderOption{
 // SortFields lists the fields List sorts on, for documentation.
 var SortFields = []string{"username", "role", "is_active", "created_at", "updated_at"}
 
+// CountCap bounds the counting of a listing: List counts the matching
+// users up to Offset + CountCap and no further. An exact count reads every
+// matching row, so on a large table every page, the first included, would
+// cost as much as the table is large (bench/RESULTS.md measured it).
+const CountCap = 10_000
+
 // ListParams select one page of users.
 type ListParams struct {
 	// Limit is the page size, 1–100.
@@ -308,14 +318,26 @@ type ListParams struct {
 	Role *Role
 	// IsActive, when set, keeps only users with this flag.
 	IsActive *bool
+	// After, when set, is the NextCursor of an earlier page in the same
+	// sort and order: the page holds the users after that position (keyset
+	// paging, as fast deep in the listing as at its start). Offset must
+	// then be 0.
+	After string
 }
 
 // Page is one page of a listing.
 type Page struct {
-	Users  []User
-	Total  int
-	Limit  int
-	Offset int
+	Users []User
+	// Total is the number of matching users on all pages when TotalExact;
+	// otherwise more match, and Total is where counting stopped
+	// (Offset + CountCap).
+	Total      int
+	TotalExact bool
+	Limit      int
+	Offset     int
+	// NextCursor is the position after the last user of the page, for
+	// ListParams.After; empty when no user follows.
+	NextCursor string
 }
 
 // Validate checks the parameters, naming each invalid one.
@@ -327,30 +349,107 @@ func (p ListParams) Validate() error {
 	if p.Offset < 0 {
 		fe.add("offset", "must not be negative")
 	}
-	if _, ok := sortFields[p.Sort]; !ok {
+	_, sortOK := sortFields[p.Sort]
+	if !sortOK {
 		fe.add("sort", "must be one of username, role, is_active, created_at, updated_at")
 	}
 	if p.Role != nil && !p.Role.Valid() {
 		fe.add("role", "must be user, admin or super_admin")
 	}
+	if p.After != "" {
+		switch _, _, err := decodeCursor(p.After); {
+		case p.Offset > 0:
+			fe.add("after", "cannot be combined with offset")
+		case err != nil:
+			fe.add("after", "must be a next_cursor of an earlier page")
+		case sortOK && !cursorMatches(p):
+			fe.add("after", "comes from a listing in another sort or order")
+		}
+	}
 	return fe.err()
 }
 
-// listRow is one row of the listing query: the public columns and the
-// total number of matching rows, computed by a window function in the
-// same query.
-type listRow struct {
-	ID        uuid.UUID    `sql:"id"`
-	Username  string       `sql:"username"`
-	Role      entuser.Role `sql:"role"`
-	IsActive  bool         `sql:"is_active"`
-	CreatedAt time.Time    `sql:"created_at"`
-	UpdatedAt time.Time    `sql:"updated_at"`
-	Total     int          `sql:"total"`
+// cursor is the decoded form of a NextCursor: the sort and order it
+// belongs to, the sort key of the last user of the page (in the text form
+// of cursorKey) and that user's id.
+type cursor struct {
+	Sort string    `json:"s"`
+	Desc bool      `json:"d,omitempty"`
+	Key  string    `json:"k"`
+	ID   uuid.UUID `json:"id"`
 }
 
-// List returns one page of users, sorted, filtered and counted by the
-// database in one round trip.
+// cursorKey is the sort key of u for field, as text.
+func cursorKey(field string, u User) string {
+	switch field {
+	case entuser.FieldUsername:
+		return u.Username
+	case entuser.FieldRole:
+		return string(roleToEnt(u.Role))
+	case entuser.FieldIsActive:
+		return strconv.FormatBool(u.IsActive)
+	case entuser.FieldCreatedAt:
+		return u.CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return u.UpdatedAt.UTC().Format(time.RFC3339Nano)
+}
+
+func encodeCursor(p ListParams, u User) string {
+	b, _ := json.Marshal(cursor{Sort: p.Sort, Desc: p.Desc, Key: cursorKey(p.Sort, u), ID: u.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor parses a NextCursor into the cursor and its sort key as
+// the value the column holds.
+func decodeCursor(s string) (cursor, any, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, nil, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, nil, err
+	}
+	var v any
+	switch c.Sort {
+	case entuser.FieldUsername:
+		v = c.Key
+	case entuser.FieldRole:
+		err = entuser.RoleValidator(entuser.Role(c.Key))
+		v = entuser.Role(c.Key)
+	case entuser.FieldIsActive:
+		v, err = strconv.ParseBool(c.Key)
+	case entuser.FieldCreatedAt, entuser.FieldUpdatedAt:
+		v, err = time.Parse(time.RFC3339Nano, c.Key)
+	default:
+		err = errors.New("unknown sort field")
+	}
+	return c, v, err
+}
+
+func cursorMatches(p ListParams) bool {
+	c, _, err := decodeCursor(p.After)
+	return err == nil && c.Sort == p.Sort && c.Desc == p.Desc
+}
+
+// afterCursor keeps the users after c in its sort and order: a row
+// comparison on (sort key, id), which the index on (created_at, id) serves
+// for sort=created_at.
+func afterCursor(c cursor, key any) predicate.User {
+	op := " > ("
+	if c.Desc {
+		op = " < ("
+	}
+	return func(s *entsql.Selector) {
+		s.Where(entsql.P(func(b *entsql.Builder) {
+			b.WriteString("(").Ident(s.C(c.Sort)).Comma().Ident(s.C(entuser.FieldID)).WriteString(")").
+				WriteString(op).Arg(key).Comma().Arg(c.ID).WriteString(")")
+		}))
+	}
+}
+
+// List returns one page of users, sorted and filtered by the database,
+// with the count of matching users up to Offset + CountCap.
 func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, error) {
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return Page{}, err
@@ -369,37 +468,60 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 	if p.Desc {
 		term = entsql.OrderDesc()
 	}
-	var rows []listRow
-	err := s.client.User.Query().
-		Where(where...).
+	q := s.client.User.Query().Where(where...)
+	if p.After != "" {
+		c, key, _ := decodeCursor(p.After) // Validate checked it
+		q = q.Where(afterCursor(c, key))
+	}
+	// One row more than the page tells whether another page follows.
+	rows, err := q.
 		Order(sortFields[p.Sort](term), entuser.ByID(term)).
-		Limit(p.Limit).
+		Limit(p.Limit + 1).
 		Offset(p.Offset).
-		Select(entuser.FieldID, entuser.FieldUsername, entuser.FieldRole, entuser.FieldIsActive,
-			entuser.FieldCreatedAt, entuser.FieldUpdatedAt).
-		Modify(func(s *entsql.Selector) {
-			s.AppendSelectExprAs(entsql.Raw("count(*) OVER ()"), "total")
-		}).
-		Scan(ctx, &rows)
+		Select(publicFields...).
+		All(ctx)
 	if err != nil {
 		return Page{}, storageError(err, "")
 	}
-	page := Page{Users: make([]User, 0, len(rows)), Limit: p.Limit, Offset: p.Offset}
-	for _, r := range rows {
-		page.Users = append(page.Users, User{
-			ID: r.ID, Username: r.Username, Role: roleFromEnt(r.Role), IsActive: r.IsActive,
-			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-		})
-		page.Total = r.Total
+	page := Page{Users: make([]User, 0, min(len(rows), p.Limit)), Limit: p.Limit, Offset: p.Offset}
+	for _, u := range rows[:min(len(rows), p.Limit)] {
+		page.Users = append(page.Users, fromEnt(u))
 	}
-	if len(rows) == 0 && p.Offset > 0 {
-		// Past the last page the window function has no row to ride on;
-		// only then does the total cost a second query.
-		n, err := s.client.User.Query().Where(where...).Count(ctx)
-		if err != nil {
-			return Page{}, storageError(err, "")
-		}
-		page.Total = n
+	if len(rows) > p.Limit {
+		page.NextCursor = encodeCursor(p, page.Users[len(page.Users)-1])
+	}
+	page.Total, page.TotalExact, err = s.countUpTo(ctx, where, p.Offset+CountCap)
+	if err != nil {
+		return Page{}, err
 	}
 	return page, nil
+}
+
+// countUpTo counts the users matching where, stopping at limit: exact is
+// false when limit users or more match (the count is then limit).
+func (s *Users) countUpTo(ctx context.Context, where []predicate.User, limit int) (n int, exact bool, err error) {
+	pg := entsql.Dialect(dialect.Postgres)
+	inner := pg.SelectExpr(entsql.Raw("1")).From(pg.Table(entuser.Table)).Limit(limit + 1)
+	for _, w := range where {
+		w(inner)
+	}
+	query, args := pg.Select(entsql.Count("*")).From(inner.As("matching")).Query()
+	rows, err := s.client.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, false, storageError(err, "")
+	}
+	defer rows.Close()
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return 0, false, storageError(err, "")
+	}
+	if n > limit {
+		return limit, false, nil
+	}
+	return n, true, nil
 }

@@ -153,6 +153,7 @@ func listParams(c *gin.Context) (account.ListParams, error) {
 	if q.Has("sort") {
 		p.Sort = q.Get("sort")
 	}
+	p.After = q.Get("after")
 	switch q.Get("order") {
 	case "", "asc":
 	case "desc":

@@ -69,10 +69,12 @@ type loginResponse struct {
 }
 
 type userListResponse struct {
-	Users  []userResponse `json:"users"`
-	Total  int            `json:"total"`
-	Limit  int            `json:"limit"`
-	Offset int            `json:"offset"`
+	Users      []userResponse `json:"users"`
+	Total      int            `json:"total"`
+	TotalExact bool           `json:"total_exact"`
+	Limit      int            `json:"limit"`
+	Offset     int            `json:"offset"`
+	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
 type statusResponse struct {
@@ -216,7 +218,8 @@ func (s *server) listUsers(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	resp := userListResponse{Users: make([]userResponse, 0, len(page.Users)), Total: page.Total, Limit: page.Limit, Offset: page.Offset}
+	resp := userListResponse{Users: make([]userResponse, 0, len(page.Users)), Total: page.Total, TotalExact: page.TotalExact,
+		Limit: page.Limit, Offset: page.Offset, NextCursor: page.NextCursor}
 	for _, u := range page.Users {
 		resp.Users = append(resp.Users, newUserResponse(u))
 	}

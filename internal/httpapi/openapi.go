@@ -217,11 +217,12 @@ func document() obj {
 				op := operation("listUsers", "List users (admins), inactive ones included; sorted, filtered and paged by the database.", true, obj{
 					"200": jsonResponse("One page.", "UserList"),
 					"403": problemResponse("`forbidden`: the caller is not an admin; `account_inactive`.", false),
-					"422": problemResponse("`validation_failed`: limit outside 1–100, negative offset, unknown sort field, order, role or is_active; `errors` names each.", false),
+					"422": problemResponse("`validation_failed`: limit outside 1–100, negative offset, unknown sort field, order, role or is_active, or an after that is not a next_cursor of this sort and order or comes with an offset; `errors` names each.", false),
 				})
 				op["parameters"] = []obj{
 					queryParam("limit", "Page size.", obj{"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
-					queryParam("offset", "Users skipped.", obj{"type": "integer", "minimum": 0, "default": 0}),
+					queryParam("offset", "Users skipped. Its cost grows with it; for deep pages use after.", obj{"type": "integer", "minimum": 0, "default": 0}),
+					queryParam("after", "The next_cursor of the previous page (same sort and order): the page starts after it, as fast deep in the listing as at its start (keyset paging). Not combined with offset.", obj{"type": "string"}),
 					queryParam("sort", "Sort field; ties are broken by id.", obj{"type": "string", "enum": account.SortFields, "default": "username"}),
 					queryParam("order", "Sort order.", obj{"type": "string", "enum": []string{"asc", "desc"}, "default": "asc"}),
 					queryParam("role", "Only users with this role.", obj{"type": "string", "enum": roles}),
@@ -322,11 +323,13 @@ func document() obj {
 			"created_at": timestamp,
 			"updated_at": timestamp,
 		}),
-		"UserList": object([]string{"users", "total", "limit", "offset"}, obj{
-			"users":  obj{"type": "array", "items": ref("User")},
-			"total":  obj{"type": "integer", "minimum": 0, "description": "Users matching the filters, on all pages."},
-			"limit":  obj{"type": "integer"},
-			"offset": obj{"type": "integer"},
+		"UserList": object([]string{"users", "total", "total_exact", "limit", "offset"}, obj{
+			"users":       obj{"type": "array", "items": ref("User")},
+			"total":       obj{"type": "integer", "minimum": 0, "description": fmt.Sprintf("Users matching the filters, on all pages, counted up to offset + %d.", account.CountCap)},
+			"total_exact": obj{"type": "boolean", "description": "False when counting stopped: more users than total match."},
+			"limit":       obj{"type": "integer"},
+			"offset":      obj{"type": "integer"},
+			"next_cursor": str(obj{"description": "Pass as after for the next page; absent on the last page."}),
 		}),
 		"Status": object([]string{"status"}, obj{"status": str(nil)}),
 		"Problem": object([]string{"type", "title", "status", "code"}, obj{
