@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -45,10 +46,22 @@ func hashrateCommand(ctx context.Context, args []string) error {
 		return n.Load(), time.Since(start)
 	}
 	run(*warmup)
+	cpu0 := cpuSelf()
 	n, took := run(*duration)
+	cpu := cpuSelf() - cpu0
 	return json.NewEncoder(os.Stdout).Encode(map[string]float64{
-		"hashes":         float64(n),
-		"seconds":        took.Seconds(),
-		"hashes_per_sec": float64(n) / took.Seconds(),
+		"hashes":          float64(n),
+		"seconds":         took.Seconds(),
+		"hashes_per_sec":  float64(n) / took.Seconds(),
+		"cpu_us_per_hash": cpu / float64(max(n, 1)) * 1e6,
 	})
+}
+
+// cpuSelf is the CPU time (user and system) this process has used.
+func cpuSelf() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
