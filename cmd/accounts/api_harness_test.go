@@ -129,15 +129,42 @@ func secretDatabaseURL(t *testing.T, raw string) (string, string) {
 
 // startServer runs `accounts serve` on a fresh database. env adds to or
 // overrides the test defaults, which keep argon2 cheap for a 2-core box.
+// In the run TestThroughPgBouncer starts, the service reaches its database
+// through PgBouncer (see reliability_pgbouncer_test.go).
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	dbURL, dbPassword := secretDatabaseURL(t, testdb.URL(t))
+	dbURL := testdb.URL(t)
+	if bouncer := bouncerFor(t); bouncer != nil {
+		return bouncer.startServer(t, dbURL, env)
+	}
+	return startServerOn(t, dbURL, env)
+}
+
+// startServerOn is startServer on the database at rawURL.
+func startServerOn(t *testing.T, rawURL string, env map[string]string) *server {
+	t.Helper()
+	dbURL, dbPassword := secretDatabaseURL(t, rawURL)
+	s := launchServer(t, dbURL, env)
+	if dbPassword != "" {
+		s.addSecret(dbPassword)
+	}
+	s.waitListening(30 * time.Second)
+	s.loadDocument()
+	return s
+}
+
+// launchServer starts `accounts serve` on the database at dbURL, used as
+// given, and returns without waiting for it to listen (waitListening does).
+// The server stops when the test ends, or earlier with stop.
+func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
+	t.Helper()
 	pepper := "pepper-" + randomHex(8)
 	s := &server{
 		t:      t,
 		dbURL:  dbURL,
 		clock:  &testClock{t: time.Now().UTC()},
 		stderr: &syncBuffer{},
+		done:   make(chan error, 1),
 		env: map[string]string{
 			"DATABASE_URL":                        dbURL,
 			"ACCOUNTS_LOG_FORMAT":                 "json",
@@ -152,16 +179,14 @@ func startServer(t *testing.T, env map[string]string) *server {
 			"ACCOUNTS_DATABASE_POOL_TIMEOUT":      "5s",
 		},
 	}
-	s.secrets = append(s.secrets, pepper)
-	if dbPassword != "" {
-		s.secrets = append(s.secrets, dbPassword)
-	}
+	s.addSecret(pepper)
 	for k, v := range env {
 		s.env[k] = v
 	}
+	suiteTexts.add(t.Name()+" server log", s.stderr.String)
+	suiteTexts.add(t.Name()+" responses", s.recorded)
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, s.clock.Now))
 	s.cancel = cancel
-	s.done = make(chan error, 1)
 	go func() {
 		s.done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, io.Discard, s.stderr)
 	}()
@@ -175,8 +200,14 @@ func startServer(t *testing.T, env map[string]string) *server {
 			t.Logf("server log (last 8 KiB):\n%s", logs[max(0, len(logs)-8192):])
 		}
 	})
+	return s
+}
+
+// waitListening waits until the server logs the address it listens on.
+func (s *server) waitListening(timeout time.Duration) {
+	s.t.Helper()
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for s.base == "" {
 		if m := addrRe.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.base = "http://" + m[1]
@@ -185,18 +216,14 @@ func startServer(t *testing.T, env map[string]string) *server {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			t.Fatalf("serve exited before listening: %v\n%s", err, s.stderr.String())
+			s.t.Fatalf("serve exited before listening: %v\n%s", err, s.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not log its address within 30s:\n%s", s.stderr.String())
+			s.t.Fatalf("serve did not log its address within %s:\n%s", timeout, s.stderr.String())
 		}
 	}
-	s.loadDocument()
-	return s
 }
-
-func (s *server) getenv(k string) string { return s.env[k] }
 
 // stop cancels serve and waits for run to return, once; later calls return
 // the same result.
@@ -211,6 +238,8 @@ func (s *server) stop() error {
 	})
 	return s.stopErr
 }
+
+func (s *server) getenv(k string) string { return s.env[k] }
 
 // loadDocument fetches /openapi.json from the server itself: responses are
 // checked against what the service publishes, not against a copy.
@@ -233,8 +262,16 @@ func (s *server) loadDocument() {
 
 func (s *server) addSecret(v string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.secrets = append(s.secrets, v)
+	s.mu.Unlock()
+	suiteSecrets.add(s.t.Name(), v)
+}
+
+// recorded returns every response recorded so far.
+func (s *server) recorded() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.responses.String()
 }
 
 // checkSecrets fails the test when any secret shows in a recorded response
@@ -506,7 +543,7 @@ func (c *client) login(name, pw string) *response {
 	}
 	r.json(c.s.t, &v)
 	c.token = v.AccessToken
-	c.s.addSecret(v.AccessToken)
+	c.s.addToken(v.AccessToken)
 	return r
 }
 

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"accounts/internal/pgcluster"
+)
+
+// This file holds what the reliability tests (reliability_*_test.go) share
+// with the end-to-end harness: TestMain, the suite-wide secrets check, the
+// built binary for tests that need separate processes, and private
+// PostgreSQL clusters for tests that stop their database.
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if !checkSuiteSecrets(os.Stderr) && code == 0 {
+		code = 1
+	}
+	stopPgBouncer()
+	removeBinary()
+	os.Exit(code)
+}
+
+// suiteTexts holds, for the whole run of the package, every server log,
+// every recorded response and the output of every process a test started;
+// suiteSecrets holds every secret any test handed out. checkSuiteSecrets
+// looks for each secret in each text once all tests are done, so a secret
+// of one test that shows up in another test's output is caught too, and
+// every new test that uses the harness is covered without doing anything.
+var (
+	suiteTexts   textSet
+	suiteSecrets secretSet
+)
+
+type textSet struct {
+	mu    sync.Mutex
+	names []string
+	texts []func() string
+}
+
+func (s *textSet) add(name string, text func() string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.names = append(s.names, name)
+	s.texts = append(s.texts, text)
+}
+
+type secretSet struct {
+	mu     sync.Mutex
+	byText map[string]string // secret -> the test that made it
+}
+
+func (s *secretSet) add(test, secret string) {
+	// Shorter strings are no credential (the service refuses passwords
+	// under 8 characters) and would match ordinary words: a test's
+	// rejected password "short" is in "try again shortly".
+	if len(secret) < 8 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byText == nil {
+		s.byText = map[string]string{}
+	}
+	if _, ok := s.byText[secret]; !ok {
+		s.byText[secret] = test
+	}
+}
+
+// addToken registers a session token and the forms its stored hash could
+// take in a log (hex, base64, PostgreSQL's bytea text) as secrets.
+func (s *server) addToken(token string) {
+	s.addSecret(token)
+	h := sha256.Sum256([]byte(token))
+	for _, form := range []string{hex.EncodeToString(h[:]), base64.StdEncoding.EncodeToString(h[:]), base64.RawURLEncoding.EncodeToString(h[:])} {
+		s.addSecret(form)
+	}
+}
+
+// hashMarkers are strings that only a password hash, or a struct holding
+// one, would put in a log line or a response.
+var hashMarkers = []string{"$argon2id$", `"password_hash"`, "PasswordHash"}
+
+// checkSuiteSecrets reports every secret found in any text of the run, and
+// any password hash; it returns false when it found one.
+func checkSuiteSecrets(w io.Writer) bool {
+	suiteTexts.mu.Lock()
+	names, getters := slices.Clone(suiteTexts.names), slices.Clone(suiteTexts.texts)
+	suiteTexts.mu.Unlock()
+	suiteSecrets.mu.Lock()
+	secrets := make(map[string]string, len(suiteSecrets.byText))
+	for k, v := range suiteSecrets.byText {
+		secrets[k] = v
+	}
+	suiteSecrets.mu.Unlock()
+	if len(getters) == 0 {
+		return true
+	}
+	ok := true
+	size := 0
+	for i, get := range getters {
+		text := get()
+		size += len(text)
+		for sec, owner := range secrets {
+			if j := strings.Index(text, sec); j >= 0 {
+				ok = false
+				fmt.Fprintf(w, "secrets check: %s contains a secret of %s: …%s…\n", names[i], owner, excerpt(text, j, len(sec)))
+			}
+		}
+		for _, m := range hashMarkers {
+			if j := strings.Index(text, m); j >= 0 {
+				ok = false
+				fmt.Fprintf(w, "secrets check: %s contains %q: …%s…\n", names[i], m, excerpt(text, j, len(m)))
+			}
+		}
+	}
+	if testing.Verbose() || !ok {
+		fmt.Fprintf(w, "secrets check: %d secrets against %d logs, outputs and response records (%.1f MiB): %s\n",
+			len(secrets), len(getters), float64(size)/(1<<20), map[bool]string{true: "none leaked", false: "LEAKS FOUND"}[ok])
+	}
+	return ok
+}
+
+func excerpt(text string, at, n int) string {
+	return text[max(0, at-200):min(len(text), at+n+60)]
+}
+
+// The binary, built once per run of the package for the tests that need
+// the program as a separate OS process (kill -9, several replicas, exit
+// status).
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryPath string
+	binaryErr  error
+)
+
+// accountsBinary returns the path of the accounts binary built from this
+// package.
+func accountsBinary(t *testing.T) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		binaryDir, binaryErr = os.MkdirTemp("", "accounts-bin-")
+		if binaryErr != nil {
+			return
+		}
+		// Other users (the postgres account, when tests run as root) never
+		// need to run it, but they must not be refused a look either.
+		_ = os.Chmod(binaryDir, 0o755)
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		binaryPath = filepath.Join(binaryDir, "accounts")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, goTool, "build", "-o", binaryPath, ".").CombinedOutput()
+		if err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
+
+func removeBinary() {
+	if binaryDir != "" {
+		_ = os.RemoveAll(binaryDir)
+	}
+}
+
+// proc is the binary running as a separate process.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error // valid once done is closed
+}
+
+// startProc runs the binary with args and only env in its environment
+// (plus PATH and HOME), so the developer's own ACCOUNTS_* or DATABASE_URL
+// cannot leak in. Its output joins the suite's secrets check; it is
+// killed, if still running, when the test ends.
+func startProc(t *testing.T, env map[string]string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(accountsBinary(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	name := t.Name() + " `accounts " + strings.Join(args, " ") + "`"
+	suiteTexts.add(name+" stdout", p.stdout.String)
+	suiteTexts.add(name+" stderr", p.stderr.String)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// wait waits up to timeout for the process to exit and returns its exit
+// status, or fails the test.
+func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s still running after %s\nstderr:\n%s", p.cmd, timeout, p.stderr.String())
+	}
+	var ee *exec.ExitError
+	switch {
+	case p.err == nil:
+		return 0
+	case errors.As(p.err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("%s: %v", p.cmd, p.err)
+	return -1
+}
+
+// signal sends sig to the process.
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startPrivateCluster starts a PostgreSQL cluster of the test's own from
+// the installed server binaries, for tests that stop or restart their
+// database (never the machine's shared server). It is stopped when the
+// test ends. Without server binaries the test fails in CI and is skipped
+// elsewhere.
+func startPrivateCluster(t *testing.T) *pgcluster.Cluster {
+	t.Helper()
+	o := pgcluster.Options{
+		DataDir:  filepath.Join(t.TempDir(), "postgres"),
+		NoSync:   true,
+		Settings: map[string]string{"max_connections": "60"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, o)
+	var nf *pgcluster.BinariesNotFoundError
+	switch {
+	case errors.As(err, &nf) && os.Getenv("CI") == "":
+		t.Skipf("no PostgreSQL server binaries for a private cluster: %v", err)
+	case err != nil:
+		t.Fatalf("private cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Stop(ctx); err != nil {
+			t.Errorf("stop the private cluster: %v", err)
+		}
+	})
+	return c
+}
+
+// restartCluster starts a stopped private cluster again on the same port.
+func restartCluster(t *testing.T, c *pgcluster.Cluster) *pgcluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	again, err := pgcluster.Start(ctx, pgcluster.Options{
+		DataDir:  c.DataDir(),
+		Port:     c.Port(),
+		NoSync:   true,
+		Settings: map[string]string{"max_connections": "60"},
+	})
+	if err != nil {
+		t.Fatalf("restart the private cluster: %v", err)
+	}
+	return again
+}
