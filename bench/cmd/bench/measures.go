@@ -299,10 +299,15 @@ func (r *runner) listing(ctx context.Context, small *server, auth string) error 
 func (r *runner) hashing(ctx context.Context, s *server) error {
 	pw := r.cfg.Password
 	params := fmt.Sprintf("t=%d m=%dKiB p=%d, %d at once", pw.Argon2Time, pw.Argon2MemoryKB, pw.Argon2Threads, pw.MaxConcurrent)
+	warmup, duration := r.warmup, r.duration
+	if r.quick {
+		// Four of these per run: keep QUICK under a minute.
+		warmup, duration = 300*time.Millisecond, 1500*time.Millisecond
+	}
 	hashrate := func() (rate, cpu float64, err error) {
 		cmd := exec.CommandContext(ctx, r.selfBin, "hashrate",
 			"--time", fmt.Sprint(pw.Argon2Time), "--memory-kib", fmt.Sprint(pw.Argon2MemoryKB), "--threads", fmt.Sprint(pw.Argon2Threads),
-			"--workers", fmt.Sprint(pw.MaxConcurrent), "--warmup", r.warmup.String(), "--duration", r.duration.String())
+			"--workers", fmt.Sprint(pw.MaxConcurrent), "--warmup", warmup.String(), "--duration", duration.String())
 		out, err := cmd.Output()
 		if err != nil {
 			return 0, 0, fmt.Errorf("hashrate: %w", err)

@@ -558,8 +558,11 @@ func (r *runner) report(w io.Writer, took time.Duration) {
 	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---|---|")
 	for _, t := range r.table {
 		rss := "-"
-		if t.rss != 0 {
+		switch {
+		case t.rss > 0:
 			rss = fmt.Sprintf("%.1f", t.rss)
+		case t.rss < 0: // the kernel refused to reset the peak
+			rss = fmt.Sprintf("%.1f since start", -t.rss)
 		}
 		codes := make([]string, 0, len(t.res.Codes))
 		for c, n := range t.res.Codes {
