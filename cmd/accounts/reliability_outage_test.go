@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"accounts/internal/migrate"
+	"accounts/internal/pgcluster"
+	"accounts/migrations"
+)
+
+// TestDatabaseOutageUnderLoad stops the service's PostgreSQL (a private
+// cluster) for 5 s while clients sign up and read for 20 s, then starts it
+// again on the same port, and holds the service to its promises:
+//
+//   - during the outage every request answers 503 problem+json
+//     (service_unavailable) within database.pool_timeout (2 s here): no
+//     500, no hang;
+//   - every request started 2 s or more after the database is back
+//     succeeds;
+//   - every sign-up that got 201 is in the database afterwards, and one
+//     that got an error is either absent or complete (a commit whose answer
+//     was lost with the connection); nothing is half-written;
+//   - no goroutine is left behind, neither while the server runs (back to
+//     its idle count) nor after it stops (back to the count before it
+//     started).
+//
+// It logs the figures: requests, errors during the outage, the slowest
+// answer during it, and the recovery time. It is not parallel because it
+// counts the goroutines of the whole test process.
+func TestDatabaseOutageUnderLoad(t *testing.T) {
+	directOnly(t)
+	if testing.Short() {
+		t.Skip("20 s of load; not with -short")
+	}
+	const (
+		poolTimeout   = 2 * time.Second
+		loadFor       = 20 * time.Second
+		outageAt      = 5 * time.Second
+		outageFor     = 5 * time.Second
+		recoverWithin = 2 * time.Second
+		// slack covers the HTTP round trip and scheduling on a busy
+		// 2-core machine on top of pool_timeout.
+		slack     = 500 * time.Millisecond
+		signers   = 3
+		readers   = 3
+		pause     = 10 * time.Millisecond
+		maxPerRun = 2500 // per client: bounds the traffic whatever the speed
+	)
+	pg := startPrivateCluster(t)
+	ctx := context.Background()
+	if _, err := pgcluster.EnsureDatabase(ctx, pg.URL("postgres"), "accounts"); err != nil {
+		t.Fatal(err)
+	}
+	migrateDatabase(t, pg.URL("accounts"))
+
+	idleHTTP()
+	goroutinesBefore := settledGoroutines(0, 5*time.Second)
+	s := startServerOn(t, pg.URL("accounts"), map[string]string{
+		"ACCOUNTS_DATABASE_POOL_TIMEOUT": poolTimeout.String(),
+		"ACCOUNTS_DATABASE_POOL_SIZE":    "2",
+		"ACCOUNTS_DATABASE_MAX_OVERFLOW": "6",
+		"ACCOUNTS_LOG_LEVEL":             "info",
+	})
+
+	// The readers log in before the load starts.
+	tokens := make([]string, readers)
+	for i := range tokens {
+		c := s.newClient(false)
+		name, pw := fmt.Sprintf("reader%d", i), "reader-pw-"+randomHex(6)
+		c.signUp(name, pw)
+		c.login(name, pw)
+		tokens[i] = c.token
+	}
+	signerPasswords := make([]string, signers)
+	for i := range signerPasswords {
+		signerPasswords[i] = "signer-pw-" + randomHex(6)
+		s.addSecret(signerPasswords[i])
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: signers + readers + 1}
+	httpc := &http.Client{Transport: transport, Timeout: 15 * time.Second}
+	defer transport.CloseIdleConnections()
+	send := func(method, path, token string, body any) outcome {
+		o := outcome{method: method, path: path, start: time.Now()}
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, s.base+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			o.end, o.err = time.Now(), err
+			return o
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		o.end, o.err, o.status = time.Now(), err, resp.StatusCode
+		r := &response{Response: resp, body: b}
+		s.record(req, r)
+		if o.status == http.StatusServiceUnavailable {
+			var p problem
+			if json.Unmarshal(b, &p) != nil || p.Code != "service_unavailable" {
+				o.err = fmt.Errorf("503 without the service_unavailable problem: %s", b)
+			}
+		}
+		return o
+	}
+	// Warm up, so the idle goroutine count includes the pool's connections
+	// and the transport's keep-alive connections are closed again after.
+	for range 20 {
+		send("GET", "/api/v1/account", tokens[0], nil)
+	}
+	transport.CloseIdleConnections()
+	idleHTTP()
+	goroutinesIdle := settledGoroutines(0, 5*time.Second)
+
+	var (
+		mu       sync.Mutex
+		outcomes []outcome
+		signed   = map[string]int{} // username -> status (0: transport error)
+	)
+	keep := func(o outcome) {
+		mu.Lock()
+		outcomes = append(outcomes, o)
+		mu.Unlock()
+	}
+	loadCtx, stopLoad := context.WithTimeout(ctx, loadFor)
+	defer stopLoad()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for w := range signers {
+		wg.Go(func() {
+			for i := 0; i < maxPerRun && loadCtx.Err() == nil; i++ {
+				name := fmt.Sprintf("load%d_%05d", w, i)
+				o := send("POST", "/api/v1/account/signup", "", map[string]string{"username": name, "password": signerPasswords[w]})
+				o.username = name
+				keep(o)
+				mu.Lock()
+				signed[name] = o.status
+				mu.Unlock()
+				time.Sleep(pause)
+			}
+		})
+	}
+	for r := range readers {
+		wg.Go(func() {
+			for i := 0; i < maxPerRun && loadCtx.Err() == nil; i++ {
+				keep(send("GET", "/api/v1/account", tokens[r], nil))
+				time.Sleep(pause)
+			}
+		})
+	}
+	var probes []outcome
+	wg.Go(func() {
+		for loadCtx.Err() == nil {
+			o := send("GET", "/readyz", "", nil)
+			mu.Lock()
+			probes = append(probes, o)
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	time.Sleep(time.Until(t0.Add(outageAt)))
+	down := time.Now()
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := pg.Stop(stopCtx); err != nil {
+		t.Fatalf("stop PostgreSQL: %v", err)
+	}
+	cancel()
+	stopped := time.Now()
+	time.Sleep(outageFor)
+	restartCluster(t, pg)
+	back := time.Now()
+	wg.Wait()
+	loadEnd := time.Now()
+
+	// The promises, request by request.
+	var (
+		total, during, failedDuring, failedAfter int
+		maxDuring, maxLatency                    time.Duration
+		lastFailureEnd                           time.Time
+		statuses                                 = map[int]int{}
+	)
+	broken := 0
+	report := func(format string, args ...any) {
+		t.Helper()
+		if broken++; broken <= 20 {
+			t.Errorf(format, args...)
+		}
+	}
+	for _, o := range outcomes {
+		total++
+		statuses[o.status]++
+		lat := o.end.Sub(o.start)
+		maxLatency = max(maxLatency, lat)
+		inOutage := o.end.After(down) && o.start.Before(back)
+		if inOutage {
+			during++
+			maxDuring = max(maxDuring, lat)
+		}
+		ok := o.err == nil && (o.status == http.StatusOK || o.status == http.StatusCreated)
+		switch {
+		case o.err != nil:
+			report("%s %s at +%s: %v (after %s)", o.method, o.path, o.start.Sub(t0).Round(time.Millisecond), o.err, lat.Round(time.Millisecond))
+		case !ok && o.status != http.StatusServiceUnavailable:
+			report("%s %s at +%s: status %d, want 2xx or 503", o.method, o.path, o.start.Sub(t0).Round(time.Millisecond), o.status)
+		}
+		if lat > poolTimeout+slack {
+			report("%s %s at +%s took %s, more than pool_timeout %s", o.method, o.path, o.start.Sub(t0).Round(time.Millisecond), lat.Round(time.Millisecond), poolTimeout)
+		}
+		if ok {
+			continue
+		}
+		if inOutage {
+			failedDuring++
+		}
+		if o.end.After(back) {
+			failedAfter++
+			if o.end.After(lastFailureEnd) {
+				lastFailureEnd = o.end
+			}
+		}
+		if o.end.Before(down) || !o.start.Before(back.Add(recoverWithin)) {
+			report("%s %s failed at +%s (%d) while the database was up (down +%s to +%s)", o.method, o.path,
+				o.start.Sub(t0).Round(time.Millisecond), o.status, down.Sub(t0).Round(time.Millisecond), back.Sub(t0).Round(time.Millisecond))
+		}
+	}
+	if broken > 20 {
+		t.Errorf("… and %d more broken promises", broken-20)
+	}
+	recovery := time.Duration(0)
+	if lastFailureEnd.After(back) {
+		recovery = lastFailureEnd.Sub(back)
+	}
+	readyAgain := time.Duration(-1)
+	for _, p := range probes {
+		if p.start.After(back) && p.status == http.StatusOK {
+			readyAgain = p.end.Sub(back)
+			break
+		}
+	}
+	if failedDuring == 0 {
+		t.Error("no request failed during the outage: the database was not really down")
+	}
+	if readyAgain < 0 || readyAgain > recoverWithin+slack {
+		t.Errorf("/readyz answered 200 %s after the database was back, want within %s", readyAgain, recoverWithin)
+	}
+
+	// Sign-ups: 201 means stored; an error means absent or complete.
+	db, err := sql.Open("pgx", pg.URL("accounts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stored := map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT username FROM users WHERE username LIKE 'load%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		stored[name] = true
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	created, lostAnswers := 0, []string{}
+	for name, status := range signed {
+		switch {
+		case status == http.StatusCreated:
+			created++
+			if !stored[name] {
+				t.Errorf("sign-up %s answered 201 but is not in the database", name)
+			}
+		case stored[name]:
+			lostAnswers = append(lostAnswers, name)
+		}
+	}
+	for name := range stored {
+		if _, ok := signed[name]; !ok {
+			t.Errorf("user %s is in the database but was never signed up", name)
+		}
+	}
+	var incomplete int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM users
+		WHERE username IS NULL OR password_hash IS NULL OR convert_from(password_hash, 'UTF8') NOT LIKE '$argon2id$%'
+		   OR role IS NULL OR is_active IS NOT TRUE OR created_at IS NULL OR updated_at IS NULL`).Scan(&incomplete); err != nil {
+		t.Fatal(err)
+	}
+	if incomplete != 0 {
+		t.Errorf("%d users rows are incomplete", incomplete)
+	}
+	_ = db.Close() // before the goroutines are counted
+
+	// A sign-up whose answer was lost is a whole account: it can log in.
+	sort.Strings(lostAnswers)
+	for _, name := range lostAnswers[:min(len(lostAnswers), 5)] {
+		var w int
+		_, _ = fmt.Sscanf(name, "load%d_", &w)
+		r := s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": name, "password": signerPasswords[w]})
+		expect(t, r, http.StatusOK)
+		var v struct {
+			AccessToken string `json:"access_token"`
+		}
+		r.json(t, &v)
+		s.addToken(v.AccessToken)
+	}
+
+	// Goroutines: back to the idle count while serving, and to the count
+	// before the server started once it has stopped.
+	transport.CloseIdleConnections()
+	idleHTTP()
+	goroutinesAfterLoad := settledGoroutines(goroutinesIdle, 10*time.Second)
+	if goroutinesAfterLoad > goroutinesIdle {
+		t.Errorf("goroutines: %d idle before the load, %d after it and the outage", goroutinesIdle, goroutinesAfterLoad)
+		logGoroutines(t)
+	}
+	if err := s.stop(); err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+	idleHTTP()
+	goroutinesAfterStop := settledGoroutines(goroutinesBefore, 10*time.Second)
+	if goroutinesAfterStop > goroutinesBefore {
+		t.Errorf("goroutines: %d before the server started, %d after it stopped", goroutinesBefore, goroutinesAfterStop)
+		logGoroutines(t)
+	}
+
+	t.Logf("load: %d requests in %s by %d sign-up and %d reading clients (%v by status; 0 = no answer)",
+		total, loadEnd.Sub(t0).Round(time.Millisecond), signers, readers, statuses)
+	t.Logf("outage: stop began at +%s, PostgreSQL down at +%s (stop took %s), accepting again at +%s",
+		down.Sub(t0).Round(time.Millisecond), stopped.Sub(t0).Round(time.Millisecond), stopped.Sub(down).Round(time.Millisecond), back.Sub(t0).Round(time.Millisecond))
+	t.Logf("during the outage: %d requests, %d answered 503 (every error), slowest answer %s (pool_timeout %s); slowest of the run %s",
+		during, failedDuring, maxDuring.Round(time.Millisecond), poolTimeout, maxLatency.Round(time.Millisecond))
+	t.Logf("recovery: last failed request ended %s after the database was back (%d failures ended after it); /readyz 200 again after %s",
+		recovery.Round(time.Millisecond), failedAfter, readyAgain.Round(time.Millisecond))
+	t.Logf("sign-ups: %d answered 201, all stored; %d answered an error but were committed (answer lost with the connection) and log in; 0 incomplete rows",
+		created, len(lostAnswers))
+	t.Logf("goroutines: %d before the server, %d idle serving before the load, %d after load and outage, %d after the server stopped",
+		goroutinesBefore, goroutinesIdle, goroutinesAfterLoad, goroutinesAfterStop)
+}
+
+// outcome is one request of a load test.
+type outcome struct {
+	method, path string
+	username     string
+	start, end   time.Time
+	status       int
+	err          error
+}
+
+// migrateDatabase applies the embedded migrations to the database at url.
+func migrateDatabase(t *testing.T, url string) {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrate.ApplyAll(context.Background(), db, &migrate.EmbeddedDir{FS: migrations.FS}, "accounts tests"); err != nil {
+		t.Fatalf("migrate %s: %v", url, err)
+	}
+}
+
+// idleHTTP closes the keep-alive connections of the default transport
+// (which loadDocument uses), whose goroutines would count as leaks.
+func idleHTTP() {
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// settledGoroutines waits until the number of goroutines is at most target
+// (0: until it stops changing for half a second), or within passes, and
+// returns it.
+func settledGoroutines(target int, within time.Duration) int {
+	deadline := time.Now().Add(within)
+	last, since := runtime.NumGoroutine(), time.Now()
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if target > 0 && n <= target {
+			return n
+		}
+		if n != last {
+			last, since = n, time.Now()
+		} else if target == 0 && time.Since(since) > 500*time.Millisecond {
+			return n
+		}
+	}
+	return runtime.NumGoroutine()
+}
+
+// logGoroutines logs the stacks of every goroutine, grouped, for a leak.
+func logGoroutines(t *testing.T) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	groups := map[string]int{}
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		lines := strings.Split(g, "\n")
+		if len(lines) > 1 {
+			groups[strings.Join(lines[1:min(len(lines), 9)], "\n")]++
+		}
+	}
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range groups {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range keys {
+		t.Logf("%d goroutine(s):\n%s", groups[k], k)
+	}
+}
