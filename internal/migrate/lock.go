@@ -94,12 +94,41 @@ func session(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, dryRun bool,
 	if dryRun {
 		return conn, conn.Close, nil
 	}
+	unwatch := watchClient(ctx, conn)
 	release, err := acquireLock(ctx, conn, timeout, func() {
 		fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")
 	})
 	if err != nil {
+		unwatch()
 		_ = conn.Close()
 		return nil, nil, err
 	}
-	return conn, func() error { return errors.Join(release(), conn.Close()) }, nil
+	return conn, func() error { err := release(); unwatch(); return errors.Join(err, conn.Close()) }, nil
+}
+
+// clientCheckInterval is how often the server checks, while a migration
+// statement runs, that the migrating client is still connected.
+const clientCheckInterval = "1s"
+
+// watchClient asks the server to notice when this client dies mid-file. A
+// migrate killed with SIGKILL (or a lost container or network) otherwise
+// leaves its backend running the current statement for as long as a
+// backfill or an index build takes, with the file's transaction open: it
+// keeps the migration lock, so every later apply and serve --migrate waits,
+// and the file's locks (an ALTER TABLE holds ACCESS EXCLUSIVE, so the
+// service cannot read the table). With client_connection_check_interval
+// (PostgreSQL 14 and later, on Linux) the server polls the socket while a
+// statement runs and ends the backend within the interval, which rolls the
+// file back and releases both. A server that does not know the setting
+// refuses it, which is no reason to fail. The returned func resets it, as
+// conn goes back to a pool the service may share.
+func watchClient(ctx context.Context, conn *sql.Conn) (unwatch func()) {
+	if _, err := conn.ExecContext(ctx, "SET client_connection_check_interval = '"+clientCheckInterval+"'"); err != nil {
+		return func() {}
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(ctx, "RESET client_connection_check_interval")
+	}
 }
