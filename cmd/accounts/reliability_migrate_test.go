@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"accounts/internal/testdb"
-	"accounts/migrations"
 )
 
 // backfillFile is a long migration: a backfill, a new column and an index
@@ -48,30 +44,8 @@ func TestKilledMigration(t *testing.T) {
 	accountsBinary(t)
 	dbURL, dbPassword := secretDatabaseURL(t, testdb.URL(t))
 	suiteSecrets.add(t.Name(), dbPassword)
-	dir := filepath.Join(t.TempDir(), "migrations")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files, err := fs.Glob(migrations.FS, "*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := migrations.FS.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, backfillVersion+"_backfill.sql"), []byte(backfillFile), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := migrationDirWith(t, map[string]string{backfillVersion + "_backfill.sql": backfillFile})
 	env := map[string]string{"DATABASE_URL": dbURL, "ACCOUNTS_LOG_FORMAT": "json"}
-	if code := startProc(t, env, "migrate", "hash", "--dir", dir).wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("migrate hash exited %d", code)
-	}
 
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
