@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -413,6 +414,11 @@ func decodeCursor(s string) (cursor, any, error) {
 	var v any
 	switch c.Sort {
 	case entuser.FieldUsername:
+		// A client can forge a cursor; PostgreSQL text cannot hold NUL,
+		// and no username does.
+		if strings.ContainsRune(c.Key, 0) {
+			err = errors.New("the key holds a NUL character")
+		}
 		v = c.Key
 	case entuser.FieldRole:
 		err = entuser.RoleValidator(entuser.Role(c.Key))
