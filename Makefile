@@ -7,8 +7,10 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Upper bound for the whole test run; go test fails the run past it.
 TEST_TIMEOUT ?= 20m
+# How long `make fuzz` runs each fuzz target: short in CI, longer by hand.
+FUZZTIME ?= 5s
 
-.PHONY: help run test generate migrate-diff lint bench build
+.PHONY: help run test fuzz generate migrate-diff lint bench build
 
 help: ## List the targets (the default)
 	@echo "Usage: make TARGET [NAME=...]; TARGET is one of:"
@@ -19,6 +21,14 @@ run: ## Serve the API, on a private PostgreSQL when none is configured or answer
 
 test: ## Run every test against a real PostgreSQL
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+fuzz: ## Run each fuzz target for FUZZTIME (default 5s; e.g. make fuzz FUZZTIME=10m by hand)
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //' | sort -u); do \
+	    echo "==> $$dir $$target ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$dir; \
+	  done; \
+	done
 
 generate: ## Regenerate the Ent code from ent/schema
 	go generate ./ent
