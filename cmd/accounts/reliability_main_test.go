@@ -112,29 +112,71 @@ func checkSuiteSecrets(w io.Writer) bool {
 	if len(getters) == 0 {
 		return true
 	}
-	ok := true
+	texts := make([]string, len(getters))
 	size := 0
 	for i, get := range getters {
-		text := get()
-		size += len(text)
-		for sec, owner := range secrets {
-			if j := strings.Index(text, sec); j >= 0 {
-				ok = false
-				fmt.Fprintf(w, "secrets check: %s contains a secret of %s: …%s…\n", names[i], owner, excerpt(text, j, len(sec)))
-			}
-		}
-		for _, m := range hashMarkers {
-			if j := strings.Index(text, m); j >= 0 {
-				ok = false
-				fmt.Fprintf(w, "secrets check: %s contains %q: …%s…\n", names[i], m, excerpt(text, j, len(m)))
-			}
-		}
+		texts[i] = get()
+		size += len(texts[i])
 	}
+	leaks := findLeaks(names, texts, secrets)
+	for _, l := range leaks {
+		fmt.Fprintln(w, "secrets check:", l)
+	}
+	ok := len(leaks) == 0
 	if testing.Verbose() || !ok {
 		fmt.Fprintf(w, "secrets check: %d secrets against %d logs, outputs and response records (%.1f MiB): %s\n",
 			len(secrets), len(getters), float64(size)/(1<<20), map[bool]string{true: "none leaked", false: "LEAKS FOUND"}[ok])
 	}
 	return ok
+}
+
+// findLeaks returns one line for each secret (secret -> the test that made
+// it) or password-hash marker found in a text.
+func findLeaks(names, texts []string, secrets map[string]string) []string {
+	var leaks []string
+	for i, text := range texts {
+		for sec, owner := range secrets {
+			if j := strings.Index(text, sec); j >= 0 {
+				leaks = append(leaks, fmt.Sprintf("%s contains a secret of %s: …%s…", names[i], owner, excerpt(text, j, len(sec))))
+			}
+		}
+		for _, m := range hashMarkers {
+			if j := strings.Index(text, m); j >= 0 {
+				leaks = append(leaks, fmt.Sprintf("%s contains %q: …%s…", names[i], m, excerpt(text, j, len(m))))
+			}
+		}
+	}
+	return leaks
+}
+
+// TestSecretsCheckFindsLeaks proves the suite-wide check has teeth: a
+// password, a token's hash, a pepper and an argon2 hash are each found in
+// another test's text, and ordinary text passes.
+func TestSecretsCheckFindsLeaks(t *testing.T) {
+	t.Parallel()
+	var set secretSet
+	set.add("TestA", "pw-0123456789")
+	set.add("TestA", "short") // under 8 characters: no credential, ignored
+	h := sha256.Sum256([]byte("tok-" + randomHex(16)))
+	set.add("TestB", hex.EncodeToString(h[:]))
+	set.add("TestB", "pepper-abcdef0123")
+	texts := []string{
+		`{"msg":"login","password":"pw-0123456789"}`,
+		`{"msg":"query","args":["` + hex.EncodeToString(h[:]) + `"]}`,
+		`pepper-abcdef0123`,
+		`{"hash":"$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA"}`,
+		`{"msg":"try again shortly"}`,
+	}
+	names := []string{"log 1", "log 2", "log 3", "log 4", "clean"}
+	leaks := findLeaks(names, texts, set.byText)
+	if len(leaks) != 4 {
+		t.Fatalf("found %d leaks, want 4 (password, token hash, pepper, argon2 hash):\n%s", len(leaks), strings.Join(leaks, "\n"))
+	}
+	for i, l := range leaks {
+		if !strings.HasPrefix(l, names[i]+" ") {
+			t.Errorf("leak %d is in %q, want %q", i, l, names[i])
+		}
+	}
 }
 
 func excerpt(text string, at, n int) string {
