@@ -616,21 +616,22 @@ func (s *server) sqlOn(dbURL, query string, args ...any) {
 // queryInt runs a query that returns one integer.
 func (s *server) queryInt(query string, args ...any) int {
 	s.t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, s.dbURL)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	var n int
-	if err := c.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-		s.t.Fatal(err)
-	}
+	s.queryRow(&n, query, args...)
 	return n
 }
 
 // queryString runs a query that returns one string.
 func (s *server) queryString(query string, args ...any) string {
+	s.t.Helper()
+	var v string
+	s.queryRow(&v, query, args...)
+	return v
+}
+
+// queryRow scans the one value query returns into dest, on a connection
+// of its own so that it never waits for the server's pool.
+func (s *server) queryRow(dest any, query string, args ...any) {
 	s.t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, s.dbURL)
@@ -638,9 +639,7 @@ func (s *server) queryString(query string, args ...any) string {
 		s.t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	var v string
-	if err := c.QueryRow(ctx, query, args...).Scan(&v); err != nil {
+	if err := c.QueryRow(ctx, query, args...).Scan(dest); err != nil {
 		s.t.Fatal(err)
 	}
-	return v
 }
