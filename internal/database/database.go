@@ -1,6 +1,8 @@
-// Package database opens the one connection pool of the service: a pgxpool,
-// wrapped by database/sql for Ent, with the pool semantics of the SQLAlchemy
-// settings the service's configuration keeps.
+// Package database opens the one connection pool of the service: a pgxpool
+// with the pool semantics of the SQLAlchemy settings the service's
+// configuration keeps. Ent runs on the pool through a driver of this package
+// (entdriver.go); the migration engine, which Atlas drives through
+// database/sql, gets the same pool through stdlib.GetPoolConnector.
 //
 // How the settings map onto pgxpool:
 //
@@ -31,7 +33,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -48,12 +49,15 @@ const OverflowIdle = 10 * time.Second
 // pool_timeout.
 var ErrPoolExhausted = errors.New("database connection pool exhausted")
 
-// DB is the opened database: the pool, the database/sql view of it that Ent
-// uses, and the Ent client.
+// DB is the opened database: the pool, the database/sql view of it that the
+// migration engine uses, and the Ent client, which runs on the pool.
 type DB struct {
 	Pool *pgxpool.Pool
 	SQL  *sql.DB
 	Ent  *ent.Client
+	// Driver is the driver the Ent client runs on, for statements built
+	// once with Ent's SQL builder rather than per call (internal/account).
+	Driver dialect.Driver
 }
 
 // Close closes the Ent client and the pool.
@@ -124,8 +128,8 @@ func Open(ctx context.Context, cfg config.Database, log *slog.Logger) (*DB, erro
 	// The pgxpool owns the connections; database/sql must not keep its own
 	// idle ones, or it would starve direct users of the pool.
 	db.SetMaxIdleConns(0)
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db)))
-	return &DB{Pool: pool, SQL: db, Ent: client}, nil
+	drv := &entDriver{pool: pool, db: db, timeout: cfg.PoolTimeout}
+	return &DB{Pool: pool, SQL: db, Ent: ent.NewClient(ent.Driver(drv)), Driver: drv}, nil
 }
 
 // timeoutConnector bounds the wait for a pool connection by pool_timeout.
@@ -139,8 +143,8 @@ func (c timeoutConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	conn, err := c.Connector.Connect(tctx)
-	if err != nil && ctx.Err() == nil && tctx.Err() != nil {
-		return nil, fmt.Errorf("%w: no connection became free within %s (pool holds at most %d)", ErrPoolExhausted, c.timeout, c.max)
+	if err != nil {
+		return nil, exhausted(ctx, tctx, err, c.timeout, c.max)
 	}
-	return conn, err
+	return conn, nil
 }
