@@ -9,14 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 
-	"accounts/ent"
 	"accounts/internal/account"
+	"accounts/internal/config"
+	"accounts/internal/database"
 	"accounts/internal/httpapi"
 	"accounts/internal/password"
 	"accounts/internal/testdb"
@@ -31,20 +28,22 @@ import (
 func TestBaselineAnswersLikeTheService(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testdb.URL(t))
+	settings := config.Default().Database
+	settings.URL = testdb.URL(t)
+	db, err := database.Open(ctx, settings, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, stdlib.OpenDBFromPool(pool))))
+	t.Cleanup(db.Close)
+	pool := db.Pool
 	hasher, err := password.New(password.Options{
 		Params: password.Params{Time: 1, MemoryKiB: 64, Threads: 1}, MaxConcurrent: 2, MaxWait: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := account.NewUsers(client, hasher)
-	sessions := account.NewSessions(client, hasher, time.Hour, nil)
+	users := account.NewUsers(db, hasher)
+	sessions := account.NewSessions(db, hasher, time.Hour, nil)
 	admin, err := users.CreateSuperAdmin(ctx, "admin1", "password1")
 	if err != nil {
 		t.Fatal(err)

@@ -83,7 +83,7 @@ func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
 	if err != nil {
 		return err
 	}
-	users := account.NewUsers(db.Ent, hasher)
+	users := account.NewUsers(db, hasher)
 	taken, err := users.UsernameTaken(ctx, username)
 	if err != nil {
 		return describe(err)

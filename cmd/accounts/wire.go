@@ -72,8 +72,8 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 	m.RegisterHasher(hasher.InUse, hasher.Capacity())
 
 	now := clockFrom(ctx)
-	users := account.NewUsers(db.Ent, hasher)
-	sessions := account.NewSessions(db.Ent, hasher, cfg.Auth.SessionTTL, now)
+	users := account.NewUsers(db, hasher)
+	sessions := account.NewSessions(db, hasher, cfg.Auth.SessionTTL, now)
 
 	head, err := migrate.Head(dir)
 	if err != nil {

@@ -2,39 +2,30 @@ package account
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-
-	"accounts/ent"
+	"accounts/internal/config"
+	"accounts/internal/database"
 	"accounts/internal/password"
 	"accounts/internal/testdb"
 )
 
-// testClient returns an Ent client on a fresh, fully migrated database of
-// its own (internal/testdb), so the tests see the real schema: the native
-// enum and the lower(username) index included.
-func testClient(t *testing.T) *ent.Client {
+// testDB opens the service's database layer (database.Open: the pgxpool
+// and Ent on it) on a fresh, fully migrated database of its own
+// (internal/testdb), so the tests see the real schema, the native enum and
+// the lower(username) index included, through the real driver.
+func testDB(t *testing.T) *database.DB {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(testdb.URL(t))
+	d := config.Default().Database
+	d.URL = testdb.URL(t)
+	db, err := database.Open(context.Background(), d, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 8
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, stdlib.OpenDBFromPool(pool))))
-	t.Cleanup(func() {
-		_ = client.Close()
-		pool.Close()
-	})
-	return client
+	t.Cleanup(db.Close)
+	return db
 }
 
 func testHasher(t *testing.T) *password.Hasher {

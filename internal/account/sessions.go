@@ -7,12 +7,14 @@ import (
 	"encoding/base64"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"accounts/ent"
 	"accounts/ent/authsession"
 	entuser "accounts/ent/user"
+	"accounts/internal/database"
 	"accounts/internal/password"
 )
 
@@ -44,6 +46,7 @@ type Login struct {
 // sliding expiry, and logout.
 type Sessions struct {
 	client *ent.Client
+	drv    dialect.Driver
 	hasher *password.Hasher
 	ttl    time.Duration
 	now    func() time.Time
@@ -53,11 +56,11 @@ type Sessions struct {
 // extended by a request made when less than a fifth of ttl is left. now is
 // the clock (time.Now in production; tests pass their own so that expiry
 // needs no sleeping).
-func NewSessions(client *ent.Client, hasher *password.Hasher, ttl time.Duration, now func() time.Time) *Sessions {
+func NewSessions(db *database.DB, hasher *password.Hasher, ttl time.Duration, now func() time.Time) *Sessions {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sessions{client: client, hasher: hasher, ttl: ttl, now: now}
+	return &Sessions{client: db.Ent, drv: db.Driver, hasher: hasher, ttl: ttl, now: now}
 }
 
 // tokenBytes is the token's entropy: 256 bits.
@@ -176,7 +179,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 	if _, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil {
 		return Principal{}, unauth
 	}
-	sess, u, found, err := s.sessionWithUser(ctx, hashToken(token))
+	sess, u, found, err := sessionByToken.run(ctx, s.drv, hashToken(token))
 	if err != nil {
 		return Principal{}, storageError(err, "")
 	}
@@ -217,47 +220,6 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 		}
 	}
 	return p, nil
-}
-
-// sessionRow is one row of sessionWithUser: the session's columns and its
-// user's public ones.
-type sessionRow struct {
-	ID        uuid.UUID    `sql:"id"`
-	ExpiresAt time.Time    `sql:"expires_at"`
-	UserID    uuid.UUID    `sql:"u_id"`
-	Username  string       `sql:"u_username"`
-	Role      entuser.Role `sql:"u_role"`
-	IsActive  bool         `sql:"u_is_active"`
-	CreatedAt time.Time    `sql:"u_created_at"`
-	UpdatedAt time.Time    `sql:"u_updated_at"`
-}
-
-// sessionWithUser reads the session with this token hash and its user in
-// one query (a join), where Ent's eager loading (WithUser) would take two
-// round trips; every authenticated request pays for it, and the benchmark
-// (bench/) showed the extra round trip as the largest part of the stack's
-// cost on GET /users/{id}. found is false when no session has the hash.
-func (s *Sessions) sessionWithUser(ctx context.Context, tokenHash []byte) (sess Session, u User, found bool, err error) {
-	var rows []sessionRow
-	err = s.client.AuthSession.Query().
-		Where(authsession.TokenHash(tokenHash)).
-		Select(authsession.FieldID, authsession.FieldExpiresAt).
-		Modify(func(sel *entsql.Selector) {
-			u := entsql.Table(entuser.Table)
-			sel.Join(u).On(sel.C(authsession.FieldUserID), u.C(entuser.FieldID))
-			for _, c := range []string{entuser.FieldID, entuser.FieldUsername, entuser.FieldRole,
-				entuser.FieldIsActive, entuser.FieldCreatedAt, entuser.FieldUpdatedAt} {
-				sel.AppendSelectAs(u.C(c), "u_"+c)
-			}
-		}).
-		Scan(ctx, &rows)
-	if err != nil || len(rows) == 0 {
-		return Session{}, User{}, false, err
-	}
-	r := rows[0]
-	return Session{ID: r.ID, UserID: r.UserID, ExpiresAt: r.ExpiresAt},
-		User{ID: r.UserID, Username: r.Username, Role: roleFromEnt(r.Role), IsActive: r.IsActive,
-			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, true, nil
 }
 
 // Logout ends the caller's session.

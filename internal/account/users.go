@@ -17,6 +17,7 @@ import (
 	"accounts/ent/authsession"
 	"accounts/ent/predicate"
 	entuser "accounts/ent/user"
+	"accounts/internal/database"
 	"accounts/internal/password"
 )
 
@@ -24,12 +25,13 @@ import (
 // user's own password.
 type Users struct {
 	client *ent.Client
+	drv    dialect.Driver
 	hasher *password.Hasher
 }
 
-// NewUsers returns the user service.
-func NewUsers(client *ent.Client, hasher *password.Hasher) *Users {
-	return &Users{client: client, hasher: hasher}
+// NewUsers returns the user service on db.
+func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
+	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher}
 }
 
 // SignUp creates an active user with role user.
@@ -104,17 +106,15 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return User{}, err
 	}
-	// Only the public columns: the hash is never shown, so it is not read.
-	u, err := s.client.User.Query().Where(entuser.ID(id)).Select(publicFields...).Only(ctx)
+	u, found, err := userByID.run(ctx, s.drv, id)
 	if err != nil {
-		return User{}, storageError(err, CodeUserNotFound)
+		return User{}, storageError(err, "")
 	}
-	return fromEnt(u), nil
+	if !found {
+		return User{}, &Error{Code: CodeUserNotFound, Message: notFoundMessage(CodeUserNotFound)}
+	}
+	return u, nil
 }
-
-// publicFields are the columns of a user that User holds.
-var publicFields = []string{entuser.FieldID, entuser.FieldUsername, entuser.FieldRole, entuser.FieldIsActive,
-	entuser.FieldCreatedAt, entuser.FieldUpdatedAt}
 
 // UsernameTaken reports whether a user with this name, in any letter case,
 // exists.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"accounts/internal/database"
 	"accounts/internal/password"
 )
 
@@ -17,14 +18,15 @@ type fixture struct {
 	users    *Users
 	sessions *Sessions
 	clock    *clock
+	db       *database.DB
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	client := testClient(t)
+	db := testDB(t)
 	h := testHasher(t)
 	c := &clock{t: time.Now()}
-	return fixture{users: NewUsers(client, h), sessions: NewSessions(client, h, 30*time.Minute, c.now), clock: c}
+	return fixture{users: NewUsers(db, h), sessions: NewSessions(db, h, 30*time.Minute, c.now), clock: c, db: db}
 }
 
 func mustCode(t *testing.T, err error, want Code) {
@@ -281,7 +283,7 @@ func TestRehashOnLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2 := NewSessions(f.users.client, h2, time.Hour, nil)
+	s2 := NewSessions(f.db, h2, time.Hour, nil)
 	if _, err := s2.Login(ctx, "erin1", "password1"); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +458,7 @@ func TestListCountStopsAtCap(t *testing.T) {
 // login that skipped it would take a fraction of the time.
 func TestLoginTimingUnknownUser(t *testing.T) {
 	t.Parallel()
-	client := testClient(t)
+	db := testDB(t)
 	h, err := password.New(password.Options{
 		Params:        password.Params{Time: 2, MemoryKiB: 8 * 1024, Threads: 1},
 		MaxConcurrent: 1,
@@ -465,7 +467,7 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, sessions := NewUsers(client, h), NewSessions(client, h, time.Hour, nil)
+	users, sessions := NewUsers(db, h), NewSessions(db, h, time.Hour, nil)
 	ctx := context.Background()
 	if _, err := users.SignUp(ctx, "timing", "password1"); err != nil {
 		t.Fatal(err)

@@ -79,8 +79,8 @@ func serveCommand(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		users = account.NewUsers(db.Ent, hasher)
-		sessions = account.NewSessions(db.Ent, hasher, cfg.Auth.SessionTTL, time.Now)
+		users = account.NewUsers(db, hasher)
+		sessions = account.NewSessions(db, hasher, cfg.Auth.SessionTTL, time.Now)
 	default:
 		return fmt.Errorf("--impl must be baseline or ent, not %q", *impl)
 	}
