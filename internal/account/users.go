@@ -512,18 +512,7 @@ func (s *Users) countUpTo(ctx context.Context, where []predicate.User, limit int
 		w(inner)
 	}
 	query, args := pg.Select(entsql.Count("*")).From(inner.As("matching")).Query()
-	rows, err := s.client.QueryContext(ctx, query, args...)
-	if err != nil {
-		return 0, false, storageError(err, "")
-	}
-	defer rows.Close()
-	if rows.Next() {
-		err = rows.Scan(&n)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if err != nil {
+	if _, err := queryRow(ctx, s.drv, query, args, &n); err != nil {
 		return 0, false, storageError(err, "")
 	}
 	if n > limit {
