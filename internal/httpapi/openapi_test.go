@@ -17,8 +17,8 @@ import (
 
 func testEngineDeps() Deps {
 	return Deps{
-		Users:    account.NewUsers(nil, nil),
-		Sessions: account.NewSessions(nil, nil, 0, nil),
+		Users:    &account.Users{},
+		Sessions: &account.Sessions{},
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics:  http.NotFoundHandler(),
 	}
