@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"accounts/internal/account"
@@ -105,6 +106,34 @@ var idParam = obj{
 
 func queryParam(name, desc string, schema obj) obj {
 	return obj{"name": name, "in": "query", "required": false, "description": desc, "schema": schema}
+}
+
+// documentRequestID adds the X-Request-ID request header and response
+// header to every operation: the middleware takes and returns it on every
+// route. Responses are copied because several operations share them.
+func documentRequestID(paths obj) {
+	for _, item := range paths {
+		for method, op := range item.(obj) {
+			op, ok := op.(obj)
+			if !ok || method == "parameters" {
+				continue
+			}
+			params, _ := op["parameters"].([]obj)
+			op["parameters"] = append(slices.Clone(params), obj{"$ref": "#/components/parameters/RequestID"})
+			responses := op["responses"].(obj)
+			for status, r := range responses {
+				resp := maps.Clone(r.(obj))
+				headers, _ := resp["headers"].(obj)
+				headers = maps.Clone(headers)
+				if headers == nil {
+					headers = obj{}
+				}
+				headers[RequestIDHeader] = obj{"$ref": "#/components/headers/RequestID"}
+				resp["headers"] = headers
+				responses[status] = resp
+			}
+		}
+	}
 }
 
 func document() obj {
@@ -345,6 +374,7 @@ func document() obj {
 		}),
 	}
 
+	documentRequestID(paths)
 	return obj{
 		"openapi": "3.1.0",
 		"info": obj{
@@ -356,6 +386,15 @@ func document() obj {
 		"paths":   paths,
 		"components": obj{
 			"schemas": schemas,
+			"parameters": obj{"RequestID": obj{
+				"name": RequestIDHeader, "in": "header", "required": false,
+				"description": "The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.",
+				"schema":      obj{"type": "string", "minLength": 1, "maxLength": 128},
+			}},
+			"headers": obj{"RequestID": obj{
+				"description": "The request's id: the caller's X-Request-ID when it was sane, else a generated one. Every log line of the request carries it.",
+				"schema":      obj{"type": "string"},
+			}},
 			"securitySchemes": obj{
 				"cookieAuth": obj{"type": "apiKey", "in": "cookie", "name": cookieName},
 				"bearerAuth": obj{"type": "http", "scheme": "bearer"},

@@ -55,8 +55,9 @@ func TestEveryRouteDocumented(t *testing.T) {
 }
 
 // TestDocumentIsValid: the document loads and validates as OpenAPI 3.1,
-// every operation documents its errors as problem+json, and every
-// authenticated one lists 401.
+// every operation documents its errors as problem+json and the
+// X-Request-ID header it takes and returns, and every authenticated one
+// lists 401.
 func TestDocumentIsValid(t *testing.T) {
 	t.Parallel()
 	doc := loadDocument(t)
@@ -71,7 +72,17 @@ func TestDocumentIsValid(t *testing.T) {
 			if op.Security != nil && op.Responses.Status(401) == nil {
 				t.Errorf("%s %s: authenticated but no 401", method, path)
 			}
+			takes := false
+			for _, p := range op.Parameters {
+				takes = takes || (p.Value.In == "header" && p.Value.Name == RequestIDHeader)
+			}
+			if !takes {
+				t.Errorf("%s %s: the %s request header is not documented", method, path, RequestIDHeader)
+			}
 			for code, r := range op.Responses.Map() {
+				if r.Value.Headers[RequestIDHeader] == nil {
+					t.Errorf("%s %s %s: the %s response header is not documented", method, path, code, RequestIDHeader)
+				}
 				if code[0] < '4' && code != "default" {
 					continue
 				}
