@@ -159,7 +159,7 @@ func TestConcurrencyBound(t *testing.T) {
 // TestMemoryReused: hashes one at a time run in the one memory the dummy
 // was hashed in, concurrent ones in at most MaxConcurrent memories, and
 // none allocates its memory parameter on the heap (as upstream's
-// argon2.IDKey does, 19 MiB a hash at the default parameters).
+// argon2.IDKey does, m KiB a hash: 9 MiB at the default parameters).
 func TestMemoryReused(t *testing.T) {
 	ctx := context.Background()
 	const kib = 2048

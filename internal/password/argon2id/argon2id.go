@@ -5,9 +5,9 @@
 // Package argon2id is golang.org/x/crypto/argon2 (v0.59.0) cut down to
 // Argon2id, with one change of interface: the caller owns the memory the
 // hash works in. Upstream's IDKey allocates its m KiB afresh on the Go heap
-// for every hash, so a server hashing m = 19 MiB twice at a time makes the
-// garbage collector's heap goal, and with it the resident set, several
-// times what is live. Here a [Memory] is kept and reused, hash after hash.
+// for every hash, so a server hashing m = 19 MiB (OWASP's first setting)
+// twice at a time makes the garbage collector's heap goal, and with it the
+// resident set, several times what is live. Here a [Memory] is kept and reused, hash after hash.
 //
 // The rest is upstream's code, the BlaMka assembly for amd64 and loong64
 // and the portable Go (purego, other architectures) under the same build

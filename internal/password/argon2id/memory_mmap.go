@@ -9,7 +9,7 @@ import (
 )
 
 // allocBlocks maps n blocks of anonymous memory outside the Go heap. Kept
-// on the heap, a service's buffers (2 × 19 MiB by default) would count as
+// on the heap, a service's buffers (2 × 9 MiB by default) would count as
 // live heap for ever, and with GOGC=100 the garbage collector would let
 // the heap grow by as much again before collecting; mapped here, they cost
 // their own size and nothing more. A cleanup unmaps them should owner be
