@@ -85,9 +85,9 @@ type Auth struct {
 type Password struct {
 	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key). Changing it invalidates all passwords."`
 	Argon2Time     uint32        `koanf:"argon2_time" help:"argon2id passes."`
-	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB."`
+	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB; the process keeps up to max_concurrent times this for hashing."`
 	Argon2Threads  uint8         `koanf:"argon2_threads" help:"argon2id lanes."`
-	MaxConcurrent  int           `koanf:"max_concurrent" help:"Hashes computed at once; further requests wait."`
+	MaxConcurrent  int           `koanf:"max_concurrent" help:"Hashes computed at once; further requests wait. Each slot keeps argon2_memory_kib of memory."`
 	MaxWait        time.Duration `koanf:"max_wait" help:"Longest wait for a hashing slot before answering 503."`
 }
 
