@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -30,6 +32,14 @@ type DevDatabase struct {
 
 // DevDatabasePrefix starts the name of every throw-away dev database.
 const DevDatabasePrefix = "accounts_dev_"
+
+// devDatabasePrefixOfProcess starts the names of the dev databases this
+// process creates: the process id in the name tells an operator which
+// process left one behind (only a kill -9 can), and lets a test count its
+// own while other processes use the same server.
+func devDatabasePrefixOfProcess() string {
+	return DevDatabasePrefix + strconv.Itoa(os.Getpid()) + "_"
+}
 
 // devDB is an open dev database.
 type devDB struct {
@@ -106,7 +116,7 @@ func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, err
 	}
-	name := DevDatabasePrefix + hex.EncodeToString(suffix)
+	name := devDatabasePrefixOfProcess() + hex.EncodeToString(suffix)
 	// template0 is guaranteed empty; template1 may carry local additions.
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)+" TEMPLATE template0"); err != nil {
 		return nil, fmt.Errorf("create the throw-away dev database on %s:%d (the user needs CREATEDB, or give --dev-url): %w", cfg.Host, cfg.Port, err)

@@ -292,7 +292,7 @@ func TestColumnMovesToEnumType(t *testing.T) {
 
 func listDevDatabases(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query("SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1", DevDatabasePrefix+"%")
+	rows, err := db.Query("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", devDatabasePrefixOfProcess())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,9 @@ func listDevDatabases(t *testing.T, db *sql.DB) []string {
 }
 
 // Two diffs in a row leave no database behind. Not parallel: it compares
-// the server's list of databases, which parallel tests change.
+// the list of this process's dev databases, which parallel tests change;
+// other processes on the same server (other test runs) name theirs with
+// their own process id and do not disturb it.
 func TestDiffLeavesNoDatabasesBehind(t *testing.T) {
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
