@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/peterldowns/pgtestdb"
 
+	"accounts/ent"
+	entuser "accounts/ent/user"
 	"accounts/internal/config"
 	"accounts/internal/database"
 	"accounts/internal/testdb"
@@ -101,8 +103,8 @@ func directOnly(t *testing.T) {
 }
 
 // TestPgBouncerExecModes runs the queries of a sign-up, a login and a
-// listing, concurrently over a pool of several connections, through
-// PgBouncer in each database.exec_mode. simple_protocol and exec must not
+// listing through Ent on the service's driver, concurrently over a pool of
+// several connections, through PgBouncer in each database.exec_mode. simple_protocol and exec must not
 // fail once; the modes that prepare statements are logged, as evidence for
 // the setting the README recommends (PgBouncer 1.21 and later can track
 // prepared statements with max_prepared_statements; Debian 12 ships 1.18).
@@ -130,18 +132,15 @@ func TestPgBouncerExecModes(t *testing.T) {
 				for i := range 20 {
 					name := fmt.Sprintf("bouncer%d_%02d_%s", w, i, strings.ReplaceAll(mode, "_", ""))
 					err := func() error {
-						if _, err := db.SQL.ExecContext(t.Context(), `INSERT INTO users (id, username, password_hash) VALUES (gen_random_uuid(), $1, $2)`, name, []byte{1, 2, 3}); err != nil {
+						ctx := t.Context()
+						if _, err := db.Ent.User.Create().SetUsername(name).SetPasswordHash([]byte{1, 2, 3}).Save(ctx); err != nil {
 							return err
 						}
-						var n int
-						if err := db.SQL.QueryRowContext(t.Context(), `SELECT count(*) FROM users WHERE lower(username) = lower($1) AND is_active = $2`, name, true).Scan(&n); err != nil {
+						if _, err := db.Ent.User.Query().Where(entuser.UsernameEqualFold(name), entuser.IsActive(true)).Count(ctx); err != nil {
 							return err
 						}
-						rows, err := db.SQL.QueryContext(t.Context(), `SELECT id, username, role FROM users ORDER BY username LIMIT $1 OFFSET $2`, 5, i)
-						if err != nil {
-							return err
-						}
-						return rows.Close()
+						_, err := db.Ent.User.Query().Order(ent.Asc(entuser.FieldUsername)).Limit(5).Offset(i).All(ctx)
+						return err
 					}()
 					if err != nil {
 						failures.Add(1)
