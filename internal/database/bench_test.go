@@ -1,0 +1,127 @@
+package database_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"accounts/ent"
+	entuser "accounts/ent/user"
+	"accounts/internal/config"
+	"accounts/internal/database"
+	"accounts/internal/testdb"
+)
+
+// BenchmarkUserByID reads one user's public columns by id, one query at a
+// time, in the ways the service could, side by side in one run: raw pgxpool
+// (the yardstick), a statement built once and run on the Ent driver (what
+// the service does on every authenticated request), the Ent client on the
+// driver (every other query of the service), and the Ent client over
+// database/sql (Ent's stock driver, what the service ran before). Each
+// sub-benchmark after the first reports x_pgxpool, its time per query over
+// the yardstick's measured just before it. Run with
+//
+//	go test -run '^$' -bench UserByID -benchmem ./internal/database
+//
+// bench/RESULTS.md records the numbers; the HTTP benchmark (bench/) shows
+// what they add up to per request.
+func BenchmarkUserByID(b *testing.B) {
+	d := config.Default().Database
+	d.URL = testdb.URL(b)
+	db, err := database.Open(context.Background(), d, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	ctx := context.Background()
+	u, err := db.Ent.User.Create().SetUsername("benchmark").SetPasswordHash([]byte{1}).Save(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stock := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db.SQL)))
+	// Keep what Ent's stock driver needs to be at its best: database/sql
+	// with idle connections of its own, so that a query does not borrow
+	// from the pgxpool each time.
+	db.SQL.SetMaxIdleConns(4)
+
+	pg := entsql.Dialect(dialect.Postgres)
+	t := pg.Table(entuser.Table)
+	cols := []string{entuser.FieldID, entuser.FieldUsername, entuser.FieldRole, entuser.FieldIsActive, entuser.FieldCreatedAt, entuser.FieldUpdatedAt}
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = t.C(c)
+	}
+	query, _ := pg.Select(sel...).From(t).Where(entsql.EQ(t.C(entuser.FieldID), uuid.Nil)).Query()
+
+	type row struct {
+		id               uuid.UUID
+		username, role   string
+		active           bool
+		created, updated time.Time
+	}
+	check := func(b *testing.B, r row) {
+		if r.id != u.ID || r.username != "benchmark" || r.role != "USER" || !r.active {
+			b.Fatalf("read %+v", r)
+		}
+	}
+	ways := []struct {
+		name string
+		read func() (row, error)
+	}{
+		{"pgxpool", func() (r row, err error) {
+			err = db.Pool.QueryRow(ctx, query, u.ID).Scan(&r.id, &r.username, &r.role, &r.active, &r.created, &r.updated)
+			return r, err
+		}},
+		{"prebuilt_on_ent_driver", func() (r row, err error) {
+			var rows entsql.Rows
+			if err := db.Driver.Query(ctx, query, []any{u.ID}, &rows); err != nil {
+				return r, err
+			}
+			defer rows.Close()
+			if !rows.Next() {
+				return r, fmt.Errorf("no row: %v", rows.Err())
+			}
+			err = rows.Scan(&r.id, &r.username, &r.role, &r.active, &r.created, &r.updated)
+			return r, err
+		}},
+		{"ent_client_on_ent_driver", func() (r row, err error) {
+			e, err := db.Ent.User.Query().Where(entuser.ID(u.ID)).Select(cols...).Only(ctx)
+			if err != nil {
+				return r, err
+			}
+			return row{e.ID, e.Username, string(e.Role), e.IsActive, e.CreatedAt, e.UpdatedAt}, nil
+		}},
+		{"ent_client_on_database_sql", func() (r row, err error) {
+			e, err := stock.User.Query().Where(entuser.ID(u.ID)).Select(cols...).Only(ctx)
+			if err != nil {
+				return r, err
+			}
+			return row{e.ID, e.Username, string(e.Role), e.IsActive, e.CreatedAt, e.UpdatedAt}, nil
+		}},
+	}
+	var yardstick float64
+	for i, w := range ways {
+		b.Run(w.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := w.read()
+				if err != nil {
+					b.Fatal(err)
+				}
+				check(b, r)
+			}
+			perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if i == 0 {
+				yardstick = perOp
+			} else if yardstick > 0 {
+				b.ReportMetric(perOp/yardstick, "x_pgxpool")
+			}
+		})
+	}
+}
