@@ -3,7 +3,6 @@ package database_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -13,8 +12,6 @@ import (
 
 	"accounts/ent"
 	entuser "accounts/ent/user"
-	"accounts/internal/config"
-	"accounts/internal/database"
 	"accounts/internal/testdb"
 )
 
@@ -32,13 +29,7 @@ import (
 // bench/RESULTS.md records the numbers; the HTTP benchmark (bench/) shows
 // what they add up to per request.
 func BenchmarkUserByID(b *testing.B) {
-	d := config.Default().Database
-	d.URL = testdb.URL(b)
-	db, err := database.Open(context.Background(), d, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(db.Close)
+	db := open(b, settings(b, testdb.URL(b)), discard)
 	ctx := context.Background()
 	u, err := db.Ent.User.Create().SetUsername("benchmark").SetPasswordHash([]byte{1}).Save(ctx)
 	if err != nil {

@@ -18,14 +18,14 @@ import (
 	"accounts/internal/testdb"
 )
 
-func settings(t *testing.T, url string) config.Database {
+func settings(t testing.TB, url string) config.Database {
 	t.Helper()
 	d := config.Default().Database
 	d.URL = url
 	return d
 }
 
-func open(t *testing.T, d config.Database, log *slog.Logger) *database.DB {
+func open(t testing.TB, d config.Database, log *slog.Logger) *database.DB {
 	t.Helper()
 	db, err := database.Open(context.Background(), d, log)
 	if err != nil {
