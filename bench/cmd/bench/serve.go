@@ -38,7 +38,6 @@ func serveCommand(ctx context.Context, args []string) error {
 	impl := fs.String("impl", "baseline", "baseline or ent")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address too")
-	sqlIdle := fs.Int("sql-max-idle", 0, "experiment: let database/sql keep this many idle connections (the service keeps none, so each query borrows from the pgxpool)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,9 +55,6 @@ func serveCommand(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if *sqlIdle > 0 {
-		db.SQL.SetMaxIdleConns(*sqlIdle)
-	}
 
 	var (
 		users    httpapi.UserService
