@@ -65,50 +65,73 @@ func exhausted(ctx, tctx context.Context, err error, timeout time.Duration, max 
 
 // Exec implements dialect.ExecQuerier.
 func (d *entDriver) Exec(ctx context.Context, query string, args, v any) error {
-	argv, err := argsOf(args)
-	if err != nil {
-		return err
-	}
-	for attempt := 0; ; attempt++ {
-		c, err := d.acquire(ctx)
-		if err != nil {
-			return err
-		}
-		tag, err := c.Exec(ctx, query, argv...)
-		c.Release()
-		if err != nil && retryable(ctx, err, attempt) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return setResult(v, tag)
-	}
+	return d.withConn(ctx, false, func(c *pgxpool.Conn) error { return execOn(ctx, c, query, args, v) })
 }
 
 // Query implements dialect.ExecQuerier. The connection goes back to the
 // pool when the rows are closed or read to the end.
 func (d *entDriver) Query(ctx context.Context, query string, args, v any) error {
-	argv, vr, err := queryArgs(args, v)
-	if err != nil {
-		return err
-	}
+	return d.withConn(ctx, true, func(c *pgxpool.Conn) error { return queryOn(ctx, c, query, args, v, c.Release) })
+}
+
+// withConn runs fn on a borrowed connection and gives it back, unless fn
+// succeeded and keep says the connection now belongs to what fn returned
+// (open rows). A first attempt that failed before anything reached the
+// server runs once more on another connection.
+func (d *entDriver) withConn(ctx context.Context, keep bool, fn func(*pgxpool.Conn) error) error {
 	for attempt := 0; ; attempt++ {
 		c, err := d.acquire(ctx)
 		if err != nil {
 			return err
 		}
-		rows, err := c.Query(ctx, query, argv...)
-		if err != nil {
+		err = fn(c)
+		if err != nil || !keep {
 			c.Release()
-			if retryable(ctx, err, attempt) {
-				continue
-			}
-			return err
 		}
-		*vr = entsql.Rows{ColumnScanner: &pgxRows{rows: rows, release: c.Release}}
-		return nil
+		if err != nil && retryable(ctx, err, attempt) {
+			continue
+		}
+		return err
 	}
+}
+
+// querier is what Ent's statements run on: a pool connection, or a
+// transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// execOn runs Ent's Exec on q.
+func execOn(ctx context.Context, q querier, query string, args, v any) error {
+	argv, err := argsOf(args)
+	if err != nil {
+		return err
+	}
+	tag, err := q.Exec(ctx, query, argv...)
+	if err != nil {
+		return err
+	}
+	return setResult(v, tag)
+}
+
+// queryOn runs Ent's Query on q. release, when not nil, gives the
+// connection back once the rows are closed or read to the end.
+func queryOn(ctx context.Context, q querier, query string, args, v any, release func()) error {
+	argv, err := argsOf(args)
+	if err != nil {
+		return err
+	}
+	vr, ok := v.(*entsql.Rows)
+	if !ok {
+		return fmt.Errorf("database: Ent query wants *sql.Rows, got %T", v)
+	}
+	rows, err := q.Query(ctx, query, argv...)
+	if err != nil {
+		return err
+	}
+	*vr = entsql.Rows{ColumnScanner: &pgxRows{rows: rows, release: release}}
+	return nil
 }
 
 // retryable reports whether a statement that failed on its first attempt
@@ -189,29 +212,13 @@ type entTx struct {
 
 // Exec implements dialect.ExecQuerier.
 func (t *entTx) Exec(ctx context.Context, query string, args, v any) error {
-	argv, err := argsOf(args)
-	if err != nil {
-		return err
-	}
-	tag, err := t.tx.Exec(ctx, query, argv...)
-	if err != nil {
-		return err
-	}
-	return setResult(v, tag)
+	return execOn(ctx, t.tx, query, args, v)
 }
 
-// Query implements dialect.ExecQuerier.
+// Query implements dialect.ExecQuerier. The rows do not give the
+// connection back: the transaction holds it until it ends.
 func (t *entTx) Query(ctx context.Context, query string, args, v any) error {
-	argv, vr, err := queryArgs(args, v)
-	if err != nil {
-		return err
-	}
-	rows, err := t.tx.Query(ctx, query, argv...)
-	if err != nil {
-		return err
-	}
-	*vr = entsql.Rows{ColumnScanner: &pgxRows{rows: rows}}
-	return nil
+	return queryOn(ctx, t.tx, query, args, v, nil)
 }
 
 // Commit implements driver.Tx.
@@ -315,19 +322,6 @@ func argsOf(args any) ([]any, error) {
 		return a, nil
 	}
 	return nil, fmt.Errorf("database: Ent arguments must be []any, got %T", args)
-}
-
-// queryArgs checks the arguments and the destination Ent passes to Query.
-func queryArgs(args, v any) ([]any, *entsql.Rows, error) {
-	argv, err := argsOf(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	vr, ok := v.(*entsql.Rows)
-	if !ok {
-		return nil, nil, fmt.Errorf("database: Ent query wants *sql.Rows, got %T", v)
-	}
-	return argv, vr, nil
 }
 
 // setResult stores the command tag where Ent asked for a sql.Result.
