@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"accounts/internal/config"
@@ -52,7 +51,9 @@ func (a *app) dev(ctx context.Context) error {
 		}
 	}
 	target := cfg.Database.ConnString()
-	if !configured && !answers(ctx, target) {
+	// Any database will do for the check: the configured one may not
+	// exist yet.
+	if !configured && pgcluster.Ping(ctx, maintenanceURL(target), 3*time.Second) != nil {
 		a.log.Info("no database configured and none answers at the default address; starting a private cluster",
 			"data_dir", cfg.Dev.DataDir)
 		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: cfg.Dev.DataDir, Logger: a.log})
@@ -86,19 +87,6 @@ func (a *app) dev(ctx context.Context) error {
 	cfg.Database.URL = target
 	cfg.Migrate.OnStart = true
 	return a.serve(ctx)
-}
-
-// answers reports whether a PostgreSQL server accepts a login at u, to any
-// database: the configured one may not exist yet.
-func answers(ctx context.Context, u string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, maintenanceURL(u))
-	if err != nil {
-		return false
-	}
-	_ = conn.Close(ctx)
-	return true
 }
 
 // maintenanceURL points u at the postgres database, which every server has.

@@ -95,6 +95,9 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("unix socket: %v", err)
 	}
 
+	if err := Ping(ctx, c.URL("postgres"), 5*time.Second); err != nil {
+		t.Fatalf("Ping of the running cluster: %v", err)
+	}
 	conn := connect(t, c.URL("postgres"))
 	var one int
 	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
@@ -131,6 +134,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if err := c2.Stop(ctx); err != nil {
 		t.Errorf("second Stop of a stopped server: %v", err)
+	}
+	if err := Ping(ctx, c.URL("postgres"), 2*time.Second); err == nil {
+		t.Error("Ping of a stopped cluster succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("postmaster.pid after Stop: %v", err)

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
-	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
 
@@ -62,12 +61,12 @@ func ServerURL(t testing.TB) string {
 
 func findServer() (string, error) {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		if err := ping(u, 10*time.Second); err != nil {
+		if err := pgcluster.Ping(context.Background(), u, 10*time.Second); err != nil {
 			return "", fmt.Errorf("TEST_DATABASE_URL does not answer: %w", err)
 		}
 		return u, nil
 	}
-	defaultErr := ping(DefaultServerURL, 3*time.Second)
+	defaultErr := pgcluster.Ping(context.Background(), DefaultServerURL, 3*time.Second)
 	if defaultErr == nil {
 		return DefaultServerURL, nil
 	}
@@ -86,17 +85,6 @@ func findServer() (string, error) {
 		return "", fmt.Errorf("nothing answers at %s (%v), and a private cluster did not start: %w", DefaultServerURL, defaultErr, err)
 	}
 	return c.URL("postgres"), nil
-}
-
-func ping(u string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	return conn.Ping(ctx)
 }
 
 func moduleRoot() (string, error) {

@@ -296,7 +296,7 @@ func (r *runner) findServer(ctx context.Context) error {
 	}
 	var lastErr error
 	for _, u := range candidates {
-		if lastErr = ping(ctx, u); lastErr == nil {
+		if lastErr = pgcluster.Ping(ctx, u, 3*time.Second); lastErr == nil {
 			r.serverURL = u
 			return nil
 		}
@@ -315,17 +315,6 @@ func (r *runner) findServer(ctx context.Context) error {
 	}
 	r.serverURL = c.URL("postgres")
 	return nil
-}
-
-func ping(ctx context.Context, u string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	return conn.Ping(ctx)
 }
 
 // dbURL is the URL of database name on the benchmark's server.
