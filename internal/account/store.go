@@ -34,7 +34,7 @@ func storageError(err error, notFound Code) error {
 		return err
 	}
 	if ent.IsNotFound(err) && notFound != "" {
-		return &Error{Code: notFound, Message: notFoundMessage(notFound)}
+		return notFoundError(notFound)
 	}
 	// A failure to connect is an outage whatever the server said while
 	// refusing (too many clients, starting up, database not accepting).
@@ -100,11 +100,14 @@ func unavailable(cause error) *Error {
 	}
 }
 
-func notFoundMessage(c Code) string {
+// notFoundError is the answer for a row that does not exist, in the
+// caller's context (CodeUserNotFound or a plain not_found).
+func notFoundError(c Code) *Error {
+	msg := "not found"
 	if c == CodeUserNotFound {
-		return "no user has this id"
+		msg = "no user has this id"
 	}
-	return "not found"
+	return &Error{Code: c, Message: msg}
 }
 
 // withTx runs fn in a transaction and commits it when fn returns nil.

@@ -111,7 +111,7 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 		return User{}, storageError(err, "")
 	}
 	if !found {
-		return User{}, &Error{Code: CodeUserNotFound, Message: notFoundMessage(CodeUserNotFound)}
+		return User{}, notFoundError(CodeUserNotFound)
 	}
 	return u, nil
 }
