@@ -104,10 +104,11 @@ func directOnly(t *testing.T) {
 
 // TestPgBouncerExecModes runs the queries of a sign-up, a login and a
 // listing through Ent on the service's driver, concurrently over a pool of
-// several connections, through PgBouncer in each database.exec_mode. simple_protocol and exec must not
-// fail once; the modes that prepare statements are logged, as evidence for
-// the setting the README recommends (PgBouncer 1.21 and later can track
-// prepared statements with max_prepared_statements; Debian 12 ships 1.18).
+// several connections, through PgBouncer in each database.exec_mode.
+// simple_protocol and exec must not fail once; the modes that prepare
+// statements are logged, as evidence for the setting the README recommends
+// (PgBouncer 1.21 and later can track prepared statements with
+// max_prepared_statements; Debian 12 ships 1.18).
 func TestPgBouncerExecModes(t *testing.T) {
 	directOnly(t)
 	t.Parallel()
