@@ -412,6 +412,15 @@ func (c *client) do(method, path string, body any, o ...opts) *response {
 	}
 	r := &response{Response: resp, body: b}
 	c.s.record(req, r)
+	if issuesToken(req, r) {
+		// A password change ends every session of the caller and answers
+		// with a new one, which this client goes on with.
+		var l struct {
+			AccessToken string `json:"access_token"`
+		}
+		r.json(c.s.t, &l)
+		c.token = l.AccessToken
+	}
 	return r
 }
 
@@ -419,7 +428,7 @@ func (c *client) do(method, path string, body any, o ...opts) *response {
 // against the OpenAPI document.
 func (s *server) record(req *http.Request, r *response) {
 	s.t.Helper()
-	isLogin := req.URL.Path == "/api/v1/account/login" && r.StatusCode == http.StatusOK
+	isLogin := issuesToken(req, r)
 	s.mu.Lock()
 	fmt.Fprintf(&s.responses, "%s %s -> %d\n", req.Method, req.URL.Path, r.StatusCode)
 	for k, v := range r.Header {
@@ -449,6 +458,13 @@ func (s *server) record(req *http.Request, r *response) {
 		s.t.Errorf("%s %s -> %d: %s", req.Method, req.URL.Path, r.StatusCode, r.body)
 	}
 	s.validate(req, r)
+}
+
+// issuesToken reports whether r is an answer that carries a new session
+// token: a login, or an own password change.
+func issuesToken(req *http.Request, r *response) bool {
+	return r.StatusCode == http.StatusOK &&
+		(req.URL.Path == "/api/v1/account/login" || req.URL.Path == "/api/v1/account/password" && req.Method == http.MethodPut)
 }
 
 // validate checks one response against the operation the document gives

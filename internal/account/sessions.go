@@ -109,6 +109,7 @@ func (s *Sessions) Login(ctx context.Context, username, pw string) (Login, error
 	if !u.IsActive {
 		return Login{}, Errorf(CodeAccountInactive, "this account is deactivated")
 	}
+	var upgraded []byte
 	if rehash {
 		// The stored hash predates the current parameters; this is the one
 		// moment the plain password is at hand to upgrade it.
@@ -116,32 +117,131 @@ func (s *Sessions) Login(ctx context.Context, username, pw string) (Login, error
 		if err != nil {
 			return Login{}, hasherError(s.hasher, err)
 		}
-		if err := s.client.User.UpdateOneID(u.ID).SetPasswordHash([]byte(h)).Exec(ctx); err != nil {
-			return Login{}, storageError(err, "")
-		}
+		upgraded = []byte(h)
 	}
-	token, hash := newToken()
-	now := s.now()
-	expires := now.Add(s.ttl)
+	var l Login
 	err = withTx(ctx, s.client, func(tx *ent.Tx) error {
-		// Expired sessions of this user go now, so rows do not pile up for
-		// users who never log out.
-		if _, err := tx.AuthSession.Delete().
-			Where(authsession.UserID(u.ID), authsession.ExpiresAtLTE(now)).
-			Exec(ctx); err != nil {
-			return storageError(err, "")
+		cur, err := lockVerified(ctx, tx, u, upgraded != nil)
+		if err != nil {
+			return err
 		}
-		return storageError(tx.AuthSession.Create().
-			SetTokenHash(hash).
-			SetUserID(u.ID).
-			SetCreatedAt(now).
-			SetExpiresAt(expires).
-			Exec(ctx), "")
+		if upgraded != nil {
+			// A compare-and-set on the hash that was verified: a rehash never
+			// writes over a password set since (the version check above
+			// already refused those; this keeps the write honest alone).
+			if _, err := tx.User.Update().
+				Where(entuser.ID(u.ID), entuser.PasswordHash(u.PasswordHash)).
+				SetPasswordHash(upgraded).
+				Save(ctx); err != nil {
+				return storageError(err, "")
+			}
+		}
+		l, err = s.open(ctx, tx, fromEnt(cur))
+		return err
 	})
 	if err != nil {
 		return Login{}, err
 	}
-	return Login{Token: token, ExpiresAt: expires, User: fromEnt(u)}, nil
+	return l, nil
+}
+
+// lockVerified locks the row of a user whose password was just verified
+// against u (a share lock, or an exclusive one to rehash) and returns it
+// as committed now. It refuses the login when the credential version
+// moved since u was read: a password set or change, or a deactivation,
+// committed while the password was being checked. Because the lock is held
+// until the session is inserted, a change committing later waits for the
+// insert and then ends that session with the others.
+func lockVerified(ctx context.Context, tx *ent.Tx, u *ent.User, exclusive bool) (*ent.User, error) {
+	q := tx.User.Query().Where(entuser.ID(u.ID))
+	if exclusive {
+		q = q.ForUpdate()
+	} else {
+		q = q.ForShare()
+	}
+	cur, err := q.Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, Errorf(CodeInvalidCredentials, "the username or the password is wrong")
+	case err != nil:
+		return nil, storageError(err, "")
+	case !cur.IsActive:
+		return nil, Errorf(CodeAccountInactive, "this account is deactivated")
+	case cur.CredentialVersion != u.CredentialVersion:
+		return nil, Errorf(CodeInvalidCredentials, "the username or the password is wrong")
+	}
+	return cur, nil
+}
+
+// open inserts a new session for u in tx and returns its token.
+func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u User) (Login, error) {
+	token, hash := newToken()
+	now := s.now()
+	expires := now.Add(s.ttl)
+	err := tx.AuthSession.Create().
+		SetTokenHash(hash).
+		SetUserID(u.ID).
+		SetCreatedAt(now).
+		SetExpiresAt(expires).
+		Exec(ctx)
+	if err != nil {
+		return Login{}, storageError(err, "")
+	}
+	return Login{Token: token, ExpiresAt: expires, User: u}, nil
+}
+
+// ChangePassword changes the caller's own password after checking the
+// current one. Every session of the caller ends, the one that asked
+// included, and a new session is opened and returned: whoever held the old
+// token (it may be why the password changes) is out. The change is a
+// compare-and-set on the hash the current password was checked against,
+// so it cannot undo a reset that committed meanwhile.
+func (s *Sessions) ChangePassword(ctx context.Context, p Principal, current, next string) (Login, error) {
+	var fe fieldErrors
+	if current == "" {
+		fe.add("current_password", "is required")
+	}
+	if msg := ValidatePassword(next); msg != "" {
+		fe.add("new_password", "%s", msg)
+	}
+	if err := fe.err(); err != nil {
+		return Login{}, err
+	}
+	u, err := s.client.User.Get(ctx, p.User.ID)
+	if err != nil {
+		return Login{}, storageError(err, CodeUserNotFound)
+	}
+	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
+	if err != nil {
+		return Login{}, hasherError(s.hasher, err)
+	}
+	if !ok {
+		return Login{}, Errorf(CodeWrongPassword, "the current password is wrong")
+	}
+	if next == current {
+		return Login{}, &Error{Code: CodeValidationFailed, Message: "the request has invalid fields",
+			Fields: []FieldError{{Field: "new_password", Message: "must differ from the current password"}}}
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return Login{}, hasherError(s.hasher, err)
+	}
+	var l Login
+	err = withTx(ctx, s.client, func(tx *ent.Tx) error {
+		cur, err := lockVerified(ctx, tx, u, true)
+		if err != nil {
+			if ErrorCode(err) == CodeInvalidCredentials {
+				return Errorf(CodeWrongPassword, "the password was changed meanwhile; the current password is wrong")
+			}
+			return err
+		}
+		if err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash))); err != nil {
+			return storageError(err, CodeUserNotFound)
+		}
+		l, err = s.open(ctx, tx, fromEnt(cur))
+		return err
+	})
+	return l, err
 }
 
 // usernameFold matches a username without regard to case, in the form

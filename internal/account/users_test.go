@@ -135,19 +135,25 @@ func TestLoginAndSessions(t *testing.T) {
 		t.Fatalf("extended session: %v", err)
 	}
 
-	// Own password change: other sessions end, this one stays.
+	// Own password change: every session ends, the one that asked
+	// included, and the answer carries a new one.
 	l3, _ := f.sessions.Login(ctx, "carol", "password1")
 	p1, _ := f.sessions.Authenticate(ctx, l1.Token)
-	mustCode(t, f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "nope-nope", "password2"), CodeWrongPassword)
-	mustCode(t, f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "password1", "password1"), CodeValidationFailed)
-	if err := f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "password1", "password2"); err != nil {
+	_, err = f.sessions.ChangePassword(ctx, p1, "nope-nope", "password2")
+	mustCode(t, err, CodeWrongPassword)
+	_, err = f.sessions.ChangePassword(ctx, p1, "password1", "password1")
+	mustCode(t, err, CodeValidationFailed)
+	l4, err := f.sessions.ChangePassword(ctx, p1, "password1", "password2")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.sessions.Authenticate(ctx, l1.Token); err != nil {
-		t.Fatalf("the session that changed the password ended: %v", err)
+	for _, old := range []string{l1.Token, l3.Token} {
+		_, err = f.sessions.Authenticate(ctx, old)
+		mustCode(t, err, CodeUnauthenticated)
 	}
-	_, err = f.sessions.Authenticate(ctx, l3.Token)
-	mustCode(t, err, CodeUnauthenticated)
+	if p4, err := f.sessions.Authenticate(ctx, l4.Token); err != nil || p4.User.ID != p1.User.ID || l4.Token == l1.Token {
+		t.Fatalf("the session the change returned: %+v, %v", p4, err)
+	}
 
 	for _, bad := range []string{"", "x", l1.Token + "x", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"} {
 		_, err := f.sessions.Authenticate(ctx, bad)

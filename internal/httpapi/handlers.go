@@ -168,12 +168,15 @@ func (s *server) changePassword(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	p := principalOf(c)
-	if err := s.Users.ChangeOwnPassword(c.Request.Context(), p.User, p.Session.ID, req.CurrentPassword, req.NewPassword); err != nil {
+	l, err := s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), req.CurrentPassword, req.NewPassword)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	// Every session of the caller ended, this one included: the answer
+	// carries the new one, as a login's does.
+	s.setCookie(c, l.Token, l.ExpiresAt)
+	c.JSON(http.StatusOK, loginResponse{AccessToken: l.Token, TokenType: "Bearer", ExpiresAt: l.ExpiresAt.UTC()})
 }
 
 func (s *server) logout(c *gin.Context) {

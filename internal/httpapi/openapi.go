@@ -205,8 +205,12 @@ func document() obj {
 		},
 		"/api/v1/account/password": obj{
 			"put": func() obj {
-				op := operation("changePassword", "Change one's own password; every other session of the caller ends.", true, obj{
-					"204": noContent,
+				op := operation("changePassword", "Change one's own password. Every session of the caller ends, this one included; the answer carries a new session, in the body and in the access_token cookie.", true, obj{
+					"200": obj{
+						"description": "Changed. The new session token is also set as the access_token cookie.",
+						"headers":     obj{"Set-Cookie": obj{"description": "access_token=<token>; HttpOnly; SameSite=Lax", "schema": obj{"type": "string"}}},
+						"content":     obj{"application/json": obj{"schema": ref("Login")}},
+					},
 					"400": badRequest,
 					"403": problemResponse("`wrong_password`: current_password is wrong; `csrf_rejected`; `account_inactive`.", false),
 					"413": tooLargeResp,

@@ -50,7 +50,6 @@ type UserService interface {
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
 	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
 	SetActive(ctx context.Context, caller account.User, id uuid.UUID, active bool) error
-	ChangeOwnPassword(ctx context.Context, caller account.User, keep uuid.UUID, current, next string) error
 }
 
 // SessionService is what the handlers and the authentication middleware
@@ -59,6 +58,7 @@ type SessionService interface {
 	Login(ctx context.Context, username, pw string) (account.Login, error)
 	Authenticate(ctx context.Context, token string) (account.Principal, error)
 	Logout(ctx context.Context, p account.Principal) error
+	ChangePassword(ctx context.Context, p account.Principal, current, next string) (account.Login, error)
 }
 
 // The service's own implementations satisfy the interfaces.
