@@ -142,7 +142,7 @@ func roleOf(db string) account.Role {
 }
 
 // Login is not part of the baseline.
-func (s *Sessions) Login(context.Context, string, string) (account.Login, error) {
+func (s *Sessions) Login(context.Context, string, string, account.Client) (account.Login, error) {
 	return account.Login{}, errUnsupported
 }
 
@@ -178,6 +178,6 @@ func (u *Users) SetActive(context.Context, account.User, uuid.UUID, bool) error 
 }
 
 // ChangePassword is not part of the baseline.
-func (s *Sessions) ChangePassword(context.Context, account.Principal, string, string) (account.Login, error) {
+func (s *Sessions) ChangePassword(context.Context, account.Principal, account.Client, string, string) (account.Login, error) {
 	return account.Login{}, errUnsupported
 }

@@ -73,7 +73,7 @@ func newRaceFixture(t *testing.T) raceFixture {
 
 // raceLogin logs in as a client with no device cookie from one address.
 func raceLogin(ctx context.Context, s *Sessions, name, pw string) (Login, error) {
-	return s.Login(ctx, name, pw)
+	return s.Login(ctx, name, pw, Client{})
 }
 
 // jitter waits a random part of span, so that over the rounds the second
@@ -299,6 +299,6 @@ func passwordN(i int) string { return "password-" + strconv.Itoa(i) }
 
 // changeOwn changes the caller's own password.
 func changeOwn(ctx context.Context, s *Sessions, p Principal, current, next string) error {
-	_, err := s.ChangePassword(ctx, p, current, next)
+	_, err := s.ChangePassword(ctx, p, Client{}, current, next)
 	return err
 }

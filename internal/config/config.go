@@ -71,14 +71,20 @@ type Log struct {
 	Format string `koanf:"format" help:"text, json, or auto (text on a terminal, JSON otherwise)."`
 }
 
-// Auth holds the session settings.
+// Auth holds the session and throttling settings.
 type Auth struct {
-	SessionTTL   time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
-	CookieSecure bool          `koanf:"cookie_secure" help:"Mark the access_token cookie Secure (set it when served over HTTPS)."`
-	// The login throttle counts failed logins in memory, per replica.
-	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username within login_throttle_window before further logins answer 429 (0 disables)."`
-	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address within login_throttle_window before further logins answer 429 (0 disables)."`
+	SessionTTL         time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
+	SessionMaxLifetime time.Duration `koanf:"session_max_lifetime" help:"Absolute lifetime of a session from its login; sliding extension never goes past it."`
+	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix (set it when served over HTTPS)."`
+	// The login throttle keeps its counters in PostgreSQL, shared by every
+	// replica (package throttle).
+	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
+	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
+	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins of one trusted device (a client presenting its device token) within login_throttle_window before it answers 429 (0 disables)."`
 	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
+	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
+	SignUpWindow             time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
+	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and device ids are hashed into, per kind; bounds the throttle table at users + 3 × this many rows."`
 }
 
 // Password holds the password hashing settings.
@@ -142,9 +148,14 @@ func Default() Config {
 		Log: Log{Level: "info", Format: "auto"},
 		Auth: Auth{
 			SessionTTL:               30 * time.Minute,
+			SessionMaxLifetime:       12 * time.Hour,
 			LoginFailuresPerUsername: 10,
 			LoginFailuresPerAddress:  100,
+			LoginFailuresPerDevice:   10,
 			LoginThrottleWindow:      15 * time.Minute,
+			SignUpsPerAddress:        20,
+			SignUpWindow:             time.Hour,
+			ThrottleBuckets:          65536,
 		},
 		Password: Password{
 			// One of the argon2id settings OWASP's Password Storage Cheat

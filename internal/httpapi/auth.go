@@ -148,6 +148,38 @@ func (s *server) setCookie(c *gin.Context, token string, expires time.Time) {
 	})
 }
 
+// deviceHeader carries the device token for clients without cookies, in
+// both directions.
+const deviceHeader = "X-Device-Token"
+
+// deviceLifetime is how long a device cookie is kept.
+const deviceLifetime = 365 * 24 * time.Hour
+
+func (s *server) deviceCookieName() string {
+	if s.CookieSecure {
+		return "__Host-device"
+	}
+	return "device"
+}
+
+// setDevice hands out a device token: as a cookie for browsers and as a
+// header for other clients. Each login gets a new one.
+func (s *server) setDevice(c *gin.Context, token string) {
+	if token == "" {
+		return
+	}
+	c.Header(deviceHeader, token)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     s.deviceCookieName(),
+		Value:    token,
+		Path:     "/",
+		MaxAge:   int(deviceLifetime.Seconds()),
+		HttpOnly: true,
+		Secure:   s.CookieSecure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
 func (s *server) clearCookie(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name:     cookieName,

@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"accounts/internal/account"
-	"accounts/internal/throttle"
 )
 
 func init() {
@@ -55,16 +54,23 @@ type UserService interface {
 // SessionService is what the handlers and the authentication middleware
 // call on sessions. *account.Sessions is the service's implementation.
 type SessionService interface {
-	Login(ctx context.Context, username, pw string) (account.Login, error)
+	Login(ctx context.Context, username, pw string, from account.Client) (account.Login, error)
 	Authenticate(ctx context.Context, token string) (account.Principal, error)
 	Logout(ctx context.Context, p account.Principal) error
-	ChangePassword(ctx context.Context, p account.Principal, current, next string) (account.Login, error)
+	ChangePassword(ctx context.Context, p account.Principal, from account.Client, current, next string) (account.Login, error)
+}
+
+// SignUpLimiter bounds sign-ups per client address. *account.Guard is the
+// service's implementation.
+type SignUpLimiter interface {
+	ReserveSignUp(ctx context.Context, address string) error
 }
 
 // The service's own implementations satisfy the interfaces.
 var (
 	_ UserService    = (*account.Users)(nil)
 	_ SessionService = (*account.Sessions)(nil)
+	_ SignUpLimiter  = (*account.Guard)(nil)
 )
 
 // Deps are what the API needs from the rest of the service.
@@ -77,10 +83,9 @@ type Deps struct {
 	// at the migration head); its error is shown to the client, so it must
 	// say why without secrets.
 	Ready func(context.Context) error
-	// UsernameThrottle and AddressThrottle count failed logins per
-	// lower-cased username and per client address; nil disables either.
-	UsernameThrottle *throttle.Limiter
-	AddressThrottle  *throttle.Limiter
+	// SignUps, when set, bounds sign-ups per client address. (Logins are
+	// throttled by the session service.)
+	SignUps SignUpLimiter
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
 	// ObserveHTTP, when set, is told of every answered request: its method,
