@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 )
 
@@ -200,6 +201,7 @@ func quoteLiteral(s string) string {
 // state the migration reaches (its columns are converted). Diff and Down
 // both plan through it.
 func planWithEnums(ctx context.Context, drv atlasmigrate.Driver, name string, kept []schema.Change, enums []*enumChange, tables []*schema.Table) (*atlasmigrate.Plan, error) {
+	castToEnums(kept)
 	plan, err := planChanges(ctx, drv, name, kept)
 	if err != nil {
 		return nil, err
@@ -228,4 +230,33 @@ func enumNotes(enums []*enumChange) []string {
 			e.To.T, strings.Join(e.Removed, ", "), strings.Join(e.Added, ", "), strings.Join(e.Removed, ", "), e.To.T, e.Removed[0], e.Added[0]))
 	}
 	return notes
+}
+
+// castToEnums gives every column that moves to an enum type from another
+// type a USING col::text::type clause: PostgreSQL has no automatic cast to
+// an enum, so the bare ALTER COLUMN … TYPE the planner writes fails.
+func castToEnums(changes []schema.Change) {
+	for _, c := range changes {
+		m, ok := c.(*schema.ModifyTable)
+		if !ok {
+			continue
+		}
+		for _, tc := range m.Changes {
+			mc, ok := tc.(*schema.ModifyColumn)
+			if !ok || !mc.Change.Is(schema.ChangeType) {
+				continue
+			}
+			to, ok := mc.To.Type.Type.(*schema.EnumType)
+			if !ok {
+				continue
+			}
+			if from, ok := mc.From.Type.Type.(*schema.EnumType); ok && from.T == to.T {
+				continue
+			}
+			if slices.ContainsFunc(mc.Extra, func(c schema.Clause) bool { _, ok := c.(*postgres.ConvertUsing); return ok }) {
+				continue
+			}
+			mc.Extra = append(mc.Extra, &postgres.ConvertUsing{X: quoteIdent(mc.To.Name) + "::text::" + quoteIdent(to.T)})
+		}
+	}
 }

@@ -189,7 +189,9 @@ func (g *enumGuard) load(oid uint32) (*simEnum, error) {
 
 // cast judges ALTER TABLE table ALTER COLUMN col TYPE typ USING using.
 func (g *enumGuard) cast(file, table, col, typ, using string) error {
-	norm := func(s string) string { return strings.ToLower(strings.NewReplacer(`"`, "", " ", "", "\t", "", "\n", "").Replace(s)) }
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer(`"`, "", " ", "", "\t", "", "\n", "").Replace(s))
+	}
 	if norm(using) != norm(col)+"::text::"+norm(typ) {
 		return nil
 	}
