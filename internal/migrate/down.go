@@ -71,7 +71,8 @@ func (e *DataLossError) Error() string {
 // stores no down files; it computes them, and so does Down: it replays dir
 // up to the target version on a dev database, diffs the live schema against
 // that, plans the change, applies it in one transaction under the migration
-// lock, and deletes the reverted revision rows.
+// lock, and deletes the reverted revision rows. Enum values that the
+// reverted files renamed are renamed back, keeping the rows.
 func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOptions) (rep *DownReport, err error) {
 	start := time.Now()
 	out := opts.Out
@@ -157,7 +158,17 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	if err != nil {
 		return nil, fmt.Errorf("compare the database with version %s: %w", orNone(target), err)
 	}
-	changes, enums, err := planEnumChanges(changes, nil)
+	var revertedFiles []atlasmigrate.File
+	for _, f := range files {
+		if slices.ContainsFunc(revert, func(r *atlasmigrate.Revision) bool { return r.Version == f.Version() }) {
+			revertedFiles = append(revertedFiles, f)
+		}
+	}
+	renames, err := revertedEnumRenames(drv, revertedFiles)
+	if err != nil {
+		return nil, err
+	}
+	changes, enums, err := planEnumChanges(changes, applicableRenames(changes, renames))
 	if err != nil {
 		return nil, err
 	}

@@ -260,3 +260,66 @@ func castToEnums(changes []schema.Change) {
 		}
 	}
 }
+
+// revertedEnumRenames returns the renames that undo the RENAME VALUE
+// statements of files (oldest first), so that down renames a value back
+// instead of recreating the type without it: A renamed to B, then to C,
+// comes back as C to A.
+func revertedEnumRenames(drv atlasmigrate.Driver, files []atlasmigrate.File) ([]EnumRename, error) {
+	type key struct{ typ, orig string }
+	var order []key
+	cur := make(map[key]string)
+	for _, f := range files {
+		stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+		if err != nil {
+			return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+		}
+		for _, st := range stmts {
+			m := reRenameValue.FindStringSubmatch(st.Text)
+			if m == nil {
+				continue
+			}
+			typ, from, to := lastIdent(m[1]), strings.ReplaceAll(m[2], "''", "'"), strings.ReplaceAll(m[3], "''", "'")
+			renamed := false
+			for k, v := range cur {
+				if k.typ == typ && v == from {
+					cur[k], renamed = to, true
+				}
+			}
+			if !renamed {
+				k := key{typ, from}
+				cur[k] = to
+				order = append(order, k)
+			}
+		}
+	}
+	var out []EnumRename
+	for _, k := range order {
+		if cur[k] != k.orig {
+			out = append(out, EnumRename{Type: k.typ, From: cur[k], To: k.orig})
+		}
+	}
+	return out, nil
+}
+
+// applicableRenames keeps the renames that planEnumChanges accepts for
+// changes: the type loses From and gains To.
+func applicableRenames(changes []schema.Change, renames []EnumRename) []EnumRename {
+	var out []EnumRename
+	for _, r := range renames {
+		for _, c := range changes {
+			m, ok := c.(*schema.ModifyObject)
+			if !ok {
+				continue
+			}
+			from, ok1 := m.From.(*schema.EnumType)
+			to, ok2 := m.To.(*schema.EnumType)
+			if ok1 && ok2 && from.T == r.Type &&
+				slices.Contains(from.Values, r.From) && !slices.Contains(to.Values, r.From) &&
+				slices.Contains(to.Values, r.To) && !slices.Contains(from.Values, r.To) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}

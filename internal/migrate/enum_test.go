@@ -385,3 +385,32 @@ func TestDiffRefusesAChangeItCannotPlan(t *testing.T) {
 		t.Error("check passes while the change cannot be planned")
 	}
 }
+
+// Down of a file that renamed a value renames it back, keeping the rows,
+// instead of recreating the type without the new name.
+func TestDownRenamesEnumValueBack(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir, db := withAuditorApplied(ctx, t, 1)
+	addFile(t, dir, "29990101000000_reviewer.sql", "ALTER TYPE userrole RENAME VALUE 'AUDITOR' TO 'REVIEWER';\n")
+	addFile(t, dir, "29990101000001_checker.sql", "ALTER TYPE \"userrole\" RENAME VALUE 'REVIEWER' TO 'CHECKER';\n")
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := roleCounts(t, db); got["CHECKER"] != 1 {
+		t.Fatalf("roles: %v", got)
+	}
+	rep, err := Down(ctx, db, dir, DownOptions{N: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.SQL, []string{`ALTER TYPE "userrole" RENAME VALUE 'CHECKER' TO 'AUDITOR'`}) {
+		t.Errorf("down SQL %q", rep.SQL)
+	}
+	if got := roleCounts(t, db); got["AUDITOR"] != 1 {
+		t.Errorf("roles after down: %v", got)
+	}
+	if got := enumValues(t, inspect(t, db), "userrole"); !slices.Equal(got, []string{"USER", "ADMIN", "SUPER_ADMIN", "AUDITOR"}) {
+		t.Errorf("userrole after down: %q", got)
+	}
+}
