@@ -156,7 +156,9 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if err != nil {
 			return false, err
 		}
-		lintChanges(changes, st.Text, existed, add)
+		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
+			lintChanges(changes, st.Text, existed, add)
+		}
 		lintText(st.Text, add)
 		before = after
 	}
