@@ -275,11 +275,11 @@ func revertedEnumRenames(drv atlasmigrate.Driver, files []atlasmigrate.File) ([]
 			return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
 		}
 		for _, st := range stmts {
-			m := reRenameValue.FindStringSubmatch(st.Text)
-			if m == nil {
+			typ, from, to, ok := renameValueStmt(st.Text)
+			if !ok {
 				continue
 			}
-			typ, from, to := lastIdent(m[1]), strings.ReplaceAll(m[2], "''", "'"), strings.ReplaceAll(m[3], "''", "'")
+			typ = lastIdent(typ)
 			renamed := false
 			for k, v := range cur {
 				if k.typ == typ && v == from {

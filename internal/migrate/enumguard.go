@@ -55,6 +55,16 @@ var (
 	reString      = regexp.MustCompile(sqlString)
 )
 
+// renameValueStmt parses ALTER TYPE typ RENAME VALUE 'from' TO 'to'; typ
+// is as written (possibly quoted and schema-qualified).
+func renameValueStmt(text string) (typ, from, to string, ok bool) {
+	m := reRenameValue.FindStringSubmatch(text)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], strings.ReplaceAll(m[2], "''", "'"), strings.ReplaceAll(m[3], "''", "'"), true
+}
+
 // unquoteIdent turns an identifier as written in SQL into its name.
 func unquoteIdent(s string) string {
 	s = strings.TrimSpace(s)
@@ -110,12 +120,11 @@ func guardEnumValueDrops(ctx context.Context, q execQuerier, file string, stmts 
 }
 
 func (g *enumGuard) stmt(file, text string) error {
-	if m := reRenameValue.FindStringSubmatch(text); m != nil {
-		e, err := g.lookup(m[1])
+	if typ, from, to, ok := renameValueStmt(text); ok {
+		e, err := g.lookup(typ)
 		if err != nil || e == nil {
 			return err
 		}
-		from, to := strings.ReplaceAll(m[2], "''", "'"), strings.ReplaceAll(m[3], "''", "'")
 		for orig, cur := range e.labels {
 			if cur == from {
 				e.labels[orig] = to

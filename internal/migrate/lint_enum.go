@@ -44,8 +44,7 @@ func lintEnumValues(file string, stmts []*atlasmigrate.Stmt, start, end *schema.
 		values := slices.Clone(e1.Values)
 		idx := 0
 		for i, st := range stmts {
-			if m := reRenameValue.FindStringSubmatch(st.Text); m != nil && lastIdent(m[1]) == e1.T {
-				from, to := strings.ReplaceAll(m[2], "''", "'"), strings.ReplaceAll(m[3], "''", "'")
+			if typ, from, to, ok := renameValueStmt(st.Text); ok && lastIdent(typ) == e1.T {
 				if j := slices.Index(values, from); j >= 0 {
 					values[j] = to
 				}
