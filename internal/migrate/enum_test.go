@@ -414,3 +414,35 @@ func TestDownRenamesEnumValueBack(t *testing.T) {
 		t.Errorf("userrole after down: %q", got)
 	}
 }
+
+// The apply guard reads hand-written files too: unquoted names, the order
+// "new type, convert, drop the old, rename the new", and it leaves alone a
+// conversion that maps values itself.
+func TestApplyGuardFollowsHandWrittenFiles(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir, db := withAuditorApplied(ctx, t, 1)
+	const name = "29990101000000_drop_auditor.sql"
+	file := func(using string) string {
+		return `CREATE TYPE userrole_new AS ENUM ('USER', 'ADMIN', 'SUPER_ADMIN');
+ALTER TABLE users ALTER COLUMN role DROP DEFAULT;
+ALTER TABLE users ALTER COLUMN role TYPE userrole_new USING ` + using + `;
+ALTER TABLE users ALTER COLUMN role SET DEFAULT 'USER';
+DROP TYPE userrole;
+ALTER TYPE userrole_new RENAME TO userrole;
+`
+	}
+	addFile(t, dir, name, file("role::text::userrole_new"))
+	_, err := Apply(ctx, db, dir, ApplyOptions{})
+	var inUse *EnumValueInUseError
+	if !errors.As(err, &inUse) || inUse.Rows != 1 || !slices.Equal(inUse.Values, []string{"AUDITOR"}) {
+		t.Fatalf("hand-written removal over a row holding AUDITOR: %v", err)
+	}
+	addFile(t, dir, name, file("(CASE WHEN role = 'AUDITOR' THEN 'USER' ELSE role::text END)::userrole_new"))
+	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
+		t.Fatalf("a conversion that maps the value: %v", err)
+	}
+	if got := roleCounts(t, db); got["USER"] != 1 || got["ADMIN"] != 1 {
+		t.Errorf("roles: %v", got)
+	}
+}

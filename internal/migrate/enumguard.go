@@ -52,6 +52,7 @@ var (
 	reRenameType  = regexp.MustCompile(`(?is)^\s*ALTER\s+TYPE\s+(` + sqlQIdent + `)\s+RENAME\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
 	reCreateEnum  = regexp.MustCompile(`(?is)^\s*CREATE\s+TYPE\s+(` + sqlQIdent + `)\s+AS\s+ENUM\s*\((.*)\)\s*;?\s*$`)
 	reEnumCast    = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+ALTER\s+COLUMN\s+(` + sqlIdent + `)\s+(?:SET\s+DATA\s+)?TYPE\s+(` + sqlQIdent + `)\s+USING\s+(.+?)\s*;?\s*$`)
+	reAddValue    = regexp.MustCompile(`(?is)^\s*ALTER\s+TYPE\s+(` + sqlQIdent + `)\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?` + sqlString)
 	reString      = regexp.MustCompile(sqlString)
 )
 
@@ -129,6 +130,22 @@ func (g *enumGuard) stmt(file, text string) error {
 			if cur == from {
 				e.labels[orig] = to
 			}
+		}
+		if i := slices.Index(e.created, from); i >= 0 {
+			e.created[i] = to
+		}
+		return nil
+	}
+	if m := reAddValue.FindStringSubmatch(text); m != nil {
+		e, err := g.lookup(m[1])
+		if err != nil || e == nil {
+			return err
+		}
+		v := strings.ReplaceAll(m[2], "''", "'")
+		if e.labels != nil {
+			e.labels[v] = v // no row holds it yet
+		} else {
+			e.created = append(e.created, v)
 		}
 		return nil
 	}
