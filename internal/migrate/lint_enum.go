@@ -130,3 +130,36 @@ func rewritesTable(from, to *schema.Column) bool {
 	}
 	return true
 }
+
+// enumRecreation reports whether stmt is a step of recreating an enum type
+// that exists at the start of the file (moving it aside, creating it again,
+// converting a column to it). What the recreation changes, lintEnumValues
+// judges for the file as a whole; step by step it would look like a new
+// type and columns changing type. A column that moves to an enum type from
+// another type is no recreation.
+func enumRecreation(stmt string, start *schema.Schema) bool {
+	existed := func(name string) bool {
+		_, ok := start.Object(func(o schema.Object) bool { e, ok := o.(*schema.EnumType); return ok && e.T == lastIdent(name) })
+		return ok
+	}
+	if m := reRenameType.FindStringSubmatch(stmt); m != nil {
+		return existed(m[1])
+	}
+	if m := reCreateEnum.FindStringSubmatch(stmt); m != nil {
+		return existed(m[1])
+	}
+	if m := reEnumCast.FindStringSubmatch(stmt); m != nil {
+		// Only a column that had this very type at the start of the file.
+		t, ok := start.Table(lastIdent(m[1]))
+		if !ok {
+			return false
+		}
+		c, ok := t.Column(unquoteIdent(m[2]))
+		if !ok {
+			return false
+		}
+		e, ok := c.Type.Type.(*schema.EnumType)
+		return ok && e.T == lastIdent(m[3])
+	}
+	return false
+}

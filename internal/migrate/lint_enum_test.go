@@ -56,6 +56,9 @@ DROP TYPE "userrole_old";
 			t.Errorf("renaming the old type aside is reported: %v", f)
 		}
 	}
+	if hasFinding(fs, SeverityError, ClassIncompatible, "") {
+		t.Errorf("recreating a type to drop a value is reported as an expand step: %v", fs)
+	}
 	if hasFinding(fs, SeverityWarning, ClassDestructive, "--rename-enum-value") {
 		t.Errorf("a plain removal points at the rename flag: %v", fs)
 	}
