@@ -80,8 +80,8 @@ type Deps struct {
 	// Log receives internal errors and recovered panics.
 	Log *slog.Logger
 	// Ready reports whether the service can take traffic (database up and
-	// at the migration head); its error is shown to the client, so it must
-	// say why without secrets.
+	// every migration of the build applied); its error is shown to the
+	// client, so it must say why without secrets.
 	Ready func(context.Context) error
 	// SignUps, when set, bounds sign-ups per client address. (Logins are
 	// throttled by the session service.)
