@@ -64,7 +64,7 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 		return nil, nil, errors.New("auth.login_failures_per_username and auth.login_failures_per_address must not be negative, and auth.login_throttle_window must be positive")
 	}
 	m := metrics.New()
-	m.RegisterPool(db.Pool.Stat)
+	m.RegisterPool(db.Stat)
 	hasher, err := newHasher(cfg.Password, m.HasherRejected)
 	if err != nil {
 		return nil, nil, err
@@ -86,7 +86,7 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 	// ctx). Its errors are shown to clients, so they say what is wrong
 	// without the driver's text (which names hosts and users).
 	ready := func(ctx context.Context) error {
-		if err := db.Pool.Ping(ctx); err != nil {
+		if err := db.SQL.PingContext(ctx); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("the database did not answer within %s", cfg.HTTP.ReadyTimeout)
 			}

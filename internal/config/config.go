@@ -53,9 +53,9 @@ type Database struct {
 	Password    string        `koanf:"password" secret:"true" help:"Password."`
 	Name        string        `koanf:"name" help:"Database name."`
 	SSLMode     string        `koanf:"sslmode" help:"libpq sslmode for the URL built from the parts (disable, prefer, require, verify-full...)."`
-	PoolSize    int           `koanf:"pool_size" help:"Connections kept open while idle (pgxpool MinIdleConns)."`
+	PoolSize    int           `koanf:"pool_size" help:"Connections kept open even when idle (pgxpool MinConns)."`
 	MaxOverflow int           `koanf:"max_overflow" help:"Extra connections opened under load and closed when idle; the pool holds at most pool_size + max_overflow."`
-	PoolTimeout time.Duration `koanf:"pool_timeout" help:"Longest wait for a free connection before the request fails with a pool-exhausted error."`
+	PoolTimeout time.Duration `koanf:"pool_timeout" help:"Longest wait for a free connection before the request fails with 503 service_unavailable (logged as database connection pool exhausted)."`
 	PoolRecycle time.Duration `koanf:"pool_recycle" help:"Lifetime of a connection before it is replaced (pgxpool MaxConnLifetime)."`
 	PrePing     bool          `koanf:"pool_pre_ping" help:"Check a connection that sat idle before handing it out."`
 	Echo        bool          `koanf:"echo" help:"Log every SQL statement with its duration."`
