@@ -156,7 +156,10 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if err != nil {
 			return false, err
 		}
-		lintChanges(changes, st.Text, existed, add)
+		lintChanges(changes, existed, add)
+		if err := lintBlocking(ctx, dev, f, st.Text, changes, existed, add); err != nil {
+			return false, err
+		}
 		lintText(st.Text, add)
 		before = after
 	}
@@ -185,8 +188,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 	return true, nil
 }
 
-func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add func(Severity, string, string)) {
-	upper := strings.ToUpper(stmt)
+func lintChanges(changes []schema.Change, existed func(string) bool, add func(Severity, string, string)) {
 	for _, c := range changes {
 		switch c := c.(type) {
 		case *schema.DropTable:
@@ -208,23 +210,13 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 						add(SeverityError, ClassDataDepend, fmt.Sprintf("adds NOT NULL column %s.%s without a default: fails when %s has rows; add a DEFAULT, or add it nullable, backfill, then SET NOT NULL", c.T.Name, tc.C.Name, c.T.Name))
 					}
 				case *schema.ModifyColumn:
-					if tc.Change.Is(schema.ChangeNull) && !tc.To.Type.Null {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock (and fails if NULLs exist); a validated CHECK (%s IS NOT NULL) NOT VALID constraint avoids the long lock", c.T.Name, tc.To.Name, tc.To.Name))
-					}
 					if tc.Change.Is(schema.ChangeType) {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes", c.T.Name, tc.To.Name))
+						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes; instead add a column of the new type, fill it in batches, move reads and writes to it, then drop the old one", c.T.Name, tc.To.Name))
 					}
 				case *schema.AddIndex:
 					cols := indexColumns(tc.I)
 					if tc.I.Unique {
 						add(SeverityWarning, ClassDataDepend, fmt.Sprintf("unique index %s on existing column(s) %s of %s fails if duplicate values exist", tc.I.Name, cols, c.T.Name))
-					}
-					if !strings.Contains(upper, "CONCURRENTLY") {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("CREATE INDEX %s blocks writes to %s while it builds; use CREATE INDEX CONCURRENTLY in a file with `-- atlas:txmode none`", tc.I.Name, c.T.Name))
-					}
-				case *schema.AddForeignKey:
-					if !strings.Contains(upper, "NOT VALID") {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("foreign key %s is validated while %s is locked against writes; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement", tc.F.Symbol, c.T.Name))
 					}
 				}
 			}
