@@ -78,7 +78,7 @@ type LintOptions struct {
 // Files before the analysed ones are replayed on a dev database; each
 // analysed statement is executed there and its effect on the schema
 // inspected. A statement preceded by `-- atlas:nolint` (optionally naming
-// classes: destructive, data_depend, lock, incompatible) is exempt.
+// classes: destructive, data_depend, lock, incompatible, txmode) is exempt.
 func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, err
