@@ -126,7 +126,7 @@ func TestApplyRebuildsInvalidIndex(t *testing.T) {
 }
 
 // blockedAlter returns a migrated database, a directory whose pending file
-// alters users, and a transaction holding a lock on users that the ALTER
+// creates a table and then alters users, and a transaction holding a lock on users that the ALTER
 // TABLE must wait for, ended by release.
 func blockedAlter(t *testing.T, ctx context.Context) (db *sql.DB, dir *atlasmigrate.LocalDir, release func()) {
 	t.Helper()
@@ -135,7 +135,7 @@ func blockedAlter(t *testing.T, ctx context.Context) (db *sql.DB, dir *atlasmigr
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
 	}
-	addFile(t, dir, "29990101000000_nickname.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
+	addFile(t, dir, "29990101000000_nickname.sql", "CREATE TABLE notes (id bigint PRIMARY KEY);\nALTER TABLE users ADD COLUMN nickname text;\n")
 	return db, dir, holdAccessShare(t, ctx, db)
 }
 
@@ -188,8 +188,18 @@ func readWhile(ctx context.Context, db *sql.DB, limit time.Duration, stop <-chan
 // An ALTER TABLE stuck behind a long transaction gives up after
 // lock_timeout and is retried with backoff, each wait printed, while reads
 // of the table keep succeeding; it goes through once the transaction ends.
+// Without a transaction the retry resumes at the statement that timed out.
 func TestApplyRetriesStatementAfterLockTimeout(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []TxMode{TxModeFile, TxModeNone} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			applyRetriesAfterLockTimeout(t, mode)
+		})
+	}
+}
+
+func applyRetriesAfterLockTimeout(t *testing.T, mode TxMode) {
 	ctx := ctxFor(t)
 	db, dir, release := blockedAlter(t, ctx)
 	stop := make(chan struct{})
@@ -197,7 +207,7 @@ func TestApplyRetriesStatementAfterLockTimeout(t *testing.T) {
 	out := &syncBuffer{}
 	applied := make(chan error, 1)
 	go func() {
-		_, err := Apply(ctx, db, dir, ApplyOptions{Out: out, StatementLockTimeout: 200 * time.Millisecond, LockRetries: 10, LockRetryBackoff: 100 * time.Millisecond})
+		_, err := Apply(ctx, db, dir, ApplyOptions{Out: out, TxMode: mode, StatementLockTimeout: 200 * time.Millisecond, LockRetries: 10, LockRetryBackoff: 100 * time.Millisecond})
 		applied <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -218,6 +228,9 @@ func TestApplyRetriesStatementAfterLockTimeout(t *testing.T) {
 	}
 	if _, ok := inspectTable(t, db, "users").Column("nickname"); !ok {
 		t.Error("nickname not added")
+	}
+	if rows := revisionRows(t, db); len(rows) != 2 || rows[1].Applied != 2 || rows[1].Error.String != "" {
+		t.Errorf("revisions: %+v", rows)
 	}
 }
 
