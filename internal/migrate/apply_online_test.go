@@ -296,3 +296,108 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// holdRowExclusive opens a transaction holding ROW EXCLUSIVE on users, as
+// one that wrote to it would: a CREATE INDEX CONCURRENTLY on users creates
+// its (INVALID) index, then waits for it to end.
+func holdRowExclusive(t *testing.T, ctx context.Context, db *sql.DB) (release func()) {
+	t.Helper()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN ROW EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { _ = tx.Rollback() }) }
+	t.Cleanup(release)
+	return release
+}
+
+// concurrentIndexDir is a migrated database and a directory whose pending
+// file builds an index on users CONCURRENTLY.
+func concurrentIndexDir(t *testing.T, ctx context.Context) (*sql.DB, *atlasmigrate.LocalDir) {
+	t.Helper()
+	dir := repoDir(t)
+	db, _ := newDB(t)
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	addFile(t, dir, "29990101000000_role_index.sql", txModeNoneDirective+`CREATE INDEX CONCURRENTLY "ix_users_role" ON "users" ("role");`+"\n")
+	return db, dir
+}
+
+// A concurrent build whose backend is killed while it waits leaves an
+// INVALID index; the next apply rebuilds it.
+func TestApplyRebuildsIndexOfKilledBuild(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	db, dir := concurrentIndexDir(t, ctx)
+	release := holdRowExclusive(t, ctx, db)
+	applied := make(chan error, 1)
+	go func() {
+		_, err := Apply(ctx, db, dir, ApplyOptions{StatementLockTimeout: -1})
+		applied <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var killed bool
+		err := db.QueryRowContext(ctx, `SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity
+WHERE datname = current_database() AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'`).Scan(&killed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if killed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the concurrent build never waited")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := <-applied; err == nil {
+		t.Fatal("apply survived the killed backend")
+	}
+	release()
+	if valid, ok := indexValid(t, db, "ix_users_role"); !ok || valid {
+		t.Fatalf("the killed build should leave an INVALID index: exists %v, valid %v", ok, valid)
+	}
+	var out bytes.Buffer
+	if _, err := Apply(ctx, db, dir, ApplyOptions{Out: &out}); err != nil {
+		t.Fatalf("apply after the killed build: %v\n%s", err, out.String())
+	}
+	if valid, ok := indexValid(t, db, "ix_users_role"); !ok || !valid || !strings.Contains(out.String(), "ix_users_role is INVALID") {
+		t.Fatalf("after the second apply: exists %v, valid %v\n%s", ok, valid, out.String())
+	}
+}
+
+// A concurrent build that times out waiting for a writer's transaction
+// leaves an INVALID index too; the retry drops it and builds it again once
+// the transaction has ended.
+func TestApplyRetriesTimedOutConcurrentBuild(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	db, dir := concurrentIndexDir(t, ctx)
+	release := holdRowExclusive(t, ctx, db)
+	out := &syncBuffer{}
+	applied := make(chan error, 1)
+	go func() {
+		_, err := Apply(ctx, db, dir, ApplyOptions{Out: out, StatementLockTimeout: 200 * time.Millisecond, LockRetries: 20, LockRetryBackoff: 100 * time.Millisecond})
+		applied <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out.String(), "waited lock_timeout") < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	release()
+	if err := <-applied; err != nil {
+		t.Fatalf("apply: %v\n%s", err, out.String())
+	}
+	if valid, ok := indexValid(t, db, "ix_users_role"); !ok || !valid {
+		t.Fatalf("after apply: exists %v, valid %v\n%s", ok, valid, out.String())
+	}
+	if !strings.Contains(out.String(), "ix_users_role is INVALID") {
+		t.Errorf("apply did not say it rebuilt the index:\n%s", out.String())
+	}
+}
