@@ -12,6 +12,9 @@
 # the Ent schema plus what the accounts engine adds to it (the native enum
 # type userrole, the expression index ux_users_username_lower). Regenerate
 # it after changing ent/schema, before `atlas migrate diff`.
+# For a removed enum value the Atlas planner writes an empty file (the type
+# keeps the value) and it refuses a reorder: write those with `accounts
+# migrate diff`.
 #
 # The dev database must be an empty scratch database: Atlas runs the schema
 # file and replays migrations/ on it to compute changes (create it once with

@@ -156,10 +156,7 @@ func (r stmtRunner) ExecContext(ctx context.Context, query string, args ...any) 
 	return r.execQuerier.ExecContext(ctx, query, args...)
 }
 
-// ident matches one SQL identifier, quoted or not.
-const ident = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`
-
-var createIndexStmt = regexp.MustCompile(`(?is)^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(` + ident + `)\s+ON\s+(?:ONLY\s+)?(` + ident + `(?:\s*\.\s*` + ident + `)?)`)
+var createIndexStmt = regexp.MustCompile(`(?is)^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(` + sqlIdent + `)\s+ON\s+(?:ONLY\s+)?(` + sqlQIdent + `)`)
 
 func (r stmtRunner) dropInvalidIndex(ctx context.Context, stmt string) error {
 	m := createIndexStmt.FindStringSubmatch(stripLeadingComments(stmt))
@@ -202,11 +199,4 @@ func stripLeadingComments(stmt string) string {
 		s = strings.TrimSpace(s[i+1:])
 	}
 	return s
-}
-
-func unquoteIdent(s string) string {
-	if strings.HasPrefix(s, `"`) {
-		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
-	}
-	return strings.ToLower(s)
 }
