@@ -418,7 +418,7 @@ func (a *app) migrateLintCommand() *cobra.Command {
 	var latest int
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "lint",
-		Short: "Analyse migrations for data loss, data-dependent changes and long locks; errors exit 1",
+		Short: "Analyse migrations for data loss, data-dependent changes, long locks and changes that break the running release; errors exit 1",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()

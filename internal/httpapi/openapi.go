@@ -299,7 +299,7 @@ func document() obj {
 			"get": operation("livez", "The process is up.", false, obj{"200": jsonResponse("Alive.", "Status")}),
 		},
 		"/readyz": obj{
-			"get": operation("readyz", "The database answers and is at the migration head.", false, obj{
+			"get": operation("readyz", "The database answers and every migration file of this build is applied (the database may have newer ones).", false, obj{
 				"200": jsonResponse("Ready.", "Status"),
 				"503": problemResponse("`service_unavailable`: `detail` gives the reason.", true),
 			}),

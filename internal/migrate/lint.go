@@ -21,7 +21,8 @@ const (
 	SeverityWarning Severity = "warning"
 )
 
-// Lint check classes, usable in `-- atlas:nolint CLASS` comments.
+// Lint check classes, usable in `-- atlas:nolint CLASS` comments (see also
+// ClassIncompatible).
 const (
 	ClassDestructive = "destructive"
 	ClassDataDepend  = "data_depend"
@@ -72,11 +73,12 @@ type LintOptions struct {
 }
 
 // Lint analyses migration files for changes that lose data, that depend on
-// the data in the table, or that hold long exclusive locks (`migrate lint`).
+// the data in the table, that hold long exclusive locks, or that break the
+// release still running during a deploy (`migrate lint`).
 // Files before the analysed ones are replayed on a dev database; each
 // analysed statement is executed there and its effect on the schema
 // inspected. A statement preceded by `-- atlas:nolint` (optionally naming
-// classes: destructive, data_depend, lock) is exempt.
+// classes: destructive, data_depend, lock, incompatible) is exempt.
 func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, err
@@ -133,6 +135,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		_, ok := fileStart.Table(table)
 		return ok
 	}
+	deploy := &deployCheck{file: f.Name(), fileNolint: fileNolint, existed: existed}
 	before := fileStart
 	for i, st := range stmts {
 		add := func(sev Severity, class, msg string) {
@@ -158,8 +161,10 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		}
 		lintChanges(changes, st.Text, existed, add)
 		lintText(st.Text, add)
+		deploy.statement(i, st, changes)
 		before = after
 	}
+	rep.Findings = append(rep.Findings, deploy.findings()...)
 	// Enum values can only be dropped by recreating the type; judge the
 	// file as a whole.
 	for _, o := range fileStart.Objects {

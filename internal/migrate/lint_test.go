@@ -36,7 +36,7 @@ DROP TABLE auth_sessions;
 ALTER TABLE users ALTER COLUMN username TYPE text;
 `)
 	const fine = "29990101000001_fine.sql"
-	addFile(t, dir, fine, `-- atlas:nolint destructive
+	addFile(t, dir, fine, `-- atlas:nolint destructive incompatible
 ALTER TABLE users DROP COLUMN email;
 CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL);
 CREATE INDEX notes_body ON notes (body);
