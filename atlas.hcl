@@ -11,7 +11,9 @@
 # Caveat for `migrate diff`: the Ent loader does not know what the accounts
 # engine adds to the desired state (the native enum type userrole and the
 # expression index ux_users_username_lower, see ent/schema/objects.go), so
-# review what it writes; `accounts migrate diff NAME` is the reference.
+# review what it writes; `accounts migrate diff NAME` is the reference. For a
+# removed enum value the Atlas planner writes an empty file (the type keeps the
+# value) and it refuses a reorder: write those with `accounts migrate diff`.
 #
 # The dev database must be an empty scratch database: Atlas replays
 # migrations/ on it to compute changes (create it once with `createdb dev`).

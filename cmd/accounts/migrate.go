@@ -112,16 +112,25 @@ func countArg(args []string) (int, error) {
 }
 
 func (a *app) migrateDiffCommand() *cobra.Command {
-	return migrateFlags(&cobra.Command{
+	var renameFlags []string
+	cmd := migrateFlags(&cobra.Command{
 		Use:   "diff NAME",
 		Short: "Write a migration for the difference between migrations/ and the Ent schema (like alembic revision --autogenerate)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var renames []migrate.EnumRename
+			for _, f := range renameFlags {
+				r, err := migrate.ParseEnumRename(f)
+				if err != nil {
+					return err
+				}
+				renames = append(renames, r)
+			}
 			dir, err := a.writeDir(true)
 			if err != nil {
 				return err
 			}
-			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev()})
+			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev(), EnumRenames: renames})
 			if err != nil {
 				return err
 			}
@@ -130,11 +139,17 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 				fmt.Fprintln(out, "No changes: migrations/ already matches the Ent schema; nothing written.")
 				return nil
 			}
-			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\nReview it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.\n",
-				dir.Path(), res.File, res.Statements, res.SQL)
+			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), res.File, res.Statements, res.SQL)
+			for _, n := range res.Notes {
+				fmt.Fprintf(out, "Note: %s.\n\n", n)
+			}
+			fmt.Fprintln(out, "Review it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.")
 			return nil
 		},
 	})
+	cmd.Flags().StringArrayVar(&renameFlags, "rename-enum-value", nil,
+		"TYPE.OLD=NEW: a value of a native enum type was renamed in the Ent schema; write ALTER TYPE … RENAME VALUE (rows keep their value) instead of removing OLD and adding NEW (repeatable)")
+	return cmd
 }
 
 func (a *app) migrateCheckCommand() *cobra.Command {

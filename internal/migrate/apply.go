@@ -529,6 +529,13 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 	if prev != nil && prev.Applied > 0 {
 		res.Skipped = prev.Applied
 	}
+	if err := guardEnumValueDrops(a.ctx, q, f.Name(), stmts[min(res.Skipped, len(stmts)):]); err != nil {
+		rollback()
+		if mode == TxModeAll {
+			a.tx = nil
+		}
+		return res, err
+	}
 	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil, start: start}
 	ex, err := atlasmigrate.NewExecutor(drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
 	if err != nil {

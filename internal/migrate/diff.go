@@ -19,6 +19,9 @@ type DiffOptions struct {
 	Desired *DesiredState
 	// Dev says where the dev database comes from.
 	Dev DevDatabase
+	// EnumRenames are enum values renamed in the Ent schema: written as
+	// ALTER TYPE … RENAME VALUE instead of a removal and an addition.
+	EnumRenames []EnumRename
 }
 
 // DiffResult is a computed migration.
@@ -29,6 +32,9 @@ type DiffResult struct {
 	SQL string
 	// Statements is the number of statements in SQL.
 	Statements int
+	// Notes are hints for the person reviewing the file (a removed and an
+	// added enum value that may be a rename).
+	Notes []string
 }
 
 // NoChanges reports whether migrations/ already reaches the desired state.
@@ -38,6 +44,9 @@ func (r *DiffResult) NoChanges() bool { return r.SQL == "" }
 // state and writes the difference as a new migration file
 // <UTC timestamp>_<name>.sql, updating atlas.sum (`migrate diff`). With no
 // difference it writes nothing and returns a result whose NoChanges is true.
+// The planned file is first run on the dev database: when it fails there or
+// leaves a difference (a change the engine cannot write), Diff writes
+// nothing and returns the error (an *UnplannableError for the latter).
 func Diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions) (*DiffResult, error) {
 	if err := checkName(opts.Name); err != nil {
 		return nil, err
@@ -90,14 +99,25 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	if err != nil {
 		return nil, fmt.Errorf("compare migrations/ with the desired schema: %w", err)
 	}
+	kept, enums, err := planEnumChanges(changes, opts.EnumRenames)
+	if err != nil {
+		return nil, err
+	}
 	res = &DiffResult{}
 	if len(changes) == 0 {
 		return res, nil
 	}
-	plan, err := planChanges(ctx, dev.drv, opts.Name, changes)
+	plan, err := planWithEnums(ctx, dev.drv, opts.Name, kept, enums, want.Tables)
 	if err != nil {
 		return nil, err
 	}
+	if err := verifyPlan(ctx, dev, plan, want); err != nil {
+		return nil, err
+	}
+	if len(plan.Changes) == 0 {
+		return res, nil // the differences were no-ops: the file would be empty
+	}
+	res.Notes = enumNotes(enums)
 	version, err := nextVersion(dir, time.Now())
 	if err != nil {
 		return nil, err

@@ -159,34 +159,17 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if err != nil {
 			return false, err
 		}
-		lintChanges(changes, st.Text, existed, add)
+		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
+			lintChanges(changes, st.Text, existed, add)
+		}
 		lintText(st.Text, add)
-		deploy.statement(i, st, changes)
+		if !enumRecreation(st.Text, fileStart) {
+			deploy.statement(i, st, changes)
+		}
 		before = after
 	}
 	rep.Findings = append(rep.Findings, deploy.findings()...)
-	// Enum values can only be dropped by recreating the type; judge the
-	// file as a whole.
-	for _, o := range fileStart.Objects {
-		e1, ok := o.(*schema.EnumType)
-		if !ok {
-			continue
-		}
-		o2, ok := before.Object(func(o schema.Object) bool { e, ok := o.(*schema.EnumType); return ok && e.T == e1.T })
-		if !ok {
-			continue // reported as a dropped type
-		}
-		var removed []string
-		for _, v := range e1.Values {
-			if !slices.Contains(o2.(*schema.EnumType).Values, v) {
-				removed = append(removed, v)
-			}
-		}
-		if len(removed) > 0 && !suppressed(fileNolint, ClassDestructive) {
-			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Severity: SeverityError, Class: ClassDestructive,
-				Message: fmt.Sprintf("drops value(s) %s from enum %s (recreating the type); rows holding them make the migration fail", strings.Join(removed, ", "), e1.T)})
-		}
-	}
+	lintEnumValues(f.Name(), stmts, fileStart, before, fileNolint, rep)
 	return true, nil
 }
 
@@ -216,7 +199,7 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 					if tc.Change.Is(schema.ChangeNull) && !tc.To.Type.Null {
 						add(SeverityWarning, ClassLock, fmt.Sprintf("SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock (and fails if NULLs exist); a validated CHECK (%s IS NOT NULL) NOT VALID constraint avoids the long lock", c.T.Name, tc.To.Name, tc.To.Name))
 					}
-					if tc.Change.Is(schema.ChangeType) {
+					if tc.Change.Is(schema.ChangeType) && rewritesTable(tc.From, tc.To) {
 						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes", c.T.Name, tc.To.Name))
 					}
 				case *schema.AddIndex:
@@ -234,15 +217,7 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 				}
 			}
 		case *schema.ModifyObject:
-			e1, ok1 := c.From.(*schema.EnumType)
-			e2, ok2 := c.To.(*schema.EnumType)
-			if ok1 && ok2 {
-				for _, v := range e1.Values {
-					if !slices.Contains(e2.Values, v) {
-						add(SeverityError, ClassDestructive, fmt.Sprintf("drops value %s from enum %s", v, e1.T))
-					}
-				}
-			}
+			lintEnumModify(c, stmt, add)
 		}
 	}
 }

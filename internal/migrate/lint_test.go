@@ -33,7 +33,7 @@ func TestLintFindsDestructiveAndRiskyChanges(t *testing.T) {
 ALTER TABLE users ADD COLUMN email character varying NOT NULL;
 CREATE UNIQUE INDEX ux_users_password ON users (password_hash);
 DROP TABLE auth_sessions;
-ALTER TABLE users ALTER COLUMN username TYPE text;
+ALTER TABLE users ALTER COLUMN username TYPE varchar(16);
 `)
 	const fine = "29990101000001_fine.sql"
 	addFile(t, dir, fine, `-- atlas:nolint destructive incompatible
