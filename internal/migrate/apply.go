@@ -339,15 +339,9 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 }
 
 // CurrentVersion returns the version db is migrated to: the newest fully
-// applied migration (or baseline), or "" when none is. Readiness checks
-// compare it with Head.
+// applied migration (or baseline), or "" when none is.
 func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
-	return CurrentVersionIn(ctx, db, "")
-}
-
-// CurrentVersionIn is CurrentVersion with the revision table in schema.
-func CurrentVersionIn(ctx context.Context, db *sql.DB, schema string) (string, error) {
-	revs, err := NewRevisionTable(db, schema).ReadRevisions(ctx)
+	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
 	if err != nil {
 		return "", err
 	}
