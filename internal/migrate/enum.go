@@ -55,8 +55,8 @@ func (e *enumChange) recreate() bool { return len(e.Removed) > 0 || e.Reordered 
 // What is left to plan is either additions only, handed back to the Atlas
 // planner as a ModifyObject (it writes ADD VALUE … BEFORE/AFTER), or a
 // removal or reordering, which the planner cannot express (it silently
-// plans nothing for a removal); the caller writes those with
-// enumStatements. Every rename must match a value that the type loses and a
+// plans nothing for a removal, and refuses a reordering); planWithEnums
+// writes those. Every rename must match a value that the type loses and a
 // value that it gains.
 func planEnumChanges(changes []schema.Change, renames []EnumRename) ([]schema.Change, []*enumChange, error) {
 	var (
