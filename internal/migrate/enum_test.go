@@ -496,3 +496,24 @@ func TestDiffRecreatesEnumUsedByTwoTables(t *testing.T) {
 		t.Errorf("role_grants default: %q %v", r, err)
 	}
 }
+
+// A new default that names a value only the recreated type has is set
+// after the conversion, not before it on the old type.
+func TestDiffMovesDefaultToANewEnumValue(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir := repoDir(t)
+	desired := roleState(t, "MEMBER", "ADMIN", "SUPER_ADMIN")
+	for _, c := range tableByName(t, desired.Tables, "users").Columns {
+		if c.Name == "role" {
+			c.Default = "MEMBER"
+		}
+	}
+	assertDrift(ctx, t, dir, desired, true)
+	res := mustDiff(ctx, t, dir, "member", desired)
+	if strings.Count(res.SQL, "SET DEFAULT") != 1 || !strings.Contains(res.SQL, `ALTER TABLE "users" ALTER COLUMN "role" SET DEFAULT 'MEMBER'`) ||
+		strings.Index(res.SQL, "SET DEFAULT") < strings.Index(res.SQL, `USING "role"::text::"userrole"`) {
+		t.Errorf("diff:\n%s", res.SQL)
+	}
+	assertDrift(ctx, t, dir, desired, false)
+}
