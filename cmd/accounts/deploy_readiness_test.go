@@ -24,11 +24,16 @@ func TestReadinessNamesTheMissingFile(t *testing.T) {
 	t.Parallel()
 	dbURL := testdb.URL(t)
 	dir := migrationDirWith(t, deployFiles)
-	env := map[string]string{"DATABASE_URL": dbURL, "ACCOUNTS_MIGRATE_DIR": dir}
-	if _, stderr, err := runCapture(env, "migrate", "apply"); err != nil {
+	if _, stderr, err := runCapture(map[string]string{"DATABASE_URL": dbURL, "ACCOUNTS_MIGRATE_DIR": dir}, "migrate", "apply"); err != nil {
 		t.Fatalf("migrate apply: %v\n%s", err, stderr)
 	}
-	s := startServerOn(t, dbURL, env)
+	env := map[string]string{"ACCOUNTS_MIGRATE_DIR": dir}
+	var s *server
+	if bouncer := bouncerFor(t); bouncer != nil {
+		s = bouncer.startServer(t, dbURL, env)
+	} else {
+		s = startServerOn(t, dbURL, env)
+	}
 	c := s.newClient(false)
 	expect(t, c.do("GET", "/readyz", nil), http.StatusOK)
 

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -93,36 +94,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	httpc := &http.Client{Transport: transport, Timeout: 15 * time.Second}
 	defer transport.CloseIdleConnections()
 	send := func(method, path, token string, body any) outcome {
-		o := outcome{method: method, path: path, start: time.Now()}
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, s.base+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := httpc.Do(req)
-		if err != nil {
-			o.end, o.err = time.Now(), err
-			return o
-		}
-		b, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		o.end, o.err, o.status = time.Now(), err, resp.StatusCode
-		r := &response{Response: resp, body: b}
-		s.record(req, r)
-		if o.status == http.StatusServiceUnavailable {
-			var p problem
-			if json.Unmarshal(b, &p) != nil || p.Code != "service_unavailable" {
-				o.err = fmt.Errorf("503 without the service_unavailable problem: %s", b)
-			}
-		}
-		return o
+		return sendLoad(httpc, s, method, path, token, body)
 	}
 	// Warm up, so the idle goroutine count includes the pool's connections
 	// and the transport's keep-alive connections are closed again after.
@@ -369,6 +341,42 @@ type outcome struct {
 	start, end   time.Time
 	status       int
 	err          error
+}
+
+// sendLoad makes one request of a load test and records it with the
+// harness, which checks it against the OpenAPI document. A 503 must be the
+// service_unavailable problem with Retry-After, or its outcome has an err.
+func sendLoad(httpc *http.Client, s *server, method, path, token string, body any) outcome {
+	o := outcome{method: method, path: path, start: time.Now()}
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		o.end, o.err = time.Now(), err
+		return o
+	}
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	o.end, o.err, o.status = time.Now(), err, resp.StatusCode
+	s.record(req, &response{Response: resp, body: b})
+	if o.status == http.StatusServiceUnavailable {
+		var p problem
+		ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if json.Unmarshal(b, &p) != nil || p.Code != "service_unavailable" || ra < 1 {
+			o.err = fmt.Errorf("503 without the service_unavailable problem and Retry-After (%q): %s", resp.Header.Get("Retry-After"), b)
+		}
+	}
+	return o
 }
 
 // migrateDatabase applies the embedded migrations to the database at url.

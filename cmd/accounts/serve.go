@@ -57,7 +57,7 @@ func (a *app) serve(ctx context.Context) error {
 		rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
 			Operator:       migrate.Operator(version),
 			RevisionSchema: a.revisionSchema(),
-		})
+		}.LockOptions(cfg.Migrate.StatementLockTimeout, cfg.Migrate.LockRetries))
 		if err != nil {
 			return fmt.Errorf("migrate on start: %w", err)
 		}

@@ -93,6 +93,7 @@ func PoolConfig(cfg config.Database, log *slog.Logger) (*pgxpool.Config, error) 
 	if err != nil {
 		return nil, fmt.Errorf("database URL (%s): %w", config.RedactURL(cfg.ConnString()), err)
 	}
+	preferWritable(cfg.ConnString(), &pc.ConnConfig.Config)
 	pc.MaxConns = int32(cfg.PoolSize + cfg.MaxOverflow)
 	pc.MinConns = int32(cfg.PoolSize)
 	pc.MaxConnIdleTime = OverflowIdle
