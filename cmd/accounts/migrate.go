@@ -18,10 +18,6 @@ import (
 	"accounts/migrations"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*app).migrateCommand)
-}
-
 // migrateCommand is `accounts migrate`: the versioned-migration workflow,
 // interchangeable with the Atlas CLI's (same directory, atlas.sum and
 // revision table).
