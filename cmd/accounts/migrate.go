@@ -206,7 +206,7 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 					N: n, To: to, DryRun: dryRun, Baseline: baseline, TxMode: mode,
 					Operator: migrate.Operator(version), Out: out, LockTimeout: lockTimeout,
 					RevisionSchema: a.revisionSchema(),
-				})
+				}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
 				return err
 			})
 		},

@@ -153,7 +153,7 @@ func (a *app) migrateOnStart(ctx context.Context, db *database.DB, dir atlasmigr
 	rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
 		Operator:       migrate.Operator(version),
 		RevisionSchema: a.revisionSchema(),
-	})
+	}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
 	if err != nil {
 		return fmt.Errorf("migrate on start: %w", err)
 	}

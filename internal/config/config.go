@@ -96,6 +96,10 @@ type Migrate struct {
 	OnStart bool   `koanf:"on_start" help:"serve applies pending migrations (under the advisory lock) before it takes traffic."`
 	Dir     string `koanf:"dir" help:"Migration directory; when it does not exist, the copy embedded in the binary is used."`
 	DevURL  string `koanf:"dev_url" secret:"true" help:"Dev database for migrate diff/down/check; empty means a throw-away database on the configured server."`
+	// StatementLockTimeout and LockRetries keep a migration statement that
+	// waits for a table lock from queueing the service's requests behind it.
+	StatementLockTimeout time.Duration `koanf:"statement_lock_timeout" help:"lock_timeout of each statement migrate apply (and serve --migrate) runs: how long it may wait for a table lock, while requests needing that table queue behind it; 0 waits indefinitely."`
+	LockRetries          int           `koanf:"lock_retries" help:"How often migrate apply retries a statement that hit lock_timeout, waiting 1s, 2s, 4s... (up to 10s) in between; 0 gives up at once."`
 }
 
 // Metrics holds the Prometheus endpoint settings.
@@ -160,7 +164,7 @@ func Default() Config {
 			MaxConcurrent:  2,
 			MaxWait:        time.Second,
 		},
-		Migrate: Migrate{Dir: "migrations"},
+		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
 		Metrics: Metrics{Enabled: true},
 		Dev:     Dev{DataDir: ".data/postgres"},
 	}

@@ -299,6 +299,12 @@ func (c *Config) validate() []string {
 	if pw.MaxConcurrent < 1 {
 		c.problem(&p, "password.max_concurrent", "must be at least 1, got %d", pw.MaxConcurrent)
 	}
+	if c.Migrate.StatementLockTimeout < 0 {
+		c.problem(&p, "migrate.statement_lock_timeout", "must not be negative, got %s", c.Migrate.StatementLockTimeout)
+	}
+	if c.Migrate.LockRetries < 0 {
+		c.problem(&p, "migrate.lock_retries", "must not be negative, got %d", c.Migrate.LockRetries)
+	}
 	return p
 }
 

@@ -59,6 +59,16 @@ type ApplyOptions struct {
 	// LockTimeout bounds the wait for the migration lock; 0 waits as long
 	// as ctx allows.
 	LockTimeout time.Duration
+	// StatementLockTimeout is the lock_timeout of every migration
+	// statement; 0 means DefaultStatementLockTimeout, negative none.
+	StatementLockTimeout time.Duration
+	// LockRetries is how often a file whose statement hit lock_timeout is
+	// tried again (resuming at that statement); 0 means DefaultLockRetries,
+	// negative none.
+	LockRetries int
+	// LockRetryBackoff is the first pause before such a retry, doubling
+	// after each; 0 means DefaultLockRetryBackoff.
+	LockRetryBackoff time.Duration
 }
 
 // FileResult is what happened to one migration file.
@@ -160,6 +170,11 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 		if err := revs.Ensure(ctx); err != nil {
 			return nil, err
 		}
+		resetLockTimeout, err := setLockTimeout(ctx, conn, lockPolicyOf(opts))
+		if err != nil {
+			return nil, err
+		}
+		defer resetLockTimeout()
 	}
 	drv, err := postgres.Open(conn)
 	if err != nil {
@@ -381,7 +396,7 @@ func (a *applyRun) files(pending []atlasmigrate.File, rep *ApplyReport) error {
 		if err != nil {
 			return err
 		}
-		res, err := a.file(f, mode)
+		res, err := a.fileRetryingLocks(f, mode)
 		rep.Files = append(rep.Files, res)
 		a.printFile(res)
 		if err != nil {
@@ -483,7 +498,7 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
 				return res, fmt.Errorf("begin the migration transaction: %w", err)
 			}
-			if a.txDrv, err = postgres.Open(a.tx); err != nil {
+			if a.txDrv, err = postgres.Open(stmtRunner{a.tx, a.out}); err != nil {
 				_ = a.tx.Rollback()
 				a.tx = nil
 				return res, err
@@ -497,7 +512,7 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 		}
 	}
 	if drv == nil {
-		if drv, err = postgres.Open(q); err != nil {
+		if drv, err = postgres.Open(stmtRunner{q, a.out}); err != nil {
 			rollback()
 			return res, fmt.Errorf("open the database for migration: %w", err)
 		}
