@@ -180,6 +180,9 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			// Tests sign up many users from one address; the ones about
 			// the sign-up budget set their own.
 			"ACCOUNTS_AUTH_SIGNUPS_PER_ADDRESS": "0",
+			// The soft memory limit is the process's, and many servers
+			// share this one.
+			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 		},
 	}
 	s.addSecret(pepper)
