@@ -39,6 +39,7 @@ type HTTP struct {
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
+	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at; a cookie-authenticated state change that is not application/json passes the CSRF check only with one of them as Origin. Empty: only JSON ones pass."`
 	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
 }
 
@@ -107,7 +108,7 @@ type Migrate struct {
 // Metrics holds the Prometheus endpoint settings.
 type Metrics struct {
 	Enabled bool   `koanf:"enabled" help:"Serve Prometheus metrics at /metrics."`
-	Addr    string `koanf:"addr" help:"Separate listen address for /metrics; empty serves it on http.addr."`
+	Addr    string `koanf:"addr" help:"Separate listen address for /metrics (loopback by default, so only this host scrapes it); empty serves it on http.addr, to anyone who reaches the API."`
 }
 
 // Dev holds the settings of the dev command.
@@ -172,7 +173,7 @@ func Default() Config {
 			MaxWait:        time.Second,
 		},
 		Migrate: Migrate{Dir: "migrations"},
-		Metrics: Metrics{Enabled: true},
+		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:9090"},
 		Dev:     Dev{DataDir: ".data/postgres"},
 	}
 }
