@@ -183,6 +183,9 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			// The soft memory limit is the process's, and many servers
 			// share this one.
 			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
+			// /metrics on a loopback listener of its own, as by default,
+			// but on a free port: parallel servers cannot share 9090.
+			"ACCOUNTS_METRICS_ADDR": "127.0.0.1:0",
 		},
 	}
 	s.addSecret(pepper)
@@ -567,6 +570,25 @@ func (c *client) login(name, pw string) *response {
 	c.token = v.AccessToken
 	c.s.addToken(v.AccessToken)
 	return r
+}
+
+// getMetrics fetches /metrics from the server's metrics listener.
+func (s *server) getMetrics() *response {
+	s.t.Helper()
+	m := metricsAddrRe.FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		s.t.Fatalf("no metrics listener logged:\n%s", s.stderr.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return &response{Response: resp, body: b}
 }
 
 // createSuperAdmin runs `accounts users create-superadmin` against the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -9,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // The tests in this file attack the login throttle as issue 12 did: they
@@ -123,13 +120,13 @@ func TestMalformedUsernamesTouchNoCounter(t *testing.T) {
 		r := c.do("POST", "/api/v1/account/login", map[string]string{"username": huge, "password": "wrong-password"}, from("198.51.100.1"))
 		expect(t, r, http.StatusUnauthorized, "invalid_credentials")
 	}
-	if n := s.count("SELECT count(*) FROM throttle_counters"); n != 0 {
+	if n := s.queryInt("SELECT count(*) FROM throttle_counters"); n != 0 {
 		t.Fatalf("%d counters after logins with malformed names, want none", n)
 	}
 	for i := range 60 {
 		guess(c, fmt.Sprintf("nobody%03d", i), fmt.Sprintf("203.0.113.%d", i+1))
 	}
-	if n := s.count("SELECT count(*) FROM throttle_counters"); n < 1 || n > 8 {
+	if n := s.queryInt("SELECT count(*) FROM throttle_counters"); n < 1 || n > 8 {
 		t.Fatalf("%d counters after 60 addresses, want between 1 and the 8 buckets", n)
 	}
 }
@@ -227,21 +224,4 @@ func TestLoginBudgetSharedByThreeReplicas(t *testing.T) {
 	if evaluated > 6 {
 		t.Fatalf("%d of 30 guesses across three replicas were evaluated, want at most the one budget of 6", evaluated)
 	}
-}
-
-// count runs a counting query on the server's database.
-func (s *server) count(query string) int {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.dbURL)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
-		s.t.Fatal(err)
-	}
-	return n
 }

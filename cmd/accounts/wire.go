@@ -108,6 +108,7 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 			CookieSecure:   cfg.Auth.CookieSecure,
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
+			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 		},
 	})

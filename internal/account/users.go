@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -306,6 +307,10 @@ var SortFields = []string{"username", "role", "is_active", "created_at", "update
 // cost as much as the table is large (bench/RESULTS.md measured it).
 const CountCap = 10_000
 
+// MaxOffset is the largest offset List takes: Offset + CountCap + the page
+// must fit the count's LIMIT with room to spare (and a client's integer).
+const MaxOffset = math.MaxInt32
+
 // ListParams select one page of users.
 type ListParams struct {
 	// Limit is the page size, 1–100.
@@ -350,6 +355,9 @@ func (p ListParams) Validate() error {
 	}
 	if p.Offset < 0 {
 		fe.add("offset", "must not be negative")
+	}
+	if p.Offset > MaxOffset {
+		fe.add("offset", "must be at most %d", MaxOffset)
 	}
 	_, sortOK := sortFields[p.Sort]
 	if !sortOK {

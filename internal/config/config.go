@@ -40,6 +40,7 @@ type HTTP struct {
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
+	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at; a cookie-authenticated state change that is not application/json passes the CSRF check only with one of them as Origin. Empty: only JSON ones pass."`
 	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
 }
 
@@ -112,7 +113,7 @@ type Migrate struct {
 // Metrics holds the Prometheus endpoint settings.
 type Metrics struct {
 	Enabled bool   `koanf:"enabled" help:"Serve Prometheus metrics at /metrics."`
-	Addr    string `koanf:"addr" help:"Separate listen address for /metrics; empty serves it on http.addr."`
+	Addr    string `koanf:"addr" help:"Separate listen address for /metrics (loopback by default, so only this host scrapes it); empty serves it on http.addr, to anyone who reaches the API."`
 }
 
 // Runtime holds the settings of the Go runtime that serve applies.
@@ -187,7 +188,7 @@ func Default() Config {
 			MaxWait:        time.Second,
 		},
 		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
-		Metrics: Metrics{Enabled: true},
+		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:9090"},
 		// The soft limit's default is the memory budget the benchmark
 		// holds serve to (bench/: peak RSS under 64 MiB under the GET
 		// load). Under a burst of sign-ups and logins every argon2id hash

@@ -309,6 +309,14 @@ func (c *Config) validate() []string {
 	if c.Auth.SessionMaxLifetime > 0 && c.Auth.SessionMaxLifetime < c.Auth.SessionTTL {
 		c.problem(&p, "auth.session_max_lifetime", "must be at least auth.session_ttl (%s), got %s", c.Auth.SessionTTL, c.Auth.SessionMaxLifetime)
 	}
+	for _, o := range strings.Split(c.HTTP.PublicOrigins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			c.problem(&p, "http.public_origins", "%q is not an origin like https://accounts.example.com", o)
+		}
+	}
 	pw := c.Password
 	if pw.Argon2Time < 1 {
 		c.problem(&p, "password.argon2_time", "must be at least 1, got %d", pw.Argon2Time)

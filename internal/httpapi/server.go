@@ -35,6 +35,10 @@ type Config struct {
 	TrustedProxies []string
 	// ReadyTimeout bounds the readiness check of /readyz; 0 means 2 s.
 	ReadyTimeout time.Duration
+	// PublicOrigins are the origins (scheme://host[:port]) the service is
+	// reached at; a cookie-authenticated state change that is not JSON
+	// must come from one of them.
+	PublicOrigins []string
 }
 
 // UserService is what the handlers call on users. *account.Users is the
@@ -100,6 +104,8 @@ type Deps struct {
 type server struct {
 	Deps
 	doc []byte
+	// origins are PublicOrigins, normalized (normalOrigin).
+	origins []string
 }
 
 // New returns the API as an http.Handler.
@@ -133,6 +139,16 @@ func newEngine(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, doc: doc}
+	for _, o := range d.PublicOrigins {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		n, ok := normalOrigin(o)
+		if !ok {
+			return nil, fmt.Errorf("http.public_origins: %q is not an origin like https://accounts.example.com", o)
+		}
+		s.origins = append(s.origins, n)
+	}
 	e := gin.New()
 	// Exact paths only: a redirect to a "fixed" path would answer a typo
 	// with a 301 instead of a problem.
