@@ -7,8 +7,20 @@
 
 -- Create enum type "userrole"
 CREATE TYPE "userrole" AS ENUM ('USER', 'ADMIN', 'SUPER_ADMIN');
+-- Create "audit_events" table
+CREATE TABLE "audit_events" ("id" uuid NOT NULL, "occurred_at" timestamptz NOT NULL DEFAULT (now()), "action" character varying(40) NOT NULL, "actor_id" uuid NULL, "actor_name" character varying(160) NOT NULL, "target_id" uuid NULL, "target_name" character varying(32) NOT NULL, "request_id" character varying(128) NOT NULL DEFAULT '', "client_address" character varying(64) NOT NULL DEFAULT '', "details" jsonb NULL, PRIMARY KEY ("id"));
+-- Create index "ix_audit_events_occurred_at_id" to table: "audit_events"
+CREATE INDEX "ix_audit_events_occurred_at_id" ON "audit_events" ("occurred_at", "id");
+-- Create index "ix_audit_events_actor_id" to table: "audit_events"
+CREATE INDEX "ix_audit_events_actor_id" ON "audit_events" ("actor_id", "occurred_at");
+-- Create index "ix_audit_events_target_id" to table: "audit_events"
+CREATE INDEX "ix_audit_events_target_id" ON "audit_events" ("target_id", "occurred_at");
+-- Create "throttle_counters" table
+CREATE TABLE "throttle_counters" ("id" character varying(64) NOT NULL, "window_start" timestamptz NOT NULL, "hits" bigint NOT NULL, PRIMARY KEY ("id"));
+-- Create index "ix_throttle_counters_window_start" to table: "throttle_counters"
+CREATE INDEX "ix_throttle_counters_window_start" ON "throttle_counters" ("window_start");
 -- Create "users" table
-CREATE TABLE "users" ("id" uuid NOT NULL, "is_active" boolean NOT NULL DEFAULT 'true', "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), "username" character varying(32) NOT NULL, "password_hash" bytea NOT NULL, "role" "userrole" NOT NULL DEFAULT 'USER', PRIMARY KEY ("id"));
+CREATE TABLE "users" ("id" uuid NOT NULL, "is_active" boolean NOT NULL DEFAULT 'true', "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), "username" character varying(32) NOT NULL, "password_hash" bytea NOT NULL, "role" "userrole" NOT NULL DEFAULT 'USER', "credential_version" bigint NOT NULL DEFAULT '0', PRIMARY KEY ("id"));
 -- Create index "ix_users_username" to table: "users"
 CREATE UNIQUE INDEX "ix_users_username" ON "users" ("username");
 -- Create index "ix_users_created_at_id" to table: "users"
