@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"accounts/ent"
+	"accounts/ent/predicate"
 	entuser "accounts/ent/user"
 )
 
@@ -156,7 +157,7 @@ func (o *Operator) change(ctx context.Context, username string, guard bool, appl
 		q := tx.User.Query()
 		if guard {
 			q = q.Where(entuser.Or(usernameFold(username),
-				entuser.And(entuser.RoleEQ(entuser.RoleSUPER_ADMIN), entuser.IsActive(true))))
+				entuser.And(activeSuperAdmin()...)))
 		} else {
 			q = q.Where(usernameFold(username))
 		}
@@ -192,7 +193,7 @@ func lastSuperAdminGuard(ctx context.Context, tx *ent.Tx, target User, force boo
 		return nil
 	}
 	others, err := tx.User.Query().
-		Where(entuser.RoleEQ(entuser.RoleSUPER_ADMIN), entuser.IsActive(true), entuser.IDNEQ(target.ID)).
+		Where(append(activeSuperAdmin(), entuser.IDNEQ(target.ID))...).
 		Count(ctx)
 	if err != nil {
 		return err
@@ -201,4 +202,8 @@ func lastSuperAdminGuard(ctx context.Context, tx *ent.Tx, target User, force boo
 		return Errorf(CodeForbidden, "%s is the last active super admin: after this nobody could manage admins; force it only if you mean to", target.Username)
 	}
 	return nil
+}
+
+func activeSuperAdmin() []predicate.User {
+	return []predicate.User{entuser.RoleEQ(entuser.RoleSUPER_ADMIN), entuser.IsActive(true)}
 }
