@@ -24,11 +24,16 @@ func TestReadinessNamesTheMissingFile(t *testing.T) {
 	t.Parallel()
 	dbURL := testdb.URL(t)
 	dir := migrationDirWith(t, deployFiles)
-	env := map[string]string{"DATABASE_URL": dbURL, "ACCOUNTS_MIGRATE_DIR": dir}
-	if _, stderr, err := runCapture(env, "migrate", "apply"); err != nil {
+	if _, stderr, err := runCapture(map[string]string{"DATABASE_URL": dbURL, "ACCOUNTS_MIGRATE_DIR": dir}, "migrate", "apply"); err != nil {
 		t.Fatalf("migrate apply: %v\n%s", err, stderr)
 	}
-	s := startServerOn(t, dbURL, env)
+	env := map[string]string{"ACCOUNTS_MIGRATE_DIR": dir}
+	var s *server
+	if bouncer := bouncerFor(t); bouncer != nil {
+		s = bouncer.startServer(t, dbURL, env)
+	} else {
+		s = startServerOn(t, dbURL, env)
+	}
 	c := s.newClient(false)
 	expect(t, c.do("GET", "/readyz", nil), http.StatusOK)
 
@@ -50,5 +55,30 @@ func TestReadinessNamesTheMissingFile(t *testing.T) {
 	expect(t, r, http.StatusServiceUnavailable, "service_unavailable")
 	if d := r.problem(t).Detail; !strings.Contains(d, "20990201000001_notes.sql") || !strings.Contains(d, "20990201000002_notes_body.sql (failed") {
 		t.Errorf("readyz detail %q does not name both files, the second as failed", d)
+	}
+}
+
+// TestOldReleaseStartsOnAFailedNewerMigration: the next release's
+// migration failed part-way (a file with `-- atlas:txmode none` stops
+// between statements), and a replica of the current release restarts with
+// `serve --migrate`. The database has every file of this build, so the
+// replica has nothing to apply: it must start, be ready, and say at INFO
+// that the database has a newer migration, and that it failed.
+func TestOldReleaseStartsOnAFailedNewerMigration(t *testing.T) {
+	directOnly(t)
+	t.Parallel()
+	dbURL := testdb.URL(t)
+	s := startServerOn(t, dbURL, nil)
+	s.sql(`INSERT INTO atlas_schema_revisions.atlas_schema_revisions
+		(version, description, type, applied, total, executed_at, execution_time, error, error_stmt, hash, operator_version)
+		VALUES ($1, 'nickname', 2, 1, 2, now(), 0, 'canceling statement due to lock timeout', 'CREATE INDEX CONCURRENTLY …', 'h', 'accounts next')`, expandVersion)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	again := startServerOn(t, dbURL, map[string]string{"ACCOUNTS_MIGRATE_ON_START": "true"})
+	expect(t, again.newClient(false).do("GET", "/readyz", nil), http.StatusOK)
+	want := "database has 1 migration newer than this build: " + expandName + " (failed at statement 2 of 2)"
+	if lines := logLinesOf(again.stderr.String(), want); len(lines) != 1 || lines[0]["level"] != "INFO" {
+		t.Errorf("no INFO line %q:\n%s", want, again.stderr.String())
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // DiffOptions tunes Diff and Check.
@@ -76,7 +78,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, dev.close()) }()
-	want, err := desired.atlasSchema(ctx, dev.db)
+	want, err := desired.atlasSchema(ctx, entsql.OpenDB(dialect.Postgres, dev.db))
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	have.Name, want.Name = "", ""
-	changes, err := dev.drv.SchemaDiff(have, want)
+	changes, err := dev.drv.SchemaDiff(have, want, onlineDiffPolicy())
 	if err != nil {
 		return nil, fmt.Errorf("compare migrations/ with the desired schema: %w", err)
 	}
@@ -123,15 +125,16 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	plan.Version = version
-	f, err := atlasmigrate.DefaultFormatter.FormatFile(plan)
+	files, err := onlineFormatter{}.Format(plan)
 	if err != nil {
 		return nil, err
 	}
+	f := files[0]
 	res.SQL, res.Statements = string(f.Bytes()), len(plan.Changes)
 	if !write {
 		return res, nil
 	}
-	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(atlasmigrate.DefaultFormatter)).WritePlan(plan); err != nil {
+	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(onlineFormatter{})).WritePlan(plan); err != nil {
 		return nil, fmt.Errorf("write the migration file: %w", err)
 	}
 	res.File = f.Name()
@@ -141,7 +144,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 // planChanges plans changes as unqualified statements, as the Atlas CLI does
 // for a schema-scoped dev database, so files apply to whatever schema the
 // target connection's search_path selects.
-func planChanges(ctx context.Context, drv atlasmigrate.Driver, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
+func planChanges(ctx context.Context, drv atlasmigrate.PlanApplier, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
 	plan, err := drv.PlanChanges(ctx, name, changes, func(o *atlasmigrate.PlanOptions) {
 		q := ""
 		o.SchemaQualifier = &q

@@ -144,52 +144,15 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 			return nil, err
 		}
 	}
-	drv, err := postgres.Open(conn)
-	if err != nil {
-		return nil, err
-	}
-	have, err := drv.InspectSchema(ctx, "", nil)
-	if err != nil {
-		return nil, fmt.Errorf("inspect the database: %w", err)
-	}
-	liveSchema := have.Name
-	have.Name, want.Name = "", ""
-	changes, err := drv.SchemaDiff(have, want)
-	if err != nil {
-		return nil, fmt.Errorf("compare the database with version %s: %w", orNone(target), err)
-	}
-	var revertedFiles []atlasmigrate.File
+	var reverted []atlasmigrate.File
 	for _, f := range files {
 		if slices.ContainsFunc(revert, func(r *atlasmigrate.Revision) bool { return r.Version == f.Version() }) {
-			revertedFiles = append(revertedFiles, f)
+			reverted = append(reverted, f)
 		}
 	}
-	renames, err := revertedEnumRenames(drv, revertedFiles)
-	if err != nil {
+	var losses []string
+	if rep.SQL, losses, err = planRevert(ctx, conn, want, target, reverted, opts.Force); err != nil {
 		return nil, err
-	}
-	changes, enums, err := planEnumChanges(changes, applicableRenames(changes, renames))
-	if err != nil {
-		return nil, err
-	}
-	losses, blocking, err := dataLoss(ctx, conn, liveSchema, changes, enums)
-	if err != nil {
-		return nil, err
-	}
-	if len(blocking) > 0 {
-		return nil, &DataLossError{Losses: blocking, Forced: true}
-	}
-	if len(losses) > 0 && !opts.Force {
-		return nil, &DataLossError{Losses: losses}
-	}
-	if len(changes) > 0 || len(enums) > 0 {
-		plan, err := planWithEnums(ctx, drv, "down", changes, enums, want.Tables)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range plan.Changes {
-			rep.SQL = append(rep.SQL, c.Cmd)
-		}
 	}
 	for i := len(revert) - 1; i >= 0; i-- {
 		rep.Reverted = append(rep.Reverted, revert[i].Version)
@@ -240,6 +203,54 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	fmt.Fprintf(out, "Reverted %d file(s) with %d statement(s) in %s; the database is at %s.\n",
 		len(rep.Reverted), len(rep.SQL), round(rep.Duration), versionOrEmpty(target))
 	return rep, nil
+}
+
+// planRevert plans the statements that take the database on conn to want
+// (the schema of version target) and lists the data they would lose,
+// refusing with a *DataLossError what Force cannot allow. Enum values that
+// the reverted files renamed are renamed back.
+func planRevert(ctx context.Context, conn *sql.Conn, want *schema.Schema, target string, reverted []atlasmigrate.File, force bool) (stmts, losses []string, err error) {
+	drv, err := postgres.Open(conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	have, err := drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspect the database: %w", err)
+	}
+	liveSchema := have.Name
+	have.Name, want.Name = "", ""
+	changes, err := drv.SchemaDiff(have, want)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compare the database with version %s: %w", orNone(target), err)
+	}
+	renames, err := revertedEnumRenames(drv, reverted)
+	if err != nil {
+		return nil, nil, err
+	}
+	changes, enums, err := planEnumChanges(changes, applicableRenames(changes, renames))
+	if err != nil {
+		return nil, nil, err
+	}
+	losses, blocking, err := dataLoss(ctx, conn, liveSchema, changes, enums)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case len(blocking) > 0:
+		return nil, nil, &DataLossError{Losses: blocking, Forced: true}
+	case len(losses) > 0 && !force:
+		return nil, nil, &DataLossError{Losses: losses}
+	case len(changes) == 0 && len(enums) == 0:
+		return nil, losses, nil
+	}
+	plan, err := planWithEnums(ctx, drv, "down", changes, enums, want.Tables)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range plan.Changes {
+		stmts = append(stmts, c.Cmd)
+	}
+	return stmts, losses, nil
 }
 
 func versionOrEmpty(v string) string {

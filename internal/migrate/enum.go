@@ -55,8 +55,8 @@ func (e *enumChange) recreate() bool { return len(e.Removed) > 0 || e.Reordered 
 // What is left to plan is either additions only, handed back to the Atlas
 // planner as a ModifyObject (it writes ADD VALUE … BEFORE/AFTER), or a
 // removal or reordering, which the planner cannot express (it silently
-// plans nothing for a removal); the caller writes those with
-// enumStatements. Every rename must match a value that the type loses and a
+// plans nothing for a removal, and refuses a reordering); planWithEnums
+// writes those. Every rename must match a value that the type loses and a
 // value that it gains.
 func planEnumChanges(changes []schema.Change, renames []EnumRename) ([]schema.Change, []*enumChange, error) {
 	var (
@@ -202,6 +202,7 @@ func quoteLiteral(s string) string {
 // both plan through it.
 func planWithEnums(ctx context.Context, drv atlasmigrate.Driver, name string, kept []schema.Change, enums []*enumChange, tables []*schema.Table) (*atlasmigrate.Plan, error) {
 	castToEnums(kept)
+	kept = leaveDefaultsToRecreation(kept, enums)
 	plan, err := planChanges(ctx, drv, name, kept)
 	if err != nil {
 		return nil, err
@@ -226,7 +227,8 @@ func enumNotes(enums []*enumChange) []string {
 			continue
 		}
 		notes = append(notes, fmt.Sprintf("enum type %s loses %s and gains %s; this migration recreates the type, and rows holding %s make it fail. "+
-			"If a value was renamed, delete the file, run `accounts migrate hash`, and diff again with --rename-enum-value %s.%s=%s (ALTER TYPE … RENAME VALUE keeps the rows)",
+			"If a value was renamed, `accounts migrate diff NAME --rename-enum-value %s.%s=%s` writes ALTER TYPE … RENAME VALUE instead, which keeps the rows "+
+			"(to replace a file already written: delete it, run `accounts migrate hash`, then diff again)",
 			e.To.T, strings.Join(e.Removed, ", "), strings.Join(e.Added, ", "), strings.Join(e.Removed, ", "), e.To.T, e.Removed[0], e.Added[0]))
 	}
 	return notes
@@ -319,6 +321,41 @@ func applicableRenames(changes []schema.Change, renames []EnumRename) []EnumRena
 				slices.Contains(to.Values, r.To) && !slices.Contains(from.Values, r.To) {
 				out = append(out, r)
 			}
+		}
+	}
+	return out
+}
+
+// leaveDefaultsToRecreation drops the default changes of columns whose enum
+// type is recreated: the recreation sets their new default after the
+// conversion, when a new default may name a value only the new type has
+// (set before, on the old type, it would fail).
+func leaveDefaultsToRecreation(changes []schema.Change, enums []*enumChange) []schema.Change {
+	recreated := func(t schema.Type) bool {
+		e, ok := t.(*schema.EnumType)
+		return ok && slices.ContainsFunc(enums, func(c *enumChange) bool { return c.recreate() && c.To.T == e.T })
+	}
+	var out []schema.Change
+	for _, c := range changes {
+		m, ok := c.(*schema.ModifyTable)
+		if !ok {
+			out = append(out, c)
+			continue
+		}
+		var tcs []schema.Change
+		for _, tc := range m.Changes {
+			mc, ok := tc.(*schema.ModifyColumn)
+			if ok && mc.Change.Is(schema.ChangeDefault) && mc.To.Default != nil && recreated(mc.To.Type.Type) {
+				if mc.Change &^= schema.ChangeDefault; mc.Change == schema.NoChange {
+					continue
+				}
+			}
+			tcs = append(tcs, tc)
+		}
+		if len(tcs) > 0 {
+			mt := *m
+			mt.Changes = tcs
+			out = append(out, &mt)
 		}
 	}
 	return out

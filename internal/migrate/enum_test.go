@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
+	entschema "entgo.io/ent/dialect/sql/schema"
+	"entgo.io/ent/schema/field"
 
 	appschema "accounts/ent/schema"
 )
@@ -190,6 +192,10 @@ func TestApplyRefusesEnumRemovalWhileRowsHoldIt(t *testing.T) {
 	dir, db := withAuditorApplied(ctx, t, 2)
 	res := mustDiff(ctx, t, dir, "drop_auditor", roleState(t, "USER", "ADMIN", "SUPER_ADMIN"))
 	realm0, revs0 := realmDump(t, db)
+	var out strings.Builder
+	if _, err := Apply(ctx, db, dir, ApplyOptions{DryRun: true, Out: &out}); err != nil || !strings.Contains(out.String(), "-- apply would refuse this file: refusing to apply "+res.File) {
+		t.Errorf("dry run (%v):\n%s", err, out.String())
+	}
 	_, err := Apply(ctx, db, dir, ApplyOptions{})
 	var inUse *EnumValueInUseError
 	if !errors.As(err, &inUse) {
@@ -445,4 +451,73 @@ ALTER TYPE userrole_new RENAME TO userrole;
 	if got := roleCounts(t, db); got["USER"] != 1 || got["ADMIN"] != 1 {
 		t.Errorf("roles: %v", got)
 	}
+}
+
+// A removal in the same diff as a new table whose column uses the type:
+// the table is created first, then every column of the type, old and new,
+// is converted and gets its default back.
+func TestDiffRecreatesEnumUsedByTwoTables(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir := repoDir(t)
+	db, _ := newDB(t)
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO users (id, username, password_hash, role) VALUES (gen_random_uuid(), 'admin1', '\x00', 'ADMIN')`); err != nil {
+		t.Fatal(err)
+	}
+	desired := roleState(t, "USER", "ADMIN")
+	id := &entschema.Column{Name: "id", Type: field.TypeInt64}
+	role := &entschema.Column{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN"}, Default: "ADMIN",
+		SchemaType: map[string]string{"postgres": "userrole"}}
+	desired.Tables = append(desired.Tables, &entschema.Table{Name: "role_grants", Columns: []*entschema.Column{id, role}, PrimaryKey: []*entschema.Column{id}})
+	assertDrift(ctx, t, dir, desired, true)
+	res := mustDiff(ctx, t, dir, "grants", desired)
+	create := strings.Index(res.SQL, `CREATE TABLE "role_grants"`)
+	moveAside := strings.Index(res.SQL, `ALTER TYPE "userrole" RENAME TO "userrole_old"`)
+	if create < 0 || moveAside < create {
+		t.Errorf("the new table must come before the recreation:\n%s", res.SQL)
+	}
+	for _, want := range []string{
+		`ALTER TABLE "users" ALTER COLUMN "role" TYPE "userrole" USING "role"::text::"userrole"`,
+		`ALTER TABLE "role_grants" ALTER COLUMN "role" TYPE "userrole" USING "role"::text::"userrole"`,
+		`ALTER TABLE "role_grants" ALTER COLUMN "role" SET DEFAULT 'ADMIN'`,
+	} {
+		if !strings.Contains(res.SQL, want) {
+			t.Errorf("diff lacks %q:\n%s", want, res.SQL)
+		}
+	}
+	assertDrift(ctx, t, dir, desired, false)
+	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO role_grants (id) VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	var r string
+	if err := db.QueryRowContext(ctx, `SELECT role::text FROM role_grants`).Scan(&r); err != nil || r != "ADMIN" {
+		t.Errorf("role_grants default: %q %v", r, err)
+	}
+}
+
+// A new default that names a value only the recreated type has is set
+// after the conversion, not before it on the old type.
+func TestDiffMovesDefaultToANewEnumValue(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir := repoDir(t)
+	desired := roleState(t, "MEMBER", "ADMIN", "SUPER_ADMIN")
+	for _, c := range tableByName(t, desired.Tables, "users").Columns {
+		if c.Name == "role" {
+			c.Default = "MEMBER"
+		}
+	}
+	assertDrift(ctx, t, dir, desired, true)
+	res := mustDiff(ctx, t, dir, "member", desired)
+	if strings.Count(res.SQL, "SET DEFAULT") != 1 || !strings.Contains(res.SQL, `ALTER TABLE "users" ALTER COLUMN "role" SET DEFAULT 'MEMBER'`) ||
+		strings.Index(res.SQL, "SET DEFAULT") < strings.Index(res.SQL, `USING "role"::text::"userrole"`) {
+		t.Errorf("diff:\n%s", res.SQL)
+	}
+	assertDrift(ctx, t, dir, desired, false)
 }

@@ -78,7 +78,7 @@ type LintOptions struct {
 // Files before the analysed ones are replayed on a dev database; each
 // analysed statement is executed there and its effect on the schema
 // inspected. A statement preceded by `-- atlas:nolint` (optionally naming
-// classes: destructive, data_depend, lock, incompatible) is exempt.
+// classes: destructive, data_depend, lock, incompatible, txmode) is exempt.
 func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, err
@@ -162,6 +162,9 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
 			lintChanges(changes, st.Text, existed, add)
 		}
+		if err := lintBlocking(ctx, dev, f, st.Text, changes, existed, add); err != nil {
+			return false, err
+		}
 		lintText(st.Text, add)
 		if !enumRecreation(st.Text, fileStart) {
 			deploy.statement(i, st, changes)
@@ -174,7 +177,6 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 }
 
 func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add func(Severity, string, string)) {
-	upper := strings.ToUpper(stmt)
 	for _, c := range changes {
 		switch c := c.(type) {
 		case *schema.DropTable:
@@ -196,23 +198,13 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 						add(SeverityError, ClassDataDepend, fmt.Sprintf("adds NOT NULL column %s.%s without a default: fails when %s has rows; add a DEFAULT, or add it nullable, backfill, then SET NOT NULL", c.T.Name, tc.C.Name, c.T.Name))
 					}
 				case *schema.ModifyColumn:
-					if tc.Change.Is(schema.ChangeNull) && !tc.To.Type.Null {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock (and fails if NULLs exist); a validated CHECK (%s IS NOT NULL) NOT VALID constraint avoids the long lock", c.T.Name, tc.To.Name, tc.To.Name))
-					}
 					if tc.Change.Is(schema.ChangeType) && rewritesTable(tc.From, tc.To) {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes", c.T.Name, tc.To.Name))
+						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes; instead add a column of the new type, fill it in batches, move reads and writes to it, then drop the old one", c.T.Name, tc.To.Name))
 					}
 				case *schema.AddIndex:
 					cols := indexColumns(tc.I)
 					if tc.I.Unique {
 						add(SeverityWarning, ClassDataDepend, fmt.Sprintf("unique index %s on existing column(s) %s of %s fails if duplicate values exist", tc.I.Name, cols, c.T.Name))
-					}
-					if !strings.Contains(upper, "CONCURRENTLY") {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("CREATE INDEX %s blocks writes to %s while it builds; use CREATE INDEX CONCURRENTLY in a file with `-- atlas:txmode none`", tc.I.Name, c.T.Name))
-					}
-				case *schema.AddForeignKey:
-					if !strings.Contains(upper, "NOT VALID") {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("foreign key %s is validated while %s is locked against writes; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement", tc.F.Symbol, c.T.Name))
 					}
 				}
 			}
