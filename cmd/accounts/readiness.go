@@ -41,7 +41,7 @@ func (a *app) readiness(ctx context.Context, db *database.DB, dir atlasmigrate.D
 	// ctx). Its errors are shown to clients, so they say what is wrong
 	// without the driver's text (which names hosts and users).
 	ready := func(ctx context.Context) error {
-		if err := db.Pool.Ping(ctx); err != nil {
+		if err := db.SQL.PingContext(ctx); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("the database did not answer within %s", timeout)
 			}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -35,6 +36,9 @@ func (a *app) serveCommand() *cobra.Command {
 // within http.shutdown_timeout and closes the pool.
 func (a *app) serve(ctx context.Context) error {
 	cfg := a.cfg
+	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
+		debug.SetMemoryLimit(int64(mib) << 20)
+	}
 	if err := a.waitDB(ctx); err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 		return nil, nil, errors.New("auth.login_failures_per_username and auth.login_failures_per_address must not be negative, and auth.login_throttle_window must be positive")
 	}
 	m := metrics.New()
-	m.RegisterPool(db.Pool.Stat)
+	m.RegisterPool(db.Stat)
 	hasher, err := newHasher(cfg.Password, m.HasherRejected)
 	if err != nil {
 		return nil, nil, err
