@@ -84,7 +84,7 @@ func TestDiffWritesConcurrentIndexFileThatApplies(t *testing.T) {
 func TestApplyRebuildsInvalidIndex(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_nicknames.sql",
 		"ALTER TABLE users ADD COLUMN nickname text;\n")
 	addFile(t, dir, "29990101000001_unique_nickname.sql",
@@ -130,7 +130,7 @@ func TestApplyRebuildsInvalidIndex(t *testing.T) {
 // TABLE must wait for, ended by release.
 func blockedAlter(t *testing.T, ctx context.Context) (db *sql.DB, dir *atlasmigrate.LocalDir, release func()) {
 	t.Helper()
-	dir = repoDir(t)
+	dir = initialDir(t)
 	db, _ = newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
