@@ -51,7 +51,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// testClock is the injectable clock handed to run through its context.
+// testClock is the settable clock handed to run, as main hands it time.Now.
 type testClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -188,10 +188,10 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 	}
 	suiteTexts.add(t.Name()+" server log", s.stderr.String)
 	suiteTexts.add(t.Name()+" responses", s.recorded)
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, s.clock.Now))
+	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
-		s.done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, io.Discard, s.stderr)
+		s.done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, s.clock.Now, io.Discard, s.stderr)
 	}()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
@@ -562,7 +562,7 @@ func (s *server) createSuperAdmin(name, pw string) {
 	env[superAdminPasswordEnv] = pw
 	var out, errOut syncBuffer
 	err := run(context.Background(), []string{"accounts", "users", "create-superadmin", "--username", name},
-		func(k string) string { return env[k] }, &out, &errOut)
+		func(k string) string { return env[k] }, s.clock.Now, &out, &errOut)
 	if err != nil {
 		s.t.Fatalf("create-superadmin: %v\n%s", err, errOut.String())
 	}

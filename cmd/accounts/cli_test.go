@@ -18,7 +18,7 @@ import (
 
 func runCapture(env map[string]string, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), append([]string{"accounts"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	err = run(context.Background(), append([]string{"accounts"}, args...), func(k string) string { return env[k] }, time.Now, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -128,7 +128,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
+		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, &bytes.Buffer{}, stderr)
 	}()
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
 	var base string

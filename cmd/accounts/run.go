@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,10 @@ import (
 // and the configuration loaded once before the command runs.
 type app struct {
 	getenv func(string) string
+	// now is the clock of sessions and throttles: time.Now, or the
+	// settable clock of the end-to-end tests, which test expiry and
+	// sliding extension without sleeping.
+	now    func() time.Time
 	stdout io.Writer
 	stderr io.Writer
 	cfg    *config.Config
@@ -43,9 +48,10 @@ func exitCode(err error) int {
 }
 
 // run is the whole program: main only supplies the process's context,
-// arguments, environment and output, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, stdout: stdout, stderr: stderr}
+// arguments, environment, clock and output, so tests can run it
+// in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
+	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)

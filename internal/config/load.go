@@ -262,15 +262,16 @@ func (c *Config) validate() []string {
 		c.problem(&p, "database.max_overflow", "pool_size + max_overflow must allow at least one connection")
 	}
 	positive := map[string]time.Duration{
-		"database.pool_timeout":    d.PoolTimeout,
-		"database.pool_recycle":    d.PoolRecycle,
-		"database.wait_timeout":    d.WaitTimeout,
-		"database.wait_interval":   d.WaitEvery,
-		"auth.session_ttl":         c.Auth.SessionTTL,
-		"password.max_wait":        c.Password.MaxWait,
-		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
-		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
-		"http.ready_timeout":       c.HTTP.ReadyTimeout,
+		"database.pool_timeout":      d.PoolTimeout,
+		"database.pool_recycle":      d.PoolRecycle,
+		"database.wait_timeout":      d.WaitTimeout,
+		"database.wait_interval":     d.WaitEvery,
+		"auth.session_ttl":           c.Auth.SessionTTL,
+		"auth.login_throttle_window": c.Auth.LoginThrottleWindow,
+		"password.max_wait":          c.Password.MaxWait,
+		"http.read_header_timeout":   c.HTTP.ReadHeaderTimeout,
+		"http.shutdown_timeout":      c.HTTP.ShutdownTimeout,
+		"http.ready_timeout":         c.HTTP.ReadyTimeout,
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {
@@ -291,6 +292,12 @@ func (c *Config) validate() []string {
 	}
 	if c.HTTP.MaxHeaderBytes < 1024 {
 		c.problem(&p, "http.max_header_bytes", "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	if c.Auth.LoginFailuresPerUsername < 0 {
+		c.problem(&p, "auth.login_failures_per_username", "must not be negative (0 disables), got %d", c.Auth.LoginFailuresPerUsername)
+	}
+	if c.Auth.LoginFailuresPerAddress < 0 {
+		c.problem(&p, "auth.login_failures_per_address", "must not be negative (0 disables), got %d", c.Auth.LoginFailuresPerAddress)
 	}
 	pw := c.Password
 	if pw.Argon2Time < 1 {
