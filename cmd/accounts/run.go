@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -29,20 +28,12 @@ type app struct {
 	log    *slog.Logger
 }
 
-// exitError carries an exit status other than 1, for commands such as
-// `migrate status --check` whose status is their answer.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
+// exitCode is the process's exit status for what run returned: 1 for any
+// error, whether the command failed or its answer is "no" (`migrate
+// status --check`, `migrate check`, `migrate lint`), as scripts expect.
 func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	if err == nil {
+		return 0
 	}
 	return 1
 }

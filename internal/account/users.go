@@ -177,11 +177,11 @@ func (s *Users) SetAdmin(ctx context.Context, caller User, id uuid.UUID, admin b
 	if admin {
 		action, want = ActionGrantAdmin, RoleAdmin
 	}
-	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) (bool, error) {
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) error {
 		if target.Role == want {
-			return false, nil
+			return nil
 		}
-		return true, tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx)
+		return tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx)
 	})
 }
 
@@ -193,25 +193,25 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 	if active {
 		action = ActionActivate
 	}
-	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) (bool, error) {
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) error {
 		if target.IsActive == active {
-			return false, nil
+			return nil
 		}
 		if err := tx.User.UpdateOneID(id).SetIsActive(active).Exec(ctx); err != nil {
-			return true, err
+			return err
 		}
 		if !active {
 			_, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
-			return true, err
+			return err
 		}
-		return true, nil
+		return nil
 	})
 }
 
 // change runs one admin action on a user: it locks the row, authorizes
 // on what is locked (so a concurrent role change cannot slip past the
 // check), and lets apply write only when something changes.
-func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) (bool, error)) error {
+func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) error) error {
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return err
 	}
@@ -223,8 +223,7 @@ func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Ac
 		if err := Authorize(caller, action, target); err != nil {
 			return err
 		}
-		_, err = apply(tx, target)
-		return storageError(err, CodeUserNotFound)
+		return storageError(apply(tx, target), CodeUserNotFound)
 	})
 }
 

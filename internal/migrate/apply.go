@@ -338,16 +338,6 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 	return ""
 }
 
-// CurrentVersion returns the version db is migrated to: the newest fully
-// applied migration (or baseline), or "" when none is.
-func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
-	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
-	if err != nil {
-		return "", err
-	}
-	return currentVersion(revs), nil
-}
-
 func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out io.Writer, start time.Time) (*ApplyReport, error) {
 	fmt.Fprintf(out, "-- Dry run: %d file(s) would be applied; nothing is executed.\n", len(pending))
 	for _, f := range pending {

@@ -354,3 +354,15 @@ func ctxFor(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// CurrentVersion returns the version db is migrated to, with the revision
+// table in its default schema: the newest fully applied migration (or
+// baseline), or "" when none is. Only the tests ask for it this way; the
+// service reads the revision table with ReadBuildState.
+func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
+	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
+	if err != nil {
+		return "", err
+	}
+	return currentVersion(revs), nil
+}

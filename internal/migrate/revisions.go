@@ -68,9 +68,6 @@ func NewRevisionTable(conn execQuerier, schema string) *RevisionTable {
 	return &RevisionTable{conn: conn, schema: schema}
 }
 
-// Schema returns the schema that holds the table.
-func (r *RevisionTable) Schema() string { return r.schema }
-
 func (r *RevisionTable) qualified() string {
 	return quoteIdent(r.schema) + "." + quoteIdent(RevisionTableName)
 }
