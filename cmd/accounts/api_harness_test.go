@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/jackc/pgx/v5"
 
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 )
 
@@ -32,24 +33,6 @@ import (
 // against a database of its own, and talks HTTP to it. The harness also
 // validates every response against the served OpenAPI document and, when
 // the test ends, checks that no response or log line carried a secret.
-
-// syncBuffer is an io.Writer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testClock is the settable clock handed to run, as main hands it time.Now.
 type testClock struct {
@@ -76,7 +59,7 @@ type server struct {
 	dbURL  string
 	env    map[string]string
 	clock  *testClock
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	doc    *openapi3.T
 
 	mu sync.Mutex
@@ -163,7 +146,7 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 		t:      t,
 		dbURL:  dbURL,
 		clock:  &testClock{t: time.Now().UTC()},
-		stderr: &syncBuffer{},
+		stderr: &syncbuf.Buffer{},
 		done:   make(chan error, 1),
 		env: map[string]string{
 			"DATABASE_URL":                        dbURL,
@@ -560,7 +543,7 @@ func (s *server) createSuperAdmin(name, pw string) {
 		env[k] = v
 	}
 	env[superAdminPasswordEnv] = pw
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	err := run(context.Background(), []string{"accounts", "users", "create-superadmin", "--username", name},
 		func(k string) string { return env[k] }, s.clock.Now, &out, &errOut)
 	if err != nil {

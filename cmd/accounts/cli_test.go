@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 )
 
@@ -125,7 +126,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, &bytes.Buffer{}, stderr)
