@@ -107,7 +107,7 @@ const benchPassword = "bench-password-1"
 
 func runCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "the subset that finishes in under a minute (smaller tables, shorter loads)")
+	quick := fs.Bool("quick", false, "a short check of the harness (smaller tables, shorter loads)")
 	accountsBin := fs.String("accounts", "", "the accounts binary (built by bench/run.sh)")
 	outDir := fs.String("out", ".data/bench", "directory for the CPU profile and the results table of this run")
 	only := fs.String("only", "", "comma-separated measurements to run (1 and 2 go together, 3, 4, 5, 6, 7); empty runs all")
