@@ -57,3 +57,28 @@ func TestReadinessNamesTheMissingFile(t *testing.T) {
 		t.Errorf("readyz detail %q does not name both files, the second as failed", d)
 	}
 }
+
+// TestOldReleaseStartsOnAFailedNewerMigration: the next release's
+// migration failed part-way (a file with `-- atlas:txmode none` stops
+// between statements), and a replica of the current release restarts with
+// `serve --migrate`. The database has every file of this build, so the
+// replica has nothing to apply: it must start, be ready, and say at INFO
+// that the database has a newer migration, and that it failed.
+func TestOldReleaseStartsOnAFailedNewerMigration(t *testing.T) {
+	directOnly(t)
+	t.Parallel()
+	dbURL := testdb.URL(t)
+	s := startServerOn(t, dbURL, nil)
+	s.sql(`INSERT INTO atlas_schema_revisions.atlas_schema_revisions
+		(version, description, type, applied, total, executed_at, execution_time, error, error_stmt, hash, operator_version)
+		VALUES ($1, 'nickname', 2, 1, 2, now(), 0, 'canceling statement due to lock timeout', 'CREATE INDEX CONCURRENTLY …', 'h', 'accounts next')`, expandVersion)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	again := startServerOn(t, dbURL, map[string]string{"ACCOUNTS_MIGRATE_ON_START": "true"})
+	expect(t, again.newClient(false).do("GET", "/readyz", nil), http.StatusOK)
+	want := "database has 1 migration newer than this build: " + expandName + " (failed at statement 2 of 2)"
+	if lines := logLinesOf(again.stderr.String(), want); len(lines) != 1 || lines[0]["level"] != "INFO" {
+		t.Errorf("no INFO line %q:\n%s", want, again.stderr.String())
+	}
+}

@@ -172,6 +172,9 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 					return nil
 				}
 				fmt.Fprintf(r.out, "The Ent schema has changes that migrations/ lacks; this migration would be generated:\n\n%s\n", res.SQL)
+				for _, n := range res.Notes {
+					fmt.Fprintf(r.out, "Note: %s.\n\n", n)
+				}
 				return errors.New("migrations/ is behind the Ent schema: run `accounts migrate diff NAME` and commit the file")
 			})
 		},

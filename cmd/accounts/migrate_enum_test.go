@@ -25,7 +25,8 @@ func TestMigrateDiffRenameEnumValueFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err := runCapture(env, "migrate", "check", "--dir", dir)
-	if err == nil || !strings.Contains(out, `CREATE TYPE "userrole" AS ENUM ('USER', 'ADMIN', 'SUPER_ADMIN')`) {
+	if err == nil || !strings.Contains(out, `CREATE TYPE "userrole" AS ENUM ('USER', 'ADMIN', 'SUPER_ADMIN')`) ||
+		!strings.Contains(out, "--rename-enum-value userrole.MODERATOR=ADMIN") {
 		t.Fatalf("check before the diff: %v\n%s", err, out)
 	}
 	if _, _, err := runCapture(env, "migrate", "diff", "x", "--dir", dir, "--rename-enum-value", "userrole-ADMIN"); err == nil || !strings.Contains(err.Error(), "TYPE.OLD=NEW") {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/spf13/cobra"
 
 	"accounts/internal/database"
@@ -50,16 +51,9 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	if cfg.Migrate.OnStart {
-		a.log.Info("applying pending migrations", "dir", origin)
-		start := time.Now()
-		rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
-			Operator:       migrate.Operator(version),
-			RevisionSchema: a.revisionSchema(),
-		}.LockOptions(cfg.Migrate.StatementLockTimeout, cfg.Migrate.LockRetries))
-		if err != nil {
-			return fmt.Errorf("migrate on start: %w", err)
+		if err := a.migrateOnStart(ctx, db, dir, origin); err != nil {
+			return err
 		}
-		a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	h, err := service.New(ctx, service.Options{
@@ -143,6 +137,35 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("stopped")
+	return nil
+}
+
+// migrateOnStart applies the build's pending files before serve takes
+// traffic (serve --migrate). A database that has every file of the build
+// and newer ones is left alone: it is the next release's, mid-deploy, and
+// a newer file that failed part-way is that release's to finish (Atlas's
+// executor refuses to run beside a partial revision whose file it lacks,
+// which would keep this release from starting at all).
+func (a *app) migrateOnStart(ctx context.Context, db *database.DB, dir atlasmigrate.Dir, origin string) error {
+	build, err := migrate.NewBuildFiles(dir)
+	if err != nil {
+		return fmt.Errorf("migration directory: %w", err)
+	}
+	st, err := migrate.ReadBuildState(ctx, db.SQL, build, a.revisionSchema())
+	if err == nil && len(st.Lacking) == 0 && len(st.Newer) > 0 {
+		a.log.Info("no migrations to apply: the database has every file of this build", "dir", origin)
+		return nil
+	}
+	a.log.Info("applying pending migrations", "dir", origin)
+	start := time.Now()
+	rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
+		Operator:       migrate.Operator(version),
+		RevisionSchema: a.revisionSchema(),
+	}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
+	if err != nil {
+		return fmt.Errorf("migrate on start: %w", err)
+	}
+	a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -27,7 +27,7 @@ var (
 	sessionByToken = func() sessionStatement {
 		pg := entsql.Dialect(dialect.Postgres)
 		s, u := pg.Table(authsession.Table).As("s"), pg.Table(entuser.Table).As("u")
-		cols := append([]string{s.C(authsession.FieldID), s.C(authsession.FieldExpiresAt)}, publicColumns(u)...)
+		cols := append([]string{s.C(authsession.FieldID), s.C(authsession.FieldCreatedAt), s.C(authsession.FieldExpiresAt)}, publicColumns(u)...)
 		q, _ := pg.Select(cols...).From(s).
 			Join(u).On(s.C(authsession.FieldUserID), u.C(entuser.FieldID)).
 			Where(entsql.EQ(s.C(authsession.FieldTokenHash), []byte(nil))).
@@ -81,7 +81,7 @@ type sessionStatement struct{ sql string }
 // false when no session has the hash.
 func (q sessionStatement) run(ctx context.Context, drv dialect.Driver, tokenHash []byte) (sess Session, u User, found bool, err error) {
 	var row userRow
-	found, err = queryRow(ctx, drv, q.sql, []any{tokenHash}, append([]any{&sess.ID, &sess.ExpiresAt}, row.dest()...)...)
+	found, err = queryRow(ctx, drv, q.sql, []any{tokenHash}, append([]any{&sess.ID, &sess.CreatedAt, &sess.ExpiresAt}, row.dest()...)...)
 	if !found || err != nil {
 		return Session{}, User{}, false, err
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -105,6 +105,15 @@ func (s *server) signUp(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if s.SignUps != nil {
+		// Before the hash, and whatever the name: the answer for a taken
+		// name must stay username_taken, so this budget is what bounds
+		// asking which names exist.
+		if err := s.SignUps.ReserveSignUp(c.Request.Context(), clientAddress(c)); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	u, err := s.Users.SignUp(c.Request.Context(), req.Username, req.Password)
 	if err != nil {
 		s.writeError(c, err)
@@ -114,48 +123,58 @@ func (s *server) signUp(c *gin.Context) {
 	c.JSON(http.StatusCreated, createdResponse{ID: u.ID})
 }
 
-// login checks the throttle for the username and the client address
-// before any work, counts each invalid_credentials against both, and
-// forgets the username's failures after a success.
+// login opens a session. The session service throttles it on the
+// client's address and device token (cookie or X-Device-Token header);
+// a success sets the session cookie and hands out a new device token.
 func (s *server) login(c *gin.Context) {
 	var req credentialsRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	userKey := strings.ToLower(req.Username)
-	addrKey := clientAddress(c)
-	if wait := max(s.UsernameThrottle.Check(userKey), s.AddressThrottle.Check(addrKey)); wait > 0 {
-		s.writeError(c, &account.Error{Code: account.CodeTooManyAttempts,
-			Message: "too many failed logins; try again later", RetryAfter: wait})
-		return
-	}
-	l, err := s.Sessions.Login(c.Request.Context(), req.Username, req.Password)
+	l, err := s.Sessions.Login(c.Request.Context(), req.Username, req.Password, s.clientOf(c))
 	if err != nil {
-		if account.ErrorCode(err) == account.CodeInvalidCredentials {
-			s.UsernameThrottle.Fail(userKey)
-			s.AddressThrottle.Fail(addrKey)
-		}
 		s.writeError(c, err)
 		return
 	}
-	s.UsernameThrottle.Reset(userKey)
 	s.setCookie(c, l.Token, l.ExpiresAt)
+	s.setDevice(c, l.Device)
 	c.JSON(http.StatusOK, loginResponse{AccessToken: l.Token, TokenType: "Bearer", ExpiresAt: l.ExpiresAt.UTC()})
 }
 
-// clientAddress is the client's IP: the peer address, or the one a
-// trusted proxy put in X-Forwarded-For. IPv6 clients are keyed by their
-// /64, which one host usually controls whole.
+// clientOf is who sends the request, for the throttle.
+func (s *server) clientOf(c *gin.Context) account.Client {
+	device := c.GetHeader(deviceHeader)
+	if ck, err := c.Request.Cookie(s.deviceCookieName()); device == "" && err == nil {
+		device = ck.Value
+	}
+	return account.Client{Address: clientAddress(c), Device: device}
+}
+
+// clientAddress is the client's IP as a throttle key: the peer address,
+// or the one a trusted proxy put in X-Forwarded-For. IPv6 clients are
+// keyed by their /64, which one host usually controls whole, without a
+// zone. Every request gets a key: one whose address cannot be parsed is
+// keyed by what the connection says, never by an empty string shared with
+// others.
 func clientAddress(c *gin.Context) string {
-	ip := net.ParseIP(c.ClientIP())
-	if ip == nil {
-		return c.ClientIP()
+	raw := c.ClientIP()
+	if raw == "" {
+		raw = c.Request.RemoteAddr
+		if host, _, err := net.SplitHostPort(raw); err == nil {
+			raw = host
+		}
 	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	ip, err := netip.ParseAddr(raw)
+	if err != nil {
+		return "raw:" + raw
 	}
-	return ip.String()
+	ip = ip.WithZone("").Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 func (s *server) getAccount(c *gin.Context) {
@@ -168,12 +187,15 @@ func (s *server) changePassword(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	p := principalOf(c)
-	if err := s.Users.ChangeOwnPassword(c.Request.Context(), p.User, p.Session.ID, req.CurrentPassword, req.NewPassword); err != nil {
+	l, err := s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.Client{Address: clientAddress(c)}, req.CurrentPassword, req.NewPassword)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	// Every session of the caller ended, this one included: the answer
+	// carries the new one, as a login's does.
+	s.setCookie(c, l.Token, l.ExpiresAt)
+	c.JSON(http.StatusOK, loginResponse{AccessToken: l.Token, TokenType: "Bearer", ExpiresAt: l.ExpiresAt.UTC()})
 }
 
 func (s *server) logout(c *gin.Context) {

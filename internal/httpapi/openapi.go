@@ -68,8 +68,8 @@ func problemResponse(desc string, retryAfter bool) obj {
 }
 
 var (
-	badRequest = problemResponse("`invalid_json`: malformed JSON, unknown fields, wrong types or trailing data; "+
-		"`errors` names the field where there is one.", false)
+	badRequest = problemResponse("`invalid_json`: malformed JSON, invalid UTF-8, unknown, duplicate or case-variant keys, wrong types or trailing data; "+
+		"`errors` names the field where there is one. `bad_request`: the request came with a Transfer-Encoding (send a Content-Length); the connection is closed.", false)
 	unauthorized = problemResponse("`unauthenticated`: no valid session (missing, unknown or expired token, or a malformed Authorization header).", false)
 	tooLargeResp = problemResponse("`body_too_large`: the body is over the configured limit (1 MiB by default).", false)
 	unsupported  = problemResponse("`unsupported_media_type`: the body is not sent as application/json.", false)
@@ -170,6 +170,7 @@ func document() obj {
 					"413": tooLargeResp,
 					"415": unsupported,
 					"422": problemResponse("`validation_failed`: username or password breaks a rule; `errors` lists each field.", false),
+					"429": problemResponse("`too_many_attempts`: too many sign-ups from this address (auth.signups_per_address); taken names count too.", true),
 					"503": unavailable,
 				})
 				op["requestBody"] = jsonBody("Credentials")
@@ -180,9 +181,12 @@ func document() obj {
 			"post": func() obj {
 				op := operation("login", "Log in: a new session token, in the body and in the access_token cookie.", false, obj{
 					"200": obj{
-						"description": "Logged in. The token is also set as the access_token cookie (HttpOnly, SameSite=Lax, Path=/api/v1, Secure when configured).",
-						"headers":     obj{"Set-Cookie": obj{"description": "access_token=<token>; Path=/api/v1; Max-Age=<ttl>; HttpOnly; SameSite=Lax", "schema": obj{"type": "string"}}},
-						"content":     obj{"application/json": obj{"schema": ref("Login")}},
+						"description": "Logged in. The token is also set as the access_token cookie (HttpOnly, SameSite=Lax, Path=/api/v1; __Host-access_token with Path=/ and Secure when configured). A new device token comes as the device cookie and the X-Device-Token header: a client that sends it back (cookie or X-Device-Token request header) at its next login for this name is trusted, and other clients' failures do not throttle it.",
+						"headers": obj{
+							"Set-Cookie":     obj{"description": "access_token=<token>; Path=/api/v1; Max-Age=<ttl>; HttpOnly; SameSite=Lax, and device=<device token>", "schema": obj{"type": "string"}},
+							"X-Device-Token": obj{"description": "The new device token, for clients without cookies.", "schema": obj{"type": "string"}},
+						},
+						"content": obj{"application/json": obj{"schema": ref("Login")}},
 					},
 					"400": badRequest,
 					"401": problemResponse("`invalid_credentials`: unknown username or wrong password (one answer for both).", false),
@@ -190,9 +194,11 @@ func document() obj {
 					"413": tooLargeResp,
 					"415": unsupported,
 					"422": problemResponse("`validation_failed`: username or password missing.", false),
-					"429": problemResponse("`too_many_attempts`: too many failed logins for this username or from this address.", true),
+					"429": problemResponse("`too_many_attempts`: too many failed logins for this username from clients without its device token, from this address, or from this device.", true),
 					"503": unavailable,
 				})
+				op["parameters"] = []obj{{"name": "X-Device-Token", "in": "header", "required": false, "schema": obj{"type": "string"},
+					"description": "The device token of an earlier login for this name, for clients without cookies."}}
 				op["requestBody"] = jsonBody("Credentials")
 				return op
 			}(),
@@ -205,13 +211,18 @@ func document() obj {
 		},
 		"/api/v1/account/password": obj{
 			"put": func() obj {
-				op := operation("changePassword", "Change one's own password; every other session of the caller ends.", true, obj{
-					"204": noContent,
+				op := operation("changePassword", "Change one's own password. Every session of the caller ends, this one included; the answer carries a new session, in the body and in the access_token cookie.", true, obj{
+					"200": obj{
+						"description": "Changed. The new session token is also set as the access_token cookie.",
+						"headers":     obj{"Set-Cookie": obj{"description": "access_token=<token>; HttpOnly; SameSite=Lax", "schema": obj{"type": "string"}}},
+						"content":     obj{"application/json": obj{"schema": ref("Login")}},
+					},
 					"400": badRequest,
 					"403": problemResponse("`wrong_password`: current_password is wrong; `csrf_rejected`; `account_inactive`.", false),
 					"413": tooLargeResp,
 					"415": unsupported,
 					"422": problemResponse("`validation_failed`: new_password breaks the rule or equals the current one.", false),
+					"429": problemResponse("`too_many_attempts`: too many wrong current passwords; they count as failed logins of the caller's name.", true),
 				})
 				op["requestBody"] = jsonBody("ChangePasswordRequest")
 				return op
@@ -305,8 +316,9 @@ func document() obj {
 			}),
 		},
 		"/metrics": obj{
-			"get": operation("metrics", "Prometheus metrics (when enabled).", false, obj{
+			"get": operation("metrics", "Prometheus metrics (when enabled). By default on a loopback listener of its own (metrics.addr), where this route answers 404; here only when metrics.addr is empty.", false, obj{
 				"200": obj{"description": "Prometheus text format.", "content": obj{"text/plain": obj{"schema": obj{"type": "string"}}}},
+				"404": problemResponse("`not_found`: metrics are served on metrics.addr, not on this listener.", false),
 			}),
 		},
 		"/openapi.json": obj{

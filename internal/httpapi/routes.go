@@ -13,6 +13,7 @@ func (s *server) routes(e *gin.Engine) {
 		s.observe,
 		s.recoverPanics,
 		securityHeaders,
+		refuseTransferEncoding,
 	)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)

@@ -355,6 +355,10 @@ func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, p
 			fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
 		}
 		fmt.Fprintln(out, ")")
+		if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
+			// Judged on the database as it is now, before earlier pending files.
+			fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
+		}
 		for _, s := range stmts[res.Skipped:] {
 			res.SQL = append(res.SQL, s.Text)
 			fmt.Fprintln(out, s.Text)

@@ -227,7 +227,8 @@ func enumNotes(enums []*enumChange) []string {
 			continue
 		}
 		notes = append(notes, fmt.Sprintf("enum type %s loses %s and gains %s; this migration recreates the type, and rows holding %s make it fail. "+
-			"If a value was renamed, delete the file, run `accounts migrate hash`, and diff again with --rename-enum-value %s.%s=%s (ALTER TYPE … RENAME VALUE keeps the rows)",
+			"If a value was renamed, `accounts migrate diff NAME --rename-enum-value %s.%s=%s` writes ALTER TYPE … RENAME VALUE instead, which keeps the rows "+
+			"(to replace a file already written: delete it, run `accounts migrate hash`, then diff again)",
 			e.To.T, strings.Join(e.Removed, ", "), strings.Join(e.Added, ", "), strings.Join(e.Removed, ", "), e.To.T, e.Removed[0], e.Added[0]))
 	}
 	return notes

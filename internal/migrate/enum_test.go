@@ -192,6 +192,10 @@ func TestApplyRefusesEnumRemovalWhileRowsHoldIt(t *testing.T) {
 	dir, db := withAuditorApplied(ctx, t, 2)
 	res := mustDiff(ctx, t, dir, "drop_auditor", roleState(t, "USER", "ADMIN", "SUPER_ADMIN"))
 	realm0, revs0 := realmDump(t, db)
+	var out strings.Builder
+	if _, err := Apply(ctx, db, dir, ApplyOptions{DryRun: true, Out: &out}); err != nil || !strings.Contains(out.String(), "-- apply would refuse this file: refusing to apply "+res.File) {
+		t.Errorf("dry run (%v):\n%s", err, out.String())
+	}
 	_, err := Apply(ctx, db, dir, ApplyOptions{})
 	var inUse *EnumValueInUseError
 	if !errors.As(err, &inUse) {

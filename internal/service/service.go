@@ -9,6 +9,9 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -72,9 +75,14 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 	}
 	m.RegisterHasher(hasher.InUse, hasher.Capacity())
 
+	accountSessions := account.NewSessions(o.DB, hasher, cfg.Auth.SessionTTL, now)
+	accountSessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
+	guard := newGuard(cfg, o.DB, now)
+	accountSessions.SetGuard(guard)
+	go purge(ctx, o.Log, accountSessions, guard, now)
 	var (
 		users    httpapi.UserService    = account.NewUsers(o.DB, hasher)
-		sessions httpapi.SessionService = account.NewSessions(o.DB, hasher, cfg.Auth.SessionTTL, now)
+		sessions httpapi.SessionService = accountSessions
 	)
 	if o.Services != nil {
 		users, sessions = o.Services(o.DB)
@@ -97,21 +105,20 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 			h.MetricsOnly = m.Handler()
 		}
 	}
-	window := cfg.Auth.LoginThrottleWindow
 	h.API, err = httpapi.New(httpapi.Deps{
-		Users:            users,
-		Sessions:         sessions,
-		Log:              o.Log,
-		Ready:            ready,
-		UsernameThrottle: throttle.New(cfg.Auth.LoginFailuresPerUsername, window, now),
-		AddressThrottle:  throttle.New(cfg.Auth.LoginFailuresPerAddress, window, now),
-		Metrics:          apiMetrics,
-		ObserveHTTP:      observe,
-		Now:              now,
+		Users:       users,
+		Sessions:    sessions,
+		SignUps:     guard,
+		Log:         o.Log,
+		Ready:       ready,
+		Metrics:     apiMetrics,
+		ObserveHTTP: observe,
+		Now:         now,
 		Config: httpapi.Config{
 			CookieSecure:   cfg.Auth.CookieSecure,
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
+			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 		},
 	})
@@ -135,4 +142,69 @@ func NewHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
 		MaxWait:       cfg.MaxWait,
 		OnBusy:        onBusy,
 	})
+}
+
+// newGuard builds the login and sign-up throttle on the database. Device
+// tokens and the buckets of addresses are keyed with a secret derived from
+// the pepper, the one secret every replica already shares; without a
+// pepper a random key is used, and device tokens then hold only on the
+// replica that issued them.
+func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *account.Guard {
+	auth := cfg.Auth
+	m := hmac.New(sha256.New, []byte(cfg.Password.Pepper))
+	m.Write([]byte("accounts device tokens v1"))
+	key := m.Sum(nil)
+	if cfg.Password.Pepper == "" {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms.
+	}
+	window := auth.LoginThrottleWindow
+	limits := account.Limits{
+		PerUsername:       throttle.Limit{Max: auth.LoginFailuresPerUsername, Window: window},
+		PerAddress:        throttle.Limit{Max: auth.LoginFailuresPerAddress, Window: window},
+		PerDevice:         throttle.Limit{Max: auth.LoginFailuresPerDevice, Window: window},
+		SignUpsPerAddress: throttle.Limit{Max: auth.SignUpsPerAddress, Window: auth.SignUpWindow},
+	}
+	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
+}
+
+// Expired sessions and throttle counters are purged every purgeInterval,
+// in batches of purgeBatch rows, at most purgeBatches batches a round, so
+// one round's work is bounded whatever piled up.
+const (
+	purgeInterval = time.Minute
+	purgeBatch    = 1000
+	purgeBatches  = 100
+)
+
+// purge deletes expired sessions and throttle counters until ctx ends.
+// Every replica runs it; the batches skip rows another replica is
+// deleting (SKIP LOCKED), so each row is deleted once and no replica waits.
+func purge(ctx context.Context, log *slog.Logger, sessions *account.Sessions, guard *account.Guard, now func() time.Time) {
+	tick := time.NewTicker(purgeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, step := range []func() (int, error){
+			func() (int, error) { return sessions.Purge(ctx, purgeBatch) },
+			func() (int, error) { return guard.Purge(ctx, now(), purgeBatch) },
+		} {
+			for range purgeBatches {
+				n, err := step()
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Warn("purge of expired rows failed; retrying next round", "error", err.Error())
+					}
+					break
+				}
+				if n < purgeBatch {
+					break
+				}
+			}
+		}
+	}
 }
