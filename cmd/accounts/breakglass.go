@@ -14,6 +14,7 @@ import (
 
 	"accounts/internal/account"
 	"accounts/internal/database"
+	"accounts/internal/service"
 )
 
 // userPasswordEnv holds the password of `users set-password` for
@@ -46,7 +47,7 @@ func (a *app) withOperator(cmd *cobra.Command, fn func(ctx context.Context, op *
 		return err
 	}
 	defer db.Close()
-	hasher, err := newHasher(a.cfg.Password, nil)
+	hasher, err := service.NewHasher(a.cfg.Password, nil)
 	if err != nil {
 		return err
 	}

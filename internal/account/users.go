@@ -149,15 +149,8 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 	return u, nil
 }
 
-// UsernameTaken reports whether a user with this name, in any letter case,
-// exists.
-func (s *Users) UsernameTaken(ctx context.Context, name string) (bool, error) {
-	ok, err := s.client.User.Query().Where(usernameFold(name)).Exist(ctx)
-	return ok, storageError(err, "")
-}
-
-// ByID returns a user by id without any authorization; the command line
-// and the session service use it.
+// ByID returns a user by id without any authorization: the admin actions
+// read their target with it and authorize the caller on what it returns.
 func (s *Users) ByID(ctx context.Context, id uuid.UUID) (User, error) {
 	u, err := s.client.User.Get(ctx, id)
 	if err != nil {
