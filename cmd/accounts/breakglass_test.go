@@ -137,3 +137,53 @@ func TestBreakGlassOnSuperAdmin(t *testing.T) {
 	}
 	s.checkSecrets()
 }
+
+// TestAuditListCommand reads the trail from the command line with its
+// filters, and refuses a bad one with what to fix.
+func TestAuditListCommand(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	env := maps.Clone(s.env)
+	s.createSuperAdmin("root1", "root-password-1")
+	s.newClient(false).login("root1", "root-password-1")
+	if out, err := runWithStdin(env, "", "users", "revoke-sessions", "--username", "root1"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err := runWithStdin(env, "", "audit", "list", "--target", "ROOT1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"user.sessions_revoked", "user.logged_in", "user.created", "sessions_ended=1", "role=super_admin"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit list lacks %q:\n%s", want, out)
+		}
+	}
+	var page struct {
+		Events []struct {
+			Action    string `json:"action"`
+			ActorName string `json:"actor_name"`
+			RequestID string `json:"request_id"`
+			Client    string `json:"client_address"`
+		} `json:"events"`
+		NextCursor string `json:"next_cursor"`
+	}
+	out, err = runWithStdin(env, "", "audit", "list", "--action", "user.logged_in", "--json", "--limit", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &page); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(page.Events) != 1 || page.Events[0].ActorName != "root1" || page.Events[0].RequestID == "" || page.Events[0].Client != "127.0.0.1" || page.NextCursor != "" {
+		t.Fatalf("login event: %+v", page)
+	}
+	for args, want := range map[string]string{
+		"--action=user.exploded": "action must be one of the audit actions",
+		"--since=yesterday":      "--since must be an RFC 3339 time",
+		"--target=nobody1":       `no user is named "nobody1"`,
+	} {
+		if _, err := runWithStdin(env, "", "audit", "list", args); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", args, err, want)
+		}
+	}
+}

@@ -80,6 +80,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.healthcheckCommand(),
 		a.configCommand(),
 		a.usersCommand(),
+		a.auditCommand(),
 		a.migrateCommand(),
 	)
 	return root

@@ -207,3 +207,15 @@ func lastSuperAdminGuard(ctx context.Context, tx *ent.Tx, target User, force boo
 func activeSuperAdmin() []predicate.User {
 	return []predicate.User{entuser.RoleEQ(entuser.RoleSUPER_ADMIN), entuser.IsActive(true)}
 }
+
+// Lookup returns the user named username, in any letter case.
+func (o *Operator) Lookup(ctx context.Context, username string) (User, error) {
+	u, err := o.users.client.User.Query().Where(usernameFold(username)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return User{}, Errorf(CodeUserNotFound, "no user is named %q", username)
+	}
+	if err != nil {
+		return User{}, storageError(err, "")
+	}
+	return fromEnt(u), nil
+}
