@@ -271,6 +271,25 @@ func document() obj {
 				return op
 			}(),
 		},
+		"/api/v1/audit": obj{
+			"get": func() obj {
+				op := operation("listAudit", "The audit trail of account changes, newest first (super admins only).", true, obj{
+					"200": jsonResponse("One page.", "AuditList"),
+					"403": problemResponse("`forbidden`: the caller is not a super admin; `account_inactive`.", false),
+					"422": problemResponse("`validation_failed`: limit outside 1–100, an actor or target that is not a UUID, an unknown action, a time that is not RFC 3339 or until not after since, or an after that is not a next_cursor; `errors` names each.", false),
+				})
+				op["parameters"] = []obj{
+					queryParam("limit", "Page size.", obj{"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
+					queryParam("after", "The next_cursor of the previous page (keyset paging).", obj{"type": "string"}),
+					queryParam("actor", "Only events made by this user id.", obj{"type": "string", "format": "uuid"}),
+					queryParam("target", "Only events on this user id.", obj{"type": "string", "format": "uuid"}),
+					queryParam("action", "Only events of this action.", obj{"type": "string", "enum": account.AuditActions}),
+					queryParam("since", "Only events at or after this time.", obj{"type": "string", "format": "date-time"}),
+					queryParam("until", "Only events before this time.", obj{"type": "string", "format": "date-time"}),
+				}
+				return op
+			}(),
+		},
 		"/api/v1/users/{id}": obj{
 			"parameters": []obj{idParam},
 			"get": operation("getUser", "One user by id (admins), active or not.", true, obj{
@@ -370,6 +389,22 @@ func document() obj {
 			"total_exact": obj{"type": "boolean", "description": "False when counting stopped: more users than total match."},
 			"limit":       obj{"type": "integer"},
 			"offset":      obj{"type": "integer"},
+			"next_cursor": str(obj{"description": "Pass as after for the next page; absent on the last page."}),
+		}),
+		"AuditEvent": object([]string{"id", "occurred_at", "action", "actor_id", "actor_name", "target_id", "target_name", "request_id", "client_address", "details"}, obj{
+			"id":             str(obj{"format": "uuid"}),
+			"occurred_at":    timestamp,
+			"action":         str(obj{"enum": account.AuditActions}),
+			"actor_id":       obj{"type": []string{"string", "null"}, "format": "uuid", "description": "The acting user; null for the command line."},
+			"actor_name":     str(obj{"description": "The actor's username, or cli:<OS user>@<host> for the command line."}),
+			"target_id":      obj{"type": []string{"string", "null"}, "format": "uuid"},
+			"target_name":    str(nil),
+			"request_id":     str(obj{"description": "X-Request-ID of the request that made the change; empty for the command line."}),
+			"client_address": str(nil),
+			"details":        obj{"type": "object", "additionalProperties": obj{"type": "string"}, "description": "What changed: role from and to, sessions ended."},
+		}),
+		"AuditList": object([]string{"events"}, obj{
+			"events":      obj{"type": "array", "items": ref("AuditEvent")},
 			"next_cursor": str(obj{"description": "Pass as after for the next page; absent on the last page."}),
 		}),
 		"Status": object([]string{"status"}, obj{"status": str(nil)}),

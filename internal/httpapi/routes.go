@@ -37,6 +37,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.DELETE("/account/logout", s.logout)
 	authed.POST("/users", s.createUser)
 	authed.GET("/users", s.listUsers)
+	authed.GET("/audit", s.listAudit)
 
 	// The path id is checked before the session lookup, so a malformed id
 	// costs no query at all.

@@ -107,6 +107,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 	}
 	h.API, err = httpapi.New(httpapi.Deps{
 		Users:       users,
+		Audit:       account.NewAudit(o.DB),
 		Sessions:    sessions,
 		SignUps:     guard,
 		Log:         o.Log,
