@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -281,7 +282,7 @@ func listParams(c *gin.Context) (account.ListParams, error) {
 		if errors.As(err, &e) {
 			for _, f := range e.Fields {
 				// A parameter that did not parse is reported once, as such.
-				if !hasField(fields, f.Field) {
+				if !slices.ContainsFunc(fields, func(e account.FieldError) bool { return e.Field == f.Field }) {
 					fields = append(fields, f)
 				}
 			}
@@ -291,13 +292,4 @@ func listParams(c *gin.Context) (account.ListParams, error) {
 		return p, &account.Error{Code: account.CodeValidationFailed, Message: "the query has invalid parameters", Fields: fields}
 	}
 	return p, nil
-}
-
-func hasField(fields []account.FieldError, name string) bool {
-	for _, f := range fields {
-		if f.Field == name {
-			return true
-		}
-	}
-	return false
 }
