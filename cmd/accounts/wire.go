@@ -145,6 +145,7 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
+			Docs:           cfg.HTTP.Docs,
 		},
 	})
 	if err != nil {

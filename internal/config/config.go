@@ -40,6 +40,7 @@ type HTTP struct {
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
 	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
+	Docs              bool          `koanf:"docs" help:"Serve the interactive API documentation (Swagger UI, no CDN) at /docs; dev turns it on unless set."`
 }
 
 // Database holds the connection and pool settings. The pool keys keep the
