@@ -1,33 +1,50 @@
-# Atlas project file for users of the official Atlas binary. The accounts
-# binary does the same without it (`accounts migrate diff|apply|...`); both
-# read and write the same migrations/ directory (same atlas.sum) and the same
-# revision table (atlas_schema_revisions), so either tool sees the other's
-# work.
+# Atlas project file: the Atlas CLI (any build, open-source or official)
+# and the accounts binary read and write the same migrations/ directory
+# (same atlas.sum) and the same revision table (atlas_schema_revisions), and
+# write the same statements for a schema change:
 #
-#   atlas migrate apply --env local
-#   atlas migrate status --env local
-#   atlas migrate diff --env local NAME
+#   atlas migrate diff --env local NAME     # = accounts migrate diff NAME
+#   atlas migrate apply --env local         # = accounts migrate apply
+#   atlas migrate status --env local        # = accounts migrate status
+#   atlas migrate lint --env local --latest 1
 #
-# Caveat for `migrate diff`: the Ent loader does not know what the accounts
-# engine adds to the desired state (the native enum type userrole and the
-# expression index ux_users_username_lower, see ent/schema/objects.go), so
-# review what it writes; `accounts migrate diff NAME` is the reference.
+# The desired state is ent/schema.sql, which `go generate ./ent` writes from
+# the Ent schema plus what the accounts engine adds to it (the native enum
+# type userrole, the expression index ux_users_username_lower). Regenerate
+# it after changing ent/schema, before `atlas migrate diff`.
+# For a removed enum value the Atlas planner writes an empty file (the type
+# keeps the value) and it refuses a reorder: write those with `accounts
+# migrate diff`.
 #
-# The dev database must be an empty scratch database: Atlas replays
-# migrations/ on it to compute changes (create it once with `createdb dev`).
+# The dev database must be an empty scratch database: Atlas runs the schema
+# file and replays migrations/ on it to compute changes (create it once with
+# `createdb dev`, or point ATLAS_DEV_URL at another one). It is bound to the
+# public schema so statements are written unqualified, as `accounts migrate
+# diff` writes them.
 
 env "local" {
-  // Desired state: the Ent schema.
-  src = "ent://ent/schema"
+  // Desired state: the generated SQL schema.
+  src = "file://ent/schema.sql"
 
-  // Scratch database, bound to the public schema so statements are written
-  // unqualified, as `accounts migrate diff` writes them.
-  dev = "postgres://postgres:postgres@localhost:5432/dev?search_path=public&sslmode=disable"
+  // Scratch database.
+  dev = getenv("ATLAS_DEV_URL") != "" ? getenv("ATLAS_DEV_URL") : "postgres://postgres:postgres@localhost:5432/dev?search_path=public&sslmode=disable"
 
   // The database to migrate.
   url = getenv("DATABASE_URL")
 
   migration {
     dir = "file://migrations"
+  }
+
+  // The engine's policy (internal/migrate.onlineDiffPolicy): indexes on
+  // tables that already exist are created and dropped CONCURRENTLY. The CLI
+  // does not add `-- atlas:txmode none` to such a file; `accounts migrate
+  // diff` does, and `accounts migrate lint` flags a file that lacks it (add
+  // the line, then `atlas migrate hash`).
+  diff {
+    concurrent_index {
+      create = true
+      drop   = true
+    }
   }
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"accounts/internal/account"
 	"accounts/internal/config"
@@ -35,7 +36,15 @@ func TestBaselineAnswersLikeTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	pool := db.Pool
+	pc, err := database.PoolConfig(settings, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	hasher, err := password.New(password.Options{
 		Params: password.Params{Time: 1, MemoryKiB: 64, Threads: 1}, MaxConcurrent: 2, MaxWait: time.Second,
 	})

@@ -177,6 +177,9 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			"ACCOUNTS_DATABASE_POOL_SIZE":         "1",
 			"ACCOUNTS_DATABASE_MAX_OVERFLOW":      "8",
 			"ACCOUNTS_DATABASE_POOL_TIMEOUT":      "5s",
+			// The soft memory limit is the process's, and many servers
+			// share this one.
+			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 		},
 	}
 	s.addSecret(pepper)

@@ -121,6 +121,8 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 		"DATABASE_URL":          target.String(),
 		"ACCOUNTS_LOG_FORMAT":   "json",
 		"ACCOUNTS_DEV_DATA_DIR": t.TempDir(),
+		// The soft memory limit is the process's, which other tests share.
+		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}

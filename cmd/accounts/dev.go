@@ -13,10 +13,6 @@ import (
 	"accounts/internal/pgcluster"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*app).devCommand)
-}
-
 func (a *app) devCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",

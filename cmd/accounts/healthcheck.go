@@ -13,10 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*app).healthcheckCommand)
-}
-
 // healthcheckCommand is the container's health check: the image is
 // distroless, with no shell or curl to probe /readyz, so the binary does it.
 func (a *app) healthcheckCommand() *cobra.Command {

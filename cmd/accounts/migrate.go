@@ -18,10 +18,6 @@ import (
 	"accounts/migrations"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*app).migrateCommand)
-}
-
 // migrateCommand is `accounts migrate`: the versioned-migration workflow,
 // interchangeable with the Atlas CLI's (same directory, atlas.sum and
 // revision table).
@@ -73,30 +69,38 @@ func (a *app) revisionSchema() string {
 	return migrate.RevisionSchemaOf(a.cfg.Database.ConnString())
 }
 
-// readDir opens the directory for commands that only read it, and says
-// where it came from.
-func (a *app) readDir(w io.Writer) (atlasmigrate.Dir, error) {
-	dir, origin, err := migrate.OpenDir(a.cfg.Migrate.Dir, migrations.FS)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(w, "Migration directory: %s\n", origin)
-	return dir, nil
-}
-
 // writeDir opens the directory on disk for commands that write files.
 func (a *app) writeDir(create bool) (*atlasmigrate.LocalDir, error) {
 	return migrate.OpenLocalDir(a.cfg.Migrate.Dir, create)
 }
 
-// withDB opens the configured database for the length of fn.
-func (a *app) withDB(ctx context.Context, fn func(*database.DB) error) error {
-	db, err := database.Open(ctx, a.cfg.Database, a.log)
+// migrateRun is what a subcommand that reads the migration directory works
+// with: where to print, the directory, and the database when it asked for
+// one.
+type migrateRun struct {
+	out io.Writer
+	dir atlasmigrate.Dir
+	db  *database.DB
+}
+
+// withDir is the preamble of every subcommand that reads the directory: it
+// opens the directory and says where it came from, opens the configured
+// database when withDB is set (closed when fn returns), and runs fn.
+func (a *app) withDir(cmd *cobra.Command, withDB bool, fn func(r migrateRun) error) error {
+	r := migrateRun{out: cmd.OutOrStdout()}
+	dir, origin, err := migrate.OpenDir(a.cfg.Migrate.Dir, migrations.FS)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	return fn(db)
+	fmt.Fprintf(r.out, "Migration directory: %s\n", origin)
+	r.dir = dir
+	if withDB {
+		if r.db, err = database.Open(cmd.Context(), a.cfg.Database, a.log); err != nil {
+			return err
+		}
+		defer r.db.Close()
+	}
+	return fn(r)
 }
 
 // countArg parses the optional [N] argument.
@@ -112,16 +116,25 @@ func countArg(args []string) (int, error) {
 }
 
 func (a *app) migrateDiffCommand() *cobra.Command {
-	return migrateFlags(&cobra.Command{
+	var renameFlags []string
+	cmd := migrateFlags(&cobra.Command{
 		Use:   "diff NAME",
 		Short: "Write a migration for the difference between migrations/ and the Ent schema (like alembic revision --autogenerate)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var renames []migrate.EnumRename
+			for _, f := range renameFlags {
+				r, err := migrate.ParseEnumRename(f)
+				if err != nil {
+					return err
+				}
+				renames = append(renames, r)
+			}
 			dir, err := a.writeDir(true)
 			if err != nil {
 				return err
 			}
-			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev()})
+			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev(), EnumRenames: renames})
 			if err != nil {
 				return err
 			}
@@ -130,11 +143,17 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 				fmt.Fprintln(out, "No changes: migrations/ already matches the Ent schema; nothing written.")
 				return nil
 			}
-			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\nReview it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.\n",
-				dir.Path(), res.File, res.Statements, res.SQL)
+			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), res.File, res.Statements, res.SQL)
+			for _, n := range res.Notes {
+				fmt.Fprintf(out, "Note: %s.\n\n", n)
+			}
+			fmt.Fprintln(out, "Review it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.")
 			return nil
 		},
 	})
+	cmd.Flags().StringArrayVar(&renameFlags, "rename-enum-value", nil,
+		"TYPE.OLD=NEW: a value of a native enum type was renamed in the Ent schema; write ALTER TYPE … RENAME VALUE (rows keep their value) instead of removing OLD and adding NEW (repeatable)")
+	return cmd
 }
 
 func (a *app) migrateCheckCommand() *cobra.Command {
@@ -143,21 +162,21 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 		Short: "Exit 1, printing the would-be SQL, when the Ent schema has changes migrations/ lacks (like alembic check)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
-			res, err := migrate.Check(cmd.Context(), dir, migrate.DiffOptions{Dev: a.migrateDev()})
-			if err != nil {
-				return err
-			}
-			if res.NoChanges() {
-				fmt.Fprintln(out, "OK: migrations/ matches the Ent schema.")
-				return nil
-			}
-			fmt.Fprintf(out, "The Ent schema has changes that migrations/ lacks; this migration would be generated:\n\n%s\n", res.SQL)
-			return &exitError{code: 1, err: errors.New("migrations/ is behind the Ent schema: run `accounts migrate diff NAME` and commit the file")}
+			return a.withDir(cmd, false, func(r migrateRun) error {
+				res, err := migrate.Check(cmd.Context(), r.dir, migrate.DiffOptions{Dev: a.migrateDev()})
+				if err != nil {
+					return err
+				}
+				if res.NoChanges() {
+					fmt.Fprintln(r.out, "OK: migrations/ matches the Ent schema.")
+					return nil
+				}
+				fmt.Fprintf(r.out, "The Ent schema has changes that migrations/ lacks; this migration would be generated:\n\n%s\n", res.SQL)
+				for _, n := range res.Notes {
+					fmt.Fprintf(r.out, "Note: %s.\n\n", n)
+				}
+				return &exitError{code: 1, err: errors.New("migrations/ is behind the Ent schema: run `accounts migrate diff NAME` and commit the file")}
+			})
 		},
 	})
 }
@@ -181,17 +200,12 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
-			return a.withDB(cmd.Context(), func(db *database.DB) error {
-				_, err := migrate.Apply(cmd.Context(), db.SQL, dir, migrate.ApplyOptions{
+			return a.withDir(cmd, true, func(r migrateRun) error {
+				_, err := migrate.Apply(cmd.Context(), r.db.SQL, r.dir, migrate.ApplyOptions{
 					N: n, To: to, DryRun: dryRun, Baseline: baseline, TxMode: mode,
-					Operator: migrate.Operator(version), Out: out, LockTimeout: lockTimeout,
+					Operator: migrate.Operator(version), Out: r.out, LockTimeout: lockTimeout,
 					RevisionSchema: a.revisionSchema(),
-				})
+				}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
 				return err
 			})
 		},
@@ -219,15 +233,10 @@ func (a *app) migrateDownCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
 			dev := migrate.DevDatabase{URL: a.cfg.Migrate.DevURL}
-			return a.withDB(cmd.Context(), func(db *database.DB) error {
-				_, err := migrate.Down(cmd.Context(), db.SQL, dir, migrate.DownOptions{
-					N: n, To: to, DryRun: dryRun, Force: force, Dev: dev, Out: out,
+			return a.withDir(cmd, true, func(r migrateRun) error {
+				_, err := migrate.Down(cmd.Context(), r.db.SQL, r.dir, migrate.DownOptions{
+					N: n, To: to, DryRun: dryRun, Force: force, Dev: dev, Out: r.out,
 					RevisionSchema: a.revisionSchema(),
 				})
 				return err
@@ -248,24 +257,17 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 		Short: "Show the current version, pending files and the last error (like alembic current)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
-			var st *migrate.StatusReport
-			err = a.withDB(cmd.Context(), func(db *database.DB) error {
-				st, err = migrate.Status(cmd.Context(), db.SQL, dir, a.revisionSchema())
-				return err
+			return a.withDir(cmd, true, func(r migrateRun) error {
+				st, err := migrate.Status(cmd.Context(), r.db.SQL, r.dir, a.revisionSchema())
+				if err != nil {
+					return err
+				}
+				printStatus(r.out, st)
+				if check && !st.UpToDate() {
+					return &exitError{code: 1, err: errors.New("the database is not at the migration head")}
+				}
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			printStatus(out, st)
-			if check && !st.UpToDate() {
-				return &exitError{code: 1, err: errors.New("the database is not at the migration head")}
-			}
-			return nil
 		},
 	})
 	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when anything is pending or failed (for scripts and readiness)")
@@ -311,48 +313,47 @@ func (a *app) migrateHistoryCommand() *cobra.Command {
 		Short: "List every migration: version, name, state, applied at, time taken, applied by (like alembic history)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
-			var h []migrate.HistoryEntry
-			err = a.withDB(cmd.Context(), func(db *database.DB) error {
-				h, err = migrate.History(cmd.Context(), db.SQL, dir, a.revisionSchema())
-				return err
+			return a.withDir(cmd, true, func(r migrateRun) error {
+				h, err := migrate.History(cmd.Context(), r.db.SQL, r.dir, a.revisionSchema())
+				if err != nil {
+					return err
+				}
+				return printHistory(r.out, h)
 			})
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tTIME\tAPPLIED BY")
-			for _, e := range h {
-				at, took := "-", "-"
-				if !e.ExecutedAt.IsZero() {
-					at = e.ExecutedAt.UTC().Format(time.RFC3339)
-					took = e.ExecutionTime.Round(time.Microsecond).String()
-				}
-				state := e.State
-				if e.State == "failed" || e.State == "partial" {
-					state = fmt.Sprintf("%s (%d/%d)", e.State, e.Applied, e.Total)
-				}
-				op := e.Operator
-				if op == "" {
-					op = "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.Description, state, at, took, op)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			for _, e := range h {
-				if e.Error != "" {
-					fmt.Fprintf(out, "\n%s failed at: %s\n  %s\n", e.Version, strings.TrimSpace(e.ErrorStmt), e.Error)
-				}
-			}
-			return nil
 		},
 	})
+}
+
+// printHistory writes the history table, then the error of each failed
+// file.
+func printHistory(out io.Writer, h []migrate.HistoryEntry) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tTIME\tAPPLIED BY")
+	for _, e := range h {
+		at, took := "-", "-"
+		if !e.ExecutedAt.IsZero() {
+			at = e.ExecutedAt.UTC().Format(time.RFC3339)
+			took = e.ExecutionTime.Round(time.Microsecond).String()
+		}
+		state := e.State
+		if e.State == "failed" || e.State == "partial" {
+			state = fmt.Sprintf("%s (%d/%d)", e.State, e.Applied, e.Total)
+		}
+		op := e.Operator
+		if op == "" {
+			op = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.Description, state, at, took, op)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range h {
+		if e.Error != "" {
+			fmt.Fprintf(out, "\n%s failed at: %s\n  %s\n", e.Version, strings.TrimSpace(e.ErrorStmt), e.Error)
+		}
+	}
+	return nil
 }
 
 func (a *app) migrateHashCommand() *cobra.Command {
@@ -380,16 +381,13 @@ func (a *app) migrateValidateCommand() *cobra.Command {
 		Short: "Check the files against atlas.sum; exit 1 on a mismatch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
-			if err := migrate.Validate(dir); err != nil {
-				return err
-			}
-			fmt.Fprintln(out, "OK: every file matches atlas.sum.")
-			return nil
+			return a.withDir(cmd, false, func(r migrateRun) error {
+				if err := migrate.Validate(r.dir); err != nil {
+					return err
+				}
+				fmt.Fprintln(r.out, "OK: every file matches atlas.sum.")
+				return nil
+			})
 		},
 	})
 }
@@ -418,32 +416,34 @@ func (a *app) migrateLintCommand() *cobra.Command {
 	var latest int
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "lint",
-		Short: "Analyse migrations for data loss, data-dependent changes and long locks; errors exit 1",
+		Short: "Analyse migrations for data loss, data-dependent changes, long locks and changes that break the running release; errors exit 1",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			dir, err := a.readDir(out)
-			if err != nil {
-				return err
-			}
-			rep, err := migrate.Lint(cmd.Context(), dir, migrate.LintOptions{Latest: latest, Dev: a.migrateDev()})
-			if err != nil {
-				return err
-			}
-			for _, f := range rep.Findings {
-				fmt.Fprintln(out, f.String())
-				if f.Stmt > 0 {
-					fmt.Fprintf(out, "    %s\n", strings.Join(strings.Fields(f.SQL), " "))
-				}
-			}
-			errs := rep.Errors()
-			fmt.Fprintf(out, "Linted %d file(s): %d error(s), %d warning(s).\n", len(rep.Files), errs, len(rep.Findings)-errs)
-			if errs > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("lint found %d error(s); fix them, or mark an intended change with `-- atlas:nolint CLASS` above the statement", errs)}
-			}
-			return nil
+			return a.withDir(cmd, false, func(r migrateRun) error {
+				return printLint(cmd.Context(), r.out, r.dir, latest, a.migrateDev())
+			})
 		},
 	})
 	cmd.Flags().IntVar(&latest, "latest", 0, "lint only the newest N files (default: all)")
 	return cmd
+}
+
+// printLint lints the directory and prints the findings; errors exit 1.
+func printLint(ctx context.Context, out io.Writer, dir atlasmigrate.Dir, latest int, dev migrate.DevDatabase) error {
+	rep, err := migrate.Lint(ctx, dir, migrate.LintOptions{Latest: latest, Dev: dev})
+	if err != nil {
+		return err
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintln(out, f.String())
+		if f.Stmt > 0 {
+			fmt.Fprintf(out, "    %s\n", strings.Join(strings.Fields(f.SQL), " "))
+		}
+	}
+	errs := rep.Errors()
+	fmt.Fprintf(out, "Linted %d file(s): %d error(s), %d warning(s).\n", len(rep.Files), errs, len(rep.Findings)-errs)
+	if errs > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("lint found %d error(s); fix them, or mark an intended change with `-- atlas:nolint CLASS` above the statement", errs)}
+	}
+	return nil
 }

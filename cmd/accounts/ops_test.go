@@ -164,7 +164,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`accounts_http_request_duration_seconds_count{method="GET",route="/api/v1/account",status="401"}`:            "2",
 		`accounts_http_request_duration_seconds_bucket{method="GET",route="/api/v1/account",status="401",le="+Inf"}`: "2",
 		`accounts_password_hasher_capacity`:                                                                          "4",
-		`accounts_migration_info{version="` + migrationHead(t) + `"}`:                                                "1",
+		`accounts_migration_info{build="` + migrationHead(t) + `",newer="0",version="` + migrationHead(t) + `"}`:     "1",
 	}
 	for series, value := range want {
 		if got, ok := metricLine(body, series); !ok || got != value {
@@ -277,7 +277,7 @@ func TestReadinessReadsTheRevisionTableOfTheSearchPath(t *testing.T) {
 	r := c.do("GET", "/readyz", nil)
 	expect(t, r, http.StatusOK)
 	r = c.do("GET", "/metrics", nil)
-	if v, ok := metricLine(string(r.body), `accounts_migration_info{version="`+migrationHead(t)+`"}`); v != "1" {
+	if v, ok := metricLine(string(r.body), `accounts_migration_info{build="`+migrationHead(t)+`",newer="0",version="`+migrationHead(t)+`"}`); v != "1" {
 		t.Errorf("migration version not read from public.atlas_schema_revisions: %q (present %v)", v, ok)
 	}
 }
@@ -546,7 +546,7 @@ func TestHealthcheckCommand(t *testing.T) {
 	// Behind the binary's migrations: not ready, and the reason is given.
 	s.sql(`DELETE FROM atlas_schema_revisions.atlas_schema_revisions WHERE version = (SELECT max(version) FROM atlas_schema_revisions.atlas_schema_revisions)`)
 	_, err = runWithStdin(env, "", "healthcheck")
-	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "this build needs") || exitCode(err) != 1 {
+	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "lacks 1 migration of this build") || exitCode(err) != 1 {
 		t.Fatalf("healthcheck of a server behind its migrations: %v (exit %d)", err, exitCode(err))
 	}
 

@@ -304,13 +304,16 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 // the installed server binaries, for tests that stop or restart their
 // database (never the machine's shared server). It is stopped when the
 // test ends. Without server binaries the test fails in CI and is skipped
-// elsewhere.
-func startPrivateCluster(t *testing.T) *pgcluster.Cluster {
+// elsewhere. settings replace the default server settings.
+func startPrivateCluster(t *testing.T, settings ...map[string]string) *pgcluster.Cluster {
 	t.Helper()
 	o := pgcluster.Options{
 		DataDir:  filepath.Join(t.TempDir(), "postgres"),
 		NoSync:   true,
 		Settings: map[string]string{"max_connections": "60"},
+	}
+	for _, s := range settings {
+		o.Settings = s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -226,8 +226,8 @@ func migrationDirWith(t *testing.T, extra map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	if code := startProc(t, nil, "migrate", "hash", "--dir", dir).wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("migrate hash --dir %s exited %d", dir, code)
+	if _, stderr, err := runCapture(nil, "migrate", "hash", "--dir", dir); err != nil {
+		t.Fatalf("migrate hash --dir %s: %v\n%s", dir, err, stderr)
 	}
 	return dir
 }

@@ -78,18 +78,15 @@ func (a *app) rootCommand() *cobra.Command {
 
 	root.AddCommand(
 		a.serveCommand(),
+		a.devCommand(),
 		a.waitDBCommand(),
+		a.healthcheckCommand(),
 		a.configCommand(),
+		a.usersCommand(),
+		a.migrateCommand(),
 	)
-	for _, extra := range extraCommands {
-		root.AddCommand(extra(a))
-	}
 	return root
 }
-
-// extraCommands lets the files of other subcommands (migrate, users, dev)
-// register themselves without every one of them editing rootCommand.
-var extraCommands []func(*app) *cobra.Command
 
 func (a *app) configCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
+	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/spf13/cobra"
 
 	"accounts/internal/database"
@@ -34,6 +36,9 @@ func (a *app) serveCommand() *cobra.Command {
 // within http.shutdown_timeout and closes the pool.
 func (a *app) serve(ctx context.Context) error {
 	cfg := a.cfg
+	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
+		debug.SetMemoryLimit(int64(mib) << 20)
+	}
 	if err := a.waitDB(ctx); err != nil {
 		return err
 	}
@@ -48,16 +53,9 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	if cfg.Migrate.OnStart {
-		a.log.Info("applying pending migrations", "dir", origin)
-		start := time.Now()
-		rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
-			Operator:       migrate.Operator(version),
-			RevisionSchema: a.revisionSchema(),
-		})
-		if err != nil {
-			return fmt.Errorf("migrate on start: %w", err)
+		if err := a.migrateOnStart(ctx, db, dir, origin); err != nil {
+			return err
 		}
-		a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	api, metricsOnly, err := a.newHandler(ctx, db, dir)
@@ -135,6 +133,35 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("stopped")
+	return nil
+}
+
+// migrateOnStart applies the build's pending files before serve takes
+// traffic (serve --migrate). A database that has every file of the build
+// and newer ones is left alone: it is the next release's, mid-deploy, and
+// a newer file that failed part-way is that release's to finish (Atlas's
+// executor refuses to run beside a partial revision whose file it lacks,
+// which would keep this release from starting at all).
+func (a *app) migrateOnStart(ctx context.Context, db *database.DB, dir atlasmigrate.Dir, origin string) error {
+	build, err := migrate.NewBuildFiles(dir)
+	if err != nil {
+		return fmt.Errorf("migration directory: %w", err)
+	}
+	st, err := migrate.ReadBuildState(ctx, db.SQL, build, a.revisionSchema())
+	if err == nil && len(st.Lacking) == 0 && len(st.Newer) > 0 {
+		a.log.Info("no migrations to apply: the database has every file of this build", "dir", origin)
+		return nil
+	}
+	a.log.Info("applying pending migrations", "dir", origin)
+	start := time.Now()
+	rep, err := migrate.Apply(ctx, db.SQL, dir, migrate.ApplyOptions{
+		Operator:       migrate.Operator(version),
+		RevisionSchema: a.revisionSchema(),
+	}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
+	if err != nil {
+		return fmt.Errorf("migrate on start: %w", err)
+	}
+	a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -17,10 +17,6 @@ import (
 // automation, where no one types it on stdin.
 const superAdminPasswordEnv = "ACCOUNTS_SUPERADMIN_PASSWORD"
 
-func init() {
-	extraCommands = append(extraCommands, (*app).usersCommand)
-}
-
 func (a *app) usersCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage users from the command line"}
 	var username string

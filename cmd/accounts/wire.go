@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"accounts/internal/database"
 	"accounts/internal/httpapi"
 	"accounts/internal/metrics"
-	"accounts/internal/migrate"
 	"accounts/internal/password"
 	"accounts/internal/throttle"
 )
@@ -64,7 +62,7 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 		return nil, nil, errors.New("auth.login_failures_per_username and auth.login_failures_per_address must not be negative, and auth.login_throttle_window must be positive")
 	}
 	m := metrics.New()
-	m.RegisterPool(db.Pool.Stat)
+	m.RegisterPool(db.Stat)
 	hasher, err := newHasher(cfg.Password, m.HasherRejected)
 	if err != nil {
 		return nil, nil, err
@@ -75,48 +73,9 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 	users := account.NewUsers(db, hasher)
 	sessions := account.NewSessions(db, hasher, cfg.Auth.SessionTTL, now)
 
-	head, err := migrate.Head(dir)
+	ready, err := a.readiness(ctx, db, dir, m)
 	if err != nil {
-		return nil, nil, fmt.Errorf("migration directory: %w", err)
-	}
-	// The revision table is where the Atlas CLI keeps it for this URL: in
-	// the schema a search_path binds, else atlas_schema_revisions.
-	revisionSchema := a.revisionSchema()
-	// ready answers /readyz within http.ready_timeout (the handler bounds
-	// ctx). Its errors are shown to clients, so they say what is wrong
-	// without the driver's text (which names hosts and users).
-	ready := func(ctx context.Context) error {
-		if err := db.Pool.Ping(ctx); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("the database did not answer within %s", cfg.HTTP.ReadyTimeout)
-			}
-			return errors.New("the database does not answer")
-		}
-		current, err := migrate.CurrentVersionIn(ctx, db.SQL, revisionSchema)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("the migration version of the database could not be read within %s", cfg.HTTP.ReadyTimeout)
-			}
-			return errors.New("the migration version of the database cannot be read")
-		}
-		m.SetMigrationVersion(current)
-		if current != head {
-			return fmt.Errorf("the database is at migration %q; this build needs %q", current, head)
-		}
-		return nil
-	}
-	// The version is known from the start, not only after the first probe.
-	vctx, cancel := context.WithTimeout(ctx, cfg.HTTP.ReadyTimeout)
-	current, err := migrate.CurrentVersionIn(vctx, db.SQL, revisionSchema)
-	cancel()
-	switch {
-	case err != nil:
-		a.log.Warn("the migration version of the database cannot be read; /readyz answers 503 until it can", "error", err.Error())
-	case current != head:
-		m.SetMigrationVersion(current)
-		a.log.Warn("the database is not at the migration head of this build; /readyz answers 503 until it is", "version", current, "head", head)
-	default:
-		m.SetMigrationVersion(current)
+		return nil, nil, err
 	}
 
 	var apiMetrics http.Handler

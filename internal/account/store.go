@@ -15,7 +15,6 @@ import (
 	"accounts/ent"
 	_ "accounts/ent/runtime" // registers the schema's defaults and the soft-delete hook
 	entuser "accounts/ent/user"
-	"accounts/internal/database"
 )
 
 // unavailableRetry is the Retry-After given when the database cannot serve.
@@ -39,7 +38,7 @@ func storageError(err error, notFound Code) error {
 	// A failure to connect is an outage whatever the server said while
 	// refusing (too many clients, starting up, database not accepting).
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, database.ErrPoolExhausted) {
+	if errors.As(err, &ce) {
 		return unavailable(err)
 	}
 	var pe *pgconn.PgError
@@ -74,11 +73,12 @@ func isConnectionError(err error) bool {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	switch {
-	case errors.Is(err, database.ErrPoolExhausted),
-		errors.As(err, &ce),
+	case errors.As(err, &ce),
 		errors.As(err, &ne),
 		errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, sql.ErrConnDone),
+		// database.pool_timeout passing while the request waits for a
+		// connection, or a statement that did not finish in time.
 		errors.Is(err, context.DeadlineExceeded),
 		pgconn.SafeToRetry(err),
 		pgconn.Timeout(err):

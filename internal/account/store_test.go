@@ -1,13 +1,12 @@
 package account
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"accounts/internal/database"
 )
 
 // TestStorageError pins the translation at the storage boundary: the pool
@@ -20,7 +19,8 @@ func TestStorageError(t *testing.T) {
 		err  error
 		want Code
 	}{
-		{fmt.Errorf("query: %w", database.ErrPoolExhausted), CodeServiceUnavailable},
+		// database.pool_timeout passing while waiting for a connection.
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), CodeServiceUnavailable},
 		{&pgconn.PgError{Code: "57P01"}, CodeServiceUnavailable},
 		{&pgconn.ConnectError{Config: &pgconn.Config{}}, CodeServiceUnavailable},
 		{&pgconn.PgError{Code: "08006"}, CodeServiceUnavailable},

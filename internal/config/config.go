@@ -22,6 +22,7 @@ type Config struct {
 	Password Password `koanf:"password"`
 	Migrate  Migrate  `koanf:"migrate"`
 	Metrics  Metrics  `koanf:"metrics"`
+	Runtime  Runtime  `koanf:"runtime"`
 	Dev      Dev      `koanf:"dev"`
 
 	// sources maps each key to the source that set it last.
@@ -54,9 +55,9 @@ type Database struct {
 	Password    string        `koanf:"password" secret:"true" help:"Password."`
 	Name        string        `koanf:"name" help:"Database name."`
 	SSLMode     string        `koanf:"sslmode" help:"libpq sslmode for the URL built from the parts (disable, prefer, require, verify-full...)."`
-	PoolSize    int           `koanf:"pool_size" help:"Connections kept open while idle (pgxpool MinIdleConns)."`
+	PoolSize    int           `koanf:"pool_size" help:"Connections kept open even when idle (pgxpool MinConns)."`
 	MaxOverflow int           `koanf:"max_overflow" help:"Extra connections opened under load and closed when idle; the pool holds at most pool_size + max_overflow."`
-	PoolTimeout time.Duration `koanf:"pool_timeout" help:"Longest wait for a free connection before the request fails with a pool-exhausted error."`
+	PoolTimeout time.Duration `koanf:"pool_timeout" help:"Longest wait for a free connection before the request fails with 503 service_unavailable (logged as database connection pool exhausted)."`
 	PoolRecycle time.Duration `koanf:"pool_recycle" help:"Lifetime of a connection before it is replaced (pgxpool MaxConnLifetime)."`
 	PrePing     bool          `koanf:"pool_pre_ping" help:"Check a connection that sat idle before handing it out."`
 	Echo        bool          `koanf:"echo" help:"Log every SQL statement with its duration."`
@@ -86,9 +87,9 @@ type Auth struct {
 type Password struct {
 	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key). Changing it invalidates all passwords."`
 	Argon2Time     uint32        `koanf:"argon2_time" help:"argon2id passes."`
-	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB; the process keeps up to max_concurrent times this for hashing."`
+	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB; at most max_concurrent hashes hold it at once."`
 	Argon2Threads  uint8         `koanf:"argon2_threads" help:"argon2id lanes."`
-	MaxConcurrent  int           `koanf:"max_concurrent" help:"Hashes computed at once; further requests wait. Each slot keeps argon2_memory_kib of memory."`
+	MaxConcurrent  int           `koanf:"max_concurrent" help:"Hashes computed at once, each holding argon2_memory_kib; further requests wait."`
 	MaxWait        time.Duration `koanf:"max_wait" help:"Longest wait for a hashing slot before answering 503."`
 }
 
@@ -97,6 +98,10 @@ type Migrate struct {
 	OnStart bool   `koanf:"on_start" help:"serve applies pending migrations (under the advisory lock) before it takes traffic."`
 	Dir     string `koanf:"dir" help:"Migration directory; when it does not exist, the copy embedded in the binary is used."`
 	DevURL  string `koanf:"dev_url" secret:"true" help:"Dev database for migrate diff/down/check; empty means a throw-away database on the configured server."`
+	// StatementLockTimeout and LockRetries keep a migration statement that
+	// waits for a table lock from queueing the service's requests behind it.
+	StatementLockTimeout time.Duration `koanf:"statement_lock_timeout" help:"lock_timeout of each statement migrate apply (and serve --migrate) runs: how long it may wait for a table lock, while requests needing that table queue behind it; 0 waits indefinitely."`
+	LockRetries          int           `koanf:"lock_retries" help:"How often migrate apply retries a statement that hit lock_timeout, waiting 1s, 2s, 4s... (up to 10s) in between; 0 gives up at once."`
 }
 
 // Metrics holds the Prometheus endpoint settings.
@@ -104,6 +109,16 @@ type Metrics struct {
 	Enabled bool   `koanf:"enabled" help:"Serve Prometheus metrics at /metrics."`
 	Addr    string `koanf:"addr" help:"Separate listen address for /metrics; empty serves it on http.addr."`
 }
+
+// Runtime holds the settings of the Go runtime that serve applies.
+type Runtime struct {
+	MemoryLimitMiB int `koanf:"memory_limit_mib" help:"Soft memory limit of serve, in MiB (debug.SetMemoryLimit): the garbage collector runs more often as the process nears it; 0 leaves the limit to GOMEMLIMIT, which also wins over the default (not over a value set here). At least max_concurrent × argon2_memory_kib + 32 MiB."`
+}
+
+// MemoryFloorMiB is what a memory limit must leave the service besides
+// the memory of the password hashes running at once: the live heap of
+// everything else, with room for the collector to work.
+const MemoryFloorMiB = 32
 
 // Dev holds the settings of the dev command.
 type Dev struct {
@@ -161,8 +176,18 @@ func Default() Config {
 			MaxConcurrent:  2,
 			MaxWait:        time.Second,
 		},
-		Migrate: Migrate{Dir: "migrations"},
+		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
 		Metrics: Metrics{Enabled: true},
+		// The soft limit's default is the memory budget the benchmark
+		// holds serve to (bench/: peak RSS under 64 MiB under the GET
+		// load). Under a burst of sign-ups and logins every argon2id hash
+		// leaves its memory (9 MiB by default) as garbage; without a limit
+		// the heap may grow to twice the live memory before the collector
+		// runs, with it the collector runs before the process passes the
+		// limit. The live memory, at most 2 × 9 MiB of running hashes and
+		// a few MiB for the rest, stays well below it, so the collector
+		// is not driven to run without pause.
+		Runtime: Runtime{MemoryLimitMiB: 64},
 		Dev:     Dev{DataDir: ".data/postgres"},
 	}
 }

@@ -188,6 +188,12 @@ func Load(src Sources) (*Config, error) {
 			cfg.problem(&problems, key.Name, "cannot use %q as %s", fmt.Sprint(k.Get(key.Name)), typeName(field.Type()))
 		}
 	}
+	if cfg.Source("runtime.memory_limit_mib") == "default" && src.Getenv != nil && src.Getenv("GOMEMLIMIT") != "" {
+		// The runtime has applied GOMEMLIMIT already; only a value the
+		// operator set for this key overrides it.
+		cfg.Runtime.MemoryLimitMiB = 0
+		sources["runtime.memory_limit_mib"] = "default (0: environment variable GOMEMLIMIT is set)"
+	}
 	if len(problems) == 0 {
 		problems = cfg.validate()
 	}
@@ -299,7 +305,32 @@ func (c *Config) validate() []string {
 	if pw.MaxConcurrent < 1 {
 		c.problem(&p, "password.max_concurrent", "must be at least 1, got %d", pw.MaxConcurrent)
 	}
+	if c.Migrate.StatementLockTimeout < 0 {
+		c.problem(&p, "migrate.statement_lock_timeout", "must not be negative, got %s", c.Migrate.StatementLockTimeout)
+	}
+	if c.Migrate.LockRetries < 0 {
+		c.problem(&p, "migrate.lock_retries", "must not be negative, got %d", c.Migrate.LockRetries)
+	}
+	c.validateMemoryLimit(&p)
 	return p
+}
+
+// validateMemoryLimit checks that runtime.memory_limit_mib leaves room for
+// the hashes that may run at once: below it the collector would run
+// without pause (up to half the CPU) and the limit would still be passed.
+func (c *Config) validateMemoryLimit(p *[]string) {
+	limit, pw := c.Runtime.MemoryLimitMiB, c.Password
+	if limit < 0 {
+		c.problem(p, "runtime.memory_limit_mib", "must not be negative, got %d", limit)
+		return
+	}
+	hashing := (int64(max(pw.MaxConcurrent, 1))*int64(pw.Argon2MemoryKB) + 1023) >> 10
+	if limit > 0 && int64(limit) < hashing+MemoryFloorMiB {
+		c.problem(p, "runtime.memory_limit_mib",
+			"%d MiB leaves too little beside password hashing: password.max_concurrent (%d, from %s) × password.argon2_memory_kib (%d, from %s) is %d MiB, and the rest of the service needs %d MiB more; set at least %d, or 0 to leave the limit to GOMEMLIMIT",
+			limit, pw.MaxConcurrent, c.Source("password.max_concurrent"), pw.Argon2MemoryKB, c.Source("password.argon2_memory_kib"),
+			hashing, MemoryFloorMiB, hashing+MemoryFloorMiB)
+	}
 }
 
 // redactParseError keeps the reason a URL does not parse but never echoes

@@ -64,22 +64,24 @@ func TestPoolKeepsPoolSizeWarm(t *testing.T) {
 	d.PoolSize, d.MaxOverflow = 2, 1
 	db := open(t, d, discard)
 	deadline := time.Now().Add(5 * time.Second)
-	for db.Pool.Stat().TotalConns() < 2 {
+	for db.Stat().TotalConns() < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("pool holds %d connections, want pool_size=2 warm", db.Pool.Stat().TotalConns())
+			t.Fatalf("pool holds %d connections, want pool_size=2 warm", db.Stat().TotalConns())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// TestPoolExhaustion checks that a query waiting for a connection gives up
-// after pool_timeout with ErrPoolExhausted instead of hanging.
+// TestPoolExhaustion checks that a statement waiting for a connection
+// gives up after pool_timeout instead of hanging, and that the log says
+// why (the error itself is the acquire's context.DeadlineExceeded).
 func TestPoolExhaustion(t *testing.T) {
 	t.Parallel()
 	d := settings(t, testdb.URL(t))
 	d.PoolSize, d.MaxOverflow = 1, 1
 	d.PoolTimeout = 300 * time.Millisecond
-	db := open(t, d, discard)
+	var buf syncBuffer
+	db := open(t, d, slog.New(slog.NewJSONHandler(&buf, nil)))
 	ctx := context.Background()
 	for range 2 {
 		c, err := db.SQL.Conn(ctx)
@@ -91,14 +93,43 @@ func TestPoolExhaustion(t *testing.T) {
 	start := time.Now()
 	_, err := db.SQL.ExecContext(ctx, "SELECT 1")
 	waited := time.Since(start)
-	if !errors.Is(err, database.ErrPoolExhausted) {
-		t.Fatalf("err = %v, want ErrPoolExhausted", err)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the acquire's deadline", err)
 	}
 	if waited < d.PoolTimeout || waited > d.PoolTimeout+time.Second {
 		t.Fatalf("gave up after %s, want pool_timeout %s plus a small margin", waited, d.PoolTimeout)
 	}
-	if !strings.Contains(err.Error(), "within 300ms") {
-		t.Fatalf("error does not say how long it waited: %v", err)
+	out := buf.String()
+	if !strings.Contains(out, `"msg":"database connection pool exhausted"`) || !strings.Contains(out, `"pool_timeout":300000000`) ||
+		!strings.Contains(out, `"max_conns":2`) {
+		t.Fatalf("the log does not say the pool was exhausted, for how long and at what size:\n%s", out)
+	}
+}
+
+// TestPoolTimeoutLeavesCallerDeadlines checks that a caller whose own
+// context ends first gets its own error, and nothing is logged as pool
+// exhaustion.
+func TestPoolTimeoutLeavesCallerDeadlines(t *testing.T) {
+	t.Parallel()
+	d := settings(t, testdb.URL(t))
+	d.PoolSize, d.MaxOverflow = 1, 0
+	d.PoolTimeout = 5 * time.Second
+	var buf syncBuffer
+	db := open(t, d, slog.New(slog.NewJSONHandler(&buf, nil)))
+	c, err := db.SQL.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = db.SQL.ExecContext(ctx, "SELECT 1")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("after %s: %v, want the caller's deadline after 100ms", time.Since(start), err)
+	}
+	if strings.Contains(buf.String(), "pool exhausted") {
+		t.Fatalf("the caller's own deadline was logged as pool exhaustion:\n%s", buf.String())
 	}
 }
 

@@ -47,6 +47,7 @@ func ping(ctx context.Context, connString string, every time.Duration) error {
 	if err != nil {
 		return err
 	}
+	preferWritable(connString, &cfg.Config)
 	// One try must not eat the whole budget when the server black-holes
 	// packets, but it needs at least a few seconds to log in.
 	tctx, cancel := context.WithTimeout(ctx, max(every, 5*time.Second))

@@ -79,8 +79,8 @@ type Deps struct {
 	// Log receives internal errors and recovered panics.
 	Log *slog.Logger
 	// Ready reports whether the service can take traffic (database up and
-	// at the migration head); its error is shown to the client, so it must
-	// say why without secrets.
+	// every migration of the build applied); its error is shown to the
+	// client, so it must say why without secrets.
 	Ready func(context.Context) error
 	// UsernameThrottle and AddressThrottle count failed logins per
 	// lower-cased username and per client address; nil disables either.

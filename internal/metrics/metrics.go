@@ -124,9 +124,13 @@ func (m *Metrics) HasherRejected() {
 	m.hasherRejected.Inc()
 }
 
-// SetMigrationVersion records the migration version applied to the database:
-// accounts_migration_info{version="…"} 1. The series of the version before
-// disappears; an empty version (no migration applied) leaves none.
-func (m *Metrics) SetMigrationVersion(version string) {
-	m.migration.set(version)
+// SetMigration records where the database stands against this build:
+// accounts_migration_info{version="…",build="…",newer="N"} 1, with version
+// the newest migration applied to the database, build the last migration
+// file of this build, and newer how many applied migrations are newer than
+// the build (not 0 during a rolling deploy, while an older release serves a
+// database the next release migrated). The series before disappears; an
+// empty version (no migration applied) leaves none.
+func (m *Metrics) SetMigration(version, build string, newer int) {
+	m.migration.set(migrationState{version: version, build: build, newer: newer})
 }

@@ -222,22 +222,22 @@ func TestHasherSaturation(t *testing.T) {
 func TestMigrationVersionShowsOnlyTheCurrentOne(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
-	m.SetMigrationVersion("20250101000000")
+	m.SetMigration("20250101000000", "20250101000000", 0)
 	f := scrape(t, m)
-	if got := value(t, f, "accounts_migration_info", map[string]string{"version": "20250101000000"}); got != 1 {
+	if got := value(t, f, "accounts_migration_info", map[string]string{"version": "20250101000000", "build": "20250101000000", "newer": "0"}); got != 1 {
 		t.Errorf("migration_info = %v, want 1", got)
 	}
 
-	m.SetMigrationVersion("20250202000000")
+	m.SetMigration("20250202000000", "20250101000000", 1)
 	f = scrape(t, m)
-	if got := value(t, f, "accounts_migration_info", map[string]string{"version": "20250202000000"}); got != 1 {
+	if got := value(t, f, "accounts_migration_info", map[string]string{"version": "20250202000000", "build": "20250101000000", "newer": "1"}); got != 1 {
 		t.Errorf("migration_info = %v, want 1", got)
 	}
 	if n := len(f["accounts_migration_info"].GetMetric()); n != 1 {
 		t.Errorf("migration_info has %d series after a change of version, want 1", n)
 	}
 
-	m.SetMigrationVersion("")
+	m.SetMigration("", "20250101000000", 0)
 	if _, ok := scrape(t, m)["accounts_migration_info"]; ok {
 		t.Error("migration_info still reported after the version was cleared")
 	}

@@ -1,36 +1,42 @@
 package metrics
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// migrationCollector exposes the applied migration version as an info
-// metric. It keeps the version itself, rather than a GaugeVec that would be
-// reset and set again, so that a scrape sees exactly one version, or none
-// before the first is known.
+// migrationCollector exposes where the database stands against the build
+// as an info metric. It keeps the state itself, rather than a GaugeVec
+// that would be reset and set again, so that a scrape sees exactly one
+// series, or none before the first version is known.
 type migrationCollector struct {
 	desc *prometheus.Desc
 
-	mu      sync.Mutex
-	version string
+	mu    sync.Mutex
+	state migrationState
+}
+
+type migrationState struct {
+	version, build string
+	newer          int
 }
 
 func newMigrationCollector() *migrationCollector {
 	return &migrationCollector{
 		desc: prometheus.NewDesc(
 			prometheus.BuildFQName(namespace, "", "migration_info"),
-			"Always 1, labelled with the migration version applied to the database.",
-			[]string{"version"}, nil,
+			"Always 1, labelled with the migration version applied to the database, the last migration of this build, and how many applied migrations are newer than the build.",
+			[]string{"version", "build", "newer"}, nil,
 		),
 	}
 }
 
-func (c *migrationCollector) set(version string) {
+func (c *migrationCollector) set(s migrationState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.version = version
+	c.state = s
 }
 
 // Describe implements prometheus.Collector.
@@ -41,9 +47,9 @@ func (c *migrationCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *migrationCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	version := c.version
+	s := c.state
 	c.mu.Unlock()
-	if version != "" {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, version)
+	if s.version != "" {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, s.version, s.build, strconv.Itoa(s.newer))
 	}
 }

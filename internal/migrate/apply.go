@@ -59,6 +59,16 @@ type ApplyOptions struct {
 	// LockTimeout bounds the wait for the migration lock; 0 waits as long
 	// as ctx allows.
 	LockTimeout time.Duration
+	// StatementLockTimeout is the lock_timeout of every migration
+	// statement; 0 means DefaultStatementLockTimeout, negative none.
+	StatementLockTimeout time.Duration
+	// LockRetries is how often a file whose statement hit lock_timeout is
+	// tried again (resuming at that statement); 0 means DefaultLockRetries,
+	// negative none.
+	LockRetries int
+	// LockRetryBackoff is the first pause before such a retry, doubling
+	// after each; 0 means DefaultLockRetryBackoff.
+	LockRetryBackoff time.Duration
 }
 
 // FileResult is what happened to one migration file.
@@ -160,6 +170,11 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 		if err := revs.Ensure(ctx); err != nil {
 			return nil, err
 		}
+		resetLockTimeout, err := setLockTimeout(ctx, conn, lockPolicyOf(opts))
+		if err != nil {
+			return nil, err
+		}
+		defer resetLockTimeout()
 	}
 	drv, err := postgres.Open(conn)
 	if err != nil {
@@ -324,15 +339,9 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 }
 
 // CurrentVersion returns the version db is migrated to: the newest fully
-// applied migration (or baseline), or "" when none is. Readiness checks
-// compare it with Head.
+// applied migration (or baseline), or "" when none is.
 func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
-	return CurrentVersionIn(ctx, db, "")
-}
-
-// CurrentVersionIn is CurrentVersion with the revision table in schema.
-func CurrentVersionIn(ctx context.Context, db *sql.DB, schema string) (string, error) {
-	revs, err := NewRevisionTable(db, schema).ReadRevisions(ctx)
+	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -355,6 +364,10 @@ func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, p
 			fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
 		}
 		fmt.Fprintln(out, ")")
+		if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
+			// Judged on the database as it is now, before earlier pending files.
+			fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
+		}
 		for _, s := range stmts[res.Skipped:] {
 			res.SQL = append(res.SQL, s.Text)
 			fmt.Fprintln(out, s.Text)
@@ -387,7 +400,7 @@ func (a *applyRun) files(pending []atlasmigrate.File, rep *ApplyReport) error {
 		if err != nil {
 			return err
 		}
-		res, err := a.file(f, mode)
+		res, err := a.fileRetryingLocks(f, mode)
 		rep.Files = append(rep.Files, res)
 		a.printFile(res)
 		if err != nil {
@@ -489,7 +502,7 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
 				return res, fmt.Errorf("begin the migration transaction: %w", err)
 			}
-			if a.txDrv, err = postgres.Open(a.tx); err != nil {
+			if a.txDrv, err = postgres.Open(stmtRunner{a.tx, a.out}); err != nil {
 				_ = a.tx.Rollback()
 				a.tx = nil
 				return res, err
@@ -503,7 +516,7 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 		}
 	}
 	if drv == nil {
-		if drv, err = postgres.Open(q); err != nil {
+		if drv, err = postgres.Open(stmtRunner{q, a.out}); err != nil {
 			rollback()
 			return res, fmt.Errorf("open the database for migration: %w", err)
 		}
@@ -534,6 +547,13 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 	}
 	if prev != nil && prev.Applied > 0 {
 		res.Skipped = prev.Applied
+	}
+	if err := guardEnumValueDrops(a.ctx, q, f.Name(), stmts[min(res.Skipped, len(stmts)):]); err != nil {
+		rollback()
+		if mode == TxModeAll {
+			a.tx = nil
+		}
+		return res, err
 	}
 	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil, start: start}
 	ex, err := atlasmigrate.NewExecutor(drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))

@@ -2,14 +2,12 @@ package migrate
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	entschema "entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 
@@ -36,10 +34,10 @@ func EntState() DesiredState {
 // normalized). Every enum column whose SchemaType names a PostgreSQL type
 // gets a native enum type, shared by name and added to the schema's
 // objects, so the planner emits CREATE TYPE before the tables that use it
-// and ALTER TYPE … ADD VALUE for new values. db is the dev database (Ent
-// asks it for the server version).
-func (d DesiredState) atlasSchema(ctx context.Context, db *sql.DB) (*schema.Schema, error) {
-	m, err := entschema.NewMigrate(entsql.OpenDB(dialect.Postgres, db))
+// and ALTER TYPE … ADD VALUE for new values. drv is what Ent asks for the
+// server version: the dev database, or offlineServer when there is none.
+func (d DesiredState) atlasSchema(ctx context.Context, drv dialect.Driver) (*schema.Schema, error) {
+	m, err := entschema.NewMigrate(drv)
 	if err != nil {
 		return nil, fmt.Errorf("read the Ent schema: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // DiffOptions tunes Diff and Check.
@@ -19,6 +21,9 @@ type DiffOptions struct {
 	Desired *DesiredState
 	// Dev says where the dev database comes from.
 	Dev DevDatabase
+	// EnumRenames are enum values renamed in the Ent schema: written as
+	// ALTER TYPE … RENAME VALUE instead of a removal and an addition.
+	EnumRenames []EnumRename
 }
 
 // DiffResult is a computed migration.
@@ -29,6 +34,9 @@ type DiffResult struct {
 	SQL string
 	// Statements is the number of statements in SQL.
 	Statements int
+	// Notes are hints for the person reviewing the file (a removed and an
+	// added enum value that may be a rename).
+	Notes []string
 }
 
 // NoChanges reports whether migrations/ already reaches the desired state.
@@ -38,6 +46,9 @@ func (r *DiffResult) NoChanges() bool { return r.SQL == "" }
 // state and writes the difference as a new migration file
 // <UTC timestamp>_<name>.sql, updating atlas.sum (`migrate diff`). With no
 // difference it writes nothing and returns a result whose NoChanges is true.
+// The planned file is first run on the dev database: when it fails there or
+// leaves a difference (a change the engine cannot write), Diff writes
+// nothing and returns the error (an *UnplannableError for the latter).
 func Diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions) (*DiffResult, error) {
 	if err := checkName(opts.Name); err != nil {
 		return nil, err
@@ -67,7 +78,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, dev.close()) }()
-	want, err := desired.atlasSchema(ctx, dev.db)
+	want, err := desired.atlasSchema(ctx, entsql.OpenDB(dialect.Postgres, dev.db))
 	if err != nil {
 		return nil, err
 	}
@@ -86,32 +97,44 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	have.Name, want.Name = "", ""
-	changes, err := dev.drv.SchemaDiff(have, want)
+	changes, err := dev.drv.SchemaDiff(have, want, onlineDiffPolicy())
 	if err != nil {
 		return nil, fmt.Errorf("compare migrations/ with the desired schema: %w", err)
+	}
+	kept, enums, err := planEnumChanges(changes, opts.EnumRenames)
+	if err != nil {
+		return nil, err
 	}
 	res = &DiffResult{}
 	if len(changes) == 0 {
 		return res, nil
 	}
-	plan, err := planChanges(ctx, dev.drv, opts.Name, changes)
+	plan, err := planWithEnums(ctx, dev.drv, opts.Name, kept, enums, want.Tables)
 	if err != nil {
 		return nil, err
 	}
+	if err := verifyPlan(ctx, dev, plan, want); err != nil {
+		return nil, err
+	}
+	if len(plan.Changes) == 0 {
+		return res, nil // the differences were no-ops: the file would be empty
+	}
+	res.Notes = enumNotes(enums)
 	version, err := nextVersion(dir, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	plan.Version = version
-	f, err := atlasmigrate.DefaultFormatter.FormatFile(plan)
+	files, err := onlineFormatter{}.Format(plan)
 	if err != nil {
 		return nil, err
 	}
+	f := files[0]
 	res.SQL, res.Statements = string(f.Bytes()), len(plan.Changes)
 	if !write {
 		return res, nil
 	}
-	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(atlasmigrate.DefaultFormatter)).WritePlan(plan); err != nil {
+	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(onlineFormatter{})).WritePlan(plan); err != nil {
 		return nil, fmt.Errorf("write the migration file: %w", err)
 	}
 	res.File = f.Name()
@@ -121,7 +144,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 // planChanges plans changes as unqualified statements, as the Atlas CLI does
 // for a schema-scoped dev database, so files apply to whatever schema the
 // target connection's search_path selects.
-func planChanges(ctx context.Context, drv atlasmigrate.Driver, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
+func planChanges(ctx context.Context, drv atlasmigrate.PlanApplier, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
 	plan, err := drv.PlanChanges(ctx, name, changes, func(o *atlasmigrate.PlanOptions) {
 		q := ""
 		o.SchemaQualifier = &q

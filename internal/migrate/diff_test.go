@@ -268,7 +268,8 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 }
 
 // A column moving from varchar to a native enum type diffs into a type
-// change with the enum created first.
+// change with the enum created first and a cast through text (PostgreSQL
+// has no automatic cast to an enum).
 func TestColumnMovesToEnumType(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
@@ -285,7 +286,7 @@ func TestColumnMovesToEnumType(t *testing.T) {
 	}
 	ct := strings.Index(res.SQL, `CREATE TYPE "ticketstatus"`)
 	alter := strings.Index(res.SQL, `TYPE "ticketstatus"`+" USING")
-	if ct < 0 || (alter >= 0 && alter < ct) || !strings.Contains(res.SQL, `ALTER COLUMN "status" TYPE "ticketstatus"`) {
+	if ct < 0 || alter < ct || !strings.Contains(res.SQL, `ALTER COLUMN "status" TYPE "ticketstatus" USING "status"::text::"ticketstatus"`) {
 		t.Fatalf("diff:\n%s", res.SQL)
 	}
 }

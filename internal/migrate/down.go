@@ -71,7 +71,8 @@ func (e *DataLossError) Error() string {
 // stores no down files; it computes them, and so does Down: it replays dir
 // up to the target version on a dev database, diffs the live schema against
 // that, plans the change, applies it in one transaction under the migration
-// lock, and deletes the reverted revision rows.
+// lock, and deletes the reverted revision rows. Enum values that the
+// reverted files renamed are renamed back, keeping the rows.
 func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOptions) (rep *DownReport, err error) {
 	start := time.Now()
 	out := opts.Out
@@ -143,42 +144,15 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 			return nil, err
 		}
 	}
-	drv, err := postgres.Open(conn)
-	if err != nil {
-		return nil, err
-	}
-	have, err := drv.InspectSchema(ctx, "", nil)
-	if err != nil {
-		return nil, fmt.Errorf("inspect the database: %w", err)
-	}
-	liveSchema := have.Name
-	have.Name, want.Name = "", ""
-	changes, err := drv.SchemaDiff(have, want)
-	if err != nil {
-		return nil, fmt.Errorf("compare the database with version %s: %w", orNone(target), err)
-	}
-	changes, enumFixes := splitEnumValueDrops(changes)
-	losses, blocking, err := dataLoss(ctx, conn, liveSchema, changes, enumFixes)
-	if err != nil {
-		return nil, err
-	}
-	if len(blocking) > 0 {
-		return nil, &DataLossError{Losses: blocking, Forced: true}
-	}
-	if len(losses) > 0 && !opts.Force {
-		return nil, &DataLossError{Losses: losses}
-	}
-	if len(changes) > 0 {
-		plan, err := planChanges(ctx, drv, "down", changes)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range plan.Changes {
-			rep.SQL = append(rep.SQL, c.Cmd)
+	var reverted []atlasmigrate.File
+	for _, f := range files {
+		if slices.ContainsFunc(revert, func(r *atlasmigrate.Revision) bool { return r.Version == f.Version() }) {
+			reverted = append(reverted, f)
 		}
 	}
-	for _, e := range enumFixes {
-		rep.SQL = append(rep.SQL, recreateEnum(e, want)...)
+	var losses []string
+	if rep.SQL, losses, err = planRevert(ctx, conn, want, target, reverted, opts.Force); err != nil {
+		return nil, err
 	}
 	for i := len(revert) - 1; i >= 0; i-- {
 		rep.Reverted = append(rep.Reverted, revert[i].Version)
@@ -231,6 +205,54 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	return rep, nil
 }
 
+// planRevert plans the statements that take the database on conn to want
+// (the schema of version target) and lists the data they would lose,
+// refusing with a *DataLossError what Force cannot allow. Enum values that
+// the reverted files renamed are renamed back.
+func planRevert(ctx context.Context, conn *sql.Conn, want *schema.Schema, target string, reverted []atlasmigrate.File, force bool) (stmts, losses []string, err error) {
+	drv, err := postgres.Open(conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	have, err := drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspect the database: %w", err)
+	}
+	liveSchema := have.Name
+	have.Name, want.Name = "", ""
+	changes, err := drv.SchemaDiff(have, want)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compare the database with version %s: %w", orNone(target), err)
+	}
+	renames, err := revertedEnumRenames(drv, reverted)
+	if err != nil {
+		return nil, nil, err
+	}
+	changes, enums, err := planEnumChanges(changes, applicableRenames(changes, renames))
+	if err != nil {
+		return nil, nil, err
+	}
+	losses, blocking, err := dataLoss(ctx, conn, liveSchema, changes, enums)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case len(blocking) > 0:
+		return nil, nil, &DataLossError{Losses: blocking, Forced: true}
+	case len(losses) > 0 && !force:
+		return nil, nil, &DataLossError{Losses: losses}
+	case len(changes) == 0 && len(enums) == 0:
+		return nil, losses, nil
+	}
+	plan, err := planWithEnums(ctx, drv, "down", changes, enums, want.Tables)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range plan.Changes {
+		stmts = append(stmts, c.Cmd)
+	}
+	return stmts, losses, nil
+}
+
 func versionOrEmpty(v string) string {
 	if v == "" {
 		return "no version (empty history)"
@@ -238,86 +260,10 @@ func versionOrEmpty(v string) string {
 	return "version " + v
 }
 
-// enumFix is an enum type that loses values: PostgreSQL cannot drop an enum
-// value, so the type is recreated.
-type enumFix struct {
-	From, To *schema.EnumType
-	Removed  []string
-}
-
-// splitEnumValueDrops takes enum modifications that remove values out of
-// changes: the Atlas planner cannot express them (it silently keeps the
-// values), so Down recreates those types itself.
-func splitEnumValueDrops(changes []schema.Change) ([]schema.Change, []enumFix) {
-	var (
-		kept  []schema.Change
-		fixes []enumFix
-	)
-	for _, c := range changes {
-		m, ok := c.(*schema.ModifyObject)
-		if !ok {
-			kept = append(kept, c)
-			continue
-		}
-		from, ok1 := m.From.(*schema.EnumType)
-		to, ok2 := m.To.(*schema.EnumType)
-		if !ok1 || !ok2 {
-			kept = append(kept, c)
-			continue
-		}
-		var removed []string
-		for _, v := range from.Values {
-			if !slices.Contains(to.Values, v) {
-				removed = append(removed, v)
-			}
-		}
-		if len(removed) == 0 {
-			kept = append(kept, c)
-			continue
-		}
-		fixes = append(fixes, enumFix{From: from, To: to, Removed: removed})
-	}
-	return kept, fixes
-}
-
-// recreateEnum returns the statements that replace enum type e.From by
-// e.To, converting every column of want that uses it.
-func recreateEnum(e enumFix, want *schema.Schema) []string {
-	name := quoteIdent(e.To.T)
-	old := quoteIdent(e.To.T + "_old")
-	vals := make([]string, len(e.To.Values))
-	for i, v := range e.To.Values {
-		vals[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
-	}
-	stmts := []string{
-		"ALTER TYPE " + name + " RENAME TO " + old,
-		"CREATE TYPE " + name + " AS ENUM (" + strings.Join(vals, ", ") + ")",
-	}
-	for _, t := range want.Tables {
-		for _, c := range t.Columns {
-			et, ok := c.Type.Type.(*schema.EnumType)
-			if !ok || et.T != e.To.T {
-				continue
-			}
-			alter := "ALTER TABLE " + quoteIdent(t.Name) + " ALTER COLUMN " + quoteIdent(c.Name)
-			if c.Default != nil {
-				stmts = append(stmts, alter+" DROP DEFAULT")
-			}
-			stmts = append(stmts, alter+" TYPE "+name+" USING "+quoteIdent(c.Name)+"::text::"+name)
-			if x, ok := c.Default.(*schema.RawExpr); ok {
-				stmts = append(stmts, alter+" SET DEFAULT "+x.X)
-			} else if l, ok := c.Default.(*schema.Literal); ok {
-				stmts = append(stmts, alter+" SET DEFAULT "+l.V)
-			}
-		}
-	}
-	return append(stmts, "DROP TYPE "+old)
-}
-
 // dataLoss lists what the changes would destroy: tables and columns that
 // hold rows (allowed with --force), and enum values still in use (never
 // allowed: the conversion would fail).
-func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []schema.Change, fixes []enumFix) (losses, blocking []string, err error) {
+func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []schema.Change, enums []*enumChange) (losses, blocking []string, err error) {
 	qual := func(t string) string { return quoteIdent(schemaName) + "." + quoteIdent(t) }
 	count := func(query string, args ...any) (int64, error) {
 		var n int64
@@ -364,7 +310,10 @@ func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []s
 			}
 		}
 	}
-	for _, f := range fixes {
+	for _, f := range enums {
+		if len(f.Removed) == 0 {
+			continue
+		}
 		for _, t := range f.From.Schema.Tables {
 			for _, c := range t.Columns {
 				et, ok := c.Type.Type.(*schema.EnumType)

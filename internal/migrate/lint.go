@@ -21,7 +21,8 @@ const (
 	SeverityWarning Severity = "warning"
 )
 
-// Lint check classes, usable in `-- atlas:nolint CLASS` comments.
+// Lint check classes, usable in `-- atlas:nolint CLASS` comments (see also
+// ClassIncompatible).
 const (
 	ClassDestructive = "destructive"
 	ClassDataDepend  = "data_depend"
@@ -72,11 +73,12 @@ type LintOptions struct {
 }
 
 // Lint analyses migration files for changes that lose data, that depend on
-// the data in the table, or that hold long exclusive locks (`migrate lint`).
+// the data in the table, that hold long exclusive locks, or that break the
+// release still running during a deploy (`migrate lint`).
 // Files before the analysed ones are replayed on a dev database; each
 // analysed statement is executed there and its effect on the schema
 // inspected. A statement preceded by `-- atlas:nolint` (optionally naming
-// classes: destructive, data_depend, lock) is exempt.
+// classes: destructive, data_depend, lock, incompatible, txmode) is exempt.
 func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, err
@@ -133,6 +135,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		_, ok := fileStart.Table(table)
 		return ok
 	}
+	deploy := &deployCheck{file: f.Name(), fileNolint: fileNolint, existed: existed}
 	before := fileStart
 	for i, st := range stmts {
 		add := func(sev Severity, class, msg string) {
@@ -156,37 +159,24 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if err != nil {
 			return false, err
 		}
-		lintChanges(changes, st.Text, existed, add)
+		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
+			lintChanges(changes, st.Text, existed, add)
+		}
+		if err := lintBlocking(ctx, dev, f, st.Text, changes, existed, add); err != nil {
+			return false, err
+		}
 		lintText(st.Text, add)
+		if !enumRecreation(st.Text, fileStart) {
+			deploy.statement(i, st, changes)
+		}
 		before = after
 	}
-	// Enum values can only be dropped by recreating the type; judge the
-	// file as a whole.
-	for _, o := range fileStart.Objects {
-		e1, ok := o.(*schema.EnumType)
-		if !ok {
-			continue
-		}
-		o2, ok := before.Object(func(o schema.Object) bool { e, ok := o.(*schema.EnumType); return ok && e.T == e1.T })
-		if !ok {
-			continue // reported as a dropped type
-		}
-		var removed []string
-		for _, v := range e1.Values {
-			if !slices.Contains(o2.(*schema.EnumType).Values, v) {
-				removed = append(removed, v)
-			}
-		}
-		if len(removed) > 0 && !suppressed(fileNolint, ClassDestructive) {
-			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Severity: SeverityError, Class: ClassDestructive,
-				Message: fmt.Sprintf("drops value(s) %s from enum %s (recreating the type); rows holding them make the migration fail", strings.Join(removed, ", "), e1.T)})
-		}
-	}
+	rep.Findings = append(rep.Findings, deploy.findings()...)
+	lintEnumValues(f.Name(), stmts, fileStart, before, fileNolint, rep)
 	return true, nil
 }
 
 func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add func(Severity, string, string)) {
-	upper := strings.ToUpper(stmt)
 	for _, c := range changes {
 		switch c := c.(type) {
 		case *schema.DropTable:
@@ -208,36 +198,18 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 						add(SeverityError, ClassDataDepend, fmt.Sprintf("adds NOT NULL column %s.%s without a default: fails when %s has rows; add a DEFAULT, or add it nullable, backfill, then SET NOT NULL", c.T.Name, tc.C.Name, c.T.Name))
 					}
 				case *schema.ModifyColumn:
-					if tc.Change.Is(schema.ChangeNull) && !tc.To.Type.Null {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock (and fails if NULLs exist); a validated CHECK (%s IS NOT NULL) NOT VALID constraint avoids the long lock", c.T.Name, tc.To.Name, tc.To.Name))
-					}
-					if tc.Change.Is(schema.ChangeType) {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes", c.T.Name, tc.To.Name))
+					if tc.Change.Is(schema.ChangeType) && rewritesTable(tc.From, tc.To) {
+						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes; instead add a column of the new type, fill it in batches, move reads and writes to it, then drop the old one", c.T.Name, tc.To.Name))
 					}
 				case *schema.AddIndex:
 					cols := indexColumns(tc.I)
 					if tc.I.Unique {
 						add(SeverityWarning, ClassDataDepend, fmt.Sprintf("unique index %s on existing column(s) %s of %s fails if duplicate values exist", tc.I.Name, cols, c.T.Name))
 					}
-					if !strings.Contains(upper, "CONCURRENTLY") {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("CREATE INDEX %s blocks writes to %s while it builds; use CREATE INDEX CONCURRENTLY in a file with `-- atlas:txmode none`", tc.I.Name, c.T.Name))
-					}
-				case *schema.AddForeignKey:
-					if !strings.Contains(upper, "NOT VALID") {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("foreign key %s is validated while %s is locked against writes; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement", tc.F.Symbol, c.T.Name))
-					}
 				}
 			}
 		case *schema.ModifyObject:
-			e1, ok1 := c.From.(*schema.EnumType)
-			e2, ok2 := c.To.(*schema.EnumType)
-			if ok1 && ok2 {
-				for _, v := range e1.Values {
-					if !slices.Contains(e2.Values, v) {
-						add(SeverityError, ClassDestructive, fmt.Sprintf("drops value %s from enum %s", v, e1.T))
-					}
-				}
-			}
+			lintEnumModify(c, stmt, add)
 		}
 	}
 }

@@ -33,10 +33,10 @@ func TestLintFindsDestructiveAndRiskyChanges(t *testing.T) {
 ALTER TABLE users ADD COLUMN email character varying NOT NULL;
 CREATE UNIQUE INDEX ux_users_password ON users (password_hash);
 DROP TABLE auth_sessions;
-ALTER TABLE users ALTER COLUMN username TYPE text;
+ALTER TABLE users ALTER COLUMN username TYPE varchar(16);
 `)
 	const fine = "29990101000001_fine.sql"
-	addFile(t, dir, fine, `-- atlas:nolint destructive
+	addFile(t, dir, fine, `-- atlas:nolint destructive incompatible
 ALTER TABLE users DROP COLUMN email;
 CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL);
 CREATE INDEX notes_body ON notes (body);

@@ -94,6 +94,10 @@ func session(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, dryRun bool,
 	if dryRun {
 		return conn, conn.Close, nil
 	}
+	if err := requireWritable(ctx, conn); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
 	unwatch := watchClient(ctx, conn)
 	release, err := acquireLock(ctx, conn, timeout, func() {
 		fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")

@@ -1,6 +1,12 @@
-// Package password hashes and verifies passwords with argon2id and a
-// server-side pepper, stores them in the PHC string format, and bounds how
-// many hashes run at once so that a burst of logins cannot exhaust memory.
+// Package password hashes and verifies passwords with argon2id
+// (golang.org/x/crypto/argon2) and a server-side pepper, stores them in the
+// PHC string format, and bounds how many hashes run at once so that a
+// burst of logins cannot exhaust memory: each running hash holds its
+// memory parameter (argon2.IDKey allocates it per call), so at most
+// MaxConcurrent times it is live at once. What a finished hash leaves on
+// the heap is garbage for the collector; the process's soft memory limit
+// (runtime.memory_limit_mib) makes the collector take it back before the
+// heap grows past the limit.
 package password
 
 import (
@@ -14,10 +20,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"accounts/internal/password/argon2id"
+	"golang.org/x/crypto/argon2"
 )
 
 // Params are the argon2id cost parameters. They are written into every
@@ -67,14 +72,7 @@ type Hasher struct {
 	params Params
 	pepper []byte
 	// slots holds a value for each hash running.
-	slots chan struct{}
-	// mu guards spare: the argon2id memory of the slots not in use, made
-	// when a hash finds none, so that at most MaxConcurrent × the
-	// configured memory is ever held, however many requests come. It is a
-	// stack, so that while hashes run one at a time they all run in one
-	// memory and a second is made only when two run at once.
-	mu      sync.Mutex
-	spare   []*argon2id.Memory
+	slots   chan struct{}
 	maxWait time.Duration
 	onBusy  func()
 	// dummy is a real hash of a random password, verified against when a
@@ -102,13 +100,7 @@ func New(opts Options) (*Hasher, error) {
 	}
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms.
-	// The dummy is hashed in the memory the first request then reuses:
-	// hashed apart (as with upstream's argon2.IDKey), it would leave its
-	// memory behind as heap garbage that the process keeps until the
-	// garbage collector and the scavenger give it back.
-	mem := h.memory()
-	h.dummy = h.encode(p, newSalt(), h.key(mem, p, string(random), nil))
-	h.putMemory(mem)
+	h.dummy = h.encode(p, newSalt(), h.key(p, string(random), nil))
 	return h, nil
 }
 
@@ -126,13 +118,12 @@ func (h *Hasher) Capacity() int { return cap(h.slots) }
 
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	mem, err := h.acquire(ctx)
-	if err != nil {
+	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release(mem)
+	defer h.release()
 	salt := newSalt()
-	return h.encode(h.params, salt, h.key(mem, h.params, password, salt)), nil
+	return h.encode(h.params, salt, h.key(h.params, password, salt)), nil
 }
 
 // Verify reports whether password matches the stored PHC string, and
@@ -143,12 +134,11 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	if err != nil {
 		return false, false, err
 	}
-	mem, err := h.acquire(ctx)
-	if err != nil {
+	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
-	defer h.release(mem)
-	got := h.key(mem, p, password, salt)
+	defer h.release()
+	got := h.key(p, password, salt)
 	// want's length comes from the stored string; ConstantTimeCompare
 	// returns 0 for a different length without comparing.
 	ok = subtle.ConstantTimeCompare(got, want) == 1
@@ -163,74 +153,42 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	return err
 }
 
-// acquire waits for a hashing slot for at most maxWait and returns the
-// memory to hash in. The caller gives both back with release.
-func (h *Hasher) acquire(ctx context.Context) (*argon2id.Memory, error) {
+// acquire waits for a hashing slot for at most maxWait. The caller gives
+// it back with release.
+func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
-		return h.memory(), nil
+		return nil
 	default:
 	}
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
-		return h.memory(), nil
+		return nil
 	case <-t.C:
 		if h.onBusy != nil {
 			h.onBusy()
 		}
-		return nil, ErrBusy
+		return ErrBusy
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 
-func (h *Hasher) release(mem *argon2id.Memory) {
-	h.putMemory(mem)
-	<-h.slots
-}
+func (h *Hasher) release() { <-h.slots }
 
-// memory takes the most recently used spare memory, or makes one sized for
-// the configured parameters (on Linux the kernel backs it only as a hash
-// touches it).
-func (h *Hasher) memory() *argon2id.Memory {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if n := len(h.spare); n > 0 {
-		mem := h.spare[n-1]
-		h.spare = h.spare[:n-1]
-		return mem
-	}
-	return argon2id.NewMemory(h.params.MemoryKiB)
-}
-
-func (h *Hasher) putMemory(mem *argon2id.Memory) {
-	h.mu.Lock()
-	h.spare = append(h.spare, mem)
-	h.mu.Unlock()
-}
-
-// key derives the argon2id key in mem. The password is peppered through
-// HMAC rather than concatenated, so the pepper's length and content cannot
+// key derives the argon2id key. The password is peppered through HMAC
+// rather than concatenated, so the pepper's length and content cannot
 // interact with the password's.
-func (h *Hasher) key(mem *argon2id.Memory, p Params, password string, salt []byte) []byte {
+func (h *Hasher) key(p Params, password string, salt []byte) []byte {
 	input := []byte(password)
 	if len(h.pepper) > 0 {
 		mac := hmac.New(sha256.New, h.pepper)
 		mac.Write(input)
 		input = mac.Sum(nil)
 	}
-	if p.MemoryKiB > mem.KiB() {
-		// A hash stored under more memory than is configured now (decode
-		// admits up to 4 GiB) runs in memory of its own, given back at
-		// once: growing the pooled one would hold the most any stored row
-		// ever asked for, for good. Such rows are rehashed at their first
-		// login, so this is rare.
-		mem = new(argon2id.Memory)
-		defer mem.Free()
-	}
-	return mem.IDKey(input, salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	return argon2.IDKey(input, salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
 }
 
 func newSalt() []byte {
@@ -244,14 +202,14 @@ var b64 = base64.RawStdEncoding
 // encode writes the PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
 func (h *Hasher) encode(p Params, salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2id.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // decode parses a PHC string written by encode (or by another argon2id
 // implementation using the same format).
 func decode(s string) (p Params, salt, key []byte, err error) {
 	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2id.Version) {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return p, nil, nil, ErrMalformedHash
 	}
 	seen := 0
@@ -280,7 +238,7 @@ func decode(s string) (p Params, salt, key []byte, err error) {
 		seen++
 	}
 	// Bounds keep a corrupted or hostile row from making one verification
-	// allocate gigabytes or spin for minutes.
+	// allocate more than 4 GiB or spin for minutes.
 	if seen != 3 || p.Time < 1 || p.Time > 100 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 4<<20 {
 		return p, nil, nil, ErrMalformedHash
 	}

@@ -43,9 +43,10 @@ func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 // loadCommand drives one endpoint with a fixed number of connections, each
 // sending its next request as soon as the last one is answered (vegeta at
-// an unbounded rate with exactly --conns workers), first for --warmup
-// (thrown away) and then for --duration (measured), on the same
-// connections.
+// an unbounded rate with exactly --conns workers), or at a fixed --rate,
+// first for --warmup (thrown away) and then for --duration (measured), on
+// the same connections. SIGTERM ends the measured part early; the result
+// covers the time until then.
 func loadCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	url := fs.String("url", "", "target URL")
@@ -55,6 +56,7 @@ func loadCommand(ctx context.Context, args []string) error {
 	warmup := fs.Duration("warmup", time.Second, "warm-up, not measured")
 	duration := fs.Duration("duration", 3*time.Second, "measured duration")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
+	rate := fs.Int("rate", 0, "requests per second, sent on time whatever the answers (open loop, up to --conns in flight); 0 sends each next request when the last is answered")
 	var headers headerFlags
 	fs.Var(&headers, "header", "request header \"Name: value\" (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +103,7 @@ func loadCommand(ctx context.Context, args []string) error {
 			case <-done:
 			}
 		}()
-		for res := range a.Attack(targeter, vegeta.Rate{Freq: 0}, d, "load") {
+		for res := range a.Attack(targeter, vegeta.Rate{Freq: *rate, Per: time.Second}, d, "load") {
 			if m != nil {
 				m.Add(res)
 				if res.Code == 0 {

@@ -110,7 +110,7 @@ func runCommand(ctx context.Context, args []string) error {
 	quick := fs.Bool("quick", false, "the subset that finishes in under a minute (smaller tables, shorter loads)")
 	accountsBin := fs.String("accounts", "", "the accounts binary (built by bench/run.sh)")
 	outDir := fs.String("out", ".data/bench", "directory for the CPU profile and the results table of this run")
-	only := fs.String("only", "", "comma-separated measurements to run (1 and 2 go together, 3, 4, 5, 6); empty runs all")
+	only := fs.String("only", "", "comma-separated measurements to run (1 and 2 go together, 3, 4, 5, 6, 7); empty runs all")
 	profile := fs.String("profile", "", "take the CPU profile of measurement 2: true or false (default: in the full run only)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -272,7 +272,14 @@ func (r *runner) run(ctx context.Context) error {
 
 	// 6: migrate apply and migrate diff.
 	if r.wants("6") {
-		return r.migrations(ctx)
+		if err := r.migrations(ctx); err != nil {
+			return err
+		}
+	}
+
+	// 7: a migration of users under load, online and blocking.
+	if r.wants("7") {
+		return r.onlineMigration(ctx)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"accounts/bench/baseline"
 	"accounts/internal/account"
 	"accounts/internal/config"
@@ -62,7 +64,18 @@ func serveCommand(ctx context.Context, args []string) error {
 	)
 	switch *impl {
 	case "baseline":
-		users, sessions = baseline.New(db.Pool, cfg.Auth.SessionTTL)
+		// The yardstick runs on a pgxpool of its own with the same
+		// settings; the service's pool is reachable only through Ent.
+		pc, err := database.PoolConfig(cfg.Database, log)
+		if err != nil {
+			return err
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, pc)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		users, sessions = baseline.New(pool, cfg.Auth.SessionTTL)
 	case "ent":
 		hasher, err := password.New(password.Options{
 			Params: password.Params{
@@ -83,7 +96,7 @@ func serveCommand(ctx context.Context, args []string) error {
 	// The same per-request observation as the service (a Prometheus
 	// histogram), so both sides pay for the same middleware.
 	m := metrics.New()
-	m.RegisterPool(db.Pool.Stat)
+	m.RegisterPool(db.Stat)
 	var observe func(method, route string, status int, d time.Duration)
 	if cfg.Metrics.Enabled {
 		observe = m.ObserveHTTP
