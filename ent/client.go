@@ -12,6 +12,7 @@ import (
 	"accounts/ent/migrate"
 
 	"accounts/ent/authsession"
+	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 
 	"entgo.io/ent"
@@ -30,6 +31,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuthSession is the client for interacting with the AuthSession builders.
 	AuthSession *AuthSessionClient
+	// ThrottleCounter is the client for interacting with the ThrottleCounter builders.
+	ThrottleCounter *ThrottleCounterClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -44,6 +47,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuthSession = NewAuthSessionClient(c.config)
+	c.ThrottleCounter = NewThrottleCounterClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -135,10 +139,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		AuthSession: NewAuthSessionClient(cfg),
-		User:        NewUserClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		AuthSession:     NewAuthSessionClient(cfg),
+		ThrottleCounter: NewThrottleCounterClient(cfg),
+		User:            NewUserClient(cfg),
 	}, nil
 }
 
@@ -156,10 +161,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		AuthSession: NewAuthSessionClient(cfg),
-		User:        NewUserClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		AuthSession:     NewAuthSessionClient(cfg),
+		ThrottleCounter: NewThrottleCounterClient(cfg),
+		User:            NewUserClient(cfg),
 	}, nil
 }
 
@@ -189,6 +195,7 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	c.AuthSession.Use(hooks...)
+	c.ThrottleCounter.Use(hooks...)
 	c.User.Use(hooks...)
 }
 
@@ -196,6 +203,7 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	c.AuthSession.Intercept(interceptors...)
+	c.ThrottleCounter.Intercept(interceptors...)
 	c.User.Intercept(interceptors...)
 }
 
@@ -204,6 +212,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuthSessionMutation:
 		return c.AuthSession.mutate(ctx, m)
+	case *ThrottleCounterMutation:
+		return c.ThrottleCounter.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
@@ -360,6 +370,139 @@ func (c *AuthSessionClient) mutate(ctx context.Context, m *AuthSessionMutation) 
 	}
 }
 
+// ThrottleCounterClient is a client for the ThrottleCounter schema.
+type ThrottleCounterClient struct {
+	config
+}
+
+// NewThrottleCounterClient returns a client for the ThrottleCounter from the given config.
+func NewThrottleCounterClient(c config) *ThrottleCounterClient {
+	return &ThrottleCounterClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `throttlecounter.Hooks(f(g(h())))`.
+func (c *ThrottleCounterClient) Use(hooks ...Hook) {
+	c.hooks.ThrottleCounter = append(c.hooks.ThrottleCounter, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `throttlecounter.Intercept(f(g(h())))`.
+func (c *ThrottleCounterClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ThrottleCounter = append(c.inters.ThrottleCounter, interceptors...)
+}
+
+// Create returns a builder for creating a ThrottleCounter entity.
+func (c *ThrottleCounterClient) Create() *ThrottleCounterCreate {
+	mutation := newThrottleCounterMutation(c.config, OpCreate)
+	return &ThrottleCounterCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ThrottleCounter entities.
+func (c *ThrottleCounterClient) CreateBulk(builders ...*ThrottleCounterCreate) *ThrottleCounterCreateBulk {
+	return &ThrottleCounterCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ThrottleCounterClient) MapCreateBulk(slice any, setFunc func(*ThrottleCounterCreate, int)) *ThrottleCounterCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ThrottleCounterCreateBulk{err: fmt.Errorf("calling to ThrottleCounterClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ThrottleCounterCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ThrottleCounterCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ThrottleCounter.
+func (c *ThrottleCounterClient) Update() *ThrottleCounterUpdate {
+	mutation := newThrottleCounterMutation(c.config, OpUpdate)
+	return &ThrottleCounterUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ThrottleCounterClient) UpdateOne(_m *ThrottleCounter) *ThrottleCounterUpdateOne {
+	mutation := newThrottleCounterMutation(c.config, OpUpdateOne, withThrottleCounter(_m))
+	return &ThrottleCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ThrottleCounterClient) UpdateOneID(id string) *ThrottleCounterUpdateOne {
+	mutation := newThrottleCounterMutation(c.config, OpUpdateOne, withThrottleCounterID(id))
+	return &ThrottleCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ThrottleCounter.
+func (c *ThrottleCounterClient) Delete() *ThrottleCounterDelete {
+	mutation := newThrottleCounterMutation(c.config, OpDelete)
+	return &ThrottleCounterDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ThrottleCounterClient) DeleteOne(_m *ThrottleCounter) *ThrottleCounterDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ThrottleCounterClient) DeleteOneID(id string) *ThrottleCounterDeleteOne {
+	builder := c.Delete().Where(throttlecounter.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ThrottleCounterDeleteOne{builder}
+}
+
+// Query returns a query builder for ThrottleCounter.
+func (c *ThrottleCounterClient) Query() *ThrottleCounterQuery {
+	return &ThrottleCounterQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeThrottleCounter},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ThrottleCounter entity by its id.
+func (c *ThrottleCounterClient) Get(ctx context.Context, id string) (*ThrottleCounter, error) {
+	return c.Query().Where(throttlecounter.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ThrottleCounterClient) GetX(ctx context.Context, id string) *ThrottleCounter {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ThrottleCounterClient) Hooks() []Hook {
+	return c.hooks.ThrottleCounter
+}
+
+// Interceptors returns the client interceptors.
+func (c *ThrottleCounterClient) Interceptors() []Interceptor {
+	return c.inters.ThrottleCounter
+}
+
+func (c *ThrottleCounterClient) mutate(ctx context.Context, m *ThrottleCounterMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ThrottleCounterCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ThrottleCounterUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ThrottleCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ThrottleCounterDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ThrottleCounter mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -513,10 +656,10 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuthSession, User []ent.Hook
+		AuthSession, ThrottleCounter, User []ent.Hook
 	}
 	inters struct {
-		AuthSession, User []ent.Interceptor
+		AuthSession, ThrottleCounter, User []ent.Interceptor
 	}
 )
 

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"accounts/ent/authsession"
+	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 	"context"
 	"errors"
@@ -74,8 +75,9 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			authsession.Table: authsession.ValidColumn,
-			user.Table:        user.ValidColumn,
+			authsession.Table:     authsession.ValidColumn,
+			throttlecounter.Table: throttlecounter.ValidColumn,
+			user.Table:            user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -5,6 +5,7 @@ package ent
 import (
 	"accounts/ent/authsession"
 	"accounts/ent/predicate"
+	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 	"context"
 	"errors"
@@ -26,8 +27,9 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuthSession = "AuthSession"
-	TypeUser        = "User"
+	TypeAuthSession     = "AuthSession"
+	TypeThrottleCounter = "ThrottleCounter"
+	TypeUser            = "User"
 )
 
 // AuthSessionMutation represents an operation that mutates the AuthSession nodes in the graph.
@@ -578,25 +580,449 @@ func (m *AuthSessionMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuthSession edge %s", name)
 }
 
+// ThrottleCounterMutation represents an operation that mutates the ThrottleCounter nodes in the graph.
+type ThrottleCounterMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	window_start  *time.Time
+	hits          *int
+	addhits       *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ThrottleCounter, error)
+	predicates    []predicate.ThrottleCounter
+}
+
+var _ ent.Mutation = (*ThrottleCounterMutation)(nil)
+
+// throttlecounterOption allows management of the mutation configuration using functional options.
+type throttlecounterOption func(*ThrottleCounterMutation)
+
+// newThrottleCounterMutation creates new mutation for the ThrottleCounter entity.
+func newThrottleCounterMutation(c config, op Op, opts ...throttlecounterOption) *ThrottleCounterMutation {
+	m := &ThrottleCounterMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeThrottleCounter,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withThrottleCounterID sets the ID field of the mutation.
+func withThrottleCounterID(id string) throttlecounterOption {
+	return func(m *ThrottleCounterMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ThrottleCounter
+		)
+		m.oldValue = func(ctx context.Context) (*ThrottleCounter, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ThrottleCounter.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withThrottleCounter sets the old ThrottleCounter of the mutation.
+func withThrottleCounter(node *ThrottleCounter) throttlecounterOption {
+	return func(m *ThrottleCounterMutation) {
+		m.oldValue = func(context.Context) (*ThrottleCounter, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ThrottleCounterMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ThrottleCounterMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ThrottleCounter entities.
+func (m *ThrottleCounterMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ThrottleCounterMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ThrottleCounterMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ThrottleCounter.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetWindowStart sets the "window_start" field.
+func (m *ThrottleCounterMutation) SetWindowStart(t time.Time) {
+	m.window_start = &t
+}
+
+// WindowStart returns the value of the "window_start" field in the mutation.
+func (m *ThrottleCounterMutation) WindowStart() (r time.Time, exists bool) {
+	v := m.window_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWindowStart returns the old "window_start" field's value of the ThrottleCounter entity.
+// If the ThrottleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ThrottleCounterMutation) OldWindowStart(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWindowStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWindowStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWindowStart: %w", err)
+	}
+	return oldValue.WindowStart, nil
+}
+
+// ResetWindowStart resets all changes to the "window_start" field.
+func (m *ThrottleCounterMutation) ResetWindowStart() {
+	m.window_start = nil
+}
+
+// SetHits sets the "hits" field.
+func (m *ThrottleCounterMutation) SetHits(i int) {
+	m.hits = &i
+	m.addhits = nil
+}
+
+// Hits returns the value of the "hits" field in the mutation.
+func (m *ThrottleCounterMutation) Hits() (r int, exists bool) {
+	v := m.hits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHits returns the old "hits" field's value of the ThrottleCounter entity.
+// If the ThrottleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ThrottleCounterMutation) OldHits(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHits: %w", err)
+	}
+	return oldValue.Hits, nil
+}
+
+// AddHits adds i to the "hits" field.
+func (m *ThrottleCounterMutation) AddHits(i int) {
+	if m.addhits != nil {
+		*m.addhits += i
+	} else {
+		m.addhits = &i
+	}
+}
+
+// AddedHits returns the value that was added to the "hits" field in this mutation.
+func (m *ThrottleCounterMutation) AddedHits() (r int, exists bool) {
+	v := m.addhits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHits resets all changes to the "hits" field.
+func (m *ThrottleCounterMutation) ResetHits() {
+	m.hits = nil
+	m.addhits = nil
+}
+
+// Where appends a list predicates to the ThrottleCounterMutation builder.
+func (m *ThrottleCounterMutation) Where(ps ...predicate.ThrottleCounter) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ThrottleCounterMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ThrottleCounterMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ThrottleCounter, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ThrottleCounterMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ThrottleCounterMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ThrottleCounter).
+func (m *ThrottleCounterMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ThrottleCounterMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.window_start != nil {
+		fields = append(fields, throttlecounter.FieldWindowStart)
+	}
+	if m.hits != nil {
+		fields = append(fields, throttlecounter.FieldHits)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ThrottleCounterMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case throttlecounter.FieldWindowStart:
+		return m.WindowStart()
+	case throttlecounter.FieldHits:
+		return m.Hits()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ThrottleCounterMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case throttlecounter.FieldWindowStart:
+		return m.OldWindowStart(ctx)
+	case throttlecounter.FieldHits:
+		return m.OldHits(ctx)
+	}
+	return nil, fmt.Errorf("unknown ThrottleCounter field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ThrottleCounterMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case throttlecounter.FieldWindowStart:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWindowStart(v)
+		return nil
+	case throttlecounter.FieldHits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ThrottleCounter field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ThrottleCounterMutation) AddedFields() []string {
+	var fields []string
+	if m.addhits != nil {
+		fields = append(fields, throttlecounter.FieldHits)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ThrottleCounterMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case throttlecounter.FieldHits:
+		return m.AddedHits()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ThrottleCounterMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case throttlecounter.FieldHits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ThrottleCounter numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ThrottleCounterMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ThrottleCounterMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ThrottleCounterMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ThrottleCounter nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ThrottleCounterMutation) ResetField(name string) error {
+	switch name {
+	case throttlecounter.FieldWindowStart:
+		m.ResetWindowStart()
+		return nil
+	case throttlecounter.FieldHits:
+		m.ResetHits()
+		return nil
+	}
+	return fmt.Errorf("unknown ThrottleCounter field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ThrottleCounterMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ThrottleCounterMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ThrottleCounterMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ThrottleCounterMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ThrottleCounterMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ThrottleCounterMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ThrottleCounterMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ThrottleCounter unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ThrottleCounterMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ThrottleCounter edge %s", name)
+}
+
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *uuid.UUID
-	is_active       *bool
-	created_at      *time.Time
-	updated_at      *time.Time
-	username        *string
-	password_hash   *[]byte
-	role            *user.Role
-	clearedFields   map[string]struct{}
-	sessions        map[uuid.UUID]struct{}
-	removedsessions map[uuid.UUID]struct{}
-	clearedsessions bool
-	done            bool
-	oldValue        func(context.Context) (*User, error)
-	predicates      []predicate.User
+	op                    Op
+	typ                   string
+	id                    *uuid.UUID
+	is_active             *bool
+	created_at            *time.Time
+	updated_at            *time.Time
+	username              *string
+	password_hash         *[]byte
+	role                  *user.Role
+	credential_version    *int64
+	addcredential_version *int64
+	clearedFields         map[string]struct{}
+	sessions              map[uuid.UUID]struct{}
+	removedsessions       map[uuid.UUID]struct{}
+	clearedsessions       bool
+	done                  bool
+	oldValue              func(context.Context) (*User, error)
+	predicates            []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -919,6 +1345,62 @@ func (m *UserMutation) ResetRole() {
 	m.role = nil
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (m *UserMutation) SetCredentialVersion(i int64) {
+	m.credential_version = &i
+	m.addcredential_version = nil
+}
+
+// CredentialVersion returns the value of the "credential_version" field in the mutation.
+func (m *UserMutation) CredentialVersion() (r int64, exists bool) {
+	v := m.credential_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialVersion returns the old "credential_version" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldCredentialVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialVersion: %w", err)
+	}
+	return oldValue.CredentialVersion, nil
+}
+
+// AddCredentialVersion adds i to the "credential_version" field.
+func (m *UserMutation) AddCredentialVersion(i int64) {
+	if m.addcredential_version != nil {
+		*m.addcredential_version += i
+	} else {
+		m.addcredential_version = &i
+	}
+}
+
+// AddedCredentialVersion returns the value that was added to the "credential_version" field in this mutation.
+func (m *UserMutation) AddedCredentialVersion() (r int64, exists bool) {
+	v := m.addcredential_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredentialVersion resets all changes to the "credential_version" field.
+func (m *UserMutation) ResetCredentialVersion() {
+	m.credential_version = nil
+	m.addcredential_version = nil
+}
+
 // AddSessionIDs adds the "sessions" edge to the AuthSession entity by ids.
 func (m *UserMutation) AddSessionIDs(ids ...uuid.UUID) {
 	if m.sessions == nil {
@@ -1007,7 +1489,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.is_active != nil {
 		fields = append(fields, user.FieldIsActive)
 	}
@@ -1025,6 +1507,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.role != nil {
 		fields = append(fields, user.FieldRole)
+	}
+	if m.credential_version != nil {
+		fields = append(fields, user.FieldCredentialVersion)
 	}
 	return fields
 }
@@ -1046,6 +1531,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.PasswordHash()
 	case user.FieldRole:
 		return m.Role()
+	case user.FieldCredentialVersion:
+		return m.CredentialVersion()
 	}
 	return nil, false
 }
@@ -1067,6 +1554,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPasswordHash(ctx)
 	case user.FieldRole:
 		return m.OldRole(ctx)
+	case user.FieldCredentialVersion:
+		return m.OldCredentialVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -1118,6 +1607,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRole(v)
 		return nil
+	case user.FieldCredentialVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -1125,13 +1621,21 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *UserMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addcredential_version != nil {
+		fields = append(fields, user.FieldCredentialVersion)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case user.FieldCredentialVersion:
+		return m.AddedCredentialVersion()
+	}
 	return nil, false
 }
 
@@ -1140,6 +1644,13 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *UserMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case user.FieldCredentialVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredentialVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -1184,6 +1695,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRole:
 		m.ResetRole()
+		return nil
+	case user.FieldCredentialVersion:
+		m.ResetCredentialVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

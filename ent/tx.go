@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// AuthSession is the client for interacting with the AuthSession builders.
 	AuthSession *AuthSessionClient
+	// ThrottleCounter is the client for interacting with the ThrottleCounter builders.
+	ThrottleCounter *ThrottleCounterClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -150,6 +152,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuthSession = NewAuthSessionClient(tx.config)
+	tx.ThrottleCounter = NewThrottleCounterClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

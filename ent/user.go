@@ -30,6 +30,8 @@ type User struct {
 	PasswordHash []byte `json:"-"`
 	// Role holds the value of the "role" field.
 	Role user.Role `json:"role,omitempty"`
+	// CredentialVersion holds the value of the "credential_version" field.
+	CredentialVersion int64 `json:"credential_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -63,6 +65,8 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case user.FieldIsActive:
 			values[i] = new(sql.NullBool)
+		case user.FieldCredentialVersion:
+			values[i] = new(sql.NullInt64)
 		case user.FieldUsername, user.FieldRole:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt:
@@ -126,6 +130,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Role = user.Role(value.String)
 			}
+		case user.FieldCredentialVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field credential_version", values[i])
+			} else if value.Valid {
+				_m.CredentialVersion = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -183,6 +193,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("role=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Role))
+	builder.WriteString(", ")
+	builder.WriteString("credential_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -93,6 +93,20 @@ func (_c *UserCreate) SetNillableRole(v *user.Role) *UserCreate {
 	return _c
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (_c *UserCreate) SetCredentialVersion(v int64) *UserCreate {
+	_c.mutation.SetCredentialVersion(v)
+	return _c
+}
+
+// SetNillableCredentialVersion sets the "credential_version" field if the given value is not nil.
+func (_c *UserCreate) SetNillableCredentialVersion(v *int64) *UserCreate {
+	if v != nil {
+		_c.SetCredentialVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v uuid.UUID) *UserCreate {
 	_c.mutation.SetID(v)
@@ -181,6 +195,10 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultRole
 		_c.mutation.SetRole(v)
 	}
+	if _, ok := _c.mutation.CredentialVersion(); !ok {
+		v := user.DefaultCredentialVersion
+		_c.mutation.SetCredentialVersion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if user.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized user.DefaultID (forgotten import ent/runtime?)")
@@ -214,6 +232,9 @@ func (_c *UserCreate) check() error {
 		if err := user.RoleValidator(v); err != nil {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.CredentialVersion(); !ok {
+		return &ValidationError{Name: "credential_version", err: errors.New(`ent: missing required field "User.credential_version"`)}
 	}
 	return nil
 }
@@ -274,6 +295,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
 		_node.Role = value
+	}
+	if value, ok := _c.mutation.CredentialVersion(); ok {
+		_spec.SetField(user.FieldCredentialVersion, field.TypeInt64, value)
+		_node.CredentialVersion = value
 	}
 	if nodes := _c.mutation.SessionsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -403,6 +428,24 @@ func (u *UserUpsert) UpdateRole() *UserUpsert {
 	return u
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (u *UserUpsert) SetCredentialVersion(v int64) *UserUpsert {
+	u.Set(user.FieldCredentialVersion, v)
+	return u
+}
+
+// UpdateCredentialVersion sets the "credential_version" field to the value that was provided on create.
+func (u *UserUpsert) UpdateCredentialVersion() *UserUpsert {
+	u.SetExcluded(user.FieldCredentialVersion)
+	return u
+}
+
+// AddCredentialVersion adds v to the "credential_version" field.
+func (u *UserUpsert) AddCredentialVersion(v int64) *UserUpsert {
+	u.Add(user.FieldCredentialVersion, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -521,6 +564,27 @@ func (u *UserUpsertOne) SetRole(v user.Role) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateRole() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetCredentialVersion sets the "credential_version" field.
+func (u *UserUpsertOne) SetCredentialVersion(v int64) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetCredentialVersion(v)
+	})
+}
+
+// AddCredentialVersion adds v to the "credential_version" field.
+func (u *UserUpsertOne) AddCredentialVersion(v int64) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddCredentialVersion(v)
+	})
+}
+
+// UpdateCredentialVersion sets the "credential_version" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateCredentialVersion() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateCredentialVersion()
 	})
 }
 
@@ -809,6 +873,27 @@ func (u *UserUpsertBulk) SetRole(v user.Role) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateRole() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetCredentialVersion sets the "credential_version" field.
+func (u *UserUpsertBulk) SetCredentialVersion(v int64) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetCredentialVersion(v)
+	})
+}
+
+// AddCredentialVersion adds v to the "credential_version" field.
+func (u *UserUpsertBulk) AddCredentialVersion(v int64) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddCredentialVersion(v)
+	})
+}
+
+// UpdateCredentialVersion sets the "credential_version" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateCredentialVersion() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateCredentialVersion()
 	})
 }
 

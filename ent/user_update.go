@@ -85,6 +85,27 @@ func (_u *UserUpdate) SetNillableRole(v *user.Role) *UserUpdate {
 	return _u
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (_u *UserUpdate) SetCredentialVersion(v int64) *UserUpdate {
+	_u.mutation.ResetCredentialVersion()
+	_u.mutation.SetCredentialVersion(v)
+	return _u
+}
+
+// SetNillableCredentialVersion sets the "credential_version" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableCredentialVersion(v *int64) *UserUpdate {
+	if v != nil {
+		_u.SetCredentialVersion(*v)
+	}
+	return _u
+}
+
+// AddCredentialVersion adds value to the "credential_version" field.
+func (_u *UserUpdate) AddCredentialVersion(v int64) *UserUpdate {
+	_u.mutation.AddCredentialVersion(v)
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the AuthSession entity by IDs.
 func (_u *UserUpdate) AddSessionIDs(ids ...uuid.UUID) *UserUpdate {
 	_u.mutation.AddSessionIDs(ids...)
@@ -216,6 +237,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.CredentialVersion(); ok {
+		_spec.SetField(user.FieldCredentialVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
+		_spec.AddField(user.FieldCredentialVersion, field.TypeInt64, value)
+	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -334,6 +361,27 @@ func (_u *UserUpdateOne) SetNillableRole(v *user.Role) *UserUpdateOne {
 	if v != nil {
 		_u.SetRole(*v)
 	}
+	return _u
+}
+
+// SetCredentialVersion sets the "credential_version" field.
+func (_u *UserUpdateOne) SetCredentialVersion(v int64) *UserUpdateOne {
+	_u.mutation.ResetCredentialVersion()
+	_u.mutation.SetCredentialVersion(v)
+	return _u
+}
+
+// SetNillableCredentialVersion sets the "credential_version" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableCredentialVersion(v *int64) *UserUpdateOne {
+	if v != nil {
+		_u.SetCredentialVersion(*v)
+	}
+	return _u
+}
+
+// AddCredentialVersion adds value to the "credential_version" field.
+func (_u *UserUpdateOne) AddCredentialVersion(v int64) *UserUpdateOne {
+	_u.mutation.AddCredentialVersion(v)
 	return _u
 }
 
@@ -497,6 +545,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.CredentialVersion(); ok {
+		_spec.SetField(user.FieldCredentialVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
+		_spec.AddField(user.FieldCredentialVersion, field.TypeInt64, value)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -142,7 +142,7 @@ func roleOf(db string) account.Role {
 }
 
 // Login is not part of the baseline.
-func (s *Sessions) Login(context.Context, string, string) (account.Login, error) {
+func (s *Sessions) Login(context.Context, string, string, account.Client) (account.Login, error) {
 	return account.Login{}, errUnsupported
 }
 
@@ -177,7 +177,7 @@ func (u *Users) SetActive(context.Context, account.User, uuid.UUID, bool) error 
 	return errUnsupported
 }
 
-// ChangeOwnPassword is not part of the baseline.
-func (u *Users) ChangeOwnPassword(context.Context, account.User, uuid.UUID, string, string) error {
-	return errUnsupported
+// ChangePassword is not part of the baseline.
+func (s *Sessions) ChangePassword(context.Context, account.Principal, account.Client, string, string) (account.Login, error) {
+	return account.Login{}, errUnsupported
 }

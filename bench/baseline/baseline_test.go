@@ -61,11 +61,11 @@ func TestBaselineAnswersLikeTheService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminLogin, err := sessions.Login(ctx, "admin1", "password1")
+	adminLogin, err := sessions.Login(ctx, "admin1", "password1", account.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	memberLogin, err := sessions.Login(ctx, "member1", "password1")
+	memberLogin, err := sessions.Login(ctx, "member1", "password1", account.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}

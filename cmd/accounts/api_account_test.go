@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// cookieOf returns the raw Set-Cookie header for access_token.
+// cookieOf returns the raw Set-Cookie header for the session cookie
+// (access_token, or __Host-access_token when Secure).
 func cookieOf(r *response) string {
 	for _, v := range r.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(v, "access_token=") {
+		if strings.HasPrefix(v, "access_token=") || strings.HasPrefix(v, "__Host-access_token=") {
 			return v
 		}
 	}
@@ -294,8 +295,9 @@ func TestChangePassword(t *testing.T) {
 	expect(t, change("kate-password", "kate-password"), 422, "validation_failed")
 	expect(t, change("kate-password", "short"), 422, "validation_failed")
 	expect(t, a.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "kate-password"}), 422, "validation_failed")
-	expect(t, change("kate-password", "kate-new-password"), 204)
-	// This session stays, every other one ends.
+	expect(t, change("kate-password", "kate-new-password"), 200)
+	// Every session ends; this client goes on with the one the answer
+	// carries.
 	expect(t, a.do("GET", "/api/v1/account", nil), 200)
 	expect(t, other.do("GET", "/api/v1/account", nil), 401, "unauthenticated")
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "kate1", "password": "kate-password"}), 401, "invalid_credentials")
@@ -357,10 +359,11 @@ func TestInactiveUserRequest(t *testing.T) {
 }
 
 // TestCSRF: a state change authenticated by the cookie needs a JSON
-// Content-Type or a matching Origin; bearer-authenticated ones do not.
+// Content-Type or an Origin among http.public_origins (the request's own
+// Host is not one); bearer-authenticated ones do not.
 func TestCSRF(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, map[string]string{"ACCOUNTS_HTTP_PUBLIC_ORIGINS": "https://accounts.example.com"})
 	browser := s.newClient(true)
 	browser.signUp("noah1", "noah-password")
 	browser.login("noah1", "noah-password")
@@ -373,7 +376,8 @@ func TestCSRF(t *testing.T) {
 	// The bearer token in a header cannot be sent by another site.
 	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{useBearer: true, header: map[string]string{"Cookie": ""}}), 204)
 	browser.login("noah1", "noah-password")
-	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "http://" + host}}), 204)
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "http://" + host}}), 403, "csrf_rejected")
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "https://accounts.example.com"}}), 204)
 }
 
 func TestRoutesAndProbes(t *testing.T) {
@@ -387,7 +391,7 @@ func TestRoutesAndProbes(t *testing.T) {
 	if !strings.Contains(string(r.body), `"openapi": "3.1.0"`) {
 		t.Fatal("openapi.json is not OpenAPI 3.1")
 	}
-	r = c.do("GET", "/metrics", nil)
+	r = s.getMetrics()
 	expect(t, r, 200)
 	if !strings.Contains(string(r.body), "accounts_db_pool") {
 		t.Fatalf("metrics lack pool statistics")
@@ -402,7 +406,7 @@ func TestRoutesAndProbes(t *testing.T) {
 	expect(t, c.do("POST", "/api/v1/users/"+"not-a-uuid"+"/activation", nil), 405, "method_not_allowed")
 
 	// A database that is behind the binary's migrations is not ready.
-	s.sql(`UPDATE atlas_schema_revisions.atlas_schema_revisions SET version = '1' WHERE version <> '.atlas_cloud_identifier'`)
+	s.sql(`DELETE FROM atlas_schema_revisions.atlas_schema_revisions WHERE version = (SELECT max(version) FROM atlas_schema_revisions.atlas_schema_revisions WHERE version <> '.atlas_cloud_identifier')`)
 	r = c.do("GET", "/readyz", nil)
 	expect(t, r, 503, "service_unavailable")
 	if !strings.Contains(r.problem(t).Detail, "migration") || r.Header.Get("Retry-After") == "" {

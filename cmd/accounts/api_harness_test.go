@@ -177,6 +177,12 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			"ACCOUNTS_DATABASE_POOL_SIZE":         "1",
 			"ACCOUNTS_DATABASE_MAX_OVERFLOW":      "8",
 			"ACCOUNTS_DATABASE_POOL_TIMEOUT":      "5s",
+			// Tests sign up many users from one address; the ones about
+			// the sign-up budget set their own.
+			"ACCOUNTS_AUTH_SIGNUPS_PER_ADDRESS": "0",
+			// /metrics on a loopback listener of its own, as by default,
+			// but on a free port: parallel servers cannot share 9090.
+			"ACCOUNTS_METRICS_ADDR": "127.0.0.1:0",
 			// The soft memory limit is the process's, and many servers
 			// share this one.
 			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
@@ -415,6 +421,15 @@ func (c *client) do(method, path string, body any, o ...opts) *response {
 	}
 	r := &response{Response: resp, body: b}
 	c.s.record(req, r)
+	if issuesToken(req, r) {
+		// A password change ends every session of the caller and answers
+		// with a new one, which this client goes on with.
+		var l struct {
+			AccessToken string `json:"access_token"`
+		}
+		r.json(c.s.t, &l)
+		c.token = l.AccessToken
+	}
 	return r
 }
 
@@ -422,7 +437,7 @@ func (c *client) do(method, path string, body any, o ...opts) *response {
 // against the OpenAPI document.
 func (s *server) record(req *http.Request, r *response) {
 	s.t.Helper()
-	isLogin := req.URL.Path == "/api/v1/account/login" && r.StatusCode == http.StatusOK
+	isLogin := issuesToken(req, r)
 	s.mu.Lock()
 	fmt.Fprintf(&s.responses, "%s %s -> %d\n", req.Method, req.URL.Path, r.StatusCode)
 	for k, v := range r.Header {
@@ -452,6 +467,13 @@ func (s *server) record(req *http.Request, r *response) {
 		s.t.Errorf("%s %s -> %d: %s", req.Method, req.URL.Path, r.StatusCode, r.body)
 	}
 	s.validate(req, r)
+}
+
+// issuesToken reports whether r is an answer that carries a new session
+// token: a login, or an own password change.
+func issuesToken(req *http.Request, r *response) bool {
+	return r.StatusCode == http.StatusOK &&
+		(req.URL.Path == "/api/v1/account/login" || req.URL.Path == "/api/v1/account/password" && req.Method == http.MethodPut)
 }
 
 // validate checks one response against the operation the document gives
@@ -548,6 +570,25 @@ func (c *client) login(name, pw string) *response {
 	c.token = v.AccessToken
 	c.s.addToken(v.AccessToken)
 	return r
+}
+
+// getMetrics fetches /metrics from the server's metrics listener.
+func (s *server) getMetrics() *response {
+	s.t.Helper()
+	m := metricsAddrRe.FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		s.t.Fatalf("no metrics listener logged:\n%s", s.stderr.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return &response{Response: resp, body: b}
 }
 
 // createSuperAdmin runs `accounts users create-superadmin` against the

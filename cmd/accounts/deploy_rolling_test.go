@@ -85,7 +85,7 @@ func TestRollingDeploy(t *testing.T) {
 			t.Errorf("an old replica logged a warning on a database one additive migration ahead:\n%s", s.stderr.String())
 		}
 	}
-	r := old.newClient(false).do("GET", "/metrics", nil)
+	r := old.getMetrics()
 	series := `accounts_migration_info{build="` + migrationHead(t) + `",newer="1",version="` + expandVersion + `"}`
 	if v, ok := metricLine(string(r.body), series); v != "1" {
 		t.Errorf("%s = %q (present %v) on the old release", series, v, ok)

@@ -154,7 +154,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(t, c.do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")
 	expect(t, c.do("GET", "/no/such/route", nil), http.StatusNotFound, "not_found")
 
-	r := c.do("GET", "/metrics", nil)
+	r := s.getMetrics()
 	expect(t, r, http.StatusOK)
 	body := string(r.body)
 	want := map[string]string{
@@ -276,7 +276,7 @@ func TestReadinessReadsTheRevisionTableOfTheSearchPath(t *testing.T) {
 	c := s.newClient(false)
 	r := c.do("GET", "/readyz", nil)
 	expect(t, r, http.StatusOK)
-	r = c.do("GET", "/metrics", nil)
+	r = s.getMetrics()
 	if v, ok := metricLine(string(r.body), `accounts_migration_info{build="`+migrationHead(t)+`",newer="0",version="`+migrationHead(t)+`"}`); v != "1" {
 		t.Errorf("migration version not read from public.atlas_schema_revisions: %q (present %v)", v, ok)
 	}

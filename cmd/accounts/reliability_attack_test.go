@@ -114,12 +114,13 @@ func TestEveryEndpointByRole(t *testing.T) {
 		done    = http.StatusNoContent
 		anon    = http.StatusUnauthorized
 		denied  = http.StatusForbidden
+		missing = http.StatusNotFound
 	)
 	rules := map[string]endpointRule{
 		"POST /api/v1/account/signup":           {created, denied, denied, denied},
 		"POST /api/v1/account/login":            {ok, denied, denied, denied},
 		"GET /api/v1/account":                   {anon, ok, ok, ok},
-		"PUT /api/v1/account/password":          {anon, done, done, done},
+		"PUT /api/v1/account/password":          {anon, ok, ok, ok},
 		"DELETE /api/v1/account/logout":         {anon, done, done, done},
 		"POST /api/v1/users":                    {anon, denied, created, created},
 		"GET /api/v1/users":                     {anon, denied, ok, ok},
@@ -132,7 +133,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 		"GET /livez":                            {ok, ok, ok, ok},
 		"GET /readyz":                           {ok, ok, ok, ok},
 		"GET /openapi.json":                     {ok, ok, ok, ok},
-		"GET /metrics":                          {ok, ok, ok, ok},
+		"GET /metrics":                          {missing, missing, missing, missing}, // on metrics.addr
 	}
 	var ops []string
 	for path, item := range s.doc.Paths.Map() {
@@ -209,10 +210,10 @@ func TestEveryEndpointByRole(t *testing.T) {
 			if r.StatusCode != want {
 				t.Errorf("%s as %s: %d, want %d; %s", op, role, r.StatusCode, want, r.body)
 			}
-			if op == "PUT /api/v1/account/password" && r.StatusCode == done {
+			if op == "PUT /api/v1/account/password" && r.StatusCode == ok {
 				// Back to the password the next cells log in with.
 				s.addSecret(passwords[role] + "-2")
-				expect(t, c.do(method, p, map[string]string{"current_password": passwords[role] + "-2", "new_password": passwords[role]}), done)
+				expect(t, c.do(method, p, map[string]string{"current_password": passwords[role] + "-2", "new_password": passwords[role]}), ok)
 			}
 		}
 	}
@@ -226,11 +227,13 @@ func TestEveryEndpointByRole(t *testing.T) {
 // session in the cookie only, in every form a cross-site page can produce
 // without a CORS preflight (no body, text/plain, a form, multipart), with
 // a foreign, null or look-alike Origin: each is 403 csrf_rejected and
-// nothing changes. Then application/json, or the request's own Origin,
-// passes.
+// nothing changes; so is the request's own Origin, which is not the
+// configured public one. Then application/json, or the public Origin
+// (http.public_origins), passes.
 func TestCSRFOnEveryStateChange(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	const public = "https://accounts.example.com"
+	s := startServer(t, map[string]string{"ACCOUNTS_HTTP_PUBLIC_ORIGINS": public})
 	root, _ := s.as(nil, "super_admin", "root1")
 	pw := "browser-pw-" + randomHex(6)
 	s.addSecret(pw)
@@ -269,6 +272,9 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 		{"Origin": "http://" + hostname},
 		{"Content-Type": "text/plain", "Origin": "http://evil.example"},
 		{"Content-Type": "text/plain", "Referer": s.base + "/"},
+		{"Origin": s.base},
+		{"Origin": "http://accounts.example.com"},
+		{"Origin": public + ":8443"},
 	}
 	before := tableDigest(t, s)
 	rejected := 0
@@ -290,7 +296,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 	}
 	// What a same-origin page (or a script allowed to send JSON) sends
 	// passes.
-	allowed := []map[string]string{{"Content-Type": "application/json"}, {"Origin": s.base}}
+	allowed := []map[string]string{{"Content-Type": "application/json"}, {"Origin": public}}
 	for i, ch := range changes {
 		h := allowed[i%2]
 		if ch.body != "" {
@@ -356,7 +362,7 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		// Change it to the next one and back, then an admin resets it.
 		next := passwords[(i+1)%len(passwords)] + "!"
 		s.addSecret(next)
-		expect(t, c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": pw, "new_password": next}), http.StatusNoContent)
+		expect(t, c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": pw, "new_password": next}), http.StatusOK)
 		s.newClient(false).login(name, next)
 		var me userJSON
 		me = getUser(t, root, idOfUser(t, c))

@@ -246,6 +246,10 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(accountsBinary(t), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if _, ok := env["ACCOUNTS_METRICS_ADDR"]; !ok {
+		// Processes run in parallel cannot all have the default port.
+		cmd.Env = append(cmd.Env, "ACCOUNTS_METRICS_ADDR=127.0.0.1:0")
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

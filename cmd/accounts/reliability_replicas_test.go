@@ -165,7 +165,7 @@ func TestReplicas(t *testing.T) {
 		requests++
 	}
 	replicas[0].addSecret(pw2)
-	expect(t, on(browser).do("PUT", "/api/v1/account/password", map[string]string{"current_password": pw, "new_password": pw2}), http.StatusNoContent)
+	expect(t, on(browser).do("PUT", "/api/v1/account/password", map[string]string{"current_password": pw, "new_password": pw2}), http.StatusOK)
 	// The password change ended the other session, on every replica.
 	for range 3 {
 		expect(t, on(bearer).do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")

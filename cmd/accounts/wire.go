@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"strings"
@@ -72,6 +75,10 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 	now := clockFrom(ctx)
 	users := account.NewUsers(db, hasher)
 	sessions := account.NewSessions(db, hasher, cfg.Auth.SessionTTL, now)
+	sessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
+	guard := a.newGuard(db, now)
+	sessions.SetGuard(guard)
+	go a.purge(ctx, sessions, guard, now)
 
 	ready, err := a.readiness(ctx, db, dir, m)
 	if err != nil {
@@ -88,21 +95,20 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 			metricsOnly = m.Handler()
 		}
 	}
-	window := cfg.Auth.LoginThrottleWindow
 	api, err = httpapi.New(httpapi.Deps{
-		Users:            users,
-		Sessions:         sessions,
-		Log:              a.log,
-		Ready:            ready,
-		UsernameThrottle: throttle.New(cfg.Auth.LoginFailuresPerUsername, window, now),
-		AddressThrottle:  throttle.New(cfg.Auth.LoginFailuresPerAddress, window, now),
-		Metrics:          apiMetrics,
-		ObserveHTTP:      observe,
-		Now:              now,
+		Users:       users,
+		Sessions:    sessions,
+		SignUps:     guard,
+		Log:         a.log,
+		Ready:       ready,
+		Metrics:     apiMetrics,
+		ObserveHTTP: observe,
+		Now:         now,
 		Config: httpapi.Config{
 			CookieSecure:   cfg.Auth.CookieSecure,
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
+			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 			Docs:           cfg.HTTP.Docs,
 		},
@@ -111,4 +117,69 @@ func (a *app) newHandler(ctx context.Context, db *database.DB, dir atlasmigrate.
 		return nil, nil, err
 	}
 	return api, metricsOnly, nil
+}
+
+// newGuard builds the login and sign-up throttle on the database. Device
+// tokens and the buckets of addresses are keyed with a secret derived from
+// the pepper, the one secret every replica already shares; without a
+// pepper a random key is used, and device tokens then hold only on the
+// replica that issued them.
+func (a *app) newGuard(db *database.DB, now func() time.Time) *account.Guard {
+	cfg := a.cfg.Auth
+	m := hmac.New(sha256.New, []byte(a.cfg.Password.Pepper))
+	m.Write([]byte("accounts device tokens v1"))
+	key := m.Sum(nil)
+	if a.cfg.Password.Pepper == "" {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms.
+	}
+	window := cfg.LoginThrottleWindow
+	limits := account.Limits{
+		PerUsername:       throttle.Limit{Max: cfg.LoginFailuresPerUsername, Window: window},
+		PerAddress:        throttle.Limit{Max: cfg.LoginFailuresPerAddress, Window: window},
+		PerDevice:         throttle.Limit{Max: cfg.LoginFailuresPerDevice, Window: window},
+		SignUpsPerAddress: throttle.Limit{Max: cfg.SignUpsPerAddress, Window: cfg.SignUpWindow},
+	}
+	return account.NewGuard(throttle.New(db.Ent, key, cfg.ThrottleBuckets, now), limits, key)
+}
+
+// Expired sessions and throttle counters are purged every purgeInterval,
+// in batches of purgeBatch rows, at most purgeBatches batches a round, so
+// one round's work is bounded whatever piled up.
+const (
+	purgeInterval = time.Minute
+	purgeBatch    = 1000
+	purgeBatches  = 100
+)
+
+// purge deletes expired sessions and throttle counters until ctx ends.
+// Every replica runs it; the batches skip rows another replica is
+// deleting (SKIP LOCKED), so each row is deleted once and no replica waits.
+func (a *app) purge(ctx context.Context, sessions *account.Sessions, guard *account.Guard, now func() time.Time) {
+	tick := time.NewTicker(purgeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, step := range []func() (int, error){
+			func() (int, error) { return sessions.Purge(ctx, purgeBatch) },
+			func() (int, error) { return guard.Purge(ctx, now(), purgeBatch) },
+		} {
+			for range purgeBatches {
+				n, err := step()
+				if err != nil {
+					if ctx.Err() == nil {
+						a.log.Warn("purge of expired rows failed; retrying next round", "error", err.Error())
+					}
+					break
+				}
+				if n < purgeBatch {
+					break
+				}
+			}
+		}
+	}
 }

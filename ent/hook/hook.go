@@ -20,6 +20,18 @@ func (f AuthSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuthSessionMutation", m)
 }
 
+// The ThrottleCounterFunc type is an adapter to allow the use of ordinary
+// function as ThrottleCounter mutator.
+type ThrottleCounterFunc func(context.Context, *ent.ThrottleCounterMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ThrottleCounterFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ThrottleCounterMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ThrottleCounterMutation", m)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary
 // function as User mutator.
 type UserFunc func(context.Context, *ent.UserMutation) (ent.Value, error)

@@ -9,6 +9,7 @@ import (
 	"accounts/ent"
 	"accounts/ent/authsession"
 	"accounts/ent/predicate"
+	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -97,6 +98,33 @@ func (f TraverseAuthSession) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuthSessionQuery", q)
 }
 
+// The ThrottleCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ThrottleCounterFunc func(context.Context, *ent.ThrottleCounterQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ThrottleCounterFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ThrottleCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ThrottleCounterQuery", q)
+}
+
+// The TraverseThrottleCounter type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseThrottleCounter func(context.Context, *ent.ThrottleCounterQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseThrottleCounter) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseThrottleCounter) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ThrottleCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ThrottleCounterQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -129,6 +157,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AuthSessionQuery:
 		return &query[*ent.AuthSessionQuery, predicate.AuthSession, authsession.OrderOption]{typ: ent.TypeAuthSession, tq: q}, nil
+	case *ent.ThrottleCounterQuery:
+		return &query[*ent.ThrottleCounterQuery, predicate.ThrottleCounter, throttlecounter.OrderOption]{typ: ent.TypeThrottleCounter, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	default:

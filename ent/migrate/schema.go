@@ -42,6 +42,25 @@ var (
 			},
 		},
 	}
+	// ThrottleCountersColumns holds the columns for the "throttle_counters" table.
+	ThrottleCountersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64, SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "window_start", Type: field.TypeTime, SchemaType: map[string]string{"postgres": "timestamptz"}},
+		{Name: "hits", Type: field.TypeInt},
+	}
+	// ThrottleCountersTable holds the schema information for the "throttle_counters" table.
+	ThrottleCountersTable = &schema.Table{
+		Name:       "throttle_counters",
+		Columns:    ThrottleCountersColumns,
+		PrimaryKey: []*schema.Column{ThrottleCountersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ix_throttle_counters_window_start",
+				Unique:  false,
+				Columns: []*schema.Column{ThrottleCountersColumns[1]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -51,6 +70,7 @@ var (
 		{Name: "username", Type: field.TypeString, Size: 32, SchemaType: map[string]string{"postgres": "varchar(32)"}},
 		{Name: "password_hash", Type: field.TypeBytes, SchemaType: map[string]string{"postgres": "bytea"}},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN", "SUPER_ADMIN"}, Default: "USER", SchemaType: map[string]string{"postgres": "userrole"}},
+		{Name: "credential_version", Type: field.TypeInt64, Default: "0"},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -73,6 +93,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuthSessionsTable,
+		ThrottleCountersTable,
 		UsersTable,
 	}
 )

@@ -9,5 +9,8 @@ import (
 // AuthSession is the predicate function for authsession builders.
 type AuthSession func(*sql.Selector)
 
+// ThrottleCounter is the predicate function for throttlecounter builders.
+type ThrottleCounter func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

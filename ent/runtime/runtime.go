@@ -5,6 +5,7 @@ package runtime
 import (
 	"accounts/ent/authsession"
 	"accounts/ent/schema"
+	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 	"time"
 
@@ -30,6 +31,26 @@ func init() {
 	authsessionDescID := authsessionMixinFields0[0].Descriptor()
 	// authsession.DefaultID holds the default value on creation for the id field.
 	authsession.DefaultID = authsessionDescID.Default.(func() uuid.UUID)
+	throttlecounterFields := schema.ThrottleCounter{}.Fields()
+	_ = throttlecounterFields
+	// throttlecounterDescID is the schema descriptor for id field.
+	throttlecounterDescID := throttlecounterFields[0].Descriptor()
+	// throttlecounter.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	throttlecounter.IDValidator = func() func(string) error {
+		validators := throttlecounterDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	userMixin := schema.User{}.Mixin()
 	userMixinHooks1 := userMixin[1].Hooks()
 	user.Hooks[0] = userMixinHooks1[0]
@@ -73,6 +94,10 @@ func init() {
 			return nil
 		}
 	}()
+	// userDescCredentialVersion is the schema descriptor for credential_version field.
+	userDescCredentialVersion := userFields[3].Descriptor()
+	// user.DefaultCredentialVersion holds the default value on creation for the credential_version field.
+	user.DefaultCredentialVersion = userDescCredentialVersion.Default.(int64)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

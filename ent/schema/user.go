@@ -35,6 +35,15 @@ func (User) Fields() []ent.Field {
 			Default("USER").
 			SchemaType(map[string]string{dialect.Postgres: "userrole"}).
 			Annotations(entsql.Default("USER")),
+		// credential_version grows by one with every committed change of
+		// the password or of is_active. A login inserts its session only
+		// while the version it verified against is still current (under a
+		// share lock of the row), so no session made from a check that
+		// predates such a change outlives it, even after a deactivation is
+		// undone.
+		field.Int64("credential_version").
+			Default(0).
+			Annotations(entsql.Default("0")),
 	}
 }
 

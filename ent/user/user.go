@@ -29,6 +29,8 @@ const (
 	FieldPasswordHash = "password_hash"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
+	// FieldCredentialVersion holds the string denoting the credential_version field in the database.
+	FieldCredentialVersion = "credential_version"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
 	// Table holds the table name of the user in the database.
@@ -51,6 +53,7 @@ var Columns = []string{
 	FieldUsername,
 	FieldPasswordHash,
 	FieldRole,
+	FieldCredentialVersion,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -80,6 +83,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// UsernameValidator is a validator for the "username" field. It is called by the builders before save.
 	UsernameValidator func(string) error
+	// DefaultCredentialVersion holds the default value on creation for the "credential_version" field.
+	DefaultCredentialVersion int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -142,6 +147,11 @@ func ByUsername(opts ...sql.OrderTermOption) OrderOption {
 // ByRole orders the results by the role field.
 func ByRole(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRole, opts...).ToFunc()
+}
+
+// ByCredentialVersion orders the results by the credential_version field.
+func ByCredentialVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCredentialVersion, opts...).ToFunc()
 }
 
 // BySessionsCount orders the results by sessions count.

@@ -81,6 +81,11 @@ func PasswordHash(v []byte) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldPasswordHash, v))
 }
 
+// CredentialVersion applies equality check predicate on the "credential_version" field. It's identical to CredentialVersionEQ.
+func CredentialVersion(v int64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldCredentialVersion, v))
+}
+
 // IsActiveEQ applies the EQ predicate on the "is_active" field.
 func IsActiveEQ(v bool) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldIsActive, v))
@@ -294,6 +299,46 @@ func RoleIn(vs ...Role) predicate.User {
 // RoleNotIn applies the NotIn predicate on the "role" field.
 func RoleNotIn(vs ...Role) predicate.User {
 	return predicate.User(sql.FieldNotIn(FieldRole, vs...))
+}
+
+// CredentialVersionEQ applies the EQ predicate on the "credential_version" field.
+func CredentialVersionEQ(v int64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldCredentialVersion, v))
+}
+
+// CredentialVersionNEQ applies the NEQ predicate on the "credential_version" field.
+func CredentialVersionNEQ(v int64) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldCredentialVersion, v))
+}
+
+// CredentialVersionIn applies the In predicate on the "credential_version" field.
+func CredentialVersionIn(vs ...int64) predicate.User {
+	return predicate.User(sql.FieldIn(FieldCredentialVersion, vs...))
+}
+
+// CredentialVersionNotIn applies the NotIn predicate on the "credential_version" field.
+func CredentialVersionNotIn(vs ...int64) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldCredentialVersion, vs...))
+}
+
+// CredentialVersionGT applies the GT predicate on the "credential_version" field.
+func CredentialVersionGT(v int64) predicate.User {
+	return predicate.User(sql.FieldGT(FieldCredentialVersion, v))
+}
+
+// CredentialVersionGTE applies the GTE predicate on the "credential_version" field.
+func CredentialVersionGTE(v int64) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldCredentialVersion, v))
+}
+
+// CredentialVersionLT applies the LT predicate on the "credential_version" field.
+func CredentialVersionLT(v int64) predicate.User {
+	return predicate.User(sql.FieldLT(FieldCredentialVersion, v))
+}
+
+// CredentialVersionLTE applies the LTE predicate on the "credential_version" field.
+func CredentialVersionLTE(v int64) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldCredentialVersion, v))
 }
 
 // HasSessions applies the HasEdge predicate on the "sessions" edge.

@@ -20,6 +20,9 @@ const (
 	// CodeInvalidJSON (transport): the body is not valid JSON, has unknown
 	// fields, wrong types or trailing data.
 	CodeInvalidJSON Code = "invalid_json"
+	// CodeBadRequest (transport): the request's framing is refused (a
+	// Transfer-Encoding, which may hide a second request).
+	CodeBadRequest Code = "bad_request"
 	// CodeBodyTooLarge (transport): the body exceeds the configured limit.
 	CodeBodyTooLarge Code = "body_too_large"
 	// CodeUnsupportedMediaType (transport): a body that is not application/json.

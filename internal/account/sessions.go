@@ -22,6 +22,7 @@ import (
 type Session struct {
 	ID        uuid.UUID
 	UserID    uuid.UUID
+	CreatedAt time.Time
 	ExpiresAt time.Time
 }
 
@@ -40,6 +41,9 @@ type Login struct {
 	Token     string
 	ExpiresAt time.Time
 	User      User
+	// Device is a new device token for the user's name (empty without a
+	// Guard): the client presents it at later logins to be trusted.
+	Device string
 }
 
 // Sessions is the session service: login, authentication of a token with
@@ -50,7 +54,18 @@ type Sessions struct {
 	hasher *password.Hasher
 	ttl    time.Duration
 	now    func() time.Time
+	guard  *Guard
+	// maxLifetime is the absolute lifetime of a session; 0: none.
+	maxLifetime time.Duration
 }
+
+// SetMaxLifetime caps every session at d after its login: sliding
+// extension never goes past it. Zero means no cap.
+func (s *Sessions) SetMaxLifetime(d time.Duration) { s.maxLifetime = d }
+
+// SetGuard makes logins and password changes draw on g's budgets; without
+// one nothing is throttled.
+func (s *Sessions) SetGuard(g *Guard) { s.guard = g }
 
 // NewSessions returns the session service. Sessions last ttl and are
 // extended by a request made when less than a fifth of ttl is left. now is
@@ -72,8 +87,14 @@ var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 // Login checks a username and password and opens a new session. An unknown
 // username and a wrong password get the same error after the same work (a
 // hash against a dummy); an inactive account is told apart only after its
-// correct password. Each login gets a fresh token, never a reused one.
-func (s *Sessions) Login(ctx context.Context, username, pw string) (Login, error) {
+// correct password. Each login gets a fresh token, never a reused one, and
+// a fresh device token for the name (Guard).
+//
+// The attempt is reserved on the Guard's budgets before the password is
+// hashed and given back unless it failed, so parallel guesses count. A
+// name that breaks the username rules cannot exist: it is refused before
+// any counter or hash, so no input grows the throttle's state.
+func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) (Login, error) {
 	var fe fieldErrors
 	if username == "" {
 		fe.add("username", "is required")
@@ -84,15 +105,36 @@ func (s *Sessions) Login(ctx context.Context, username, pw string) (Login, error
 	if err := fe.err(); err != nil {
 		return Login{}, err
 	}
-	invalid := Errorf(CodeInvalidCredentials, "the username or the password is wrong")
-	var u *ent.User
-	if ValidateUsername(username) == "" {
-		var err error
-		u, err = s.client.User.Query().Where(usernameFold(username)).Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return Login{}, storageError(err, "")
-		}
+	if ValidateUsername(username) != "" {
+		return Login{}, Errorf(CodeInvalidCredentials, "the username or the password is wrong")
 	}
+	u, err := s.client.User.Query().Where(usernameFold(username)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return Login{}, storageError(err, "")
+	}
+	var id uuid.UUID
+	if u != nil {
+		id = u.ID
+	}
+	keys := s.guard.loginKeys(from, username, id)
+	if err := s.guard.reserve(ctx, keys, "too many failed logins; try again later"); err != nil {
+		return Login{}, err
+	}
+	l, err := s.check(ctx, u, pw)
+	if ErrorCode(err) != CodeInvalidCredentials {
+		s.guard.release(ctx, keys)
+	}
+	if err != nil {
+		return Login{}, err
+	}
+	l.Device = s.guard.NewDevice(u.Username)
+	return l, nil
+}
+
+// check verifies pw against u (nil: an unknown name, checked against the
+// dummy) and opens a session.
+func (s *Sessions) check(ctx context.Context, u *ent.User, pw string) (Login, error) {
+	invalid := Errorf(CodeInvalidCredentials, "the username or the password is wrong")
 	if u == nil {
 		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
 			return Login{}, hasherError(s.hasher, err)
@@ -109,6 +151,7 @@ func (s *Sessions) Login(ctx context.Context, username, pw string) (Login, error
 	if !u.IsActive {
 		return Login{}, Errorf(CodeAccountInactive, "this account is deactivated")
 	}
+	var upgraded []byte
 	if rehash {
 		// The stored hash predates the current parameters; this is the one
 		// moment the plain password is at hand to upgrade it.
@@ -116,32 +159,194 @@ func (s *Sessions) Login(ctx context.Context, username, pw string) (Login, error
 		if err != nil {
 			return Login{}, hasherError(s.hasher, err)
 		}
-		if err := s.client.User.UpdateOneID(u.ID).SetPasswordHash([]byte(h)).Exec(ctx); err != nil {
-			return Login{}, storageError(err, "")
-		}
+		upgraded = []byte(h)
 	}
-	token, hash := newToken()
-	now := s.now()
-	expires := now.Add(s.ttl)
+	var l Login
 	err = withTx(ctx, s.client, func(tx *ent.Tx) error {
-		// Expired sessions of this user go now, so rows do not pile up for
-		// users who never log out.
-		if _, err := tx.AuthSession.Delete().
-			Where(authsession.UserID(u.ID), authsession.ExpiresAtLTE(now)).
-			Exec(ctx); err != nil {
-			return storageError(err, "")
+		cur, err := lockVerified(ctx, tx, u, upgraded != nil)
+		if err != nil {
+			return err
 		}
-		return storageError(tx.AuthSession.Create().
-			SetTokenHash(hash).
-			SetUserID(u.ID).
-			SetCreatedAt(now).
-			SetExpiresAt(expires).
-			Exec(ctx), "")
+		if upgraded != nil {
+			// A compare-and-set on the hash that was verified: a rehash never
+			// writes over a password set since (the version check above
+			// already refused those; this keeps the write honest alone).
+			if _, err := tx.User.Update().
+				Where(entuser.ID(u.ID), entuser.PasswordHash(u.PasswordHash)).
+				SetPasswordHash(upgraded).
+				Save(ctx); err != nil {
+				return storageError(err, "")
+			}
+		}
+		l, err = s.open(ctx, tx, fromEnt(cur))
+		return err
 	})
 	if err != nil {
 		return Login{}, err
 	}
-	return Login{Token: token, ExpiresAt: expires, User: fromEnt(u)}, nil
+	return l, nil
+}
+
+// lockVerified locks the row of a user whose password was just verified
+// against u (a share lock, or an exclusive one to rehash) and returns it
+// as committed now. It refuses the login when the credential version
+// moved since u was read: a password set or change, or a deactivation,
+// committed while the password was being checked. Because the lock is held
+// until the session is inserted, a change committing later waits for the
+// insert and then ends that session with the others.
+func lockVerified(ctx context.Context, tx *ent.Tx, u *ent.User, exclusive bool) (*ent.User, error) {
+	q := tx.User.Query().Where(entuser.ID(u.ID))
+	if exclusive {
+		q = q.ForUpdate()
+	} else {
+		q = q.ForShare()
+	}
+	cur, err := q.Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, Errorf(CodeInvalidCredentials, "the username or the password is wrong")
+	case err != nil:
+		return nil, storageError(err, "")
+	case !cur.IsActive:
+		return nil, Errorf(CodeAccountInactive, "this account is deactivated")
+	case cur.CredentialVersion != u.CredentialVersion:
+		return nil, Errorf(CodeInvalidCredentials, "the username or the password is wrong")
+	}
+	return cur, nil
+}
+
+// open inserts a new session for u in tx and returns its token.
+// It keeps the user's newest MaxSessionsPerUser sessions and ends the
+// older ones, so a flood of logins by one account cannot grow the table.
+func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u User) (Login, error) {
+	token, hash := newToken()
+	now := s.now()
+	expires := s.expiry(now, now)
+	err := tx.AuthSession.Create().
+		SetTokenHash(hash).
+		SetUserID(u.ID).
+		SetCreatedAt(now).
+		SetExpiresAt(expires).
+		Exec(ctx)
+	if err != nil {
+		return Login{}, storageError(err, "")
+	}
+	// Session ids are UUIDv7, so the newest have the greatest ids.
+	_, err = tx.AuthSession.Delete().
+		Where(authsession.UserID(u.ID), func(sel *entsql.Selector) {
+			keep := entsql.Select(authsession.FieldID).From(entsql.Table(authsession.Table)).
+				Where(entsql.EQ(authsession.FieldUserID, u.ID)).
+				OrderBy(entsql.Desc(authsession.FieldID)).
+				Limit(MaxSessionsPerUser)
+			sel.Where(entsql.NotIn(sel.C(authsession.FieldID), keep))
+		}).
+		Exec(ctx)
+	if err != nil {
+		return Login{}, storageError(err, "")
+	}
+	return Login{Token: token, ExpiresAt: expires, User: u}, nil
+}
+
+// MaxSessionsPerUser is how many sessions one user keeps at most; a login
+// past it ends the user's oldest.
+const MaxSessionsPerUser = 50
+
+// expiry is when a session created at created and used at now expires: a
+// full ttl from now, but never past its absolute lifetime.
+func (s *Sessions) expiry(created, now time.Time) time.Time {
+	expires := now.Add(s.ttl)
+	if s.maxLifetime > 0 {
+		expires = minTime(expires, created.Add(s.maxLifetime))
+	}
+	return expires
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Purge deletes up to batch expired sessions and returns how many it
+// deleted. Rows that another replica's purge holds are skipped, so every
+// replica may purge at once without waiting on, or repeating, the others.
+func (s *Sessions) Purge(ctx context.Context, batch int) (int, error) {
+	now := s.now()
+	n, err := s.client.AuthSession.Delete().
+		Where(func(sel *entsql.Selector) {
+			expired := entsql.Select(authsession.FieldID).From(entsql.Table(authsession.Table)).
+				Where(entsql.LTE(authsession.FieldExpiresAt, now)).
+				Limit(batch).
+				ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+			sel.Where(entsql.In(sel.C(authsession.FieldID), expired))
+		}).
+		Exec(ctx)
+	return n, storageError(err, "")
+}
+
+// ChangePassword changes the caller's own password after checking the
+// current one. Every session of the caller ends, the one that asked
+// included, and a new session is opened and returned: whoever held the old
+// token (it may be why the password changes) is out. The change is a
+// compare-and-set on the hash the current password was checked against,
+// so it cannot undo a reset that committed meanwhile.
+//
+// A wrong current password counts as a failed login of the caller's name
+// from from's address: a stolen session cannot guess without limit.
+func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client, current, next string) (Login, error) {
+	var fe fieldErrors
+	if current == "" {
+		fe.add("current_password", "is required")
+	}
+	if msg := ValidatePassword(next); msg != "" {
+		fe.add("new_password", "%s", msg)
+	}
+	if err := fe.err(); err != nil {
+		return Login{}, err
+	}
+	u, err := s.client.User.Get(ctx, p.User.ID)
+	if err != nil {
+		return Login{}, storageError(err, CodeUserNotFound)
+	}
+	keys := s.guard.loginKeys(Client{Address: from.Address}, u.Username, u.ID)
+	if err := s.guard.reserve(ctx, keys, "too many wrong passwords; try again later"); err != nil {
+		return Login{}, err
+	}
+	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
+	if ok || err != nil {
+		s.guard.release(ctx, keys)
+	}
+	if err != nil {
+		return Login{}, hasherError(s.hasher, err)
+	}
+	if !ok {
+		return Login{}, Errorf(CodeWrongPassword, "the current password is wrong")
+	}
+	if next == current {
+		return Login{}, &Error{Code: CodeValidationFailed, Message: "the request has invalid fields",
+			Fields: []FieldError{{Field: "new_password", Message: "must differ from the current password"}}}
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return Login{}, hasherError(s.hasher, err)
+	}
+	var l Login
+	err = withTx(ctx, s.client, func(tx *ent.Tx) error {
+		cur, err := lockVerified(ctx, tx, u, true)
+		if err != nil {
+			if ErrorCode(err) == CodeInvalidCredentials {
+				return Errorf(CodeWrongPassword, "the password was changed meanwhile; the current password is wrong")
+			}
+			return err
+		}
+		if err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash))); err != nil {
+			return storageError(err, CodeUserNotFound)
+		}
+		l, err = s.open(ctx, tx, fromEnt(cur))
+		return err
+	})
+	return l, err
 }
 
 // usernameFold matches a username without regard to case, in the form
@@ -201,10 +406,9 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 	}
 	p := Principal{
 		User:    u,
-		Session: Session{ID: sess.ID, UserID: u.ID, ExpiresAt: sess.ExpiresAt},
+		Session: Session{ID: sess.ID, UserID: u.ID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt},
 	}
-	if sess.ExpiresAt.Sub(now) < s.ttl/5 {
-		expires := now.Add(s.ttl)
+	if expires := s.expiry(sess.CreatedAt, now); sess.ExpiresAt.Sub(now) < s.ttl/5 && expires.After(sess.ExpiresAt) {
 		// The condition on the old expiry makes concurrent extensions of
 		// one session write once; a lost race still sees a live session.
 		n, err := s.client.AuthSession.Update().

@@ -27,8 +27,12 @@ var (
 	sessionByToken = func() sessionStatement {
 		pg := entsql.Dialect(dialect.Postgres)
 		s, u := pg.Table(authsession.Table).As("s"), pg.Table(entuser.Table).As("u")
-		cols := []string{entsql.As(s.C(authsession.FieldID), sessionIDColumn), entsql.As(s.C(authsession.FieldExpiresAt), sessionExpiresColumn)}
-		names := append([]string{sessionIDColumn, sessionExpiresColumn}, userColumnNames()...)
+		cols := []string{
+			entsql.As(s.C(authsession.FieldID), sessionIDColumn),
+			entsql.As(s.C(authsession.FieldCreatedAt), sessionCreatedColumn),
+			entsql.As(s.C(authsession.FieldExpiresAt), sessionExpiresColumn),
+		}
+		names := append([]string{sessionIDColumn, sessionCreatedColumn, sessionExpiresColumn}, userColumnNames()...)
 		for _, c := range userColumnNames() {
 			cols = append(cols, u.C(c))
 		}
@@ -55,6 +59,7 @@ var (
 // The session's columns in sessionByToken, named apart from the user's.
 const (
 	sessionIDColumn      = "session_id"
+	sessionCreatedColumn = "session_created_at"
 	sessionExpiresColumn = "session_expires_at"
 )
 
@@ -66,6 +71,8 @@ func dest(columns []string, u *User, sess *Session) []any {
 		switch col {
 		case sessionIDColumn:
 			d[i] = &sess.ID
+		case sessionCreatedColumn:
+			d[i] = &sess.CreatedAt
 		case sessionExpiresColumn:
 			d[i] = &sess.ExpiresAt
 		default:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
 
 // SignUp creates an active user with role user.
 func (s *Users) SignUp(ctx context.Context, username, pw string) (User, error) {
-	return s.create(ctx, username, pw, RoleUser)
+	return s.create(ctx, username, pw, RoleUser, nil)
 }
 
 // Create creates a user on behalf of caller; role "" means user.
@@ -56,16 +57,19 @@ func (s *Users) Create(ctx context.Context, caller User, username, pw string, ro
 	if err := Authorize(caller, ActionCreateUser, User{Role: role}); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, username, pw, role)
+	return s.create(ctx, username, pw, role, &caller)
 }
 
 // CreateSuperAdmin creates a super admin. Only the command line calls it:
 // the API never creates one.
 func (s *Users) CreateSuperAdmin(ctx context.Context, username, pw string) (User, error) {
-	return s.create(ctx, username, pw, RoleSuperAdmin)
+	return s.create(ctx, username, pw, RoleSuperAdmin, nil)
 }
 
-func (s *Users) create(ctx context.Context, username, pw string, role Role) (User, error) {
+// create inserts a user. When an admin asks (caller not nil), the
+// caller's role and state are read again in the inserting transaction,
+// so a revoke that commits first also stops a request already under way.
+func (s *Users) create(ctx context.Context, username, pw string, role Role, caller *User) (User, error) {
 	if err := validateCredentials(username, pw, "password"); err != nil {
 		return User{}, err
 	}
@@ -76,13 +80,26 @@ func (s *Users) create(ctx context.Context, username, pw string, role Role) (Use
 	// No check-then-insert: the unique index on lower(username) decides,
 	// so concurrent sign-ups of one name in any case get exactly one
 	// success and username_taken for the rest.
-	u, err := s.client.User.Create().
-		SetUsername(username).
-		SetPasswordHash([]byte(hash)).
-		SetRole(roleToEnt(role)).
-		Save(ctx)
+	var u *ent.User
+	err = withTx(ctx, s.client, func(tx *ent.Tx) error {
+		if caller != nil {
+			now, _, err := lockCallerAndTarget(ctx, tx, caller.ID, uuid.Nil)
+			if err != nil {
+				return err
+			}
+			if err := Authorize(now, ActionCreateUser, User{Role: role}); err != nil {
+				return err
+			}
+		}
+		u, err = tx.User.Create().
+			SetUsername(username).
+			SetPasswordHash([]byte(hash)).
+			SetRole(roleToEnt(role)).
+			Save(ctx)
+		return storageError(err, "")
+	})
 	if err != nil {
-		return User{}, storageError(err, "")
+		return User{}, err
 	}
 	return fromEnt(u), nil
 }
@@ -162,19 +179,28 @@ func (s *Users) SetPassword(ctx context.Context, caller User, id uuid.UUID, pw s
 		return err
 	}
 	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		target, err := lockUser(ctx, tx, id)
+		caller, target, err := lockCallerAndTarget(ctx, tx, caller.ID, id)
 		if err != nil {
 			return err
 		}
 		if err := Authorize(caller, ActionSetPassword, target); err != nil {
 			return err
 		}
-		if err := tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash)).Exec(ctx); err != nil {
-			return storageError(err, CodeUserNotFound)
-		}
-		_, err = tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
-		return storageError(err, "")
+		return storageError(endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash))), CodeUserNotFound)
 	})
+}
+
+// endCredentials applies update (a change of the password or of
+// is_active) with a new credential version, and ends every session of the
+// user. Logins insert their session under a share lock of the user row and
+// only at the version they verified, so once this commits no check made
+// before it opens a session.
+func endCredentials(ctx context.Context, tx *ent.Tx, id uuid.UUID, update *ent.UserUpdateOne) error {
+	if err := update.AddCredentialVersion(1).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
+	return err
 }
 
 // SetAdmin grants (admin true) or revokes the admin role. It changes
@@ -194,7 +220,9 @@ func (s *Users) SetAdmin(ctx context.Context, caller User, id uuid.UUID, admin b
 
 // SetActive activates or deactivates a user that caller manages. It
 // changes nothing, and writes nothing, when the flag is already as asked.
-// Deactivation ends all of the user's sessions.
+// Either change ends all of the user's sessions: a deactivation to shut
+// the user out, an activation because a session can only have been made
+// from a check that predates the deactivation undone.
 func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active bool) error {
 	action := ActionDeactivate
 	if active {
@@ -204,26 +232,21 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 		if target.IsActive == active {
 			return false, nil
 		}
-		if err := tx.User.UpdateOneID(id).SetIsActive(active).Exec(ctx); err != nil {
-			return true, err
-		}
-		if !active {
-			_, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
-			return true, err
-		}
-		return true, nil
+		return true, endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetIsActive(active))
 	})
 }
 
-// change runs one admin action on a user: it locks the row, authorizes
-// on what is locked (so a concurrent role change cannot slip past the
-// check), and lets apply write only when something changes.
+// change runs one admin action on a user. It locks the target and the
+// caller and authorizes on what is locked, so neither a concurrent change
+// of the target's role nor one of the caller's role or state (whichever
+// commits first wins) slips past the check; apply writes only when
+// something changes.
 func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) (bool, error)) error {
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return err
 	}
 	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		target, err := lockUser(ctx, tx, id)
+		caller, target, err := lockCallerAndTarget(ctx, tx, caller.ID, id)
 		if err != nil {
 			return err
 		}
@@ -235,56 +258,35 @@ func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Ac
 	})
 }
 
-func lockUser(ctx context.Context, tx *ent.Tx, id uuid.UUID) (User, error) {
-	u, err := tx.User.Query().Where(entuser.ID(id)).ForUpdate().Only(ctx)
+// lockCallerAndTarget locks the rows of an admin action's caller and target
+// (uuid.Nil: none) in id order, so two admins acting on each other at once
+// cannot deadlock, and returns both as committed now. A caller whose row is
+// gone or who is no longer active is refused.
+func lockCallerAndTarget(ctx context.Context, tx *ent.Tx, callerID, targetID uuid.UUID) (caller, target User, err error) {
+	rows, err := tx.User.Query().
+		Where(entuser.IDIn(callerID, targetID)).
+		Order(entuser.ByID()).
+		ForUpdate().
+		All(ctx)
 	if err != nil {
-		return User{}, storageError(err, CodeUserNotFound)
+		return User{}, User{}, storageError(err, "")
 	}
-	return fromEnt(u), nil
-}
-
-// ChangeOwnPassword changes the caller's password after checking the
-// current one, and ends every other session of the caller: the session
-// that made the change (keep) stays.
-func (s *Users) ChangeOwnPassword(ctx context.Context, caller User, keep uuid.UUID, current, next string) error {
-	var fe fieldErrors
-	if current == "" {
-		fe.add("current_password", "is required")
-	}
-	if msg := ValidatePassword(next); msg != "" {
-		fe.add("new_password", "%s", msg)
-	}
-	if err := fe.err(); err != nil {
-		return err
-	}
-	u, err := s.client.User.Get(ctx, caller.ID)
-	if err != nil {
-		return storageError(err, CodeUserNotFound)
-	}
-	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
-	if err != nil {
-		return hasherError(s.hasher, err)
-	}
-	if !ok {
-		return Errorf(CodeWrongPassword, "the current password is wrong")
-	}
-	if next == current {
-		return &Error{Code: CodeValidationFailed, Message: "the request has invalid fields",
-			Fields: []FieldError{{Field: "new_password", Message: "must differ from the current password"}}}
-	}
-	hash, err := s.hash(ctx, next)
-	if err != nil {
-		return err
-	}
-	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		if err := tx.User.UpdateOneID(caller.ID).SetPasswordHash([]byte(hash)).Exec(ctx); err != nil {
-			return storageError(err, CodeUserNotFound)
+	var foundCaller, foundTarget bool
+	for _, u := range rows {
+		if u.ID == callerID {
+			caller, foundCaller = fromEnt(u), true
 		}
-		_, err := tx.AuthSession.Delete().
-			Where(authsession.UserID(caller.ID), authsession.IDNEQ(keep)).
-			Exec(ctx)
-		return storageError(err, "")
-	})
+		if u.ID == targetID {
+			target, foundTarget = fromEnt(u), true
+		}
+	}
+	if !foundCaller || !caller.IsActive {
+		return User{}, User{}, Errorf(CodeForbidden, "this action requires an active admin account")
+	}
+	if targetID != uuid.Nil && !foundTarget {
+		return User{}, User{}, notFoundError(CodeUserNotFound)
+	}
+	return caller, target, nil
 }
 
 // Sort fields of List.
@@ -304,6 +306,10 @@ var SortFields = []string{"username", "role", "is_active", "created_at", "update
 // matching row, so on a large table every page, the first included, would
 // cost as much as the table is large (bench/RESULTS.md measured it).
 const CountCap = 10_000
+
+// MaxOffset is the largest offset List takes: Offset + CountCap + the page
+// must fit the count's LIMIT with room to spare (and a client's integer).
+const MaxOffset = math.MaxInt32
 
 // ListParams select one page of users.
 type ListParams struct {
@@ -349,6 +355,9 @@ func (p ListParams) Validate() error {
 	}
 	if p.Offset < 0 {
 		fe.add("offset", "must not be negative")
+	}
+	if p.Offset > MaxOffset {
+		fe.add("offset", "must be at most %d", MaxOffset)
 	}
 	_, sortOK := sortFields[p.Sort]
 	if !sortOK {

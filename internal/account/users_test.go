@@ -94,16 +94,16 @@ func TestLoginAndSessions(t *testing.T) {
 	if _, err := f.users.SignUp(ctx, "carol", "password1"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.sessions.Login(ctx, "carol", "wrong password")
+	_, err := f.sessions.Login(ctx, "carol", "wrong password", Client{})
 	mustCode(t, err, CodeInvalidCredentials)
-	_, err = f.sessions.Login(ctx, "nobody", "password1")
+	_, err = f.sessions.Login(ctx, "nobody", "password1", Client{})
 	mustCode(t, err, CodeInvalidCredentials)
 
-	l1, err := f.sessions.Login(ctx, "CAROL", "password1")
+	l1, err := f.sessions.Login(ctx, "CAROL", "password1", Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := f.sessions.Login(ctx, "carol", "password1")
+	l2, err := f.sessions.Login(ctx, "carol", "password1", Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,19 +135,25 @@ func TestLoginAndSessions(t *testing.T) {
 		t.Fatalf("extended session: %v", err)
 	}
 
-	// Own password change: other sessions end, this one stays.
-	l3, _ := f.sessions.Login(ctx, "carol", "password1")
+	// Own password change: every session ends, the one that asked
+	// included, and the answer carries a new one.
+	l3, _ := f.sessions.Login(ctx, "carol", "password1", Client{})
 	p1, _ := f.sessions.Authenticate(ctx, l1.Token)
-	mustCode(t, f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "nope-nope", "password2"), CodeWrongPassword)
-	mustCode(t, f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "password1", "password1"), CodeValidationFailed)
-	if err := f.users.ChangeOwnPassword(ctx, p1.User, p1.Session.ID, "password1", "password2"); err != nil {
+	_, err = f.sessions.ChangePassword(ctx, p1, Client{}, "nope-nope", "password2")
+	mustCode(t, err, CodeWrongPassword)
+	_, err = f.sessions.ChangePassword(ctx, p1, Client{}, "password1", "password1")
+	mustCode(t, err, CodeValidationFailed)
+	l4, err := f.sessions.ChangePassword(ctx, p1, Client{}, "password1", "password2")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.sessions.Authenticate(ctx, l1.Token); err != nil {
-		t.Fatalf("the session that changed the password ended: %v", err)
+	for _, old := range []string{l1.Token, l3.Token} {
+		_, err = f.sessions.Authenticate(ctx, old)
+		mustCode(t, err, CodeUnauthenticated)
 	}
-	_, err = f.sessions.Authenticate(ctx, l3.Token)
-	mustCode(t, err, CodeUnauthenticated)
+	if p4, err := f.sessions.Authenticate(ctx, l4.Token); err != nil || p4.User.ID != p1.User.ID || l4.Token == l1.Token {
+		t.Fatalf("the session the change returned: %+v, %v", p4, err)
+	}
 
 	for _, bad := range []string{"", "x", l1.Token + "x", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"} {
 		_, err := f.sessions.Authenticate(ctx, bad)
@@ -180,7 +186,7 @@ func TestAdminActions(t *testing.T) {
 	if err != nil || user.Role != RoleUser {
 		t.Fatalf("admin creates user: %+v, %v", user, err)
 	}
-	login, err := f.sessions.Login(ctx, "user1", "password1")
+	login, err := f.sessions.Login(ctx, "user1", "password1", Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +211,9 @@ func TestAdminActions(t *testing.T) {
 	}
 	_, err = f.sessions.Authenticate(ctx, login.Token)
 	mustCode(t, err, CodeUnauthenticated)
-	_, err = f.sessions.Login(ctx, "user1", "password1")
+	_, err = f.sessions.Login(ctx, "user1", "password1", Client{})
 	mustCode(t, err, CodeAccountInactive)
-	_, err = f.sessions.Login(ctx, "user1", "wrong password")
+	_, err = f.sessions.Login(ctx, "user1", "wrong password", Client{})
 	mustCode(t, err, CodeInvalidCredentials)
 	got, err := f.users.Get(ctx, admin, user.ID)
 	if err != nil || got.IsActive {
@@ -231,7 +237,7 @@ func TestAdminActions(t *testing.T) {
 	if err := f.users.SetActive(ctx, super, user.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	l, err := f.sessions.Login(ctx, "user1", "password1")
+	l, err := f.sessions.Login(ctx, "user1", "password1", Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +246,7 @@ func TestAdminActions(t *testing.T) {
 	}
 	_, err = f.sessions.Authenticate(ctx, l.Token)
 	mustCode(t, err, CodeUnauthenticated)
-	if _, err := f.sessions.Login(ctx, "user1", "password9"); err != nil {
+	if _, err := f.sessions.Login(ctx, "user1", "password9", Client{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -253,8 +259,8 @@ func TestInactiveSessionEndsAll(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	u, _ := f.users.SignUp(ctx, "dave1", "password1")
-	l1, _ := f.sessions.Login(ctx, "dave1", "password1")
-	l2, _ := f.sessions.Login(ctx, "dave1", "password1")
+	l1, _ := f.sessions.Login(ctx, "dave1", "password1", Client{})
+	l2, _ := f.sessions.Login(ctx, "dave1", "password1", Client{})
 	if err := f.users.client.User.UpdateOneID(u.ID).SetIsActive(false).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +290,7 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := NewSessions(f.db, h2, time.Hour, nil)
-	if _, err := s2.Login(ctx, "erin1", "password1"); err != nil {
+	if _, err := s2.Login(ctx, "erin1", "password1", Client{}); err != nil {
 		t.Fatal(err)
 	}
 	row, _ = f.users.client.User.Get(ctx, u.ID)
@@ -476,7 +482,7 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 		var d []time.Duration
 		for range 7 {
 			start := time.Now()
-			_, err := sessions.Login(ctx, name, "wrong password")
+			_, err := sessions.Login(ctx, name, "wrong password", Client{})
 			d = append(d, time.Since(start))
 			mustCode(t, err, CodeInvalidCredentials)
 		}

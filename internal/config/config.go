@@ -40,6 +40,7 @@ type HTTP struct {
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
+	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at; a cookie-authenticated state change that is not application/json passes the CSRF check only with one of them as Origin. Empty: only JSON ones pass."`
 	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
 	Docs              bool          `koanf:"docs" help:"Serve the interactive API documentation (Swagger UI, no CDN) at /docs; dev turns it on unless set."`
 }
@@ -73,14 +74,20 @@ type Log struct {
 	Format string `koanf:"format" help:"text, json, or auto (text on a terminal, JSON otherwise)."`
 }
 
-// Auth holds the session settings.
+// Auth holds the session and throttling settings.
 type Auth struct {
-	SessionTTL   time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
-	CookieSecure bool          `koanf:"cookie_secure" help:"Mark the access_token cookie Secure (set it when served over HTTPS)."`
-	// The login throttle counts failed logins in memory, per replica.
-	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username within login_throttle_window before further logins answer 429 (0 disables)."`
-	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address within login_throttle_window before further logins answer 429 (0 disables)."`
+	SessionTTL         time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
+	SessionMaxLifetime time.Duration `koanf:"session_max_lifetime" help:"Absolute lifetime of a session from its login; sliding extension never goes past it."`
+	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix (set it when served over HTTPS)."`
+	// The login throttle keeps its counters in PostgreSQL, shared by every
+	// replica (package throttle).
+	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
+	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
+	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins of one trusted device (a client presenting its device token) within login_throttle_window before it answers 429 (0 disables)."`
 	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
+	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
+	SignUpWindow             time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
+	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and device ids are hashed into, per kind; bounds the throttle table at users + 3 × this many rows."`
 }
 
 // Password holds the password hashing settings.
@@ -107,7 +114,7 @@ type Migrate struct {
 // Metrics holds the Prometheus endpoint settings.
 type Metrics struct {
 	Enabled bool   `koanf:"enabled" help:"Serve Prometheus metrics at /metrics."`
-	Addr    string `koanf:"addr" help:"Separate listen address for /metrics; empty serves it on http.addr."`
+	Addr    string `koanf:"addr" help:"Separate listen address for /metrics (loopback by default, so only this host scrapes it); empty serves it on http.addr, to anyone who reaches the API."`
 }
 
 // Runtime holds the settings of the Go runtime that serve applies.
@@ -158,9 +165,14 @@ func Default() Config {
 		Log: Log{Level: "info", Format: "auto"},
 		Auth: Auth{
 			SessionTTL:               30 * time.Minute,
+			SessionMaxLifetime:       12 * time.Hour,
 			LoginFailuresPerUsername: 10,
 			LoginFailuresPerAddress:  100,
+			LoginFailuresPerDevice:   10,
 			LoginThrottleWindow:      15 * time.Minute,
+			SignUpsPerAddress:        20,
+			SignUpWindow:             time.Hour,
+			ThrottleBuckets:          65536,
 		},
 		Password: Password{
 			// One of the argon2id settings OWASP's Password Storage Cheat
@@ -177,7 +189,7 @@ func Default() Config {
 			MaxWait:        time.Second,
 		},
 		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
-		Metrics: Metrics{Enabled: true},
+		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:9090"},
 		// The soft limit's default is the memory budget the benchmark
 		// holds serve to (bench/: peak RSS under 64 MiB under the GET
 		// load). Under a burst of sign-ups and logins every argon2id hash

@@ -262,15 +262,17 @@ func (c *Config) validate() []string {
 		c.problem(&p, "database.max_overflow", "pool_size + max_overflow must allow at least one connection")
 	}
 	positive := map[string]time.Duration{
-		"database.pool_timeout":    d.PoolTimeout,
-		"database.pool_recycle":    d.PoolRecycle,
-		"database.wait_timeout":    d.WaitTimeout,
-		"database.wait_interval":   d.WaitEvery,
-		"auth.session_ttl":         c.Auth.SessionTTL,
-		"password.max_wait":        c.Password.MaxWait,
-		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
-		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
-		"http.ready_timeout":       c.HTTP.ReadyTimeout,
+		"database.pool_timeout":     d.PoolTimeout,
+		"database.pool_recycle":     d.PoolRecycle,
+		"database.wait_timeout":     d.WaitTimeout,
+		"database.wait_interval":    d.WaitEvery,
+		"auth.session_ttl":          c.Auth.SessionTTL,
+		"auth.session_max_lifetime": c.Auth.SessionMaxLifetime,
+		"auth.signup_window":        c.Auth.SignUpWindow,
+		"password.max_wait":         c.Password.MaxWait,
+		"http.read_header_timeout":  c.HTTP.ReadHeaderTimeout,
+		"http.shutdown_timeout":     c.HTTP.ShutdownTimeout,
+		"http.ready_timeout":        c.HTTP.ReadyTimeout,
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {
@@ -291,6 +293,29 @@ func (c *Config) validate() []string {
 	}
 	if c.HTTP.MaxHeaderBytes < 1024 {
 		c.problem(&p, "http.max_header_bytes", "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	counts := map[string]int{
+		"auth.login_failures_per_device": c.Auth.LoginFailuresPerDevice,
+		"auth.signups_per_address":       c.Auth.SignUpsPerAddress,
+	}
+	for _, key := range sortedKeys(counts) {
+		if n := counts[key]; n < 0 {
+			c.problem(&p, key, "must not be negative (0 disables), got %d", n)
+		}
+	}
+	if c.Auth.ThrottleBuckets < 1 || c.Auth.ThrottleBuckets > 1<<24 {
+		c.problem(&p, "auth.throttle_buckets", "must be between 1 and %d, got %d", 1<<24, c.Auth.ThrottleBuckets)
+	}
+	if c.Auth.SessionMaxLifetime > 0 && c.Auth.SessionMaxLifetime < c.Auth.SessionTTL {
+		c.problem(&p, "auth.session_max_lifetime", "must be at least auth.session_ttl (%s), got %s", c.Auth.SessionTTL, c.Auth.SessionMaxLifetime)
+	}
+	for _, o := range strings.Split(c.HTTP.PublicOrigins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			c.problem(&p, "http.public_origins", "%q is not an origin like https://accounts.example.com", o)
+		}
 	}
 	pw := c.Password
 	if pw.Argon2Time < 1 {

@@ -256,6 +256,9 @@ type GetAccountParams struct {
 
 // LoginParams defines parameters for Login.
 type LoginParams struct {
+	// XDeviceToken The device token of an earlier login for this name, for clients without cookies.
+	XDeviceToken *string `json:"X-Device-Token,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
@@ -506,6 +509,25 @@ func (siw *ServerInterfaceWrapper) Login(c *gin.Context) {
 	var params LoginParams
 
 	headers := c.Request.Header
+
+	// ------------- Optional header parameter "X-Device-Token" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Token")]; found {
+		var XDeviceToken string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Device-Token, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Token", valueList[0], &XDeviceToken, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Device-Token: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.XDeviceToken = &XDeviceToken
+
+	}
 
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
@@ -1555,8 +1577,9 @@ type LoginResponseObject interface {
 }
 
 type Login200ResponseHeaders struct {
-	SetCookie  string
-	XRequestID *string
+	SetCookie    *string
+	XDeviceToken *string
+	XRequestID   *string
 }
 
 type Login200JSONResponse struct {
@@ -1571,7 +1594,12 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	if response.Headers.XDeviceToken != nil {
+		w.Header().Set("X-Device-Token", fmt.Sprint(*response.Headers.XDeviceToken))
+	}
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
@@ -1903,14 +1931,32 @@ type ChangePasswordResponseObject interface {
 	VisitChangePasswordResponse(w http.ResponseWriter) error
 }
 
-type ChangePassword204Response = DoneResponse
+type ChangePassword200ResponseHeaders struct {
+	SetCookie  *string
+	XRequestID *string
+}
 
-func (response ChangePassword204Response) VisitChangePasswordResponse(w http.ResponseWriter) error {
+type ChangePassword200JSONResponse struct {
+	Body    Login
+	Headers ChangePassword200ResponseHeaders
+}
+
+func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
-	w.WriteHeader(204)
-	return nil
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type ChangePassword400ApplicationProblemPlusJSONResponse struct {
@@ -2033,6 +2079,34 @@ func (response ChangePassword422ApplicationProblemPlusJSONResponse) VisitChangeP
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword429ResponseHeaders struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type ChangePassword429ApplicationProblemPlusJSONResponse struct {
+	Body    Problem
+	Headers ChangePassword429ResponseHeaders
+}
+
+func (response ChangePassword429ApplicationProblemPlusJSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2227,6 +2301,34 @@ func (response SignUp422ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUp429ResponseHeaders struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type SignUp429ApplicationProblemPlusJSONResponse struct {
+	Body    Problem
+	Headers SignUp429ResponseHeaders
+}
+
+func (response SignUp429ApplicationProblemPlusJSONResponse) VisitSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3640,13 +3742,16 @@ func (response Metrics200TextResponse) VisitMetricsResponse(w http.ResponseWrite
 	return err
 }
 
-type Metrics4XXApplicationProblemPlusJSONResponse struct {
-	Body       Problem
-	Headers    ClientErrorResponseHeaders
-	StatusCode int
+type Metrics404ResponseHeaders struct {
+	XRequestID *string
 }
 
-func (response Metrics4XXApplicationProblemPlusJSONResponse) VisitMetricsResponse(w http.ResponseWriter) error {
+type Metrics404ApplicationProblemPlusJSONResponse struct {
+	Body    Problem
+	Headers Metrics404ResponseHeaders
+}
+
+func (response Metrics404ApplicationProblemPlusJSONResponse) VisitMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3656,7 +3761,7 @@ func (response Metrics4XXApplicationProblemPlusJSONResponse) VisitMetricsRespons
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
-	w.WriteHeader(response.StatusCode)
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }

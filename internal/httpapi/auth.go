@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,11 +13,28 @@ import (
 	"accounts/internal/account"
 )
 
-// cookieName is the session cookie; cookiePath limits it to the API.
+// cookieName is the session cookie; cookiePath limits it to the API. A
+// Secure cookie is a __Host- cookie instead, which browsers accept only
+// when Secure, with Path=/ and no Domain: no subdomain or plain-HTTP page
+// can then plant or overwrite it.
 const (
 	cookieName = "access_token"
 	cookiePath = "/api/v1"
 )
+
+func (s *server) cookieName() string {
+	if s.CookieSecure {
+		return "__Host-" + cookieName
+	}
+	return cookieName
+}
+
+func (s *server) cookiePath() string {
+	if s.CookieSecure {
+		return "/"
+	}
+	return cookiePath
+}
 
 // principalKey holds the caller (account.Principal) in the gin context.
 const principalKey = "httpapi.principal"
@@ -33,7 +52,7 @@ type credential struct {
 // credentialOf finds the session token: an Authorization: Bearer header
 // wins over the cookie, so a non-browser client is never confused by a
 // stale cookie jar.
-func credentialOf(c *gin.Context) credential {
+func credentialOf(c *gin.Context, cookieName string) credential {
 	if h := c.GetHeader("Authorization"); h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
@@ -53,7 +72,7 @@ func credentialOf(c *gin.Context) credential {
 // service). A cookie-authenticated state change must also pass the CSRF
 // check. A session close to expiry is extended, and the cookie with it.
 func (s *server) requireSession(c *gin.Context) {
-	cred := credentialOf(c)
+	cred := credentialOf(c, s.cookieName())
 	if !cred.present || cred.malformed {
 		msg := "a valid session is required; log in first"
 		if cred.malformed {
@@ -74,7 +93,7 @@ func (s *server) requireSession(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if cred.fromCookie && !csrfSafe(c.Request) {
+	if cred.fromCookie && !s.csrfSafe(c.Request) {
 		s.writeError(c, account.Errorf(account.CodeCSRFRejected,
 			"a cookie-authenticated request that changes state must be sent as application/json or from this origin"))
 		return
@@ -91,7 +110,7 @@ func (s *server) requireSession(c *gin.Context) {
 // stale or unknown token counts as no session, so a browser with an old
 // cookie can still log in.
 func (s *server) requireAnonymous(c *gin.Context) {
-	cred := credentialOf(c)
+	cred := credentialOf(c, s.cookieName())
 	if cred.present && !cred.malformed {
 		_, err := s.Sessions.Authenticate(c.Request.Context(), cred.token)
 		switch account.ErrorCode(err) {
@@ -115,8 +134,10 @@ func principalOf(c *gin.Context) account.Principal {
 // csrfSafe is the CSRF rule for cookie-authenticated requests: safe
 // methods pass; a state change passes when its Content-Type is
 // application/json (which a cross-site form cannot send without a CORS
-// preflight this service never grants) or its Origin is this host.
-func csrfSafe(r *http.Request) bool {
+// preflight this service never grants) or its Origin is one of the
+// configured public origins, scheme, host and port alike. The request's
+// own Host proves nothing: the client chose it.
+func (s *server) csrfSafe(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
@@ -124,12 +145,29 @@ func csrfSafe(r *http.Request) bool {
 	if isJSON(r.Header.Get("Content-Type")) {
 		return true
 	}
-	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
-		return false
+	origin, ok := normalOrigin(r.Header.Get("Origin"))
+	return ok && slices.Contains(s.origins, origin)
+}
+
+// normalOrigin returns an origin as scheme://host:port in lower case,
+// with the scheme's default port written out, and whether raw is an
+// origin at all (http or https, a host, nothing after it).
+func normalOrigin(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
 	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme == "https" && port == "":
+		port = "443"
+	case scheme == "http" && port == "":
+		port = "80"
+	case scheme != "http" && scheme != "https":
+		return "", false
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), true
 }
 
 // setCookie sends the session token as an HttpOnly, SameSite=Lax cookie
@@ -137,9 +175,9 @@ func csrfSafe(r *http.Request) bool {
 func (s *server) setCookie(c *gin.Context, token string, expires time.Time) {
 	maxAge := int(expires.Sub(s.Now()).Seconds())
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name:     cookieName,
+		Name:     s.cookieName(),
 		Value:    token,
-		Path:     cookiePath,
+		Path:     s.cookiePath(),
 		Expires:  expires.UTC(),
 		MaxAge:   max(maxAge, 1),
 		HttpOnly: true,
@@ -148,11 +186,43 @@ func (s *server) setCookie(c *gin.Context, token string, expires time.Time) {
 	})
 }
 
+// deviceHeader carries the device token for clients without cookies, in
+// both directions.
+const deviceHeader = "X-Device-Token"
+
+// deviceLifetime is how long a device cookie is kept.
+const deviceLifetime = 365 * 24 * time.Hour
+
+func (s *server) deviceCookieName() string {
+	if s.CookieSecure {
+		return "__Host-device"
+	}
+	return "device"
+}
+
+// setDevice hands out a device token: as a cookie for browsers and as a
+// header for other clients. Each login gets a new one.
+func (s *server) setDevice(c *gin.Context, token string) {
+	if token == "" {
+		return
+	}
+	c.Header(deviceHeader, token)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     s.deviceCookieName(),
+		Value:    token,
+		Path:     "/",
+		MaxAge:   int(deviceLifetime.Seconds()),
+		HttpOnly: true,
+		Secure:   s.CookieSecure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
 func (s *server) clearCookie(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name:     cookieName,
+		Name:     s.cookieName(),
 		Value:    "",
-		Path:     cookiePath,
+		Path:     s.cookiePath(),
 		Expires:  time.Unix(0, 0),
 		MaxAge:   -1,
 		HttpOnly: true,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -74,7 +74,16 @@ func (h handlers) Metrics(ctx context.Context, _ MetricsRequestObject) (MetricsR
 }
 
 func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpResponseObject, error) {
-	u, err := h.s.Users.SignUp(ginOf(ctx).Request.Context(), req.Body.Username, req.Body.Password)
+	c := ginOf(ctx)
+	if h.s.SignUps != nil {
+		// Before the hash, and whatever the name: the answer for a taken
+		// name must stay username_taken, so this budget is what bounds
+		// asking which names exist.
+		if err := h.s.SignUps.ReserveSignUp(c.Request.Context(), clientAddress(c)); err != nil {
+			return nil, err
+		}
+	}
+	u, err := h.s.Users.SignUp(c.Request.Context(), req.Body.Username, req.Body.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -85,47 +94,57 @@ func created(u account.User) CreatedJSONResponse {
 	return CreatedJSONResponse{Body: Created{Id: u.ID}, Headers: CreatedResponseHeaders{Location: "/api/v1/users/" + u.ID.String()}}
 }
 
-// Login checks the throttle for the username and the client address
-// before any work, counts each invalid_credentials against both, and
-// forgets the username's failures after a success.
+// Login opens a session. The session service throttles it on the
+// client's address and device token (cookie or X-Device-Token header); a
+// success sets the session cookie and hands out a new device token.
 func (h handlers) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
 	c := ginOf(ctx)
-	userKey := strings.ToLower(req.Body.Username)
-	addrKey := clientAddress(c)
-	if wait := max(h.s.UsernameThrottle.Check(userKey), h.s.AddressThrottle.Check(addrKey)); wait > 0 {
-		return nil, &account.Error{Code: account.CodeTooManyAttempts,
-			Message: "too many failed logins; try again later", RetryAfter: wait}
-	}
-	l, err := h.s.Sessions.Login(c.Request.Context(), req.Body.Username, req.Body.Password)
+	l, err := h.s.Sessions.Login(c.Request.Context(), req.Body.Username, req.Body.Password, h.s.clientOf(c))
 	if err != nil {
-		if account.ErrorCode(err) == account.CodeInvalidCredentials {
-			h.s.UsernameThrottle.Fail(userKey)
-			h.s.AddressThrottle.Fail(addrKey)
-		}
 		return nil, err
 	}
-	h.s.UsernameThrottle.Reset(userKey)
-	// The generated response sets the Set-Cookie header the document
-	// requires; setCookie builds it.
 	h.s.setCookie(c, l.Token, l.ExpiresAt)
-	return Login200JSONResponse{
-		Body:    Login{AccessToken: l.Token, TokenType: Bearer, ExpiresAt: l.ExpiresAt.UTC()},
-		Headers: Login200ResponseHeaders{SetCookie: c.Writer.Header().Get("Set-Cookie")},
-	}, nil
+	h.s.setDevice(c, l.Device)
+	return Login200JSONResponse{Body: session(l)}, nil
 }
 
-// clientAddress is the client's IP: the peer address, or the one a
-// trusted proxy put in X-Forwarded-For. IPv6 clients are keyed by their
-// /64, which one host usually controls whole.
+func session(l account.Login) Login {
+	return Login{AccessToken: l.Token, TokenType: Bearer, ExpiresAt: l.ExpiresAt.UTC()}
+}
+
+// clientOf is who sends the request, for the throttle.
+func (s *server) clientOf(c *gin.Context) account.Client {
+	device := c.GetHeader(deviceHeader)
+	if ck, err := c.Request.Cookie(s.deviceCookieName()); device == "" && err == nil {
+		device = ck.Value
+	}
+	return account.Client{Address: clientAddress(c), Device: device}
+}
+
+// clientAddress is the client's IP as a throttle key: the peer address,
+// or the one a trusted proxy put in X-Forwarded-For. IPv6 clients are
+// keyed by their /64, which one host usually controls whole, without a
+// zone. Every request gets a key: one whose address cannot be parsed is
+// keyed by what the connection says, never by an empty string shared with
+// others.
 func clientAddress(c *gin.Context) string {
-	ip := net.ParseIP(c.ClientIP())
-	if ip == nil {
-		return c.ClientIP()
+	raw := c.ClientIP()
+	if raw == "" {
+		raw = c.Request.RemoteAddr
+		if host, _, err := net.SplitHostPort(raw); err == nil {
+			raw = host
+		}
 	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	ip, err := netip.ParseAddr(raw)
+	if err != nil {
+		return "raw:" + raw
 	}
-	return ip.String()
+	ip = ip.WithZone("").Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 func (h handlers) GetAccount(ctx context.Context, _ GetAccountRequestObject) (GetAccountResponseObject, error) {
@@ -134,11 +153,15 @@ func (h handlers) GetAccount(ctx context.Context, _ GetAccountRequestObject) (Ge
 
 func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
 	c := ginOf(ctx)
-	p := principalOf(c)
-	if err := h.s.Users.ChangeOwnPassword(c.Request.Context(), p.User, p.Session.ID, req.Body.CurrentPassword, req.Body.NewPassword); err != nil {
+	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.Client{Address: clientAddress(c)},
+		req.Body.CurrentPassword, req.Body.NewPassword)
+	if err != nil {
 		return nil, err
 	}
-	return ChangePassword204Response{}, nil
+	// Every session of the caller ended, this one included: the answer
+	// carries the new one, as a login's does.
+	h.s.setCookie(c, l.Token, l.ExpiresAt)
+	return ChangePassword200JSONResponse{Body: session(l)}, nil
 }
 
 func (h handlers) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {

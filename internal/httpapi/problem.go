@@ -19,6 +19,7 @@ import (
 var statusOf = map[account.Code]int{
 	account.CodeValidationFailed:     http.StatusUnprocessableEntity,
 	account.CodeInvalidJSON:          http.StatusBadRequest,
+	account.CodeBadRequest:           http.StatusBadRequest,
 	account.CodeBodyTooLarge:         http.StatusRequestEntityTooLarge,
 	account.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	account.CodeUnauthenticated:      http.StatusUnauthorized,
@@ -114,6 +115,23 @@ func (s *server) recoverPanics(c *gin.Context) {
 // every answer out of caches (those of /api/v1 carry tokens or users, and
 // the rest are cheap). The server sends no Server header: net/http adds
 // none and neither does this code.
+// refuseTransferEncoding answers a request that came with a
+// Transfer-Encoding 400 and closes the connection. net/http drops a
+// Content-Length sent beside a Transfer-Encoding before a handler runs, so
+// such a request cannot be told from a chunked one here; every body this
+// API takes is small JSON with a Content-Length, and RFC 9112 (6.1) wants
+// the connection closed after a request with both, lest a proxy that
+// framed it by Content-Length forward a second request hidden in the body.
+func refuseTransferEncoding(c *gin.Context) {
+	if len(c.Request.TransferEncoding) == 0 {
+		c.Next()
+		return
+	}
+	c.Header("Connection", "close")
+	writeProblem(c, account.Errorf(account.CodeBadRequest, "send the body with a Content-Length and no Transfer-Encoding"))
+	c.Abort()
+}
+
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-store")

@@ -29,8 +29,13 @@ func FuzzCredential(f *testing.F) {
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Origin", origin)
 		c.Request = req
-		cred := credentialOf(c)
-		_ = csrfSafe(req)
+		cred := credentialOf(c, cookieName)
+		srv := &server{origins: []string{"http://example.com:80"}}
+		if srv.csrfSafe(req) && !isJSON(contentType) {
+			if o, ok := normalOrigin(origin); !ok || o != "http://example.com:80" {
+				t.Fatalf("Origin %q passed the CSRF check", origin)
+			}
+		}
 		switch {
 		case authorization != "":
 			if !cred.present || cred.fromCookie {

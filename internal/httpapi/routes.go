@@ -20,6 +20,7 @@ func (s *server) routes(e *gin.Engine) {
 		s.observe,
 		s.recoverPanics,
 		securityHeaders,
+		refuseTransferEncoding,
 		s.checkPath,
 		s.checkSession,
 		s.checkRole,

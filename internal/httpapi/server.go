@@ -19,7 +19,6 @@ import (
 	"github.com/google/uuid"
 
 	"accounts/internal/account"
-	"accounts/internal/throttle"
 )
 
 func init() {
@@ -41,6 +40,10 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Docs serves the interactive documentation (Swagger UI) at /docs.
 	Docs bool
+	// PublicOrigins are the origins (scheme://host[:port]) the service is
+	// reached at; a cookie-authenticated state change that is not JSON
+	// must come from one of them.
+	PublicOrigins []string
 }
 
 // UserService is what the handlers call on users. *account.Users is the
@@ -55,21 +58,28 @@ type UserService interface {
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
 	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
 	SetActive(ctx context.Context, caller account.User, id uuid.UUID, active bool) error
-	ChangeOwnPassword(ctx context.Context, caller account.User, keep uuid.UUID, current, next string) error
 }
 
 // SessionService is what the handlers and the authentication middleware
 // call on sessions. *account.Sessions is the service's implementation.
 type SessionService interface {
-	Login(ctx context.Context, username, pw string) (account.Login, error)
+	Login(ctx context.Context, username, pw string, from account.Client) (account.Login, error)
 	Authenticate(ctx context.Context, token string) (account.Principal, error)
 	Logout(ctx context.Context, p account.Principal) error
+	ChangePassword(ctx context.Context, p account.Principal, from account.Client, current, next string) (account.Login, error)
+}
+
+// SignUpLimiter bounds sign-ups per client address. *account.Guard is the
+// service's implementation.
+type SignUpLimiter interface {
+	ReserveSignUp(ctx context.Context, address string) error
 }
 
 // The service's own implementations satisfy the interfaces.
 var (
 	_ UserService    = (*account.Users)(nil)
 	_ SessionService = (*account.Sessions)(nil)
+	_ SignUpLimiter  = (*account.Guard)(nil)
 )
 
 // Deps are what the API needs from the rest of the service.
@@ -82,10 +92,9 @@ type Deps struct {
 	// every migration of the build applied); its error is shown to the
 	// client, so it must say why without secrets.
 	Ready func(context.Context) error
-	// UsernameThrottle and AddressThrottle count failed logins per
-	// lower-cased username and per client address; nil disables either.
-	UsernameThrottle *throttle.Limiter
-	AddressThrottle  *throttle.Limiter
+	// SignUps, when set, bounds sign-ups per client address. (Logins are
+	// throttled by the session service.)
+	SignUps SignUpLimiter
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
 	// ObserveHTTP, when set, is told of every answered request: its method,
@@ -103,6 +112,8 @@ type server struct {
 	doc []byte
 	// ops are the document's operations by the route that serves each.
 	ops map[routeKey]*operation
+	// origins are PublicOrigins, normalized (normalOrigin).
+	origins []string
 }
 
 // New returns the API as an http.Handler.
@@ -144,6 +155,16 @@ func newEngine(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, doc: doc, ops: ops}
+	for _, o := range d.PublicOrigins {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		n, ok := normalOrigin(o)
+		if !ok {
+			return nil, fmt.Errorf("http.public_origins: %q is not an origin like https://accounts.example.com", o)
+		}
+		s.origins = append(s.origins, n)
+	}
 	e := gin.New()
 	// Exact paths only: a redirect to a "fixed" path would answer a typo
 	// with a 301 instead of a problem.

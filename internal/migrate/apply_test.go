@@ -98,7 +98,7 @@ func TestApplyReportsEachFileAndSummary(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_notes.sql", "CREATE TABLE notes (id bigint PRIMARY KEY);\nCREATE INDEX notes_id ON notes (id);\n")
 	var out bytes.Buffer
 	rep, err := Apply(ctx, db, dir, ApplyOptions{Out: &out, N: 1})
@@ -134,7 +134,7 @@ func TestApplyReportsEachFileAndSummary(t *testing.T) {
 func TestConcurrentAppliersInProcess(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_slow.sql", "CREATE TABLE counter (n int);\nSELECT pg_sleep(0.2);\nINSERT INTO counter VALUES (1);\n")
 	single, _ := newDB(t)
 	if err := ApplyAll(ctx, single, dir, ""); err != nil {
@@ -188,7 +188,7 @@ func TestConcurrentAppliersInProcess(t *testing.T) {
 func TestConcurrentAppliersInProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_slow.sql", "CREATE TABLE counter (n int);\nSELECT pg_sleep(0.2);\nINSERT INTO counter VALUES (1);\n")
 	single, _ := newDB(t)
 	if err := ApplyAll(ctx, single, dir, ""); err != nil {
@@ -238,7 +238,7 @@ func TestFailedStatementRollsBackFileAndRecordsError(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	const name = "29990101000000_broken.sql"
 	addFile(t, dir, name, "CREATE TABLE first_t (id int);\nINSERT INTO no_such_table VALUES (1);\nCREATE TABLE third_t (id int);\n")
 	var out bytes.Buffer
@@ -294,7 +294,7 @@ func TestTxModeNoneResumesAtFailedStatement(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	const name = "29990101000000_partial.sql"
 	addFile(t, dir, name, "CREATE TABLE a_t (id int);\nINSERT INTO missing_t VALUES (1);\n")
 	_, err := Apply(ctx, db, dir, ApplyOptions{TxMode: TxModeNone})
@@ -378,7 +378,7 @@ func TestNonEmptyDatabaseNeedsBaseline(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	// The schema is there (made by hand), the history is not.
 	b, err := os.ReadFile(filepath.Join(dir.Path(), fileNames(t, dir)[0]))
 	if err != nil {

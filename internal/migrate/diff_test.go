@@ -80,13 +80,14 @@ func TestInitialMigrationMatchesSchema(t *testing.T) {
 		t.Fatal("no users table")
 	}
 	wantCols := map[string]string{ // name -> type, nullability, default
-		"id":            "uuid NOT NULL ",
-		"username":      "character varying(32) NOT NULL ",
-		"password_hash": "bytea NOT NULL ",
-		"role":          "userrole NOT NULL 'USER'",
-		"is_active":     "boolean NOT NULL true",
-		"created_at":    "timestamptz NOT NULL now()",
-		"updated_at":    "timestamptz NOT NULL now()",
+		"id":                 "uuid NOT NULL ",
+		"username":           "character varying(32) NOT NULL ",
+		"password_hash":      "bytea NOT NULL ",
+		"role":               "userrole NOT NULL 'USER'",
+		"is_active":          "boolean NOT NULL true",
+		"created_at":         "timestamptz NOT NULL now()",
+		"updated_at":         "timestamptz NOT NULL now()",
+		"credential_version": "bigint NOT NULL 0",
 	}
 	if len(users.Columns) != len(wantCols) {
 		t.Errorf("users has %d columns, want %d", len(users.Columns), len(wantCols))
@@ -227,7 +228,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	}
 
 	db, _ := newDB(t)
-	if _, err := Apply(ctx, db, dir, ApplyOptions{N: 1}); err != nil {
+	if _, err := Apply(ctx, db, dir, ApplyOptions{N: len(fileNames(t, repoDir(t)))}); err != nil {
 		t.Fatal(err)
 	}
 	previous := inspect(t, db) // the replayed state before the change
@@ -245,7 +246,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Reverted) != 1 || rep.To != initialVersion(t) {
+	if len(rep.Reverted) != 1 || rep.To != headVersion(t) {
 		t.Errorf("down report %+v", rep)
 	}
 	after := inspect(t, db)
@@ -258,7 +259,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	if got := enumValues(t, after, "auditkind"); got != nil {
 		t.Errorf("auditkind survived down: %q", got)
 	}
-	if rows := revisionRows(t, db); len(rows) != 1 || rows[0].Version != initialVersion(t) {
+	if rows := revisionRows(t, db); len(rows) != len(fileNames(t, repoDir(t))) || rows[len(rows)-1].Version != headVersion(t) {
 		t.Errorf("revisions after down: %+v", rows)
 	}
 	// And up again works: the directory still applies on top.

@@ -19,7 +19,7 @@ func TestDownRefusesToDropDataWithoutForce(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_notes.sql", "CREATE TABLE notes (id bigint PRIMARY KEY, body text);\n")
 	addFile(t, dir, "29990101000001_users_bio.sql", "ALTER TABLE users ADD COLUMN bio text;\n")
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
@@ -141,7 +141,7 @@ func TestDryRunsChangeNothing(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_notes.sql", "CREATE TABLE notes (id bigint PRIMARY KEY);\n")
 
 	realm0, revs0 := realmDump(t, db)
@@ -183,7 +183,7 @@ func TestHistoryListsAppliedAndPending(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	if err := ApplyAll(ctx, db, dir, "accounts test-operator"); err != nil {
 		t.Fatal(err)
 	}

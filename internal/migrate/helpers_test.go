@@ -195,6 +195,35 @@ func fileNames(t testing.TB, dir atlasmigrate.Dir) []string {
 	return names
 }
 
+// initialDir is repoDir with the first committed migration only (and its
+// atlas.sum): the engine tests that count files and revisions add their own
+// files on top of a history that does not grow with the product's schema.
+func initialDir(t testing.TB) *atlasmigrate.LocalDir {
+	t.Helper()
+	dir := repoDir(t)
+	names := fileNames(t, dir)
+	for _, n := range names[1:] {
+		if err := os.Remove(filepath.Join(dir.Path(), n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := atlasmigrate.WriteSumFile(dir, sum); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// headVersion is the version of the last committed migration.
+func headVersion(t testing.TB) string {
+	t.Helper()
+	names := fileNames(t, repoDir(t))
+	return strings.SplitN(names[len(names)-1], "_", 2)[0]
+}
+
 func initialVersion(t testing.TB) string {
 	t.Helper()
 	names := fileNames(t, repoDir(t))

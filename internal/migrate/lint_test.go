@@ -27,7 +27,7 @@ func hasFinding(fs []Finding, sev Severity, class, text string) bool {
 func TestLintFindsDestructiveAndRiskyChanges(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	const risky = "29990101000000_risky.sql"
 	addFile(t, dir, risky, `ALTER TABLE users DROP COLUMN is_active;
 ALTER TABLE users ADD COLUMN email character varying NOT NULL;

@@ -1,104 +1,174 @@
-// Package throttle limits repeated failures per key, such as failed logins
-// per username or per client address, within a fixed time window.
+// Package throttle keeps attempt budgets (failed logins, sign-ups) in
+// PostgreSQL, so that every replica of the service draws on the same
+// budget. A budget allows Max attempts per fixed Window; an attempt is
+// reserved before the work it guards (a password hash) and given back when
+// it turns out not to count (a successful login), so parallel requests
+// cannot all pass a check made before any of them was counted.
+//
+// The state is bounded whatever clients send: a key is either a user id
+// (one per existing user) or one of Buckets buckets that client-chosen
+// values (addresses, device ids) are hashed into with a secret key, so the
+// table holds at most users + kinds × Buckets rows, each under 100 bytes.
 package throttle
 
 import (
-	"sync"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strconv"
 	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"accounts/ent"
+	"accounts/ent/throttlecounter"
 )
 
-// Limiter counts failures per key. A key that reached Max failures within
-// one window is blocked until that window ends. It is safe for concurrent
-// use, and it forgets keys whose window has passed, so an attacker cycling
-// through names or addresses cannot grow it without bound for long.
-//
-// The counts live in memory: each replica of the service throttles on its
-// own, which bounds guessing to replicas × Max per window.
-type Limiter struct {
-	max    int
-	window time.Duration
-	now    func() time.Time
-
-	mu        sync.Mutex
-	entries   map[string]*entry
-	nextSweep int
+// Limit is a budget of Max attempts per Window; Max <= 0 means unlimited.
+type Limit struct {
+	Max    int
+	Window time.Duration
 }
 
-type entry struct {
-	start    time.Time
-	failures int
+// Key names one budget and its limit.
+type Key struct {
+	ID    string
+	Limit Limit
 }
 
-// New returns a Limiter that blocks a key after max failures within
-// window. max <= 0 disables it: Check always allows. now is the clock (nil
-// means time.Now).
-func New(max int, window time.Duration, now func() time.Time) *Limiter {
+// Store holds the counters. It is safe for concurrent use.
+type Store struct {
+	client  *ent.Client
+	secret  []byte
+	buckets uint32
+	now     func() time.Time
+}
+
+// New returns a Store on client. secret keys the hash that maps values to
+// buckets (so an attacker cannot aim two values at one bucket); buckets is
+// how many buckets each kind of value has (at least 1); now is the clock.
+func New(client *ent.Client, secret []byte, buckets int, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{max: max, window: window, now: now, entries: map[string]*entry{}, nextSweep: 1024}
+	return &Store{client: client, secret: secret, buckets: uint32(max(buckets, 1)), now: now}
 }
 
-// Check returns zero when key may try again now, and otherwise how long
-// until it may.
-func (l *Limiter) Check(key string) time.Duration {
-	if l == nil || l.max <= 0 {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.entries[key]
-	if !ok {
-		return 0
-	}
-	now := l.now()
-	end := e.start.Add(l.window)
-	if !now.Before(end) {
-		delete(l.entries, key)
-		return 0
-	}
-	if e.failures >= l.max {
-		return end.Sub(now)
-	}
-	return 0
+// UserKey is the budget of one user: its id, so only existing users have
+// one.
+func UserKey(id uuid.UUID, l Limit) Key {
+	return Key{ID: "u:" + id.String(), Limit: l}
 }
 
-// Fail records one failure of key.
-func (l *Limiter) Fail(key string) {
-	if l == nil || l.max <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	e, ok := l.entries[key]
-	if !ok || !now.Before(e.start.Add(l.window)) {
-		if !ok && len(l.entries) >= l.nextSweep {
-			l.sweep(now)
+// BucketKey is the budget of the bucket value falls into among the buckets
+// of kind (a short tag such as "a" for login addresses).
+func (s *Store) BucketKey(kind, value string, l Limit) Key {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	b := binary.BigEndian.Uint32(m.Sum(nil)) % s.buckets
+	return Key{ID: kind + ":" + strconv.FormatUint(uint64(b), 10), Limit: l}
+}
+
+// reserveSQL takes one attempt from a key's budget in one statement: it
+// starts a new window when the old one has passed, and otherwise counts
+// the attempt only while the budget has room, so concurrent reservations
+// on every replica are serialized by the row lock of the upsert. No row
+// comes back when the budget is spent.
+var reserveSQL = fmt.Sprintf(`INSERT INTO %[1]s AS t (%[2]s, %[3]s, %[4]s) VALUES ($1, $2, 1)
+ON CONFLICT (%[2]s) DO UPDATE SET
+  %[3]s = CASE WHEN t.%[3]s <= $3 THEN excluded.%[3]s ELSE t.%[3]s END,
+  %[4]s = CASE WHEN t.%[3]s <= $3 THEN 1 ELSE t.%[4]s + 1 END
+WHERE t.%[3]s <= $3 OR t.%[4]s < $4
+RETURNING %[4]s`, throttlecounter.Table, throttlecounter.FieldID, throttlecounter.FieldWindowStart, throttlecounter.FieldHits)
+
+// Reserve takes one attempt from each key's budget. It returns zero when
+// the attempt may go on, and otherwise how long until the spent budget
+// has room again; then no budget is charged.
+func (s *Store) Reserve(ctx context.Context, keys ...Key) (time.Duration, error) {
+	now := s.now()
+	var taken []Key
+	for _, k := range keys {
+		if k.Limit.Max <= 0 {
+			continue
 		}
-		e = &entry{start: now}
-		l.entries[key] = e
+		ok, err := s.reserve(ctx, k, now)
+		if err != nil {
+			_ = s.Release(ctx, taken...)
+			return 0, err
+		}
+		if !ok {
+			// Give back what this attempt took from the other budgets: it
+			// does not happen.
+			if err := s.Release(ctx, taken...); err != nil {
+				return 0, err
+			}
+			return s.wait(ctx, k, now)
+		}
+		taken = append(taken, k)
 	}
-	e.failures++
+	return 0, nil
 }
 
-// Reset forgets the failures of key, after a success.
-func (l *Limiter) Reset(key string) {
-	if l == nil || l.max <= 0 {
-		return
+func (s *Store) reserve(ctx context.Context, k Key, now time.Time) (bool, error) {
+	rows, err := s.client.QueryContext(ctx, reserveSQL, k.ID, now, now.Add(-k.Limit.Window), k.Limit.Max)
+	if err != nil {
+		return false, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.entries, key)
+	defer rows.Close()
+	ok := rows.Next()
+	return ok, rows.Err()
 }
 
-// sweep drops every key whose window has passed. It runs when the map has
-// doubled since the last sweep, so its cost is amortised over inserts.
-func (l *Limiter) sweep(now time.Time) {
-	for k, e := range l.entries {
-		if !now.Before(e.start.Add(l.window)) {
-			delete(l.entries, k)
+// wait is how long until k's window ends, at least a second.
+func (s *Store) wait(ctx context.Context, k Key, now time.Time) (time.Duration, error) {
+	c, err := s.client.ThrottleCounter.Get(ctx, k.ID)
+	if ent.IsNotFound(err) {
+		return time.Second, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(c.WindowStart.Add(k.Limit.Window).Sub(now), time.Second), nil
+}
+
+// Release gives one attempt back to each key's budget, within the current
+// window: the attempt turned out not to count (a login that succeeded).
+func (s *Store) Release(ctx context.Context, keys ...Key) error {
+	now := s.now()
+	for _, k := range keys {
+		if k.Limit.Max <= 0 {
+			continue
+		}
+		err := s.client.ThrottleCounter.Update().
+			Where(throttlecounter.ID(k.ID), throttlecounter.HitsGT(0),
+				throttlecounter.WindowStartGT(now.Add(-k.Limit.Window))).
+			AddHits(-1).
+			Exec(ctx)
+		if err != nil {
+			return err
 		}
 	}
-	l.nextSweep = max(1024, 2*len(l.entries))
+	return nil
+}
+
+// Purge deletes up to batch counters whose window started before cutoff
+// (now minus the longest window in use) and returns how many it deleted.
+// Rows another purge holds are skipped, so replicas purging at once do not
+// wait on each other.
+func (s *Store) Purge(ctx context.Context, cutoff time.Time, batch int) (int, error) {
+	return s.client.ThrottleCounter.Delete().
+		Where(func(sel *entsql.Selector) {
+			old := entsql.Select(throttlecounter.FieldID).
+				From(entsql.Table(throttlecounter.Table)).
+				Where(entsql.LT(throttlecounter.FieldWindowStart, cutoff)).
+				Limit(batch).
+				ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+			sel.Where(entsql.In(sel.C(throttlecounter.FieldID), old))
+		}).
+		Exec(ctx)
 }
