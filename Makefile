@@ -41,7 +41,7 @@ lint: ## Check formatting (gofmt) and run go vet
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	go vet ./...
 
-bench: ## Benchmark against baselines (bench/RESULTS.md); QUICK=1 finishes in under a minute
+bench: ## Benchmark against baselines (bench/RESULTS.md); QUICK=1 is a short check of the harness
 	bench/run.sh $(if $(QUICK),--quick)
 
 build: ## Build a static bin/accounts stamped with VERSION

@@ -7,8 +7,12 @@
 
 -- Create enum type "userrole"
 CREATE TYPE "userrole" AS ENUM ('USER', 'ADMIN', 'SUPER_ADMIN');
+-- Create "throttle_counters" table
+CREATE TABLE "throttle_counters" ("id" character varying(64) NOT NULL, "window_start" timestamptz NOT NULL, "hits" bigint NOT NULL, PRIMARY KEY ("id"));
+-- Create index "ix_throttle_counters_window_start" to table: "throttle_counters"
+CREATE INDEX "ix_throttle_counters_window_start" ON "throttle_counters" ("window_start");
 -- Create "users" table
-CREATE TABLE "users" ("id" uuid NOT NULL, "is_active" boolean NOT NULL DEFAULT 'true', "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), "username" character varying(32) NOT NULL, "password_hash" bytea NOT NULL, "role" "userrole" NOT NULL DEFAULT 'USER', PRIMARY KEY ("id"));
+CREATE TABLE "users" ("id" uuid NOT NULL, "is_active" boolean NOT NULL DEFAULT 'true', "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), "username" character varying(32) NOT NULL, "password_hash" bytea NOT NULL, "role" "userrole" NOT NULL DEFAULT 'USER', "credential_version" bigint NOT NULL DEFAULT '0', PRIMARY KEY ("id"));
 -- Create index "ix_users_username" to table: "users"
 CREATE UNIQUE INDEX "ix_users_username" ON "users" ("username");
 -- Create index "ix_users_created_at_id" to table: "users"

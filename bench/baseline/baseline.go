@@ -8,10 +8,9 @@ package baseline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"accounts/internal/account"
+	"accounts/internal/config"
+	"accounts/internal/database"
 	"accounts/internal/httpapi"
 )
 
@@ -55,32 +56,38 @@ var (
 	_ httpapi.SessionService = (*Sessions)(nil)
 )
 
+// OpenPool opens the baseline's pgxpool with the service's pool settings
+// (database.PoolConfig), so both sides run on pools alike.
+func OpenPool(ctx context.Context, cfg config.Database, log *slog.Logger) (*pgxpool.Pool, error) {
+	pc, err := database.PoolConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return pgxpool.NewWithConfig(ctx, pc)
+}
+
 // New returns the baseline services on pool. ttl is the session lifetime
 // (for the sliding extension, as in account.NewSessions).
 func New(pool *pgxpool.Pool, ttl time.Duration) (*Users, *Sessions) {
 	return &Users{pool: pool}, &Sessions{pool: pool, ttl: ttl, now: time.Now}
 }
 
-// tokenLen is the length of a session token in unpadded base64url.
-var tokenLen = base64.RawURLEncoding.EncodedLen(32)
-
-// Authenticate resolves a token to its caller with one query, with the same
-// answers as account.Sessions.Authenticate for a live, expired or unknown
-// session (the expired row is left for the service's own clean-up).
+// Authenticate resolves a token to its caller with one query, judged by the
+// service's own rules (account.TokenHash, account.CheckSession), so it
+// answers as account.Sessions.Authenticate does for a live, expired or
+// unknown session (the expired row is left for the service's own
+// clean-up).
 func (s *Sessions) Authenticate(ctx context.Context, token string) (account.Principal, error) {
 	unauth := account.Errorf(account.CodeUnauthenticated, "a valid session is required; log in first")
-	if len(token) != tokenLen {
+	hash, ok := account.TokenHash(token)
+	if !ok {
 		return account.Principal{}, unauth
 	}
-	if _, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil {
-		return account.Principal{}, unauth
-	}
-	sum := sha256.Sum256([]byte(token))
 	var (
 		p    account.Principal
 		role string
 	)
-	err := s.pool.QueryRow(ctx, SessionSQL, sum[:]).Scan(&p.Session.ID, &p.Session.ExpiresAt,
+	err := s.pool.QueryRow(ctx, SessionSQL, hash).Scan(&p.Session.ID, &p.Session.ExpiresAt,
 		&p.User.ID, &p.User.Username, &role, &p.User.IsActive, &p.User.CreatedAt, &p.User.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return account.Principal{}, unauth
@@ -91,13 +98,11 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (account.Prin
 	p.User.Role = roleOf(role)
 	p.Session.UserID = p.User.ID
 	now := s.now()
-	if !now.Before(p.Session.ExpiresAt) {
-		return account.Principal{}, account.Errorf(account.CodeUnauthenticated, "the session has expired; log in again")
+	extend, err := account.CheckSession(p.Session, p.User, now, s.ttl)
+	if err != nil {
+		return account.Principal{}, err
 	}
-	if !p.User.IsActive {
-		return account.Principal{}, account.Errorf(account.CodeAccountInactive, "this account is deactivated")
-	}
-	if p.Session.ExpiresAt.Sub(now) < s.ttl/5 {
+	if extend {
 		expires := now.Add(s.ttl)
 		tag, err := s.pool.Exec(ctx, extendSQL, expires, p.Session.ID, p.Session.ExpiresAt)
 		if err != nil {

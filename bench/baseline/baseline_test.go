@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"accounts/internal/account"
 	"accounts/internal/config"
@@ -36,11 +35,7 @@ func TestBaselineAnswersLikeTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	pc, err := database.PoolConfig(settings, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	pool, err := OpenPool(ctx, settings, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

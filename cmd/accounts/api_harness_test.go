@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/jackc/pgx/v5"
 
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 )
 
@@ -33,25 +34,7 @@ import (
 // validates every response against the served OpenAPI document and, when
 // the test ends, checks that no response or log line carried a secret.
 
-// syncBuffer is an io.Writer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// testClock is the injectable clock handed to run through its context.
+// testClock is the settable clock handed to run, as main hands it time.Now.
 type testClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -76,7 +59,7 @@ type server struct {
 	dbURL  string
 	env    map[string]string
 	clock  *testClock
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	doc    *openapi3.T
 
 	mu sync.Mutex
@@ -163,7 +146,7 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 		t:      t,
 		dbURL:  dbURL,
 		clock:  &testClock{t: time.Now().UTC()},
-		stderr: &syncBuffer{},
+		stderr: &syncbuf.Buffer{},
 		done:   make(chan error, 1),
 		env: map[string]string{
 			"DATABASE_URL":                        dbURL,
@@ -194,10 +177,10 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 	}
 	suiteTexts.add(t.Name()+" server log", s.stderr.String)
 	suiteTexts.add(t.Name()+" responses", s.recorded)
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, s.clock.Now))
+	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
-		s.done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, io.Discard, s.stderr)
+		s.done <- run(ctx, []string{"accounts", "serve", "--addr", "127.0.0.1:0"}, s.getenv, s.clock.Now, io.Discard, s.stderr)
 	}()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
@@ -601,9 +584,9 @@ func (s *server) createSuperAdmin(name, pw string) {
 		env[k] = v
 	}
 	env[superAdminPasswordEnv] = pw
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	err := run(context.Background(), []string{"accounts", "users", "create-superadmin", "--username", name},
-		func(k string) string { return env[k] }, &out, &errOut)
+		func(k string) string { return env[k] }, s.clock.Now, &out, &errOut)
 	if err != nil {
 		s.t.Fatalf("create-superadmin: %v\n%s", err, errOut.String())
 	}

@@ -13,12 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 )
 
 func runCapture(env map[string]string, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), append([]string{"accounts"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	err = run(context.Background(), append([]string{"accounts"}, args...), func(k string) string { return env[k] }, time.Now, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -125,10 +126,10 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
+		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, &bytes.Buffer{}, stderr)
 	}()
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
 	var base string

@@ -8,12 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, os.Getenv, time.Now, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "accounts:", err)
 		stop()
 		os.Exit(exitCode(err))

@@ -175,7 +175,7 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 				for _, n := range res.Notes {
 					fmt.Fprintf(r.out, "Note: %s.\n\n", n)
 				}
-				return &exitError{code: 1, err: errors.New("migrations/ is behind the Ent schema: run `accounts migrate diff NAME` and commit the file")}
+				return errors.New("migrations/ is behind the Ent schema: run `accounts migrate diff NAME` and commit the file")
 			})
 		},
 	})
@@ -264,7 +264,7 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 				}
 				printStatus(r.out, st)
 				if check && !st.UpToDate() {
-					return &exitError{code: 1, err: errors.New("the database is not at the migration head")}
+					return errors.New("the database is not at the migration head")
 				}
 				return nil
 			})
@@ -443,7 +443,7 @@ func printLint(ctx context.Context, out io.Writer, dir atlasmigrate.Dir, latest 
 	errs := rep.Errors()
 	fmt.Fprintf(out, "Linted %d file(s): %d error(s), %d warning(s).\n", len(rep.Files), errs, len(rep.Findings)-errs)
 	if errs > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("lint found %d error(s); fix them, or mark an intended change with `-- atlas:nolint CLASS` above the statement", errs)}
+		return fmt.Errorf("lint found %d error(s); fix them, or mark an intended change with `-- atlas:nolint CLASS` above the statement", errs)
 	}
 	return nil
 }

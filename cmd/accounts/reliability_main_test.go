@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"accounts/internal/pgcluster"
+	"accounts/internal/syncbuf"
 )
 
 // This file holds what the reliability tests (reliability_*_test.go) share
@@ -232,8 +233,8 @@ func removeBinary() {
 // proc is the binary running as a separate process.
 type proc struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *syncbuf.Buffer
+	stderr *syncbuf.Buffer
 	done   chan struct{}
 	err    error // valid once done is closed
 }
@@ -253,7 +254,7 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	name := t.Name() + " `accounts " + strings.Join(args, " ") + "`"
 	suiteTexts.add(name+" stdout", p.stdout.String)

@@ -27,6 +27,7 @@ import (
 	entuser "accounts/ent/user"
 	"accounts/internal/config"
 	"accounts/internal/database"
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 )
 
@@ -165,7 +166,7 @@ func TestPgBouncerExecModes(t *testing.T) {
 type pgBouncer struct {
 	addr string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 	dir  string
 	done chan struct{}
 }
@@ -306,7 +307,7 @@ func startPgBouncer(bin, serverURL string) (*pgBouncer, error) {
 		}
 		args = append([]string{"-u", "postgres"}, args...)
 	}
-	b := &pgBouncer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(listenPort)), log: &syncBuffer{}, dir: dir, done: make(chan struct{})}
+	b := &pgBouncer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(listenPort)), log: &syncbuf.Buffer{}, dir: dir, done: make(chan struct{})}
 	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	b.cmd.Dir = dir

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,34 +18,31 @@ import (
 // and the configuration loaded once before the command runs.
 type app struct {
 	getenv func(string) string
+	// now is the clock of sessions and throttles: time.Now, or the
+	// settable clock of the end-to-end tests, which test expiry and
+	// sliding extension without sleeping.
+	now    func() time.Time
 	stdout io.Writer
 	stderr io.Writer
 	cfg    *config.Config
 	log    *slog.Logger
 }
 
-// exitError carries an exit status other than 1, for commands such as
-// `migrate status --check` whose status is their answer.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
+// exitCode is the process's exit status for what run returned: 1 for any
+// error, whether the command failed or its answer is "no" (`migrate
+// status --check`, `migrate check`, `migrate lint`), as scripts expect.
 func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	if err == nil {
+		return 0
 	}
 	return 1
 }
 
 // run is the whole program: main only supplies the process's context,
-// arguments, environment and output, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, stdout: stdout, stderr: stderr}
+// arguments, environment, clock and output, so tests can run it
+// in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
+	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)

@@ -7,14 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/spf13/cobra"
 
 	"accounts/internal/database"
+	"accounts/internal/metrics"
 	"accounts/internal/migrate"
+	"accounts/internal/service"
 	"accounts/migrations"
 )
 
@@ -36,9 +37,6 @@ func (a *app) serveCommand() *cobra.Command {
 // within http.shutdown_timeout and closes the pool.
 func (a *app) serve(ctx context.Context) error {
 	cfg := a.cfg
-	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
-		debug.SetMemoryLimit(int64(mib) << 20)
-	}
 	if err := a.waitDB(ctx); err != nil {
 		return err
 	}
@@ -58,10 +56,16 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}
 
-	api, metricsOnly, err := a.newHandler(ctx, db, dir)
+	h, err := service.New(ctx, service.Options{
+		Config: cfg, Log: a.log, DB: db, Now: a.now,
+		Readiness: func(ctx context.Context, m *metrics.Metrics) (func(context.Context) error, error) {
+			return a.readiness(ctx, db, dir, m)
+		},
+	})
 	if err != nil {
 		return err
 	}
+	api, metricsOnly := h.API, h.MetricsOnly
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (http.addr): %w", cfg.HTTP.Addr, err)

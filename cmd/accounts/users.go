@@ -11,6 +11,7 @@ import (
 
 	"accounts/internal/account"
 	"accounts/internal/database"
+	"accounts/internal/service"
 )
 
 // superAdminPasswordEnv holds the new super admin's password for
@@ -75,19 +76,13 @@ func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
 		return err
 	}
 	defer db.Close()
-	hasher, err := newHasher(a.cfg.Password, nil)
+	hasher, err := service.NewHasher(a.cfg.Password, nil)
 	if err != nil {
 		return err
 	}
-	users := account.NewUsers(db, hasher)
-	taken, err := users.UsernameTaken(ctx, username)
-	if err != nil {
-		return describe(err)
-	}
-	if taken {
-		return fmt.Errorf("username %q is taken (in some letter case); choose another", username)
-	}
-	u, err := users.CreateSuperAdmin(ctx, username, pw)
+	// No check before the insert: the unique index decides, also against
+	// a sign-up of the same name at the same moment.
+	u, err := account.NewUsers(db, hasher).CreateSuperAdmin(ctx, username, pw)
 	if err != nil {
 		if account.ErrorCode(err) == account.CodeUsernameTaken {
 			return fmt.Errorf("username %q is taken (in some letter case); choose another", username)

@@ -378,13 +378,11 @@ func hashToken(token string) []byte {
 // lifetime left is extended to a full lifetime.
 func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, error) {
 	unauth := Errorf(CodeUnauthenticated, "a valid session is required; log in first")
-	if len(token) != tokenLen {
+	hash, ok := TokenHash(token)
+	if !ok {
 		return Principal{}, unauth
 	}
-	if _, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil {
-		return Principal{}, unauth
-	}
-	sess, u, found, err := sessionByToken.run(ctx, s.drv, hashToken(token))
+	sess, u, found, err := sessionByToken.run(ctx, s.drv, hash)
 	if err != nil {
 		return Principal{}, storageError(err, "")
 	}
@@ -392,23 +390,25 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 		return Principal{}, unauth
 	}
 	now := s.now()
-	if !now.Before(sess.ExpiresAt) {
+	extend, err := CheckSession(sess, u, now, s.ttl)
+	switch ErrorCode(err) {
+	case "":
+	case CodeUnauthenticated:
 		if err := s.client.AuthSession.DeleteOneID(sess.ID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 			return Principal{}, storageError(err, "")
 		}
-		return Principal{}, Errorf(CodeUnauthenticated, "the session has expired; log in again")
-	}
-	if !u.IsActive {
+		return Principal{}, err
+	default:
 		if _, err := s.client.AuthSession.Delete().Where(authsession.UserID(u.ID)).Exec(ctx); err != nil {
 			return Principal{}, storageError(err, "")
 		}
-		return Principal{}, Errorf(CodeAccountInactive, "this account is deactivated")
+		return Principal{}, err
 	}
 	p := Principal{
 		User:    u,
 		Session: Session{ID: sess.ID, UserID: u.ID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt},
 	}
-	if expires := s.expiry(sess.CreatedAt, now); sess.ExpiresAt.Sub(now) < s.ttl/5 && expires.After(sess.ExpiresAt) {
+	if expires := s.expiry(sess.CreatedAt, now); extend && expires.After(sess.ExpiresAt) {
 		// The condition on the old expiry makes concurrent extensions of
 		// one session write once; a lost race still sees a live session.
 		n, err := s.client.AuthSession.Update().

@@ -133,15 +133,8 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 	return u, nil
 }
 
-// UsernameTaken reports whether a user with this name, in any letter case,
-// exists.
-func (s *Users) UsernameTaken(ctx context.Context, name string) (bool, error) {
-	ok, err := s.client.User.Query().Where(usernameFold(name)).Exist(ctx)
-	return ok, storageError(err, "")
-}
-
-// ByID returns a user by id without any authorization; the command line
-// and the session service use it.
+// ByID returns a user by id without any authorization: the admin actions
+// read their target with it and authorize the caller on what it returns.
 func (s *Users) ByID(ctx context.Context, id uuid.UUID) (User, error) {
 	u, err := s.client.User.Get(ctx, id)
 	if err != nil {
@@ -210,11 +203,11 @@ func (s *Users) SetAdmin(ctx context.Context, caller User, id uuid.UUID, admin b
 	if admin {
 		action, want = ActionGrantAdmin, RoleAdmin
 	}
-	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) (bool, error) {
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) error {
 		if target.Role == want {
-			return false, nil
+			return nil
 		}
-		return true, tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx)
+		return tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx)
 	})
 }
 
@@ -228,11 +221,11 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 	if active {
 		action = ActionActivate
 	}
-	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) (bool, error) {
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) error {
 		if target.IsActive == active {
-			return false, nil
+			return nil
 		}
-		return true, endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetIsActive(active))
+		return endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetIsActive(active))
 	})
 }
 
@@ -241,7 +234,7 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 // of the target's role nor one of the caller's role or state (whichever
 // commits first wins) slips past the check; apply writes only when
 // something changes.
-func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) (bool, error)) error {
+func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) error) error {
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return err
 	}
@@ -253,8 +246,7 @@ func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Ac
 		if err := Authorize(caller, action, target); err != nil {
 			return err
 		}
-		_, err = apply(tx, target)
-		return storageError(err, CodeUserNotFound)
+		return storageError(apply(tx, target), CodeUserNotFound)
 	})
 }
 

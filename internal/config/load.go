@@ -262,17 +262,18 @@ func (c *Config) validate() []string {
 		c.problem(&p, "database.max_overflow", "pool_size + max_overflow must allow at least one connection")
 	}
 	positive := map[string]time.Duration{
-		"database.pool_timeout":     d.PoolTimeout,
-		"database.pool_recycle":     d.PoolRecycle,
-		"database.wait_timeout":     d.WaitTimeout,
-		"database.wait_interval":    d.WaitEvery,
-		"auth.session_ttl":          c.Auth.SessionTTL,
-		"auth.session_max_lifetime": c.Auth.SessionMaxLifetime,
-		"auth.signup_window":        c.Auth.SignUpWindow,
-		"password.max_wait":         c.Password.MaxWait,
-		"http.read_header_timeout":  c.HTTP.ReadHeaderTimeout,
-		"http.shutdown_timeout":     c.HTTP.ShutdownTimeout,
-		"http.ready_timeout":        c.HTTP.ReadyTimeout,
+		"database.pool_timeout":      d.PoolTimeout,
+		"database.pool_recycle":      d.PoolRecycle,
+		"database.wait_timeout":      d.WaitTimeout,
+		"database.wait_interval":     d.WaitEvery,
+		"auth.session_ttl":           c.Auth.SessionTTL,
+		"auth.session_max_lifetime":  c.Auth.SessionMaxLifetime,
+		"auth.signup_window":         c.Auth.SignUpWindow,
+		"auth.login_throttle_window": c.Auth.LoginThrottleWindow,
+		"password.max_wait":          c.Password.MaxWait,
+		"http.read_header_timeout":   c.HTTP.ReadHeaderTimeout,
+		"http.shutdown_timeout":      c.HTTP.ShutdownTimeout,
+		"http.ready_timeout":         c.HTTP.ReadyTimeout,
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {
@@ -295,8 +296,10 @@ func (c *Config) validate() []string {
 		c.problem(&p, "http.max_header_bytes", "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)
 	}
 	counts := map[string]int{
-		"auth.login_failures_per_device": c.Auth.LoginFailuresPerDevice,
-		"auth.signups_per_address":       c.Auth.SignUpsPerAddress,
+		"auth.login_failures_per_username": c.Auth.LoginFailuresPerUsername,
+		"auth.login_failures_per_address":  c.Auth.LoginFailuresPerAddress,
+		"auth.login_failures_per_device":   c.Auth.LoginFailuresPerDevice,
+		"auth.signups_per_address":         c.Auth.SignUpsPerAddress,
 	}
 	for _, key := range sortedKeys(counts) {
 		if n := counts[key]; n < 0 {

@@ -1,7 +1,6 @@
 package database_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,12 +8,12 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"accounts/internal/config"
 	"accounts/internal/database"
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 )
 
@@ -80,7 +79,7 @@ func TestPoolExhaustion(t *testing.T) {
 	d := settings(t, testdb.URL(t))
 	d.PoolSize, d.MaxOverflow = 1, 1
 	d.PoolTimeout = 300 * time.Millisecond
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	db := open(t, d, slog.New(slog.NewJSONHandler(&buf, nil)))
 	ctx := context.Background()
 	for range 2 {
@@ -114,7 +113,7 @@ func TestPoolTimeoutLeavesCallerDeadlines(t *testing.T) {
 	d := settings(t, testdb.URL(t))
 	d.PoolSize, d.MaxOverflow = 1, 0
 	d.PoolTimeout = 5 * time.Second
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	db := open(t, d, slog.New(slog.NewJSONHandler(&buf, nil)))
 	c, err := db.SQL.Conn(context.Background())
 	if err != nil {
@@ -137,7 +136,7 @@ func TestPoolTimeoutLeavesCallerDeadlines(t *testing.T) {
 // arguments, which carry password and token hashes.
 func TestEchoLogsStatementsNotArguments(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	d := settings(t, testdb.URL(t))
 	d.Echo, d.EchoPool = true, true
 	db := open(t, d, slog.New(slog.NewJSONHandler(&buf, nil)))
@@ -161,7 +160,7 @@ func TestEchoLogsStatementsNotArguments(t *testing.T) {
 func TestWaitGivesUpWithReason(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	start := time.Now()
 	err := database.Wait(context.Background(), "postgres://postgres:topsecret@"+addr+"/app?sslmode=disable",
 		100*time.Millisecond, 700*time.Millisecond, slog.New(slog.NewTextHandler(&buf, nil)))
@@ -212,7 +211,7 @@ func TestWaitSucceedsWhenDatabaseComesUp(t *testing.T) {
 	}()
 	late := *server
 	late.Host = addr
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	start := time.Now()
 	if err := database.Wait(context.Background(), late.String(), 100*time.Millisecond, 10*time.Second, slog.New(slog.NewTextHandler(&buf, nil))); err != nil {
 		t.Fatalf("Wait: %v", err)
@@ -245,21 +244,4 @@ func freeAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	return addr
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

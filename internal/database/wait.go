@@ -7,9 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"accounts/internal/config"
+	"accounts/internal/pgcluster"
 )
 
 // Wait retries SELECT 1 on connString every interval until the database
@@ -22,7 +21,9 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	start := time.Now()
 	where := config.RedactURL(connString)
 	for try := 1; ; try++ {
-		err := ping(ctx, connString, every)
+		// One try must not eat the whole budget when the server
+		// black-holes packets, but it needs a few seconds to log in.
+		err := pgcluster.Ping(ctx, connString, max(every, 5*time.Second))
 		if err == nil {
 			if try > 1 {
 				log.Info("database is up", "url", where, "tries", try, "waited", time.Since(start).Round(time.Millisecond))
@@ -40,23 +41,4 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 		case <-time.After(every):
 		}
 	}
-}
-
-func ping(ctx context.Context, connString string, every time.Duration) error {
-	cfg, err := pgx.ParseConfig(connString)
-	if err != nil {
-		return err
-	}
-	preferWritable(connString, &cfg.Config)
-	// One try must not eat the whole budget when the server black-holes
-	// packets, but it needs at least a few seconds to log in.
-	tctx, cancel := context.WithTimeout(ctx, max(every, 5*time.Second))
-	defer cancel()
-	conn, err := pgx.ConnectConfig(tctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	var one int
-	return conn.QueryRow(tctx, "SELECT 1").Scan(&one)
 }

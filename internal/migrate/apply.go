@@ -136,8 +136,9 @@ func (e *StatementError) Unwrap() error { return e.Err }
 
 // ApplyAll applies every pending file of dir to db under the migration lock,
 // each file in its own transaction. operator is written to operator_version
-// (DefaultOperator() when empty). The test harness and `serve --migrate`
-// use it.
+// (DefaultOperator() when empty). The tests' database templates
+// (internal/testdb) and the benchmark's seeding use it; `serve --migrate`
+// and `migrate apply` call Apply with their options.
 func ApplyAll(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, operator string) error {
 	_, err := Apply(ctx, db, dir, ApplyOptions{Operator: operator})
 	return err
@@ -336,16 +337,6 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 		}
 	}
 	return ""
-}
-
-// CurrentVersion returns the version db is migrated to: the newest fully
-// applied migration (or baseline), or "" when none is.
-func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
-	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
-	if err != nil {
-		return "", err
-	}
-	return currentVersion(revs), nil
 }
 
 func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out io.Writer, start time.Time) (*ApplyReport, error) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,8 @@ import (
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 	entschema "entgo.io/ent/dialect/sql/schema"
+
+	"accounts/internal/syncbuf"
 )
 
 // indexValid reports whether index name exists (ok) and is valid.
@@ -84,7 +85,7 @@ func TestDiffWritesConcurrentIndexFileThatApplies(t *testing.T) {
 func TestApplyRebuildsInvalidIndex(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	addFile(t, dir, "29990101000000_nicknames.sql",
 		"ALTER TABLE users ADD COLUMN nickname text;\n")
 	addFile(t, dir, "29990101000001_unique_nickname.sql",
@@ -130,7 +131,7 @@ func TestApplyRebuildsInvalidIndex(t *testing.T) {
 // TABLE must wait for, ended by release.
 func blockedAlter(t *testing.T, ctx context.Context) (db *sql.DB, dir *atlasmigrate.LocalDir, release func()) {
 	t.Helper()
-	dir = repoDir(t)
+	dir = initialDir(t)
 	db, _ = newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func applyRetriesAfterLockTimeout(t *testing.T, mode TxMode) {
 	db, dir, release := blockedAlter(t, ctx)
 	stop := make(chan struct{})
 	reads, failed, readsDone := readWhile(ctx, db, 5*time.Second, stop)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	applied := make(chan error, 1)
 	go func() {
 		_, err := Apply(ctx, db, dir, ApplyOptions{Out: out, TxMode: mode, StatementLockTimeout: 200 * time.Millisecond, LockRetries: 10, LockRetryBackoff: 100 * time.Millisecond})
@@ -277,24 +278,6 @@ func inspectTable(t *testing.T, db *sql.DB, name string) *schema.Table {
 		t.Fatalf("no table %s", name)
 	}
 	return tb
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // holdRowExclusive opens a transaction holding ROW EXCLUSIVE on users, as
@@ -380,7 +363,7 @@ func TestApplyRetriesTimedOutConcurrentBuild(t *testing.T) {
 	ctx := ctxFor(t)
 	db, dir := concurrentIndexDir(t, ctx)
 	release := holdRowExclusive(t, ctx, db)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	applied := make(chan error, 1)
 	go func() {
 		_, err := Apply(ctx, db, dir, ApplyOptions{Out: out, StatementLockTimeout: 200 * time.Millisecond, LockRetries: 20, LockRetryBackoff: 100 * time.Millisecond})

@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"ariga.io/atlas/sql/postgres"
@@ -80,7 +81,7 @@ func (d DesiredState) atlasSchema(ctx context.Context, drv dialect.Driver) (*sch
 				enums[typeName] = e
 				enumOwner[typeName] = et.Name + "." + ec.Name
 				s.Objects = append(s.Objects, e)
-			} else if !equalStrings(e.Values, ec.Enums) {
+			} else if !slices.Equal(e.Values, ec.Enums) {
 				return nil, fmt.Errorf("enum type %s: column %s lists values %q but %s lists %q; one type has one list of values",
 					typeName, et.Name+"."+ec.Name, ec.Enums, enumOwner[typeName], e.Values)
 			}
@@ -99,16 +100,4 @@ func (d DesiredState) atlasSchema(ctx context.Context, drv dialect.Driver) (*sch
 		t.AddIndexes(idx)
 	}
 	return s, nil
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

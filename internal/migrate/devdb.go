@@ -176,21 +176,3 @@ func openGivenDev(ctx context.Context, url string) (*devDB, error) {
 		return errors.Join(err, db.Close())
 	}}, nil
 }
-
-// reset empties the dev database's current schema (tables and types) so it
-// can be reused within one run.
-func (d *devDB) reset(ctx context.Context) error {
-	var schemaName string
-	if err := d.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schemaName); err != nil {
-		return err
-	}
-	for _, s := range []string{
-		"DROP SCHEMA " + quoteIdent(schemaName) + " CASCADE",
-		"CREATE SCHEMA " + quoteIdent(schemaName),
-	} {
-		if _, err := d.db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("empty the dev database: %w", err)
-		}
-	}
-	return nil
-}

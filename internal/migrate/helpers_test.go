@@ -383,3 +383,33 @@ func ctxFor(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// CurrentVersion returns the version db is migrated to, with the revision
+// table in its default schema: the newest fully applied migration (or
+// baseline), or "" when none is. Only the tests ask for it this way; the
+// service reads the revision table with ReadBuildState.
+func CurrentVersion(ctx context.Context, db *sql.DB) (string, error) {
+	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
+	if err != nil {
+		return "", err
+	}
+	return currentVersion(revs), nil
+}
+
+// reset empties the dev database's current schema (tables and types) so a
+// test can reuse it.
+func (d *devDB) reset(ctx context.Context) error {
+	var schemaName string
+	if err := d.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schemaName); err != nil {
+		return err
+	}
+	for _, s := range []string{
+		"DROP SCHEMA " + quoteIdent(schemaName) + " CASCADE",
+		"CREATE SCHEMA " + quoteIdent(schemaName),
+	} {
+		if _, err := d.db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("empty the dev database: %w", err)
+		}
+	}
+	return nil
+}

@@ -246,8 +246,8 @@ func indexColumns(idx *schema.Index) string {
 	return strings.Join(cols, ", ")
 }
 
-// fileDirectives returns the arguments of `-- atlas:NAME args` directives in
-// the file's header; ok reports whether the directive appears.
+// fileDirectives returns the arguments of the `-- atlas:NAME args`
+// directives in the file's header, nil when there are none.
 func fileDirectives(f atlasmigrate.File, name string) []string {
 	lf, ok := f.(*atlasmigrate.LocalFile)
 	if !ok {

@@ -10,7 +10,7 @@ import (
 func TestLintFindsBlockingChanges(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := initialDir(t)
 	const blocking = "29990101000000_blocking.sql"
 	addFile(t, dir, blocking, `CREATE INDEX ix_users_active ON users (is_active);
 DROP INDEX ix_users_created_at_id;

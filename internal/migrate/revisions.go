@@ -11,6 +11,7 @@ import (
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
+	"github.com/jackc/pgx/v5"
 )
 
 // RevisionSchema is where the Atlas CLI keeps its revision table when the
@@ -67,9 +68,6 @@ func NewRevisionTable(conn execQuerier, schema string) *RevisionTable {
 	}
 	return &RevisionTable{conn: conn, schema: schema}
 }
-
-// Schema returns the schema that holds the table.
-func (r *RevisionTable) Schema() string { return r.schema }
 
 func (r *RevisionTable) qualified() string {
 	return quoteIdent(r.schema) + "." + quoteIdent(RevisionTableName)
@@ -247,7 +245,7 @@ func (r *RevisionTable) DeleteRevision(ctx context.Context, version string) erro
 	return nil
 }
 
-// quoteIdent quotes a PostgreSQL identifier.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+// quoteIdent quotes a PostgreSQL identifier, by pgx's rules
+// (pgx.Identifier.Sanitize), so that identifiers are quoted one way
+// throughout.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -142,7 +144,7 @@ func History(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, revisionSche
 		}
 		add(e)
 	}
-	sortEntries(out)
+	slices.SortStableFunc(out, func(a, b HistoryEntry) int { return strings.Compare(a.Version, b.Version) })
 	return out, nil
 }
 
@@ -159,13 +161,5 @@ func fillFromRevision(e *HistoryEntry, r *atlasmigrate.Revision) {
 		e.State = "partial"
 	default:
 		e.State = "applied"
-	}
-}
-
-func sortEntries(es []HistoryEntry) {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].Version < es[j-1].Version; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
 	}
 }

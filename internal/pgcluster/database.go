@@ -19,9 +19,10 @@ const (
 )
 
 // Ping reports, within timeout, whether a PostgreSQL server accepts the
-// login at url: nil when it does, else why not. The test harness, the
-// benchmark and accounts dev use it to decide whether a server answers or
-// a private cluster is needed.
+// login at url and answers SELECT 1: nil when it does, else why not. The
+// test harness, the benchmark and accounts dev use it to decide whether a
+// server answers or a private cluster is needed, and wait-db
+// (database.Wait) to retry until one does.
 func Ping(ctx context.Context, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -30,7 +31,8 @@ func Ping(ctx context.Context, url string, timeout time.Duration) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	return conn.Ping(ctx)
+	var one int
+	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
 // maxIdentifierLen is PostgreSQL's NAMEDATALEN-1. Longer names are silently

@@ -230,10 +230,6 @@ func (c *Cluster) DataDir() string { return c.dataDir }
 // tools such as `psql -h`.
 func (c *Cluster) SocketDir() string { return c.socketDir }
 
-// LogPath returns the server log file, the first place to look when the
-// server misbehaves.
-func (c *Cluster) LogPath() string { return c.logPath }
-
 // Initialized reports whether Start created the data directory with initdb,
 // so callers know the database is empty.
 func (c *Cluster) Initialized() bool { return c.initialized }

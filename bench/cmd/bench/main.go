@@ -1,12 +1,14 @@
-// Command bench measures what the service's stack (Gin, Ent, database/sql
-// over pgxpool, argon2id) costs, as ratios taken side by side in one run
-// against baselines: the same router over hand-written pgxpool queries,
-// pgbench running the same SQL, and the raw argon2id hash rate.
+// Command bench measures what the service's stack costs (Gin; the Ent
+// client on Ent's own SQL driver over database/sql, on a pgxpool through
+// stdlib.OpenDBFromPool; argon2id from golang.org/x/crypto), as ratios
+// taken side by side in one run against baselines: the same router over
+// hand-written pgxpool queries, pgbench running the same SQL, and the raw
+// argon2.IDKey rate.
 //
 //	bench run [--quick] --accounts BIN   the whole benchmark (bench/run.sh builds BIN and this binary)
 //	bench serve --impl baseline|ent      a server process: the API over the baseline or over Ent
 //	bench load --url URL ...             a load-generator process (vegeta), prints one JSON result
-//	bench hashrate ...                   the raw argon2id hash rate, prints one JSON result
+//	bench hashrate ...                   the raw argon2.IDKey rate, prints one JSON result
 //
 // Every load comes from a process of its own, on loopback, with a fixed
 // number of connections and a warm-up whose results are thrown away.

@@ -301,7 +301,7 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 	params := fmt.Sprintf("t=%d m=%dKiB p=%d, %d at once", pw.Argon2Time, pw.Argon2MemoryKB, pw.Argon2Threads, pw.MaxConcurrent)
 	warmup, duration := r.warmup, r.duration
 	if r.quick {
-		// Four of these per run: keep QUICK under a minute.
+		// Four of these per run: keep QUICK short.
 		warmup, duration = 300*time.Millisecond, 1500*time.Millisecond
 	}
 	hashrate := func() (rate, cpu float64, err error) {
@@ -319,7 +319,7 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 		if err := json.Unmarshal(out, &hr); err != nil {
 			return 0, 0, err
 		}
-		r.add("4 raw argon2id", params, loadResult{OKPerSec: hr.Rate, ServerCPUus: hr.CPU}, 0, "internal/password/argon2id in a process of its own; CPU column: per hash")
+		r.add("4 raw argon2id", params, loadResult{OKPerSec: hr.Rate, ServerCPUus: hr.CPU}, 0, "golang.org/x/crypto/argon2.IDKey in a process of its own; CPU column: per hash")
 		return hr.Rate, hr.CPU, nil
 	}
 	jsonCT := "Content-Type: application/json"
@@ -342,13 +342,14 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 		}
 		rate, cpu := (rate0+rate1)/2, (cpu0+cpu1)/2
 		r.add("4 POST "+strings.TrimPrefix(ep.path, "/api/v1"), fmt.Sprintf("%d conns", r.hashConns), res, rss, "")
-		r.ratio(ep.name+"_throughput_vs_hashrate", res.OKPerSec/rate, ">= 0.8")
+		r.ratio(ep.name+"_throughput_vs_hashrate", res.OKPerSec/rate, ">= 0.85")
 		r.ratio(ep.name+"_hash_share_of_server_cpu", cpu/res.ServerCPUus, "report (1 = nothing but the hash)")
 	}
 
 	// Overload: r.overConns connections against max_concurrent hashing
 	// slots. Latency must stay bounded (503 past max_wait, no queue), and
-	// the resident set under 64 MiB: this is where the hashes' memory peaks.
+	// the resident set under 96 MiB with the default settings: this is
+	// where the hashes' memory peaks.
 	for _, ep := range []struct{ name, path, body string }{
 		{"signup", "/api/v1/account/signup", `{"username":"over_{n}","password":"` + benchPassword + `"}`},
 		{"login", "/api/v1/account/login", loginBody},
@@ -360,7 +361,7 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 		}
 		r.add("4 POST "+strings.TrimPrefix(ep.path, "/api/v1")+" overload", fmt.Sprintf("%d conns, max_wait %s", r.overConns, pw.MaxWait), over, rss, "503 past max_wait")
 		r.ratio(ep.name+"_overload_p99_vs_max_wait", over.P99Ms/float64(pw.MaxWait.Milliseconds()), "bounded (about 1 + one hash)")
-		r.ratio("rss_mib_"+ep.name+"_overload_vs_64mib", rss/64, "< 1")
+		r.ratio("rss_mib_"+ep.name+"_overload_vs_96mib", rss/96, "< 1")
 	}
 	// At 64 connections a waiting login may still find a slot within
 	// max_wait, so the 503 path need not show. Past max_wait's worth of

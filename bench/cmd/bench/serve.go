@@ -10,28 +10,25 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"accounts/bench/baseline"
-	"accounts/internal/account"
 	"accounts/internal/config"
 	"accounts/internal/database"
 	"accounts/internal/httpapi"
-	"accounts/internal/metrics"
-	"accounts/internal/password"
+	"accounts/internal/service"
 )
 
-// serveCommand runs the API in a process of its own, configured like
-// `accounts serve` (the same configuration sources, pool, HTTP server
-// timeouts and JSON logger), over one of two implementations:
+// serveCommand runs the API in a process of its own, wired by the
+// service's own wiring function (internal/service.New, as `accounts serve`
+// is) from the same configuration sources, with the same HTTP server
+// timeouts and JSON logger, over one of two implementations:
 //
-//	baseline  the hand-written pgxpool services of bench/baseline
-//	ent       the service's own account.Users and account.Sessions, wired as
-//	          cmd/accounts wires them; with --pprof-addr this is the process
-//	          the benchmark profiles.
+//	baseline  the hand-written pgxpool services of bench/baseline, passed to
+//	          service.New in place of the account services; everything else
+//	          (router, middleware, metrics, throttles, hasher) is the service's
+//	ent       the service exactly as wired for `accounts serve`; with
+//	          --pprof-addr this is the process the benchmark profiles.
 //
 // It logs {"msg":"listening","addr":...} (and "pprof" when asked) on stderr.
 func serveCommand(ctx context.Context, args []string) error {
@@ -57,65 +54,28 @@ func serveCommand(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 
-	var (
-		users    httpapi.UserService
-		sessions httpapi.SessionService
-	)
+	opts := service.Options{Config: cfg, Log: log, DB: db, Now: time.Now}
 	switch *impl {
+	case "ent":
 	case "baseline":
 		// The yardstick runs on a pgxpool of its own with the same
-		// settings; the service's pool is reachable only through Ent.
-		pc, err := database.PoolConfig(cfg.Database, log)
-		if err != nil {
-			return err
-		}
-		pool, err := pgxpool.NewWithConfig(ctx, pc)
+		// settings: the service's pool is reachable only through Ent.
+		pool, err := baseline.OpenPool(ctx, cfg.Database, log)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		users, sessions = baseline.New(pool, cfg.Auth.SessionTTL)
-	case "ent":
-		hasher, err := password.New(password.Options{
-			Params: password.Params{
-				Time: cfg.Password.Argon2Time, MemoryKiB: cfg.Password.Argon2MemoryKB, Threads: cfg.Password.Argon2Threads,
-			},
-			Pepper:        []byte(cfg.Password.Pepper),
-			MaxConcurrent: cfg.Password.MaxConcurrent,
-			MaxWait:       cfg.Password.MaxWait,
-		})
-		if err != nil {
-			return err
+		opts.Services = func(*database.DB) (httpapi.UserService, httpapi.SessionService) {
+			return baseline.New(pool, cfg.Auth.SessionTTL)
 		}
-		users = account.NewUsers(db, hasher)
-		sessions = account.NewSessions(db, hasher, cfg.Auth.SessionTTL, time.Now)
 	default:
 		return fmt.Errorf("--impl must be baseline or ent, not %q", *impl)
 	}
-	// The same per-request observation as the service (a Prometheus
-	// histogram), so both sides pay for the same middleware.
-	m := metrics.New()
-	m.RegisterPool(db.Stat)
-	var observe func(method, route string, status int, d time.Duration)
-	if cfg.Metrics.Enabled {
-		observe = m.ObserveHTTP
-	}
-	// Neither side is throttled: the baseline has no throttle, and the
-	// load logs in far past any budget.
-	handler, err := httpapi.New(httpapi.Deps{
-		Users:       users,
-		Sessions:    sessions,
-		Log:         log,
-		ObserveHTTP: observe,
-		Config: httpapi.Config{
-			CookieSecure:   cfg.Auth.CookieSecure,
-			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
-		},
-	})
+	h, err := service.New(ctx, opts)
 	if err != nil {
 		return err
 	}
+	handler := h.API
 
 	if *pprofAddr != "" {
 		pln, err := net.Listen("tcp", *pprofAddr)
