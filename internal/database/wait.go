@@ -7,8 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"accounts/internal/config"
-	"accounts/internal/pgcluster"
 )
 
 // Wait retries SELECT 1 on connString every interval until the database
@@ -23,7 +24,7 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	for try := 1; ; try++ {
 		// One try must not eat the whole budget when the server
 		// black-holes packets, but it needs a few seconds to log in.
-		err := pgcluster.Ping(ctx, connString, max(every, 5*time.Second))
+		err := ping(ctx, connString, max(every, 5*time.Second))
 		if err == nil {
 			if try > 1 {
 				log.Info("database is up", "url", where, "tries", try, "waited", time.Since(start).Round(time.Millisecond))
@@ -41,4 +42,25 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 		case <-time.After(every):
 		}
 	}
+}
+
+// ping runs SELECT 1 on a new connection made within timeout. Unlike
+// pgcluster.Ping it applies preferWritable, so that a URL listing a standby
+// before its primary waits for a host that accepts writes, as the pool and
+// the migration engine will need.
+func ping(ctx context.Context, connString string, timeout time.Duration) error {
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return err
+	}
+	preferWritable(connString, &cfg.Config)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var one int
+	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
