@@ -50,6 +50,9 @@ func (s *server) observe(c *gin.Context) {
 		id = uuid.NewString()
 	}
 	c.Header(RequestIDHeader, id)
+	// Downstream code, the generated parameter binding included, sees the
+	// one id the request goes by.
+	c.Request.Header.Set(RequestIDHeader, id)
 	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 
 	c.Next()
