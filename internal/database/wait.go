@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5"
 
 	"accounts/internal/config"
-	"accounts/internal/pgcluster"
 )
 
 // Wait retries SELECT 1 on connString every interval until the database
@@ -23,11 +21,10 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	defer cancel()
 	start := time.Now()
 	where := config.RedactURL(connString)
-	target := writableURL(connString)
 	for try := 1; ; try++ {
 		// One try must not eat the whole budget when the server
 		// black-holes packets, but it needs a few seconds to log in.
-		err := pgcluster.Ping(ctx, target, max(every, 5*time.Second))
+		err := ping(ctx, connString, max(every, 5*time.Second))
 		if err == nil {
 			if try > 1 {
 				log.Info("database is up", "url", where, "tries", try, "waited", time.Since(start).Round(time.Millisecond))
@@ -47,25 +44,23 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	}
 }
 
-// writableURL is connString as wait-db must try it: one that lists several
-// hosts without target_session_attrs asks for the writable host, as the
-// pool does (preferWritable), so that a standby listed first does not
-// count as the database being up.
-func writableURL(connString string) string {
-	cc, err := pgconn.ParseConfig(connString)
+// ping runs SELECT 1 on a new connection made within timeout. Unlike
+// pgcluster.Ping it applies preferWritable, so that a URL listing a standby
+// before its primary waits for a host that accepts writes, as the pool and
+// the migration engine will need.
+func ping(ctx context.Context, connString string, timeout time.Duration) error {
+	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
-		return connString // Ping reports why it does not parse
+		return err
 	}
-	preferWritable(connString, cc)
-	if cc.ValidateConnect == nil {
-		return connString
+	preferWritable(connString, &cfg.Config)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
 	}
-	sep := " "
-	if strings.Contains(connString, "://") {
-		sep = "?"
-		if strings.Contains(connString, "?") {
-			sep = "&"
-		}
-	}
-	return connString + sep + "target_session_attrs=read-write"
+	defer conn.Close(context.Background())
+	var one int
+	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
