@@ -82,6 +82,11 @@ func (a *app) dev(ctx context.Context) error {
 	}
 	cfg.Database.URL = target
 	cfg.Migrate.OnStart = true
+	if cfg.Source("http.docs") == "default" {
+		// The interactive documentation is for people trying the API,
+		// which is what dev is for; serve leaves it to the operator.
+		cfg.HTTP.Docs = true
+	}
 	return a.serve(ctx)
 }
 

@@ -23,13 +23,14 @@ type AuditEvent struct {
 	Action     string    `json:"action"`
 	// ActorID is the acting user; nil for the command line, whose operator
 	// is in ActorName ("cli:user@host").
-	ActorID       *uuid.UUID        `json:"actor_id"`
-	ActorName     string            `json:"actor_name"`
-	TargetID      *uuid.UUID        `json:"target_id"`
-	TargetName    string            `json:"target_name"`
-	RequestID     string            `json:"request_id"`
-	ClientAddress string            `json:"client_address"`
-	Details       map[string]string `json:"details,omitempty"`
+	ActorID       *uuid.UUID `json:"actor_id"`
+	ActorName     string     `json:"actor_name"`
+	TargetID      *uuid.UUID `json:"target_id"`
+	TargetName    string     `json:"target_name"`
+	RequestID     string     `json:"request_id"`
+	ClientAddress string     `json:"client_address"`
+	// Details is never nil, so that JSON shows an empty object.
+	Details map[string]string `json:"details"`
 }
 
 // AuditFilter selects one page of the audit trail, newest first.
@@ -144,7 +145,10 @@ func (a *Audit) List(ctx context.Context, f AuditFilter) (AuditPage, error) {
 	}
 	page := AuditPage{Events: make([]AuditEvent, 0, min(len(rows), f.Limit))}
 	for _, r := range rows[:min(len(rows), f.Limit)] {
-		page.Events = append(page.Events, AuditEvent{ID: r.ID, OccurredAt: r.OccurredAt, Action: r.Action,
+		if r.Details == nil {
+			r.Details = map[string]string{}
+		}
+		page.Events = append(page.Events, AuditEvent{ID: r.ID, OccurredAt: r.OccurredAt.UTC(), Action: r.Action,
 			ActorID: r.ActorID, ActorName: r.ActorName, TargetID: r.TargetID, TargetName: r.TargetName,
 			RequestID: r.RequestID, ClientAddress: r.ClientAddress, Details: r.Details})
 	}

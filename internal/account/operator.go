@@ -50,7 +50,7 @@ func (o *Operator) List(ctx context.Context, f ListFilter) ([]User, error) {
 	if f.InactiveOnly {
 		q = q.Where(entuser.IsActive(false))
 	}
-	rows, err := q.Order(entuser.ByCreatedAt(), entuser.ByID()).Select(publicFields...).All(ctx)
+	rows, err := q.Order(entuser.ByCreatedAt(), entuser.ByID()).Select(userColumnNames()...).All(ctx)
 	if err != nil {
 		return nil, storageError(err, "")
 	}

@@ -27,78 +27,92 @@ var (
 	sessionByToken = func() sessionStatement {
 		pg := entsql.Dialect(dialect.Postgres)
 		s, u := pg.Table(authsession.Table).As("s"), pg.Table(entuser.Table).As("u")
-		cols := append([]string{s.C(authsession.FieldID), s.C(authsession.FieldCreatedAt), s.C(authsession.FieldExpiresAt)}, publicColumns(u)...)
+		cols := []string{
+			entsql.As(s.C(authsession.FieldID), sessionIDColumn),
+			entsql.As(s.C(authsession.FieldCreatedAt), sessionCreatedColumn),
+			entsql.As(s.C(authsession.FieldExpiresAt), sessionExpiresColumn),
+		}
+		names := append([]string{sessionIDColumn, sessionCreatedColumn, sessionExpiresColumn}, userColumnNames()...)
+		for _, c := range userColumnNames() {
+			cols = append(cols, u.C(c))
+		}
 		q, _ := pg.Select(cols...).From(s).
 			Join(u).On(s.C(authsession.FieldUserID), u.C(entuser.FieldID)).
 			Where(entsql.EQ(s.C(authsession.FieldTokenHash), []byte(nil))).
 			Query()
-		return sessionStatement{sql: q}
+		return sessionStatement{sql: q, columns: names}
 	}()
 	// userByID reads a user's public columns: the hash is never shown, so
 	// it is not read.
 	userByID = func() userStatement {
 		pg := entsql.Dialect(dialect.Postgres)
 		u := pg.Table(entuser.Table)
-		q, _ := pg.Select(publicColumns(u)...).From(u).Where(entsql.EQ(u.C(entuser.FieldID), uuid.Nil)).Query()
-		return userStatement{sql: q}
+		var cols []string
+		for _, c := range userColumnNames() {
+			cols = append(cols, u.C(c))
+		}
+		q, _ := pg.Select(cols...).From(u).Where(entsql.EQ(u.C(entuser.FieldID), uuid.Nil)).Query()
+		return userStatement{sql: q, columns: userColumnNames()}
 	}()
 )
 
-// publicFields are the columns of a user that User holds, in the order
-// publicDest scans them.
-var publicFields = []string{entuser.FieldID, entuser.FieldUsername, entuser.FieldRole, entuser.FieldIsActive,
-	entuser.FieldCreatedAt, entuser.FieldUpdatedAt}
+// The session's columns in sessionByToken, named apart from the user's.
+const (
+	sessionIDColumn      = "session_id"
+	sessionCreatedColumn = "session_created_at"
+	sessionExpiresColumn = "session_expires_at"
+)
 
-func publicColumns(t *entsql.SelectTable) []string {
-	cols := make([]string, len(publicFields))
-	for i, f := range publicFields {
-		cols[i] = t.C(f)
+// dest returns, for each column a statement selects, in order, where its
+// value goes: a field of u found by the column's name, or one of sess.
+func dest(columns []string, u *User, sess *Session) []any {
+	d := make([]any, len(columns))
+	for i, col := range columns {
+		switch col {
+		case sessionIDColumn:
+			d[i] = &sess.ID
+		case sessionCreatedColumn:
+			d[i] = &sess.CreatedAt
+		case sessionExpiresColumn:
+			d[i] = &sess.ExpiresAt
+		default:
+			d[i], _ = userDest(u, col)
+		}
 	}
-	return cols
+	return d
 }
 
-// userRow receives the public columns of a user. The role is scanned as a
-// plain string: pgx plans a scan into a named string type (entuser.Role) by
-// reflection on every row, which the profile showed.
-type userRow struct {
-	User
-	role string
+type sessionStatement struct {
+	sql     string
+	columns []string
 }
-
-func (r *userRow) dest() []any {
-	return []any{&r.ID, &r.Username, &r.role, &r.IsActive, &r.CreatedAt, &r.UpdatedAt}
-}
-
-func (r *userRow) user() User {
-	u := r.User
-	u.Role = roleFromEnt(entuser.Role(r.role))
-	return u
-}
-
-type sessionStatement struct{ sql string }
 
 // run returns the session with this token hash and its user; found is
 // false when no session has the hash.
 func (q sessionStatement) run(ctx context.Context, drv dialect.Driver, tokenHash []byte) (sess Session, u User, found bool, err error) {
-	var row userRow
-	found, err = queryRow(ctx, drv, q.sql, []any{tokenHash}, append([]any{&sess.ID, &sess.CreatedAt, &sess.ExpiresAt}, row.dest()...)...)
+	found, err = queryRow(ctx, drv, q.sql, []any{tokenHash}, dest(q.columns, &u, &sess)...)
 	if !found || err != nil {
 		return Session{}, User{}, false, err
 	}
-	sess.UserID = row.ID
-	return sess, row.user(), true, nil
+	sess.UserID = u.ID
+	inUTC(&u)
+	return sess, u, true, nil
 }
 
-type userStatement struct{ sql string }
+type userStatement struct {
+	sql     string
+	columns []string
+}
 
 // run returns the user with this id; found is false when there is none.
 func (q userStatement) run(ctx context.Context, drv dialect.Driver, id uuid.UUID) (User, bool, error) {
-	var row userRow
-	found, err := queryRow(ctx, drv, q.sql, []any{id}, row.dest()...)
+	var u User
+	found, err := queryRow(ctx, drv, q.sql, []any{id}, dest(q.columns, &u, nil)...)
 	if !found || err != nil {
 		return User{}, false, err
 	}
-	return row.user(), true, nil
+	inUTC(&u)
+	return u, true, nil
 }
 
 // queryRow runs a statement on the Ent driver and scans its first row into

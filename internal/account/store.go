@@ -123,18 +123,6 @@ func withTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	return storageError(tx.Commit(), "")
 }
 
-// fromEnt copies the fields the domain may see; the hash stays behind.
-func fromEnt(u *ent.User) User {
-	return User{
-		ID:        u.ID,
-		Username:  u.Username,
-		Role:      roleFromEnt(u.Role),
-		IsActive:  u.IsActive,
-		CreatedAt: u.CreatedAt,
-		UpdatedAt: u.UpdatedAt,
-	}
-}
-
 func roleFromEnt(r entuser.Role) Role {
 	switch r {
 	case entuser.RoleADMIN:

@@ -44,15 +44,18 @@ func (r Role) Manages(target Role) bool {
 	return r.rank() > target.rank() && target.Valid()
 }
 
-// User is an account as the domain sees it. It never holds the password
-// hash, so it can be logged or encoded without leaking it.
+// User is an account as the domain sees it and as the API shows it: the
+// User schema of the API document (internal/httpapi/openapi.yaml) is this
+// type, and its json tags are the schema's property names. It never holds
+// the password hash, so it can be logged or encoded without leaking it.
+// Times are in UTC.
 type User struct {
-	ID        uuid.UUID
-	Username  string
-	Role      Role
-	IsActive  bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID        uuid.UUID `json:"id"`
+	Username  string    `json:"username"`
+	Role      Role      `json:"role"`
+	IsActive  bool      `json:"is_active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Username and password limits.

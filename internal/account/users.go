@@ -521,7 +521,7 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 		Order(sortFields[p.Sort](term), entuser.ByID(term)).
 		Limit(p.Limit + 1).
 		Offset(p.Offset).
-		Select(publicFields...).
+		Select(userColumnNames()...).
 		All(ctx)
 	if err != nil {
 		return Page{}, storageError(err, "")

@@ -9,13 +9,11 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"accounts/internal/account"
 )
@@ -204,92 +202,4 @@ func jsonType(kind string) string {
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == "application/json"
-}
-
-// idKey holds the parsed path id in the gin context.
-const idKey = "httpapi.id"
-
-// pathID validates the :id path parameter as a canonical UUID before any
-// query is made, answering 422 for anything else.
-func (s *server) pathID(c *gin.Context) {
-	raw := c.Param("id")
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
-		s.writeError(c, &account.Error{
-			Code:    account.CodeValidationFailed,
-			Message: "the path holds a malformed user id",
-			Fields:  []account.FieldError{{Field: "id", Message: "must be a UUID like 0192d4e0-7c1a-7b3e-9f00-123456789abc"}},
-		})
-		return
-	}
-	c.Set(idKey, id)
-	c.Next()
-}
-
-func idOf(c *gin.Context) uuid.UUID {
-	id, _ := c.Get(idKey)
-	return id.(uuid.UUID)
-}
-
-// listParams reads the query of GET /users; each malformed parameter is
-// one entry of a 422.
-func listParams(c *gin.Context) (account.ListParams, error) {
-	p := account.ListParams{Limit: 20, Sort: "username"}
-	var fields []account.FieldError
-	bad := func(field, msg string) { fields = append(fields, account.FieldError{Field: field, Message: msg}) }
-	q := c.Request.URL.Query()
-	if v := q.Get("limit"); q.Has("limit") {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			bad("limit", "must be a whole number between 1 and 100")
-		} else {
-			p.Limit = n
-		}
-	}
-	if v := q.Get("offset"); q.Has("offset") {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			bad("offset", "must be a whole number, 0 or more")
-		} else {
-			p.Offset = n
-		}
-	}
-	if q.Has("sort") {
-		p.Sort = q.Get("sort")
-	}
-	p.After = q.Get("after")
-	switch q.Get("order") {
-	case "", "asc":
-	case "desc":
-		p.Desc = true
-	default:
-		bad("order", "must be asc or desc")
-	}
-	if v := q.Get("role"); v != "" {
-		r := account.Role(v)
-		p.Role = &r
-	}
-	switch v := q.Get("is_active"); v {
-	case "":
-	case "true", "false":
-		b := v == "true"
-		p.IsActive = &b
-	default:
-		bad("is_active", "must be true or false")
-	}
-	if err := p.Validate(); err != nil {
-		var e *account.Error
-		if errors.As(err, &e) {
-			for _, f := range e.Fields {
-				// A parameter that did not parse is reported once, as such.
-				if !slices.ContainsFunc(fields, func(e account.FieldError) bool { return e.Field == f.Field }) {
-					fields = append(fields, f)
-				}
-			}
-		}
-	}
-	if len(fields) > 0 {
-		return p, &account.Error{Code: account.CodeValidationFailed, Message: "the query has invalid parameters", Fields: fields}
-	}
-	return p, nil
 }

@@ -43,7 +43,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"application/json", `{"username":"` + string(bytes.Repeat([]byte("x"), 2000)) + `"}`, account.CodeBodyTooLarge, ""},
 	}
 	for _, c := range cases {
-		var req credentialsRequest
+		var req SignUpRequest
 		err := decodeRaw(t, c.ct, []byte(c.body), &req)
 		if got := account.ErrorCode(err); got != c.code {
 			t.Errorf("%q %q: code %q, want %q (%v)", c.ct, c.body, got, c.code, err)
@@ -64,7 +64,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		for _, dst := range []any{&credentialsRequest{}, &createUserRequest{}, &changePasswordRequest{}, &setPasswordRequest{}} {
+		for _, dst := range []any{new(any), &SignUpRequest{}, &LoginRequest{}, &CreateUserRequest{}, &ChangePasswordRequest{}, &SetPasswordRequest{}} {
 			err := decodeRaw(t, "application/json", []byte(body), dst)
 			switch account.ErrorCode(err) {
 			case "", account.CodeInvalidJSON, account.CodeBodyTooLarge:

@@ -8,138 +8,108 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"accounts/internal/account"
 )
 
-// Request types. Each is decoded strictly: unknown fields are rejected.
+// handlers implements StrictServerInterface, generated from openapi.yaml.
+// By the time a method runs, the middleware of validate.go has checked the
+// request against the document and authenticated the caller; a method
+// calls a domain service and returns the typed answer, or an error that
+// writeError turns into a problem.
+type handlers struct{ s *server }
 
-type credentialsRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+var _ StrictServerInterface = handlers{}
+
+// ginOf returns the Gin context that the generated code passes as ctx.
+func ginOf(ctx context.Context) *gin.Context { return ctx.(*gin.Context) }
+
+// caller returns the authenticated user of the request.
+func caller(ctx context.Context) account.User { return principalOf(ginOf(ctx)).User }
+
+func (h handlers) Livez(context.Context, LivezRequestObject) (LivezResponseObject, error) {
+	return Livez200JSONResponse{StatusJSONResponse{Body: Status{Status: "ok"}}}, nil
 }
 
-type createUserRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Role     string `json:"role"`
-}
-
-type changePasswordRequest struct {
-	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
-}
-
-type setPasswordRequest struct {
-	Password string `json:"password"`
-}
-
-// Response types. Users are always encoded through userResponse, which has
-// no field for the hash.
-
-type userResponse struct {
-	ID        uuid.UUID `json:"id"`
-	Username  string    `json:"username"`
-	Role      string    `json:"role"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func newUserResponse(u account.User) userResponse {
-	return userResponse{
-		ID:        u.ID,
-		Username:  u.Username,
-		Role:      string(u.Role),
-		IsActive:  u.IsActive,
-		CreatedAt: u.CreatedAt.UTC(),
-		UpdatedAt: u.UpdatedAt.UTC(),
-	}
-}
-
-type createdResponse struct {
-	ID uuid.UUID `json:"id"`
-}
-
-type loginResponse struct {
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-type userListResponse struct {
-	Users      []userResponse `json:"users"`
-	Total      int            `json:"total"`
-	TotalExact bool           `json:"total_exact"`
-	Limit      int            `json:"limit"`
-	Offset     int            `json:"offset"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-}
-
-type statusResponse struct {
-	Status string `json:"status"`
-}
-
-func (s *server) livez(c *gin.Context) {
-	c.JSON(http.StatusOK, statusResponse{Status: "ok"})
-}
-
-func (s *server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.ReadyTimeout)
+func (h handlers) Readyz(ctx context.Context, _ ReadyzRequestObject) (ReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ginOf(ctx).Request.Context(), h.s.ReadyTimeout)
 	defer cancel()
-	if err := s.Ready(ctx); err != nil {
-		writeProblem(c, &account.Error{Code: account.CodeServiceUnavailable, Message: "not ready: " + err.Error(), RetryAfter: time.Second})
-		return
+	if err := h.s.Ready(ctx); err != nil {
+		return nil, &account.Error{Code: account.CodeServiceUnavailable, Message: "not ready: " + err.Error(), RetryAfter: time.Second}
 	}
-	c.JSON(http.StatusOK, statusResponse{Status: "ready"})
+	return Readyz200JSONResponse{StatusJSONResponse{Body: Status{Status: "ready"}}}, nil
 }
 
-func (s *server) openapi(c *gin.Context) {
-	c.Data(http.StatusOK, "application/json", s.doc)
+// rawResponse writes a body that is already encoded, such as this API's
+// own document.
+type rawResponse struct {
+	contentType string
+	body        []byte
 }
 
-func (s *server) signUp(c *gin.Context) {
-	var req credentialsRequest
-	if err := s.decodeJSON(c, &req); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if s.SignUps != nil {
+func (r rawResponse) VisitOpenapiResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", r.contentType)
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(r.body)
+	return err
+}
+
+func (h handlers) Openapi(context.Context, OpenapiRequestObject) (OpenapiResponseObject, error) {
+	return rawResponse{contentType: "application/json", body: h.s.doc}, nil
+}
+
+// handlerResponse lets an http.Handler answer, for /metrics.
+type handlerResponse struct {
+	handler http.Handler
+	request *http.Request
+}
+
+func (r handlerResponse) VisitMetricsResponse(w http.ResponseWriter) error {
+	r.handler.ServeHTTP(w, r.request)
+	return nil
+}
+
+func (h handlers) Metrics(ctx context.Context, _ MetricsRequestObject) (MetricsResponseObject, error) {
+	return handlerResponse{handler: h.s.Deps.Metrics, request: ginOf(ctx).Request}, nil
+}
+
+func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpResponseObject, error) {
+	c := ginOf(ctx)
+	if h.s.SignUps != nil {
 		// Before the hash, and whatever the name: the answer for a taken
 		// name must stay username_taken, so this budget is what bounds
 		// asking which names exist.
-		if err := s.SignUps.ReserveSignUp(c.Request.Context(), clientAddress(c)); err != nil {
-			s.writeError(c, err)
-			return
+		if err := h.s.SignUps.ReserveSignUp(c.Request.Context(), clientAddress(c)); err != nil {
+			return nil, err
 		}
 	}
-	u, err := s.Users.SignUp(c.Request.Context(), req.Username, req.Password)
+	u, err := h.s.Users.SignUp(c.Request.Context(), req.Body.Username, req.Body.Password)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
-	c.Header("Location", "/api/v1/users/"+u.ID.String())
-	c.JSON(http.StatusCreated, createdResponse{ID: u.ID})
+	return SignUp201JSONResponse{created(u)}, nil
 }
 
-// login opens a session. The session service throttles it on the
-// client's address and device token (cookie or X-Device-Token header);
-// a success sets the session cookie and hands out a new device token.
-func (s *server) login(c *gin.Context) {
-	var req credentialsRequest
-	if err := s.decodeJSON(c, &req); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	l, err := s.Sessions.Login(c.Request.Context(), req.Username, req.Password, s.clientOf(c))
+func created(u account.User) CreatedJSONResponse {
+	return CreatedJSONResponse{Body: Created{Id: u.ID}, Headers: CreatedResponseHeaders{Location: "/api/v1/users/" + u.ID.String()}}
+}
+
+// Login opens a session. The session service throttles it on the
+// client's address and device token (cookie or X-Device-Token header); a
+// success sets the session cookie and hands out a new device token.
+func (h handlers) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
+	c := ginOf(ctx)
+	l, err := h.s.Sessions.Login(c.Request.Context(), req.Body.Username, req.Body.Password, h.s.clientOf(c))
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
-	s.setCookie(c, l.Token, l.ExpiresAt)
-	s.setDevice(c, l.Device)
-	c.JSON(http.StatusOK, loginResponse{AccessToken: l.Token, TokenType: "Bearer", ExpiresAt: l.ExpiresAt.UTC()})
+	h.s.setCookie(c, l.Token, l.ExpiresAt)
+	h.s.setDevice(c, l.Device)
+	return Login200JSONResponse{Body: session(l)}, nil
+}
+
+func session(l account.Login) Login {
+	return Login{AccessToken: l.Token, TokenType: Bearer, ExpiresAt: l.ExpiresAt.UTC()}
 }
 
 // clientOf is who sends the request, for the throttle.
@@ -177,115 +147,122 @@ func clientAddress(c *gin.Context) string {
 	return p.String()
 }
 
-func (s *server) getAccount(c *gin.Context) {
-	c.JSON(http.StatusOK, newUserResponse(principalOf(c).User))
+func (h handlers) GetAccount(ctx context.Context, _ GetAccountRequestObject) (GetAccountResponseObject, error) {
+	return GetAccount200JSONResponse{Body: caller(ctx)}, nil
 }
 
-func (s *server) changePassword(c *gin.Context) {
-	var req changePasswordRequest
-	if err := s.decodeJSON(c, &req); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	l, err := s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.Client{Address: clientAddress(c)}, req.CurrentPassword, req.NewPassword)
+func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
+	c := ginOf(ctx)
+	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.Client{Address: clientAddress(c)},
+		req.Body.CurrentPassword, req.Body.NewPassword)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
 	// Every session of the caller ended, this one included: the answer
 	// carries the new one, as a login's does.
-	s.setCookie(c, l.Token, l.ExpiresAt)
-	c.JSON(http.StatusOK, loginResponse{AccessToken: l.Token, TokenType: "Bearer", ExpiresAt: l.ExpiresAt.UTC()})
+	h.s.setCookie(c, l.Token, l.ExpiresAt)
+	return ChangePassword200JSONResponse{Body: session(l)}, nil
 }
 
-func (s *server) logout(c *gin.Context) {
-	if err := s.Sessions.Logout(c.Request.Context(), principalOf(c)); err != nil {
-		s.writeError(c, err)
-		return
+func (h handlers) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {
+	c := ginOf(ctx)
+	if err := h.s.Sessions.Logout(c.Request.Context(), principalOf(c)); err != nil {
+		return nil, err
 	}
-	s.clearCookie(c)
-	c.Status(http.StatusNoContent)
+	h.s.clearCookie(c)
+	return Logout204Response{}, nil
 }
 
-func (s *server) createUser(c *gin.Context) {
-	var req createUserRequest
-	if err := s.decodeJSON(c, &req); err != nil {
-		s.writeError(c, err)
-		return
+func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
+	var role account.Role
+	if req.Body.Role != nil {
+		role = account.Role(*req.Body.Role)
 	}
-	u, err := s.Users.Create(c.Request.Context(), principalOf(c).User, req.Username, req.Password, account.Role(req.Role))
+	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), req.Body.Username, req.Body.Password, role)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
-	c.Header("Location", "/api/v1/users/"+u.ID.String())
-	c.JSON(http.StatusCreated, createdResponse{ID: u.ID})
+	return CreateUser201JSONResponse{created(u)}, nil
 }
 
-func (s *server) listUsers(c *gin.Context) {
-	caller := principalOf(c).User
-	// Authorization comes before parameter checks, so a plain user gets 403
-	// whatever the query says.
-	if err := account.Authorize(caller, account.ActionViewUsers, account.User{}); err != nil {
-		s.writeError(c, err)
-		return
+func (h handlers) ListUsers(ctx context.Context, req ListUsersRequestObject) (ListUsersResponseObject, error) {
+	p := listParams(req.Params)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
-	p, err := listParams(c)
+	page, err := h.s.Users.List(ginOf(ctx).Request.Context(), caller(ctx), p)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
-	page, err := s.Users.List(c.Request.Context(), caller, p)
+	users := page.Users
+	if users == nil {
+		users = []account.User{}
+	}
+	return ListUsers200JSONResponse{Body: UserList{Users: users, Total: page.Total, TotalExact: page.TotalExact,
+		Limit: page.Limit, Offset: page.Offset, NextCursor: page.NextCursor}}, nil
+}
+
+// listParams reads the query of GET /users. The validator has checked
+// each parameter and filled in the defaults openapi.yaml gives.
+func listParams(q ListUsersParams) account.ListParams {
+	var p account.ListParams
+	deref(&p.Limit, q.Limit)
+	deref(&p.Offset, q.Offset)
+	deref(&p.After, q.After)
+	if q.Sort != nil {
+		p.Sort = string(*q.Sort)
+	}
+	p.Desc = q.Order != nil && *q.Order == Desc
+	p.Role = q.Role
+	p.IsActive = q.IsActive
+	return p
+}
+
+func deref[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+func (h handlers) GetUser(ctx context.Context, req GetUserRequestObject) (GetUserResponseObject, error) {
+	u, err := h.s.Users.Get(ginOf(ctx).Request.Context(), caller(ctx), req.Id)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
-	resp := userListResponse{Users: make([]userResponse, 0, len(page.Users)), Total: page.Total, TotalExact: page.TotalExact,
-		Limit: page.Limit, Offset: page.Offset, NextCursor: page.NextCursor}
-	for _, u := range page.Users {
-		resp.Users = append(resp.Users, newUserResponse(u))
+	return GetUser200JSONResponse{Body: u}, nil
+}
+
+func (h handlers) SetUserPassword(ctx context.Context, req SetUserPasswordRequestObject) (SetUserPasswordResponseObject, error) {
+	if err := h.s.Users.SetPassword(ginOf(ctx).Request.Context(), caller(ctx), req.Id, req.Body.Password); err != nil {
+		return nil, err
 	}
-	c.JSON(http.StatusOK, resp)
+	return SetUserPassword204Response{}, nil
 }
 
-func (s *server) getUser(c *gin.Context) {
-	u, err := s.Users.Get(c.Request.Context(), principalOf(c).User, idOf(c))
-	if err != nil {
-		s.writeError(c, err)
-		return
+func (h handlers) GrantAdmin(ctx context.Context, req GrantAdminRequestObject) (GrantAdminResponseObject, error) {
+	if err := h.s.Users.SetAdmin(ginOf(ctx).Request.Context(), caller(ctx), req.Id, true); err != nil {
+		return nil, err
 	}
-	c.JSON(http.StatusOK, newUserResponse(u))
+	return GrantAdmin204Response{}, nil
 }
 
-func (s *server) setUserPassword(c *gin.Context) {
-	var req setPasswordRequest
-	if err := s.decodeJSON(c, &req); err != nil {
-		s.writeError(c, err)
-		return
+func (h handlers) RevokeAdmin(ctx context.Context, req RevokeAdminRequestObject) (RevokeAdminResponseObject, error) {
+	if err := h.s.Users.SetAdmin(ginOf(ctx).Request.Context(), caller(ctx), req.Id, false); err != nil {
+		return nil, err
 	}
-	s.noContent(c, s.Users.SetPassword(c.Request.Context(), principalOf(c).User, idOf(c), req.Password))
+	return RevokeAdmin204Response{}, nil
 }
 
-func (s *server) grantAdmin(c *gin.Context) {
-	s.noContent(c, s.Users.SetAdmin(c.Request.Context(), principalOf(c).User, idOf(c), true))
-}
-
-func (s *server) revokeAdmin(c *gin.Context) {
-	s.noContent(c, s.Users.SetAdmin(c.Request.Context(), principalOf(c).User, idOf(c), false))
-}
-
-func (s *server) activate(c *gin.Context) {
-	s.noContent(c, s.Users.SetActive(c.Request.Context(), principalOf(c).User, idOf(c), true))
-}
-
-func (s *server) deactivate(c *gin.Context) {
-	s.noContent(c, s.Users.SetActive(c.Request.Context(), principalOf(c).User, idOf(c), false))
-}
-
-func (s *server) noContent(c *gin.Context, err error) {
-	if err != nil {
-		s.writeError(c, err)
-		return
+func (h handlers) Activate(ctx context.Context, req ActivateRequestObject) (ActivateResponseObject, error) {
+	if err := h.s.Users.SetActive(ginOf(ctx).Request.Context(), caller(ctx), req.Id, true); err != nil {
+		return nil, err
 	}
-	c.Status(http.StatusNoContent)
+	return Activate204Response{}, nil
+}
+
+func (h handlers) Deactivate(ctx context.Context, req DeactivateRequestObject) (DeactivateResponseObject, error) {
+	if err := h.s.Users.SetActive(ginOf(ctx).Request.Context(), caller(ctx), req.Id, false); err != nil {
+		return nil, err
+	}
+	return Deactivate204Response{}, nil
 }

@@ -52,6 +52,9 @@ func (s *server) observe(c *gin.Context) {
 		id = uuid.NewString()
 	}
 	c.Header(RequestIDHeader, id)
+	// Downstream code, the generated parameter binding included, sees the
+	// one id the request goes by.
+	c.Request.Header.Set(RequestIDHeader, id)
 	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
 	// The audit trail records every change with the request's id and the
 	// client's address (through a trusted proxy, the one it names).

@@ -41,22 +41,6 @@ var statusOf = map[account.Code]int{
 // problemTypePrefix starts the "type" URI of every problem; the code ends it.
 const problemTypePrefix = "urn:accounts:problem:"
 
-// problem is an RFC 9457 problem document, with the service's code and
-// the invalid fields.
-type problem struct {
-	Type   string         `json:"type"`
-	Title  string         `json:"title"`
-	Status int            `json:"status"`
-	Code   account.Code   `json:"code"`
-	Detail string         `json:"detail,omitempty"`
-	Errors []fieldProblem `json:"errors,omitempty"`
-}
-
-type fieldProblem struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
 // writeError writes err as problem+json and aborts the handler chain.
 // Errors that are not *account.Error are internal: they are logged with
 // the request and shown as a generic 500, so no SQL, DSN or stack trace
@@ -79,7 +63,7 @@ func writeProblem(c *gin.Context, e *account.Error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	p := problem{
+	p := Problem{
 		Type:   problemTypePrefix + string(e.Code),
 		Title:  http.StatusText(status),
 		Status: status,
@@ -87,7 +71,7 @@ func writeProblem(c *gin.Context, e *account.Error) {
 		Detail: e.Message,
 	}
 	for _, f := range e.Fields {
-		p.Errors = append(p.Errors, fieldProblem{Field: f.Field, Message: f.Message})
+		p.Errors = append(p.Errors, FieldError{Field: f.Field, Message: f.Message})
 	}
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))

@@ -1,10 +1,17 @@
 package httpapi
 
-import "github.com/gin-gonic/gin"
+import (
+	"net/http"
 
-// routes lists every route of the service. Each route has an operation in
-// the OpenAPI document (openapi.go); TestEveryRouteDocumented fails when
-// one is missing.
+	"github.com/gin-gonic/gin"
+
+	"accounts/internal/account"
+)
+
+// routes registers every operation of openapi.yaml, through the generated
+// RegisterHandlersWithOptions, behind the middleware that applies the
+// document to each request (validate.go). TestEveryRouteDocumented fails
+// when a route and the document disagree.
 func (s *server) routes(e *gin.Engine) {
 	// Middleware for every request, outermost first. Request logging,
 	// metrics and tracing belong at the top of this list, before recover,
@@ -14,38 +21,71 @@ func (s *server) routes(e *gin.Engine) {
 		s.recoverPanics,
 		securityHeaders,
 		refuseTransferEncoding,
+		s.checkPath,
+		s.checkSession,
+		s.checkRole,
+		s.checkRequest,
 	)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
-
-	e.GET("/livez", s.livez)
-	e.GET("/readyz", s.readyz)
-	e.GET("/openapi.json", s.openapi)
-	if s.Metrics != nil {
-		e.GET("/metrics", gin.WrapH(s.Metrics))
+	if s.Docs {
+		s.docs(e)
 	}
 
-	api := e.Group("/api/v1")
+	strict := NewStrictHandlerWithOptions(handlers{s}, nil, StrictGinServerOptions{
+		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
+			s.writeError(c, account.Errorf(account.CodeInvalidJSON, "the body is not valid for this endpoint"))
+		},
+		HandlerErrorFunc:         s.writeError,
+		ResponseErrorHandlerFunc: s.writeError,
+	})
+	// /metrics is served here only when metrics are not on an address of
+	// their own, and /api/v1/audit only when the service has an audit
+	// trail; otherwise the path is unmatched, like any unknown one.
+	router := skipRoutes{IRouter: e, skip: map[string]bool{
+		"GET /metrics":      s.Deps.Metrics == nil,
+		"GET /api/v1/audit": s.Deps.Audit == nil,
+	}}
+	RegisterHandlersWithOptions(router, strict, GinServerOptions{
+		// The validator has checked every parameter against the same
+		// document, so the generated binding fails only on a disagreement
+		// between the two; it is answered as the validator would.
+		ErrorHandler: func(c *gin.Context, err error, status int) {
+			s.writeError(c, account.Errorf(account.CodeValidationFailed, "%s", err.Error()))
+		},
+	})
+}
 
-	anonymous := api.Group("", s.requireAnonymous)
-	anonymous.POST("/account/signup", s.signUp)
-	anonymous.POST("/account/login", s.login)
+// skipRoutes registers every route given to it except those in skip, keyed
+// "METHOD /path".
+type skipRoutes struct {
+	gin.IRouter
+	skip map[string]bool
+}
 
-	authed := api.Group("", s.requireSession)
-	authed.GET("/account", s.getAccount)
-	authed.PUT("/account/password", s.changePassword)
-	authed.DELETE("/account/logout", s.logout)
-	authed.POST("/users", s.createUser)
-	authed.GET("/users", s.listUsers)
-	authed.GET("/audit", s.listAudit)
+func (r skipRoutes) handle(method, path string, h []gin.HandlerFunc) gin.IRoutes {
+	if r.skip[method+" "+path] {
+		return r
+	}
+	return r.IRouter.Handle(method, path, h...)
+}
 
-	// The path id is checked before the session lookup, so a malformed id
-	// costs no query at all.
-	byID := api.Group("/users/:id", s.pathID, s.requireSession)
-	byID.GET("", s.getUser)
-	byID.PUT("/password", s.setUserPassword)
-	byID.PUT("/roles/admin", s.grantAdmin)
-	byID.DELETE("/roles/admin", s.revokeAdmin)
-	byID.PUT("/activation", s.activate)
-	byID.DELETE("/activation", s.deactivate)
+// GET registers a GET route unless it is skipped.
+func (r skipRoutes) GET(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return r.handle(http.MethodGet, path, h)
+}
+
+// POST registers a POST route unless it is skipped.
+func (r skipRoutes) POST(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return r.handle(http.MethodPost, path, h)
+}
+
+// PUT registers a PUT route unless it is skipped.
+func (r skipRoutes) PUT(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return r.handle(http.MethodPut, path, h)
+}
+
+// DELETE registers a DELETE route unless it is skipped.
+func (r skipRoutes) DELETE(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return r.handle(http.MethodDelete, path, h)
 }

@@ -1,7 +1,10 @@
 // Package httpapi is the REST API of the service on Gin, and the only
-// package that imports Gin. Handlers decode a request type, call a domain
-// service from package account, and encode a response type; every error
-// goes through one function that writes application/problem+json.
+// package that imports Gin. openapi.yaml is its contract: the request and
+// response types and the server interface are generated from it
+// (api.gen.go), and every request is checked against it before a handler
+// runs. Handlers call a domain service from package account and return a
+// typed answer; every error goes through one function that writes
+// application/problem+json.
 package httpapi
 
 import (
@@ -35,6 +38,8 @@ type Config struct {
 	TrustedProxies []string
 	// ReadyTimeout bounds the readiness check of /readyz; 0 means 2 s.
 	ReadyTimeout time.Duration
+	// Docs serves the interactive documentation (Swagger UI) at /docs.
+	Docs bool
 	// PublicOrigins are the origins (scheme://host[:port]) the service is
 	// reached at; a cookie-authenticated state change that is not JSON
 	// must come from one of them.
@@ -105,7 +110,10 @@ type Deps struct {
 
 type server struct {
 	Deps
+	// doc is openapi.yaml as JSON, for GET /openapi.json.
 	doc []byte
+	// ops are the document's operations by the route that serves each.
+	ops map[routeKey]*operation
 	// origins are PublicOrigins, normalized (normalOrigin).
 	origins []string
 }
@@ -140,7 +148,15 @@ func newEngine(d Deps) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, doc: doc}
+	spec, err := loadSpec()
+	if err != nil {
+		return nil, err
+	}
+	ops, err := operations(spec)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, doc: doc, ops: ops}
 	for _, o := range d.PublicOrigins {
 		if o = strings.TrimSpace(o); o == "" {
 			continue

@@ -121,6 +121,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
+			Docs:           cfg.HTTP.Docs,
 		},
 	})
 	if err != nil {

@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"go.yaml.in/yaml/v3"
+
+	"accounts/internal/account"
+)
+
+// specYAML is the contract of the API. api.gen.go is generated from it,
+// the request validator reads it, and GET /openapi.json serves it.
+//
+//go:embed openapi.yaml
+var specYAML []byte
+
+// Document returns the OpenAPI document of the API as indented JSON, its
+// keys in the order openapi.yaml writes them.
+func Document() ([]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(specYAML, &root); err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, &root); err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, buf.Bytes(), "", "  "); err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// writeJSON writes a YAML node as JSON, keeping the order of mapping keys
+// (which a map would lose) so that the served document reads like the file.
+func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return writeJSON(buf, n.Content[0])
+	case yaml.AliasNode:
+		return writeJSON(buf, n.Alias)
+	case yaml.MappingNode:
+		buf.WriteByte('{')
+		for i := 0; i < len(n.Content); i += 2 {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			key, _ := json.Marshal(n.Content[i].Value)
+			buf.Write(key)
+			buf.WriteByte(':')
+			if err := writeJSON(buf, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+	case yaml.SequenceNode:
+		buf.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeJSON(buf, item); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+	case yaml.ScalarNode:
+		return writeScalar(buf, n)
+	}
+	return nil
+}
+
+func writeScalar(buf *bytes.Buffer, n *yaml.Node) error {
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		if _, err := strconv.ParseFloat(n.Value, 64); err != nil {
+			return fmt.Errorf("line %d: %q is not a JSON number", n.Line, n.Value)
+		}
+		buf.WriteString(n.Value)
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return err
+		}
+		buf.WriteString(strconv.FormatBool(b))
+	case "!!null":
+		buf.WriteString("null")
+	default:
+		s, _ := json.Marshal(n.Value)
+		buf.Write(s)
+	}
+	return nil
+}
+
+// loadSpec parses and validates the embedded document.
+func loadSpec() (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(specYAML)
+	if err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml is invalid: %w", err)
+	}
+	return doc, nil
+}
+
+// sessionRule says what an operation asks of the caller's session.
+type sessionRule int
+
+const (
+	sessionIgnored  sessionRule = iota
+	sessionRequired             // the operation lists a security scheme
+	sessionRefused              // x-anonymous-only: logged-in callers get 403
+)
+
+// operation is what the middleware in front of the handlers needs to know
+// of one operation of the document.
+type operation struct {
+	route   *routers.Route
+	session sessionRule
+	// role is x-required-role: the least role the caller needs, "" for
+	// none.
+	role  account.Role
+	path  openapi3.Parameters
+	query openapi3.Parameters
+	// body is the JSON schema of the request body, nil when there is none.
+	body *openapi3.Schema
+}
+
+// routeKey finds an operation by the method and Gin route template of a
+// request.
+type routeKey struct{ method, route string }
+
+// operations indexes the document's operations by the Gin route that
+// serves each ("/users/{id}" is "/users/:id" in Gin).
+func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
+	ops := map[routeKey]*operation{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			o, err := newOperation(doc, path, item, method, op)
+			if err != nil {
+				return nil, fmt.Errorf("openapi.yaml: %s %s: %w", method, path, err)
+			}
+			ops[routeKey{method, ginRoute(path)}] = o
+		}
+	}
+	return ops, nil
+}
+
+func newOperation(doc *openapi3.T, path string, item *openapi3.PathItem, method string, op *openapi3.Operation) (*operation, error) {
+	o := &operation{route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}}
+	if op.Security != nil && len(*op.Security) > 0 {
+		o.session = sessionRequired
+	}
+	if v, _ := op.Extensions["x-anonymous-only"].(bool); v {
+		if o.session == sessionRequired {
+			return nil, fmt.Errorf("x-anonymous-only with a security requirement")
+		}
+		o.session = sessionRefused
+	}
+	switch role := op.Extensions["x-required-role"]; role {
+	case nil:
+	case "admin", "super_admin":
+		if o.session != sessionRequired {
+			return nil, fmt.Errorf("x-required-role without a security requirement")
+		}
+		o.role = account.Role(role.(string))
+	default:
+		return nil, fmt.Errorf("x-required-role %v: only admin and super_admin are known", role)
+	}
+	for _, p := range append(item.Parameters, op.Parameters...) {
+		switch p.Value.In {
+		case openapi3.ParameterInPath:
+			o.path = append(o.path, p)
+		case openapi3.ParameterInQuery:
+			o.query = append(o.query, p)
+		}
+	}
+	if op.RequestBody != nil {
+		mt := op.RequestBody.Value.Content.Get("application/json")
+		if mt == nil || len(op.RequestBody.Value.Content) != 1 {
+			return nil, fmt.Errorf("a request body must be application/json only")
+		}
+		o.body = mt.Schema.Value
+	}
+	return o, nil
+}
+
+// ginRoute turns an OpenAPI path template into Gin's.
+func ginRoute(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			parts[i] = ":" + p[1:len(p)-1]
+		}
+	}
+	return strings.Join(parts, "/")
+}
