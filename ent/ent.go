@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"accounts/ent/auditevent"
 	"accounts/ent/authsession"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
@@ -75,6 +76,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditevent.Table:      auditevent.ValidColumn,
 			authsession.Table:     authsession.ValidColumn,
 			throttlecounter.Table: throttlecounter.ValidColumn,
 			user.Table:            user.ValidColumn,

@@ -163,12 +163,12 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			// Tests sign up many users from one address; the ones about
 			// the sign-up budget set their own.
 			"ACCOUNTS_AUTH_SIGNUPS_PER_ADDRESS": "0",
-			// /metrics on a loopback listener of its own, as by default,
-			// but on a free port: parallel servers cannot share 9090.
-			"ACCOUNTS_METRICS_ADDR": "127.0.0.1:0",
 			// The soft memory limit is the process's, and many servers
 			// share this one.
 			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
+			// /metrics on a loopback listener of its own, as by default,
+			// but on a free port: parallel servers cannot share 9090.
+			"ACCOUNTS_METRICS_ADDR": "127.0.0.1:0",
 		},
 	}
 	s.addSecret(pepper)

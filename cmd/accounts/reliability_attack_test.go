@@ -124,6 +124,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 		"DELETE /api/v1/account/logout":         {anon, done, done, done},
 		"POST /api/v1/users":                    {anon, denied, created, created},
 		"GET /api/v1/users":                     {anon, denied, ok, ok},
+		"GET /api/v1/audit":                     {anon, denied, denied, ok},
 		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
 		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
 		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},

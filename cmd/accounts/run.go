@@ -68,7 +68,7 @@ func (a *app) rootCommand() *cobra.Command {
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&configFile, "config", "", "YAML configuration file (keys as in `accounts config show`)")
+	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (its keys are those that accounts config show prints)")
 	pf.String("database-url", "", "database URL (overrides DATABASE_URL and the database.* parts)")
 	pf.String("log-level", "", "debug, info, warn or error")
 	pf.String("log-format", "", "text, json or auto")
@@ -80,6 +80,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.healthcheckCommand(),
 		a.configCommand(),
 		a.usersCommand(),
+		a.auditCommand(),
 		a.migrateCommand(),
 	)
 	return root

@@ -28,7 +28,7 @@ func (a *app) usersCommand() *cobra.Command {
 			" when it is set, otherwise from the first line of standard input; it must satisfy the same rules as in the API.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pw, err := a.superAdminPassword(cmd.InOrStdin())
+			pw, err := a.readPassword(cmd.InOrStdin(), superAdminPasswordEnv)
 			if err != nil {
 				return err
 			}
@@ -38,13 +38,14 @@ func (a *app) usersCommand() *cobra.Command {
 	create.Flags().StringVar(&username, "username", "", "the new super admin's username (required)")
 	_ = create.MarkFlagRequired("username")
 	cmd.AddCommand(create)
+	cmd.AddCommand(a.breakGlassCommands()...)
 	return cmd
 }
 
-// superAdminPassword reads the password from the environment or the first
-// line of in, without its line ending.
-func (a *app) superAdminPassword(in io.Reader) (string, error) {
-	if pw := a.getenv(superAdminPasswordEnv); pw != "" {
+// readPassword reads a password from the variable env or the first line
+// of in, without its line ending.
+func (a *app) readPassword(in io.Reader, env string) (string, error) {
+	if pw := a.getenv(env); pw != "" {
 		return pw, nil
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
@@ -53,7 +54,7 @@ func (a *app) superAdminPassword(in io.Reader) (string, error) {
 	}
 	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
-		return "", fmt.Errorf("no password: set %s or write it on standard input", superAdminPasswordEnv)
+		return "", fmt.Errorf("no password: set %s or write it on standard input", env)
 	}
 	return pw, nil
 }
@@ -82,6 +83,7 @@ func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
 	}
 	// No check before the insert: the unique index decides, also against
 	// a sign-up of the same name at the same moment.
+	ctx = account.WithOrigin(ctx, account.Origin{Operator: operatorName()})
 	u, err := account.NewUsers(db, hasher).CreateSuperAdmin(ctx, username, pw)
 	if err != nil {
 		if account.ErrorCode(err) == account.CodeUsernameTaken {

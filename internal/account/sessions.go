@@ -179,7 +179,10 @@ func (s *Sessions) check(ctx context.Context, u *ent.User, pw string) (Login, er
 			}
 		}
 		l, err = s.open(ctx, tx, fromEnt(cur))
-		return err
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, auditEntry{action: AuditLoggedIn, actor: &l.User, target: l.User})
 	})
 	if err != nil {
 		return Login{}, err
@@ -340,11 +343,15 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 			}
 			return err
 		}
-		if err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash))); err != nil {
+		n, err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash)))
+		if err != nil {
 			return storageError(err, CodeUserNotFound)
 		}
 		l, err = s.open(ctx, tx, fromEnt(cur))
-		return err
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, auditEntry{action: AuditPasswordChanged, actor: &l.User, target: l.User, details: sessionsEnded(n)})
 	})
 	return l, err
 }

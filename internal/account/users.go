@@ -37,7 +37,7 @@ func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
 
 // SignUp creates an active user with role user.
 func (s *Users) SignUp(ctx context.Context, username, pw string) (User, error) {
-	return s.create(ctx, username, pw, RoleUser, nil)
+	return s.create(ctx, username, pw, RoleUser, nil, false)
 }
 
 // Create creates a user on behalf of caller; role "" means user.
@@ -57,19 +57,19 @@ func (s *Users) Create(ctx context.Context, caller User, username, pw string, ro
 	if err := Authorize(caller, ActionCreateUser, User{Role: role}); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, username, pw, role, &caller)
+	return s.create(ctx, username, pw, role, &caller, false)
 }
 
 // CreateSuperAdmin creates a super admin. Only the command line calls it:
 // the API never creates one.
 func (s *Users) CreateSuperAdmin(ctx context.Context, username, pw string) (User, error) {
-	return s.create(ctx, username, pw, RoleSuperAdmin, nil)
+	return s.create(ctx, username, pw, RoleSuperAdmin, nil, true)
 }
 
 // create inserts a user. When an admin asks (caller not nil), the
 // caller's role and state are read again in the inserting transaction,
 // so a revoke that commits first also stops a request already under way.
-func (s *Users) create(ctx context.Context, username, pw string, role Role, caller *User) (User, error) {
+func (s *Users) create(ctx context.Context, username, pw string, role Role, caller *User, operator bool) (User, error) {
 	if err := validateCredentials(username, pw, "password"); err != nil {
 		return User{}, err
 	}
@@ -96,12 +96,28 @@ func (s *Users) create(ctx context.Context, username, pw string, role Role, call
 			SetPasswordHash([]byte(hash)).
 			SetRole(roleToEnt(role)).
 			Save(ctx)
-		return storageError(err, "")
+		if err != nil {
+			return storageError(err, "")
+		}
+		return record(ctx, tx, createdEntry(fromEnt(u), caller, operator))
 	})
 	if err != nil {
 		return User{}, err
 	}
 	return fromEnt(u), nil
+}
+
+// createdEntry is the audit entry of a new user: signed up (the user is
+// the actor), or created by an admin or the operator.
+func createdEntry(u User, caller *User, operator bool) auditEntry {
+	details := map[string]string{"role": string(u.Role)}
+	switch {
+	case caller != nil:
+		return auditEntry{action: AuditCreated, actor: caller, target: u, details: details}
+	case operator:
+		return auditEntry{action: AuditCreated, target: u, details: details}
+	}
+	return auditEntry{action: AuditSignedUp, actor: &u, target: u, details: details}
 }
 
 // hash hashes a password, turning a saturated hasher into a 503-style error.
@@ -179,7 +195,11 @@ func (s *Users) SetPassword(ctx context.Context, caller User, id uuid.UUID, pw s
 		if err := Authorize(caller, ActionSetPassword, target); err != nil {
 			return err
 		}
-		return storageError(endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash))), CodeUserNotFound)
+		n, err := endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash)))
+		if err != nil {
+			return storageError(err, CodeUserNotFound)
+		}
+		return record(ctx, tx, auditEntry{action: AuditPasswordSet, actor: &caller, target: target, details: sessionsEnded(n)})
 	})
 }
 
@@ -187,13 +207,12 @@ func (s *Users) SetPassword(ctx context.Context, caller User, id uuid.UUID, pw s
 // is_active) with a new credential version, and ends every session of the
 // user. Logins insert their session under a share lock of the user row and
 // only at the version they verified, so once this commits no check made
-// before it opens a session.
-func endCredentials(ctx context.Context, tx *ent.Tx, id uuid.UUID, update *ent.UserUpdateOne) error {
+// before it opens a session. It returns how many sessions ended.
+func endCredentials(ctx context.Context, tx *ent.Tx, id uuid.UUID, update *ent.UserUpdateOne) (int, error) {
 	if err := update.AddCredentialVersion(1).Exec(ctx); err != nil {
-		return err
+		return 0, err
 	}
-	_, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
-	return err
+	return tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
 }
 
 // SetAdmin grants (admin true) or revokes the admin role. It changes
@@ -203,11 +222,14 @@ func (s *Users) SetAdmin(ctx context.Context, caller User, id uuid.UUID, admin b
 	if admin {
 		action, want = ActionGrantAdmin, RoleAdmin
 	}
-	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) error {
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, caller, target User) error {
 		if target.Role == want {
 			return nil
 		}
-		return tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx)
+		if err := tx.User.UpdateOneID(id).SetRole(roleToEnt(want)).Exec(ctx); err != nil {
+			return err
+		}
+		return record(ctx, tx, roleChange(&caller, target, target.Role, want))
 	})
 }
 
@@ -221,20 +243,34 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 	if active {
 		action = ActionActivate
 	}
-	return s.change(ctx, caller, id, action, func(tx *ent.Tx, target User) error {
+	return s.change(ctx, caller, id, action, func(tx *ent.Tx, caller, target User) error {
 		if target.IsActive == active {
 			return nil
 		}
-		return endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetIsActive(active))
+		return setActive(ctx, tx, &caller, target, active)
 	})
+}
+
+// setActive sets or clears is_active, ends the user's sessions and
+// records the change; actor nil is the operator.
+func setActive(ctx context.Context, tx *ent.Tx, actor *User, target User, active bool) error {
+	n, err := endCredentials(ctx, tx, target.ID, tx.User.UpdateOneID(target.ID).SetIsActive(active))
+	if err != nil {
+		return err
+	}
+	action := AuditDeactivated
+	if active {
+		action = AuditActivated
+	}
+	return record(ctx, tx, auditEntry{action: action, actor: actor, target: target, details: sessionsEnded(n)})
 }
 
 // change runs one admin action on a user. It locks the target and the
 // caller and authorizes on what is locked, so neither a concurrent change
 // of the target's role nor one of the caller's role or state (whichever
-// commits first wins) slips past the check; apply writes only when
-// something changes.
-func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(*ent.Tx, User) error) error {
+// commits first wins) slips past the check; apply writes, and records,
+// only when something changes.
+func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(tx *ent.Tx, caller, target User) error) error {
 	if err := Authorize(caller, ActionViewUsers, User{}); err != nil {
 		return err
 	}
@@ -246,7 +282,7 @@ func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Ac
 		if err := Authorize(caller, action, target); err != nil {
 			return err
 		}
-		return storageError(apply(tx, target), CodeUserNotFound)
+		return storageError(apply(tx, caller, target), CodeUserNotFound)
 	})
 }
 

@@ -78,6 +78,7 @@ type Log struct {
 type Auth struct {
 	SessionTTL         time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
 	SessionMaxLifetime time.Duration `koanf:"session_max_lifetime" help:"Absolute lifetime of a session from its login; sliding extension never goes past it."`
+	AuditRetention     time.Duration `koanf:"audit_retention" help:"How long audit events are kept; older ones are deleted by the purge job, in batches. 0 keeps them forever."`
 	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix (set it when served over HTTPS)."`
 	// The login throttle keeps its counters in PostgreSQL, shared by every
 	// replica (package throttle).
@@ -166,6 +167,7 @@ func Default() Config {
 		Auth: Auth{
 			SessionTTL:               30 * time.Minute,
 			SessionMaxLifetime:       12 * time.Hour,
+			AuditRetention:           365 * 24 * time.Hour,
 			LoginFailuresPerUsername: 10,
 			LoginFailuresPerAddress:  100,
 			LoginFailuresPerDevice:   10,

@@ -309,6 +309,9 @@ func (c *Config) validate() []string {
 	if c.Auth.ThrottleBuckets < 1 || c.Auth.ThrottleBuckets > 1<<24 {
 		c.problem(&p, "auth.throttle_buckets", "must be between 1 and %d, got %d", 1<<24, c.Auth.ThrottleBuckets)
 	}
+	if c.Auth.AuditRetention < 0 {
+		c.problem(&p, "auth.audit_retention", "must not be negative (0 keeps audit events forever), got %s", c.Auth.AuditRetention)
+	}
 	if c.Auth.SessionMaxLifetime > 0 && c.Auth.SessionMaxLifetime < c.Auth.SessionTTL {
 		c.problem(&p, "auth.session_max_lifetime", "must be at least auth.session_ttl (%s), got %s", c.Auth.SessionTTL, c.Auth.SessionMaxLifetime)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"accounts/internal/account"
 )
 
 // RequestIDHeader carries the id of a request: taken from the request when
@@ -53,7 +55,11 @@ func (s *server) observe(c *gin.Context) {
 	// Downstream code, the generated parameter binding included, sees the
 	// one id the request goes by.
 	c.Request.Header.Set(RequestIDHeader, id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
+	// The audit trail records every change with the request's id and the
+	// client's address (through a trusted proxy, the one it names).
+	ctx = account.WithOrigin(ctx, account.Origin{RequestID: id, Address: c.ClientIP()})
+	c.Request = c.Request.WithContext(ctx)
 
 	c.Next()
 

@@ -22,6 +22,7 @@ func testEngineDeps() Deps {
 	return Deps{
 		Users:    &account.Users{},
 		Sessions: &account.Sessions{},
+		Audit:    &account.Audit{},
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics:  http.NotFoundHandler(),
 		Config:   Config{Docs: true},

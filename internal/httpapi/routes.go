@@ -40,8 +40,12 @@ func (s *server) routes(e *gin.Engine) {
 		ResponseErrorHandlerFunc: s.writeError,
 	})
 	// /metrics is served here only when metrics are not on an address of
-	// their own; otherwise the path is unmatched, like any unknown one.
-	router := skipRoutes{IRouter: e, skip: map[string]bool{"GET /metrics": s.Deps.Metrics == nil}}
+	// their own, and /api/v1/audit only when the service has an audit
+	// trail; otherwise the path is unmatched, like any unknown one.
+	router := skipRoutes{IRouter: e, skip: map[string]bool{
+		"GET /metrics":      s.Deps.Metrics == nil,
+		"GET /api/v1/audit": s.Deps.Audit == nil,
+	}}
 	RegisterHandlersWithOptions(router, strict, GinServerOptions{
 		// The validator has checked every parameter against the same
 		// document, so the generated binding fails only on a disagreement

@@ -92,6 +92,8 @@ type Deps struct {
 	// every migration of the build applied); its error is shown to the
 	// client, so it must say why without secrets.
 	Ready func(context.Context) error
+	// Audit, when set, serves GET /api/v1/audit to super admins.
+	Audit AuditService
 	// SignUps, when set, bounds sign-ups per client address. (Logins are
 	// throttled by the session service.)
 	SignUps SignUpLimiter

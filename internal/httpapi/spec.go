@@ -12,6 +12,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"go.yaml.in/yaml/v3"
+
+	"accounts/internal/account"
 )
 
 // specYAML is the contract of the API. api.gen.go is generated from it,
@@ -125,10 +127,11 @@ const (
 type operation struct {
 	route   *routers.Route
 	session sessionRule
-	// adminOnly is x-required-role: admin.
-	adminOnly bool
-	path      openapi3.Parameters
-	query     openapi3.Parameters
+	// role is x-required-role: the least role the caller needs, "" for
+	// none.
+	role  account.Role
+	path  openapi3.Parameters
+	query openapi3.Parameters
 	// body is the JSON schema of the request body, nil when there is none.
 	body *openapi3.Schema
 }
@@ -166,13 +169,13 @@ func newOperation(doc *openapi3.T, path string, item *openapi3.PathItem, method 
 	}
 	switch role := op.Extensions["x-required-role"]; role {
 	case nil:
-	case "admin":
+	case "admin", "super_admin":
 		if o.session != sessionRequired {
 			return nil, fmt.Errorf("x-required-role without a security requirement")
 		}
-		o.adminOnly = true
+		o.role = account.Role(role.(string))
 	default:
-		return nil, fmt.Errorf("x-required-role %v: only admin is known", role)
+		return nil, fmt.Errorf("x-required-role %v: only admin and super_admin are known", role)
 	}
 	for _, p := range append(item.Parameters, op.Parameters...) {
 		switch p.Value.In {

@@ -65,9 +65,18 @@ func (s *server) checkSession(c *gin.Context) {
 }
 
 func (s *server) checkRole(c *gin.Context) {
-	if op := s.operationOf(c); op != nil && op.adminOnly {
-		if err := account.Authorize(principalOf(c).User, account.ActionViewUsers, account.User{}); err != nil {
+	op := s.operationOf(c)
+	if op == nil || op.role == "" {
+		return
+	}
+	switch caller := principalOf(c).User; op.role {
+	case account.RoleAdmin:
+		if err := account.Authorize(caller, account.ActionViewUsers, account.User{}); err != nil {
 			s.writeError(c, err)
+		}
+	case account.RoleSuperAdmin:
+		if !caller.IsActive || caller.Role != account.RoleSuperAdmin {
+			s.writeError(c, account.Errorf(account.CodeForbidden, "only a super admin may do this"))
 		}
 	}
 }

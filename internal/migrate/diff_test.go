@@ -173,11 +173,11 @@ func changedState() DesiredState {
 	kind := &entschema.Column{Name: "kind", Type: field.TypeEnum, Enums: []string{"LOGIN", "LOGOUT"}, SchemaType: map[string]string{"postgres": "auditkind"}}
 	userID := &entschema.Column{Name: "user_id", Type: field.TypeUUID}
 	events := &entschema.Table{
-		Name:       "audit_events",
+		Name:       "login_events",
 		Columns:    []*entschema.Column{eventID, kind, userID},
 		PrimaryKey: []*entschema.Column{eventID},
 		ForeignKeys: []*entschema.ForeignKey{{
-			Symbol: "audit_events_users_events", Columns: []*entschema.Column{userID},
+			Symbol: "login_events_users_events", Columns: []*entschema.Column{userID},
 			RefTable: users, RefColumns: []*entschema.Column{users.Columns[0]}, OnDelete: entschema.Cascade,
 		}},
 	}
@@ -206,7 +206,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	for _, want := range []string{
 		`ALTER TYPE "userrole" ADD VALUE 'AUDITOR'`,
 		`CREATE TYPE "auditkind" AS ENUM ('LOGIN', 'LOGOUT')`,
-		`CREATE TABLE "audit_events"`,
+		`CREATE TABLE "login_events"`,
 		`"kind" "auditkind" NOT NULL`,
 		`ADD COLUMN "nickname" character varying NULL`,
 		`ON DELETE CASCADE`,
@@ -215,7 +215,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 			t.Errorf("diff lacks %q:\n%s", want, sql)
 		}
 	}
-	if strings.Index(sql, `CREATE TYPE "auditkind"`) > strings.Index(sql, `CREATE TABLE "audit_events"`) {
+	if strings.Index(sql, `CREATE TYPE "auditkind"`) > strings.Index(sql, `CREATE TABLE "login_events"`) {
 		t.Errorf("CREATE TYPE comes after the CREATE TABLE that needs it:\n%s", sql)
 	}
 	if err := Validate(dir); err != nil {
@@ -239,8 +239,8 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	if got := enumValues(t, changed, "userrole"); !slices.Contains(got, "AUDITOR") {
 		t.Fatalf("userrole after apply: %q", got)
 	}
-	if _, ok := changed.Table("audit_events"); !ok {
-		t.Fatal("audit_events missing after apply")
+	if _, ok := changed.Table("login_events"); !ok {
+		t.Fatal("login_events missing after apply")
 	}
 	rep, err := Down(ctx, db, dir, DownOptions{})
 	if err != nil {

@@ -79,7 +79,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 	accountSessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
 	guard := newGuard(cfg, o.DB, now)
 	accountSessions.SetGuard(guard)
-	go purge(ctx, o.Log, accountSessions, guard, now)
+	go purge(ctx, o.Log, purgeSteps(accountSessions, guard, account.NewAudit(o.DB), cfg.Auth.AuditRetention, now))
 	var (
 		users    httpapi.UserService    = account.NewUsers(o.DB, hasher)
 		sessions httpapi.SessionService = accountSessions
@@ -107,6 +107,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 	}
 	h.API, err = httpapi.New(httpapi.Deps{
 		Users:       users,
+		Audit:       account.NewAudit(o.DB),
 		Sessions:    sessions,
 		SignUps:     guard,
 		Log:         o.Log,
@@ -178,10 +179,26 @@ const (
 	purgeBatches  = 100
 )
 
-// purge deletes expired sessions and throttle counters until ctx ends.
-// Every replica runs it; the batches skip rows another replica is
-// deleting (SKIP LOCKED), so each row is deleted once and no replica waits.
-func purge(ctx context.Context, log *slog.Logger, sessions *account.Sessions, guard *account.Guard, now func() time.Time) {
+// purgeSteps are the batched deletes of the purge job: expired sessions,
+// throttle counters whose windows passed, and audit events older than
+// retention (none when retention is 0). Each deletes up to one batch.
+func purgeSteps(sessions *account.Sessions, guard *account.Guard, audit *account.Audit, retention time.Duration, now func() time.Time) []func(context.Context) (int, error) {
+	steps := []func(context.Context) (int, error){
+		func(ctx context.Context) (int, error) { return sessions.Purge(ctx, purgeBatch) },
+		func(ctx context.Context) (int, error) { return guard.Purge(ctx, now(), purgeBatch) },
+	}
+	if retention > 0 {
+		steps = append(steps, func(ctx context.Context) (int, error) {
+			return audit.Purge(ctx, now().Add(-retention), purgeBatch)
+		})
+	}
+	return steps
+}
+
+// purge runs the purge steps every purgeInterval until ctx ends. Every
+// replica runs it; the batches skip rows another replica is deleting
+// (SKIP LOCKED), so each row is deleted once and no replica waits.
+func purge(ctx context.Context, log *slog.Logger, steps []func(context.Context) (int, error)) {
 	tick := time.NewTicker(purgeInterval)
 	defer tick.Stop()
 	for {
@@ -190,12 +207,9 @@ func purge(ctx context.Context, log *slog.Logger, sessions *account.Sessions, gu
 			return
 		case <-tick.C:
 		}
-		for _, step := range []func() (int, error){
-			func() (int, error) { return sessions.Purge(ctx, purgeBatch) },
-			func() (int, error) { return guard.Purge(ctx, now(), purgeBatch) },
-		} {
+		for _, step := range steps {
 			for range purgeBatches {
-				n, err := step()
+				n, err := step(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
 						log.Warn("purge of expired rows failed; retrying next round", "error", err.Error())
