@@ -37,10 +37,18 @@ func (a *app) breakGlassCommands() []*cobra.Command {
 	}
 }
 
-// withOperator is the preamble of every break-glass command: it opens the
-// database and the hasher, marks the context with the operator for the
-// audit trail, and runs fn.
+// withOperator is the preamble of every break-glass command: it runs fn
+// with the domain's operator on withUsers' service and describes its error.
 func (a *app) withOperator(cmd *cobra.Command, fn func(ctx context.Context, op *account.Operator) error) error {
+	return a.withUsers(cmd, func(ctx context.Context, users *account.Users) error {
+		return describe(fn(ctx, users.Operator()))
+	})
+}
+
+// withUsers opens the database and the hasher, marks the context with the
+// operator for the audit trail, and runs fn with the account service: the
+// preamble of every users command that changes an account.
+func (a *app) withUsers(cmd *cobra.Command, fn func(ctx context.Context, users *account.Users) error) error {
 	ctx := account.WithOrigin(cmd.Context(), account.Origin{Operator: operatorName()})
 	db, err := database.Open(ctx, a.cfg.Database, a.log)
 	if err != nil {
@@ -51,7 +59,7 @@ func (a *app) withOperator(cmd *cobra.Command, fn func(ctx context.Context, op *
 	if err != nil {
 		return err
 	}
-	return describe(fn(ctx, account.NewUsers(db, hasher).Operator()))
+	return fn(ctx, account.NewUsers(db, hasher))
 }
 
 // operatorName is who runs the command line: OS user@host.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"accounts/internal/account"
-	"accounts/internal/database"
-	"accounts/internal/service"
 )
 
 // superAdminPasswordEnv holds the new super admin's password for
@@ -71,28 +70,19 @@ func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid input: %s", strings.Join(problems, "; "))
 	}
-	ctx := cmd.Context()
-	db, err := database.Open(ctx, a.cfg.Database, a.log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	hasher, err := service.NewHasher(a.cfg.Password, nil)
-	if err != nil {
-		return err
-	}
-	// No check before the insert: the unique index decides, also against
-	// a sign-up of the same name at the same moment.
-	ctx = account.WithOrigin(ctx, account.Origin{Operator: operatorName()})
-	u, err := account.NewUsers(db, hasher).CreateSuperAdmin(ctx, username, pw)
-	if err != nil {
-		if account.ErrorCode(err) == account.CodeUsernameTaken {
-			return fmt.Errorf("username %q is taken (in some letter case); choose another", username)
+	return a.withUsers(cmd, func(ctx context.Context, users *account.Users) error {
+		// No check before the insert: the unique index decides, also
+		// against a sign-up of the same name at the same moment.
+		u, err := users.CreateSuperAdmin(ctx, username, pw)
+		if err != nil {
+			if account.ErrorCode(err) == account.CodeUsernameTaken {
+				return fmt.Errorf("username %q is taken (in some letter case); choose another", username)
+			}
+			return describe(err)
 		}
-		return describe(err)
-	}
-	_, err = fmt.Fprintf(a.stdout, "created super admin %s (id %s)\n", u.Username, u.ID)
-	return err
+		_, err = fmt.Fprintf(a.stdout, "created super admin %s (id %s)\n", u.Username, u.ID)
+		return err
+	})
 }
 
 // describe turns a service error into a message for the terminal.
