@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -153,7 +154,8 @@ func TestRequestChecksFollowTheDocument(t *testing.T) {
 // document, so openapi.yaml and account.Validate* agree.
 func FuzzSignUpBody(f *testing.F) {
 	for _, seed := range []string{`{"username":"alice","password":"alice-password"}`, `{"username":"a..b","password":"x"}`,
-		`{"username":"alice","password":"` + strings.Repeat("é", 128) + `"}`, `{}`, `[`, `{"a":1}`, `"x"`, "\xff", `{"username":"al_ic-e.5","password":"12345678"}`} {
+		`{"username":"alice","password":"` + strings.Repeat("é", 128) + `"}`, `{}`, `[`, `{"a":1}`, `"x"`, "\xff", `{"username":"al_ic-e.5","password":"12345678"}`,
+		"{\"username\":\"alice\",\"password\":\"ali\xd9\xd9ce-password\"}"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -175,6 +177,15 @@ func FuzzSignUpBody(f *testing.F) {
 		}
 		if (a.status == 201) != reached {
 			t.Fatalf("%q: status %d, service reached %v", body, a.status, reached)
+		}
+		// A body that is not UTF-8 is refused whole, before the domain: JSON
+		// decoding would turn its bytes into U+FFFD, so different passwords
+		// would read the same (issue 12, finding 10).
+		if !utf8.ValidString(body) {
+			if a.status != 413 && (a.status != 400 || a.p.Code != "invalid_json") {
+				t.Fatalf("%q: body is not UTF-8, status %d %s, want 400 invalid_json", body, a.status, a.p.Code)
+			}
+			return
 		}
 		var v map[string]any
 		if json.Unmarshal([]byte(body), &v) != nil || len(v) != 2 {
