@@ -50,17 +50,23 @@ func (s *server) readBody(c *gin.Context, rule *bodyRule) (map[string]any, error
 	if !utf8.Valid(raw) {
 		return nil, account.Errorf(account.CodeInvalidJSON, "the body is not valid UTF-8")
 	}
+	return parseBody(raw, rule)
+}
+
+// parseBody parses raw, a body already read and valid UTF-8, as readBody
+// describes.
+func parseBody(raw []byte, rule *bodyRule) (map[string]any, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true))
 	tok, err := dec.ReadToken()
 	if err != nil {
-		return nil, s.jsonError(err)
+		return nil, syntaxError(err)
 	}
 	if tok.Kind() != '{' {
 		return nil, account.Errorf(account.CodeInvalidJSON, "the body must be a JSON object, not %s", kindWords(tok.Kind()))
 	}
 	members, unknown, err := readMembers(dec, rule)
 	if err != nil {
-		return nil, s.jsonError(err)
+		return nil, syntaxError(err)
 	}
 	// One value only: trailing data is as suspect as a malformed body.
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
@@ -191,16 +197,22 @@ func tooLarge(limit int64) error {
 }
 
 func (s *server) jsonError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(s.MaxBodyBytes)
+	}
+	return syntaxError(err)
+}
+
+// syntaxError says what is wrong with a body that is not JSON.
+func syntaxError(err error) error {
 	var (
-		mbe    *http.MaxBytesError
 		syntax *jsontext.SyntacticError
 		coded  *account.Error
 	)
 	switch {
 	case errors.As(err, &coded):
 		return coded
-	case errors.As(err, &mbe):
-		return tooLarge(s.MaxBodyBytes)
 	case errors.Is(err, io.EOF):
 		return account.Errorf(account.CodeInvalidJSON, "the body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):

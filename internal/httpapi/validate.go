@@ -159,6 +159,11 @@ func (s *server) checkBody(c *gin.Context, op *operation) {
 // schema's required list, then by name.
 func (s *server) bodyOf(c *gin.Context, rule *bodyRule) (map[string]any, error) {
 	members, err := s.readBody(c, rule)
+	return checkMembers(rule, members, err)
+}
+
+// checkMembers checks what readBody returned against rule.
+func checkMembers(rule *bodyRule, members map[string]any, err error) (map[string]any, error) {
 	var unknown *unknownMembers
 	if err != nil && !errors.As(err, &unknown) {
 		return nil, err
