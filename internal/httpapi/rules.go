@@ -179,10 +179,10 @@ func (r *valueRule) checkNumber(f float64) string {
 		return "must be one of " + strings.Join(r.enum, ", ")
 	}
 	if r.minimum != nil && f < *r.minimum {
-		return fmt.Sprintf("must be at least %v", *r.minimum)
+		return "must be at least " + strconv.FormatFloat(*r.minimum, 'f', -1, 64)
 	}
 	if r.maximum != nil && f > *r.maximum {
-		return fmt.Sprintf("must be at most %v", *r.maximum)
+		return "must be at most " + strconv.FormatFloat(*r.maximum, 'f', -1, 64)
 	}
 	return ""
 }

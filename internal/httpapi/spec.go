@@ -125,9 +125,10 @@ const (
 // of one operation of the document.
 type operation struct {
 	session sessionRule
-	// role is x-required-role: the least role the caller needs, "" for
-	// none.
-	role  account.Role
+	// action is what x-required-role asks account.Authorize to allow the
+	// caller, "" for nothing: admin is ActionViewUsers (any admin
+	// endpoint), super_admin is ActionReadAudit.
+	action account.Action
 	path  []*paramRule
 	query []*paramRule
 	// body is the compiled schema of the request body, nil when there is
@@ -172,7 +173,10 @@ func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, 
 		if o.session != sessionRequired {
 			return nil, fmt.Errorf("x-required-role without a security requirement")
 		}
-		o.role = account.Role(role.(string))
+		o.action = account.ActionViewUsers
+		if role == "super_admin" {
+			o.action = account.ActionReadAudit
+		}
 	default:
 		return nil, fmt.Errorf("x-required-role %v: only admin and super_admin are known", role)
 	}

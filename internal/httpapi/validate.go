@@ -15,15 +15,16 @@ import (
 )
 
 // The middleware below stands between the router and the generated
-// handlers and applies openapi.yaml to each request, in this order:
+// handlers and applies openapi.yaml to each request, through the rules
+// compiled from it at start-up (rules.go), in this order:
 //
 //  1. path parameters (so a malformed id costs no session lookup);
 //  2. the session the operation's security asks for, or its absence for
 //     x-anonymous-only operations;
-//  3. x-required-role, so a plain user learns nothing from the checks of
-//     what they sent;
-//  4. query parameters, then the body: strictly decoded as JSON (decode.go)
-//     and validated against the operation's schema.
+//  3. x-required-role, through account.Authorize, so a plain user learns
+//     nothing from the checks of what they sent;
+//  4. query parameters, then the body: read once as JSON (decode.go) and
+//     checked against the operation's schema.
 //
 // Each answers a problem and aborts on failure. An operation the document
 // does not have (no route matched) passes through untouched.
@@ -51,19 +52,14 @@ func (s *server) checkSession(c *gin.Context) {
 	}
 }
 
+// checkRole is the API's one authorization decision on the caller: the
+// action x-required-role names, before any parameter or body is read.
+// Decisions on a target (its role, whether it is the caller) are the
+// domain's, on the rows it locks for the change.
 func (s *server) checkRole(c *gin.Context) {
-	op := s.operationOf(c)
-	if op == nil || op.role == "" {
-		return
-	}
-	switch caller := principalOf(c).User; op.role {
-	case account.RoleAdmin:
-		if err := account.Authorize(caller, account.ActionViewUsers, account.User{}); err != nil {
+	if op := s.operationOf(c); op != nil && op.action != "" {
+		if err := account.Authorize(principalOf(c).User, op.action, account.User{}); err != nil {
 			s.writeError(c, err)
-		}
-	case account.RoleSuperAdmin:
-		if !caller.IsActive || caller.Role != account.RoleSuperAdmin {
-			s.writeError(c, account.Errorf(account.CodeForbidden, "only a super admin may do this"))
 		}
 	}
 }
