@@ -129,8 +129,8 @@ type operation struct {
 	// caller, "" for nothing: admin is ActionViewUsers (any admin
 	// endpoint), super_admin is ActionReadAudit.
 	action account.Action
-	path  []*paramRule
-	query []*paramRule
+	path   []*paramRule
+	query  []*paramRule
 	// body is the compiled schema of the request body, nil when there is
 	// none.
 	body *bodyRule
