@@ -80,14 +80,14 @@ type runner struct {
 	targetID uuid.UUID // the user GET /users/{id} reads
 	pwHash   []byte    // the hash every seeded user has
 
-	only      map[string]bool // measurements to run; empty means all
+	only map[string]bool // measurements to run; empty means all
 	// compare is another accounts binary (such as an older build) that
 	// measurement 1 loads beside this one, named compareName.
 	compare, compareName string
-	pgVersion string
-	table     []row
-	timings   []timing
-	ratios    []ratio
+	pgVersion            string
+	table                []row
+	timings              []timing
+	ratios               []ratio
 }
 
 // row is one line of the results table.
