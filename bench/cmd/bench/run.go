@@ -85,6 +85,7 @@ type runner struct {
 	// measurement 1 loads beside this one, named compareName.
 	compare, compareName string
 	pgVersion            string
+	smallDB              string // the database of measurements 1–5
 	table                []row
 	timings              []timing
 	ratios               []ratio
@@ -205,6 +206,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.smallDB = small
 
 	// 1 and 2: GET /users/{id} as an admin: the service, the baseline, the
 	// floor, any other build to compare, pgbench.
