@@ -31,7 +31,7 @@ const maxDepth = 32
 // application/json, at most MaxBodyBytes, valid UTF-8, one JSON object
 // with nothing after it, holding only members of rule, each once and in
 // its exact letter case. It returns the members it read; readBody does
-// not check their values (checkBody does). Each failure is a 4xx problem
+// not check their values (bodyOf does). Each failure is a 4xx problem
 // naming the fields where there are some, and costs time linear in the
 // body and an answer of bounded size.
 func (s *server) readBody(c *gin.Context, rule *bodyRule) (map[string]any, error) {

@@ -148,8 +148,6 @@ func (r *valueRule) checkString(s string) string {
 	if len(r.enum) > 0 && !slices.Contains(r.enum, s) {
 		return "must be one of " + strings.Join(r.enum, ", ")
 	}
-	// A string's maxLength bounds its bytes at four times as much, so the
-	// count below never walks far past the limit.
 	if n := utf8.RuneCountInString(s); n < r.minLength {
 		return fmt.Sprintf("must be at least %d characters", r.minLength)
 	} else if r.maxLength >= 0 && n > r.maxLength {
