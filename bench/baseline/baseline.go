@@ -135,6 +135,19 @@ func (u *Users) Get(ctx context.Context, caller account.User, id uuid.UUID) (acc
 	return out, nil
 }
 
+// FloorGet is the database work of the benchmarks' floor
+// (httpapi.Floor): the session lookup, then the user read, on the
+// baseline's statements.
+func FloorGet(users *Users, sessions *Sessions) httpapi.FloorGet {
+	return func(ctx context.Context, token string, id uuid.UUID) (account.User, error) {
+		p, err := sessions.Authenticate(ctx, token)
+		if err != nil {
+			return account.User{}, err
+		}
+		return users.Get(ctx, p.User, id)
+	}
+}
+
 // roleOf maps the database enum (USER, ADMIN, SUPER_ADMIN) to the API role.
 func roleOf(db string) account.Role {
 	switch db {

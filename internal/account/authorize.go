@@ -18,21 +18,25 @@ const (
 	// user and admin.
 	ActionGrantAdmin  Action = "grant_admin"
 	ActionRevokeAdmin Action = "revoke_admin"
+	// ActionReadAudit reads the audit trail.
+	ActionReadAudit Action = "read_audit"
 )
 
 // Actions lists every action, for tests that walk the whole matrix.
 var Actions = []Action{
 	ActionViewUsers, ActionCreateUser, ActionSetPassword,
-	ActionActivate, ActionDeactivate, ActionGrantAdmin, ActionRevokeAdmin,
+	ActionActivate, ActionDeactivate, ActionGrantAdmin, ActionRevokeAdmin, ActionReadAudit,
 }
 
 // Authorize is the one decision over the role hierarchy: it returns nil
 // when caller may perform action on target, and an *Error otherwise
 // (CodeForbidden, or CodeValidationFailed for a super_admin role, which the
 // API never creates). For ActionCreateUser, target is the user to be
-// created and only its Role counts; for ActionViewUsers target is ignored.
+// created and only its Role counts; for ActionViewUsers and ActionReadAudit
+// target is ignored.
 //
-// The rules: only admins and super admins use admin endpoints; a caller
+// The rules: only admins and super admins use admin endpoints, and only
+// super admins read the audit trail; a caller
 // acts only on users whose role theirs manages (super_admin manages admin
 // and user, admin manages user), so nobody acts on a super admin; nobody
 // acts on themselves; and only a super admin grants or revokes admin.
@@ -42,6 +46,11 @@ func Authorize(caller User, action Action, target User) error {
 	}
 	switch action {
 	case ActionViewUsers:
+		return nil
+	case ActionReadAudit:
+		if caller.Role != RoleSuperAdmin {
+			return Errorf(CodeForbidden, "only a super admin reads the audit trail")
+		}
 		return nil
 	case ActionCreateUser:
 		if target.Role == RoleSuperAdmin {

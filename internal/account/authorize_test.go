@@ -54,6 +54,10 @@ func TestAuthorizeMatrix(t *testing.T) {
 						case !canManage(callerRole, targetRole):
 							want = CodeForbidden
 						}
+					case ActionReadAudit:
+						if callerRole != RoleSuperAdmin {
+							want = CodeForbidden
+						}
 					case ActionGrantAdmin, ActionRevokeAdmin:
 						if callerRole != RoleSuperAdmin || self || !canManage(callerRole, targetRole) {
 							want = CodeForbidden

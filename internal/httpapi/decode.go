@@ -2,122 +2,172 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"accounts/internal/account"
 )
 
-// decodeJSON reads the request body into dst strictly: the body must be
-// application/json, at most MaxBodyBytes, valid UTF-8, one JSON object with
-// only known fields, each once and in its exact letter case, of the right
-// types and nothing after it. Each failure is a 4xx problem naming the
-// field where there is one, never a 500, and comes before any work (such
-// as hashing a password) is done.
-func (s *server) decodeJSON(c *gin.Context, dst any) error {
+// maxFieldErrors is how many fields one problem names; the rest are
+// counted in one last entry ("and N more"), so that the answer stays small
+// whatever the body.
+const maxFieldErrors = 20
+
+// maxDepth bounds how deeply a body nests arrays and objects. Every body
+// of the API is flat, so a deeper value is wrong anyway; the bound only
+// keeps its refusal cheap.
+const maxDepth = 32
+
+// readBody reads the request body strictly, in one pass: the body must be
+// application/json, at most MaxBodyBytes, valid UTF-8, one JSON object
+// with nothing after it, holding only members of rule, each once and in
+// its exact letter case. It returns the members it read; readBody does
+// not check their values (bodyOf does). Each failure is a 4xx problem
+// naming the fields where there are some, and costs time linear in the
+// body and an answer of bounded size.
+func (s *server) readBody(c *gin.Context, rule *bodyRule) (map[string]any, error) {
 	if !isJSON(c.GetHeader("Content-Type")) {
-		return account.Errorf(account.CodeUnsupportedMediaType, "the body must be sent as Content-Type: application/json")
+		return nil, account.Errorf(account.CodeUnsupportedMediaType, "the body must be sent as Content-Type: application/json")
 	}
 	if c.Request.ContentLength > s.MaxBodyBytes {
-		return tooLarge(s.MaxBodyBytes)
+		return nil, tooLarge(s.MaxBodyBytes)
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
 	if err != nil {
-		return s.jsonError(err)
+		return nil, s.jsonError(err)
 	}
-	// encoding/json would turn each invalid byte into U+FFFD, so that two
+	// A decoder would turn each invalid byte into U+FFFD, so that two
 	// different byte strings became one password.
 	if !utf8.Valid(raw) {
-		return account.Errorf(account.CodeInvalidJSON, "the body is not valid UTF-8")
+		return nil, account.Errorf(account.CodeInvalidJSON, "the body is not valid UTF-8")
 	}
-	if err := checkKeys(raw, dst); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return s.jsonError(err)
-	}
-	// One value only: trailing data is as suspect as a malformed body.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return account.Errorf(account.CodeInvalidJSON, "the body must hold exactly one JSON object, with nothing after it")
-	}
-	return nil
+	return parseBody(raw, rule)
 }
 
-// checkKeys refuses a key that appears twice in one object, in any letter
-// case, and a top-level key that names a field of dst in another letter
-// case: encoding/json would take the last of the duplicates and match
-// names without regard to case, so a body could say one thing to a proxy
-// or a log and another to the service. Malformed JSON is left to the
-// decoder, which reports where.
-func checkKeys(raw []byte, dst any) error {
-	fields := jsonFields(dst)
-	type object struct {
-		keys    map[string]bool
-		wantKey bool
+// parseBody parses raw, a body already read and valid UTF-8, as readBody
+// describes.
+func parseBody(raw []byte, rule *bodyRule) (map[string]any, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, syntaxError(err)
 	}
-	var stack []*object // nil entries are arrays
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	for {
-		tok, err := dec.Token()
+	if tok.Kind() != '{' {
+		return nil, account.Errorf(account.CodeInvalidJSON, "the body must be a JSON object, not %s", kindWords(tok.Kind()))
+	}
+	members, unknown, err := readMembers(dec, rule)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	// One value only: trailing data is as suspect as a malformed body.
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return nil, account.Errorf(account.CodeInvalidJSON, "the body must hold exactly one JSON object, with nothing after it")
+	}
+	if unknown.n > 0 {
+		return members, unknown
+	}
+	return members, nil
+}
+
+// unknownMembers is the members of a body that its schema does not have:
+// the first maxFieldErrors names, and how many there are in all.
+type unknownMembers struct {
+	names []string
+	n     int
+}
+
+func (u *unknownMembers) Error() string { return "the body has members its schema does not" }
+
+// readMembers reads the members of the object whose '{' dec has just
+// read, through its '}'. A member of rule in another letter case, or one
+// given twice, ends the read with that error: encoding/json would take the
+// last of the duplicates and match names without regard to case, so a
+// body could say one thing to a proxy or a log and another to the service.
+// Members rule does not have are counted and skipped, whatever their
+// number, and never decoded.
+func readMembers(dec *jsontext.Decoder, rule *bodyRule) (map[string]any, *unknownMembers, error) {
+	members := make(map[string]any, len(rule.names))
+	unknown := &unknownMembers{}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
+			return nil, nil, err
+		}
+		name := tok.String()
+		i := slices.IndexFunc(rule.names, func(n string) bool { return strings.EqualFold(n, name) })
+		switch {
+		case i < 0:
+			unknown.n++
+			if len(unknown.names) < maxFieldErrors {
+				unknown.names = append(unknown.names, name)
+			}
+			if err := skipValue(dec); err != nil {
+				return nil, nil, err
+			}
+			continue
+		case name != rule.names[i]:
+			return nil, nil, keyError(name, fmt.Sprintf("is not a known field; the field is %q", rule.names[i]))
+		}
+		if _, seen := members[name]; seen {
+			return nil, nil, keyError(name, "appears more than once")
+		}
+		if members[name], err = readValue(dec); err != nil {
+			return nil, nil, err
+		}
+	}
+	_, err := dec.ReadToken()
+	return members, unknown, err
+}
+
+// readValue reads one member's value: a string, float64, bool or nil, or
+// the Kind of an array or object, which it skips.
+func readValue(dec *jsontext.Decoder) (any, error) {
+	switch k := dec.PeekKind(); k {
+	case '{', '[':
+		return k, skipValue(dec)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return tok.Float(), nil
+	case 't', 'f':
+		return tok.Bool(), nil
+	}
+	return nil, nil
+}
+
+// skipValue reads past the next value, refusing one that nests deeper
+// than maxDepth.
+func skipValue(dec *jsontext.Decoder) error {
+	base := dec.StackDepth()
+	for {
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		switch d := dec.StackDepth(); {
+		case d > maxDepth:
+			return errTooDeep
+		case d == base:
 			return nil
-		}
-		var top *object
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{':
-				stack = append(stack, &object{keys: map[string]bool{}, wantKey: true})
-			case '[':
-				stack = append(stack, nil)
-			default:
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 && stack[len(stack)-1] != nil {
-					stack[len(stack)-1].wantKey = true
-				}
-			}
-		case string:
-			if top == nil || !top.wantKey {
-				if top != nil {
-					top.wantKey = true
-				}
-				continue
-			}
-			folded := strings.ToLower(strings.ToUpper(v))
-			if top.keys[folded] {
-				return keyError(v, "appears more than once")
-			}
-			top.keys[folded] = true
-			top.wantKey = false
-			if len(stack) == 1 {
-				for _, f := range fields {
-					if f != v && strings.EqualFold(f, v) {
-						return keyError(v, fmt.Sprintf("is not a known field; the field is %q", f))
-					}
-				}
-			}
-		default:
-			if top != nil {
-				top.wantKey = true
-			}
 		}
 	}
 }
+
+var errTooDeep = account.Errorf(account.CodeInvalidJSON, "the body nests arrays or objects deeper than %d levels", maxDepth)
 
 func keyError(key, msg string) error {
 	e := account.Errorf(account.CodeInvalidJSON, "the body is not valid for this endpoint: %q %s", key, msg)
@@ -125,25 +175,21 @@ func keyError(key, msg string) error {
 	return e
 }
 
-// jsonFields lists the JSON names of the fields of the struct dst points
-// to.
-func jsonFields(dst any) []string {
-	t := reflect.TypeOf(dst)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// kindWords names a JSON kind for a client.
+func kindWords(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '[':
+		return "an array"
 	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" {
-			name = t.Field(i).Name
-		}
-		names = append(names, name)
-	}
-	return names
+	return "an object"
 }
 
 func tooLarge(limit int64) error {
@@ -151,50 +197,30 @@ func tooLarge(limit int64) error {
 }
 
 func (s *server) jsonError(err error) error {
-	var (
-		mbe    *http.MaxBytesError
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-	)
-	invalid := func(field, format string, args ...any) error {
-		e := account.Errorf(account.CodeInvalidJSON, "the body is not valid for this endpoint: "+format, args...)
-		if field != "" {
-			e.Fields = []account.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}
-		}
-		return e
-	}
-	switch {
-	case errors.As(err, &mbe):
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
 		return tooLarge(s.MaxBodyBytes)
+	}
+	return syntaxError(err)
+}
+
+// syntaxError says what is wrong with a body that is not JSON.
+func syntaxError(err error) error {
+	var (
+		syntax *jsontext.SyntacticError
+		coded  *account.Error
+	)
+	switch {
+	case errors.As(err, &coded):
+		return coded
 	case errors.Is(err, io.EOF):
 		return account.Errorf(account.CodeInvalidJSON, "the body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return account.Errorf(account.CodeInvalidJSON, "the body is truncated JSON")
 	case errors.As(err, &syntax):
-		return account.Errorf(account.CodeInvalidJSON, "the body is malformed JSON at byte %d", syntax.Offset)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return account.Errorf(account.CodeInvalidJSON, "the body must be a JSON object, not %s", typ.Value)
-		}
-		return invalid(typ.Field, "must be a %s, not %s", jsonType(typ.Type.Kind().String()), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		// encoding/json reports unknown fields only in its message.
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return invalid(name, "is not a known field")
+		return account.Errorf(account.CodeInvalidJSON, "the body is malformed JSON at byte %d", syntax.ByteOffset)
 	}
 	return account.Errorf(account.CodeInvalidJSON, "the body is not valid JSON")
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "struct", "map":
-		return "object"
-	}
-	return "number"
 }
 
 // isJSON reports whether a Content-Type is application/json, with any

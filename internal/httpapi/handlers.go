@@ -186,11 +186,7 @@ func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (
 }
 
 func (h handlers) ListUsers(ctx context.Context, req ListUsersRequestObject) (ListUsersResponseObject, error) {
-	p := listParams(req.Params)
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	page, err := h.s.Users.List(ginOf(ctx).Request.Context(), caller(ctx), p)
+	page, err := h.s.Users.List(ginOf(ctx).Request.Context(), caller(ctx), listParams(req.Params))
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +198,7 @@ func (h handlers) ListUsers(ctx context.Context, req ListUsersRequestObject) (Li
 		Limit: page.Limit, Offset: page.Offset, NextCursor: page.NextCursor}}, nil
 }
 
-// listParams reads the query of GET /users. The validator has checked
+// listParams reads the query of GET /users. checkParameters has checked
 // each parameter and filled in the defaults openapi.yaml gives.
 func listParams(q ListUsersParams) account.ListParams {
 	var p account.ListParams

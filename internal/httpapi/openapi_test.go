@@ -184,6 +184,9 @@ func TestDocumentMatchesDomain(t *testing.T) {
 	if got := strs(list.Parameters.GetByInAndName("query", "sort").Schema.Value.Enum); !slices.Equal(got, account.SortFields) {
 		t.Errorf("sort enum %v, want account.SortFields %v", got, account.SortFields)
 	}
+	if max := list.Parameters.GetByInAndName("query", "offset").Schema.Value.Max; max == nil || *max != account.MaxOffset {
+		t.Errorf("offset maximum %v, want account.MaxOffset %d", max, account.MaxOffset)
+	}
 	roles := strs(doc.Components.Schemas["Role"].Value.Enum)
 	if want := []string{string(account.RoleUser), string(account.RoleAdmin), string(account.RoleSuperAdmin)}; !slices.Equal(roles, want) {
 		t.Errorf("Role enum %v, want %v", roles, want)

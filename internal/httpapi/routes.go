@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -47,13 +48,27 @@ func (s *server) routes(e *gin.Engine) {
 		"GET /api/v1/audit": s.Deps.Audit == nil,
 	}}
 	RegisterHandlersWithOptions(router, strict, GinServerOptions{
-		// The validator has checked every parameter against the same
+		// The compiled rules have checked every parameter against the same
 		// document, so the generated binding fails only on a disagreement
-		// between the two; it is answered as the validator would.
+		// between the two: it is logged, and answered in the shape of every
+		// other 422, without the binding's Go words.
 		ErrorHandler: func(c *gin.Context, err error, status int) {
-			s.writeError(c, account.Errorf(account.CodeValidationFailed, "%s", err.Error()))
+			s.Log.WarnContext(c.Request.Context(), "a parameter passed the document and failed the binding", "error", err.Error())
+			e := &account.Error{Code: account.CodeValidationFailed, Message: "the request has invalid parameters"}
+			if name, ok := boundParameter(err.Error()); ok {
+				e.Fields = []account.FieldError{{Field: name, Message: "is not valid"}}
+			}
+			s.writeError(c, e)
 		},
 	})
+}
+
+// boundParameter reads the parameter's name out of an error of the
+// generated binding ("Invalid format for parameter limit: ...").
+func boundParameter(msg string) (string, bool) {
+	_, rest, ok := strings.Cut(msg, "parameter ")
+	name, _, _ := strings.Cut(rest, ":")
+	return name, ok && name != ""
 }
 
 // skipRoutes registers every route given to it except those in skip, keyed

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
 	"go.yaml.in/yaml/v3"
 
 	"accounts/internal/account"
@@ -125,15 +124,16 @@ const (
 // operation is what the middleware in front of the handlers needs to know
 // of one operation of the document.
 type operation struct {
-	route   *routers.Route
 	session sessionRule
-	// role is x-required-role: the least role the caller needs, "" for
+	// action is what x-required-role asks account.Authorize to allow the
+	// caller, "" for nothing: admin is ActionViewUsers (any admin
+	// endpoint), super_admin is ActionReadAudit.
+	action account.Action
+	path   []*paramRule
+	query  []*paramRule
+	// body is the compiled schema of the request body, nil when there is
 	// none.
-	role  account.Role
-	path  openapi3.Parameters
-	query openapi3.Parameters
-	// body is the JSON schema of the request body, nil when there is none.
-	body *openapi3.Schema
+	body *bodyRule
 }
 
 // routeKey finds an operation by the method and Gin route template of a
@@ -146,7 +146,7 @@ func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
 	ops := map[routeKey]*operation{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			o, err := newOperation(doc, path, item, method, op)
+			o, err := newOperation(item, op)
 			if err != nil {
 				return nil, fmt.Errorf("openapi.yaml: %s %s: %w", method, path, err)
 			}
@@ -156,8 +156,8 @@ func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
 	return ops, nil
 }
 
-func newOperation(doc *openapi3.T, path string, item *openapi3.PathItem, method string, op *openapi3.Operation) (*operation, error) {
-	o := &operation{route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}}
+func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, error) {
+	o := &operation{}
 	if op.Security != nil && len(*op.Security) > 0 {
 		o.session = sessionRequired
 	}
@@ -173,16 +173,25 @@ func newOperation(doc *openapi3.T, path string, item *openapi3.PathItem, method 
 		if o.session != sessionRequired {
 			return nil, fmt.Errorf("x-required-role without a security requirement")
 		}
-		o.role = account.Role(role.(string))
+		o.action = account.ActionViewUsers
+		if role == "super_admin" {
+			o.action = account.ActionReadAudit
+		}
 	default:
 		return nil, fmt.Errorf("x-required-role %v: only admin and super_admin are known", role)
 	}
 	for _, p := range append(item.Parameters, op.Parameters...) {
-		switch p.Value.In {
-		case openapi3.ParameterInPath:
-			o.path = append(o.path, p)
-		case openapi3.ParameterInQuery:
-			o.query = append(o.query, p)
+		if p.Value.In != openapi3.ParameterInPath && p.Value.In != openapi3.ParameterInQuery {
+			continue
+		}
+		r, err := compileParam(p.Value)
+		if err != nil {
+			return nil, err
+		}
+		if r.query {
+			o.query = append(o.query, r)
+		} else {
+			o.path = append(o.path, r)
 		}
 	}
 	if op.RequestBody != nil {
@@ -190,7 +199,11 @@ func newOperation(doc *openapi3.T, path string, item *openapi3.PathItem, method 
 		if mt == nil || len(op.RequestBody.Value.Content) != 1 {
 			return nil, fmt.Errorf("a request body must be application/json only")
 		}
-		o.body = mt.Schema.Value
+		b, err := compileBody(mt.Schema.Value)
+		if err != nil {
+			return nil, fmt.Errorf("request body: %w", err)
+		}
+		o.body = b
 	}
 	return o, nil
 }

@@ -4,26 +4,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"accounts/internal/account"
 )
 
 // The middleware below stands between the router and the generated
-// handlers and applies openapi.yaml to each request, in this order:
+// handlers and applies openapi.yaml to each request, through the rules
+// compiled from it at start-up (rules.go), in this order:
 //
 //  1. path parameters (so a malformed id costs no session lookup);
 //  2. the session the operation's security asks for, or its absence for
 //     x-anonymous-only operations;
-//  3. x-required-role, so a plain user learns nothing from the checks of
-//     what they sent;
-//  4. query parameters, then the body: strictly decoded as JSON (decode.go)
-//     and validated against the operation's schema.
+//  3. x-required-role, through account.Authorize, so a plain user learns
+//     nothing from the checks of what they sent;
+//  4. query parameters, then the body: read once as JSON (decode.go) and
+//     checked against the operation's schema.
 //
 // Each answers a problem and aborts on failure. An operation the document
 // does not have (no route matched) passes through untouched.
@@ -34,22 +35,9 @@ func (s *server) operationOf(c *gin.Context) *operation {
 	return s.ops[routeKey{c.Request.Method, c.FullPath()}]
 }
 
-func (s *server) requestInput(c *gin.Context, op *operation) *openapi3filter.RequestValidationInput {
-	params := make(map[string]string, len(c.Params))
-	for _, p := range c.Params {
-		params[p.Key] = p.Value
-	}
-	return &openapi3filter.RequestValidationInput{
-		Request:    c.Request,
-		PathParams: params,
-		Route:      op.route,
-		Options:    &openapi3filter.Options{MultiError: true},
-	}
-}
-
 func (s *server) checkPath(c *gin.Context) {
 	if op := s.operationOf(c); op != nil && len(op.path) > 0 {
-		s.checkParameters(c, op, op.path)
+		s.checkParameters(c, op.path)
 	}
 }
 
@@ -64,19 +52,14 @@ func (s *server) checkSession(c *gin.Context) {
 	}
 }
 
+// checkRole is the API's one authorization decision on the caller: the
+// action x-required-role names, before any parameter or body is read.
+// Decisions on a target (its role, whether it is the caller) are the
+// domain's, on the rows it locks for the change.
 func (s *server) checkRole(c *gin.Context) {
-	op := s.operationOf(c)
-	if op == nil || op.role == "" {
-		return
-	}
-	switch caller := principalOf(c).User; op.role {
-	case account.RoleAdmin:
-		if err := account.Authorize(caller, account.ActionViewUsers, account.User{}); err != nil {
+	if op := s.operationOf(c); op != nil && op.action != "" {
+		if err := account.Authorize(principalOf(c).User, op.action, account.User{}); err != nil {
 			s.writeError(c, err)
-		}
-	case account.RoleSuperAdmin:
-		if !caller.IsActive || caller.Role != account.RoleSuperAdmin {
-			s.writeError(c, account.Errorf(account.CodeForbidden, "only a super admin may do this"))
 		}
 	}
 }
@@ -86,7 +69,7 @@ func (s *server) checkRequest(c *gin.Context) {
 	if op == nil {
 		return
 	}
-	if len(op.query) > 0 && !s.checkParameters(c, op, op.query) {
+	if len(op.query) > 0 && !s.checkParameters(c, op.query) {
 		return
 	}
 	if op.body != nil {
@@ -94,41 +77,51 @@ func (s *server) checkRequest(c *gin.Context) {
 	}
 }
 
-// checkParameters validates params of the request; every invalid one is a
-// field of one 422.
-func (s *server) checkParameters(c *gin.Context, op *operation, params openapi3.Parameters) bool {
-	in := s.requestInput(c, op)
+// checkParameters checks params of the request against their compiled
+// rules; every invalid one is a field of one 422. A query parameter that
+// is absent and has a default in the document gets it, so that the
+// generated binding reads it.
+func (s *server) checkParameters(c *gin.Context, params []*paramRule) bool {
+	var query url.Values
+	defaults := false
 	var fields []account.FieldError
 	for _, p := range params {
-		if p.Value.In == openapi3.ParameterInQuery && len(c.Request.URL.Query()[p.Value.Name]) > 1 {
-			fields = append(fields, account.FieldError{Field: p.Value.Name, Message: "must be given once"})
-			continue
+		var text string
+		if p.query {
+			if query == nil {
+				query = c.Request.URL.Query()
+			}
+			vals, ok := query[p.name]
+			switch {
+			case len(vals) > 1:
+				fields = append(fields, account.FieldError{Field: p.name, Message: "must be given once"})
+				continue
+			case !ok && p.value.dflt != "":
+				query.Set(p.name, p.value.dflt)
+				defaults = true
+				continue
+			case !ok && !p.required:
+				continue
+			case !ok:
+				fields = append(fields, account.FieldError{Field: p.name, Message: "is required"})
+				continue
+			}
+			text = vals[0]
+		} else {
+			text = c.Param(p.name)
 		}
-		if err := openapi3filter.ValidateParameter(c.Request.Context(), in, p.Value); err != nil {
-			fields = append(fields, account.FieldError{Field: p.Value.Name, Message: parameterMessage(p.Value, err)})
+		if msg := p.value.checkText(text); msg != "" {
+			fields = append(fields, account.FieldError{Field: p.name, Message: msg})
 		}
 	}
 	if len(fields) > 0 {
 		s.writeError(c, &account.Error{Code: account.CodeValidationFailed, Message: "the request has invalid parameters", Fields: fields})
 		return false
 	}
+	if defaults {
+		c.Request.URL.RawQuery = query.Encode()
+	}
 	return true
-}
-
-// parameterMessage says what is wrong with a parameter's value.
-func parameterMessage(p *openapi3.Parameter, err error) string {
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
-		return schemaMessage(se)
-	}
-	var pe *openapi3filter.ParseError
-	if errors.As(err, &pe) && p.Schema != nil && p.Schema.Value.Type != nil {
-		return "must be " + article(p.Schema.Value.Type.Slice()[0])
-	}
-	if errors.Is(err, openapi3filter.ErrInvalidEmptyValue) {
-		return "must not be empty"
-	}
-	return "is not valid"
 }
 
 // validatedBody is a request body already decoded and validated. The
@@ -142,165 +135,84 @@ type validatedBody struct {
 // ValidatedValue returns the decoded body.
 func (b validatedBody) ValidatedValue() any { return b.value }
 
-// checkBody decodes the body strictly and validates it against the
-// operation's schema: a body of the wrong shape (not an object, unknown
-// fields, wrong types) is 400 invalid_json, one of the right shape that
-// breaks a rule (missing field, length, pattern, enum) is 422
-// validation_failed; either names every field.
+// checkBody reads and checks the body (bodyOf) and leaves its members on
+// the request for the generated handler, which binds them instead of
+// decoding the body a second time.
 func (s *server) checkBody(c *gin.Context, op *operation) {
-	var v any
-	if err := s.decodeJSON(c, &v); err != nil {
+	members, err := s.bodyOf(c, op.body)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	err := op.body.VisitJSON(v, openapi3.MultiErrors())
-	if err != nil {
-		s.writeError(c, bodyError(op.body, err))
-		return
-	}
-	c.Request.Body = validatedBody{ReadCloser: c.Request.Body, value: v}
+	c.Request.Body = validatedBody{ReadCloser: c.Request.Body, value: members}
 }
 
-// bodyError turns the schema errors of a body into one problem with one
-// message per field. Fields are listed in the order of the schema's
-// required list, then by name.
-func bodyError(schema *openapi3.Schema, err error) error {
+// bodyOf reads the body (readBody) and checks each member against its
+// compiled schema: a body of the wrong shape (not an object, unknown
+// members, wrong types) is 400 invalid_json, one of the right shape that
+// breaks a rule (missing member, length, pattern, enum) is 422
+// validation_failed; either names the fields, in the order of the
+// schema's required list, then by name.
+func (s *server) bodyOf(c *gin.Context, rule *bodyRule) (map[string]any, error) {
+	members, err := s.readBody(c, rule)
+	return checkMembers(rule, members, err)
+}
+
+// checkMembers checks what readBody returned against rule.
+func checkMembers(rule *bodyRule, members map[string]any, err error) (map[string]any, error) {
+	var unknown *unknownMembers
+	if err != nil && !errors.As(err, &unknown) {
+		return nil, err
+	}
 	var shape, rules []account.FieldError
-	add := func(list *[]account.FieldError, field, msg string) {
-		if !slices.ContainsFunc(shape, func(f account.FieldError) bool { return f.Field == field }) &&
-			!slices.ContainsFunc(rules, func(f account.FieldError) bool { return f.Field == field }) {
-			*list = append(*list, account.FieldError{Field: field, Message: msg})
+	if unknown != nil {
+		for _, name := range unknown.names {
+			shape = append(shape, account.FieldError{Field: name, Message: "is not a known field"})
 		}
 	}
-	for _, se := range schemaErrors(err) {
-		field := strings.Join(se.JSONPointer(), ".")
-		if se.SchemaField == "type" || wrongType(se) {
-			se.SchemaField = "type"
-		}
-		switch {
-		case field == "" && se.SchemaField == "type":
-			return account.Errorf(account.CodeInvalidJSON, "the body must be a JSON object, not %s", jsonKind(se.Value))
-		case se.SchemaField == "type":
-			add(&shape, field, schemaMessage(se))
-		case se.SchemaField == "properties" && strings.HasSuffix(se.Reason, "is unsupported"):
-			// kin-openapi names an unknown property only in its reason.
-			add(&shape, strings.TrimPrefix(field+"."+quotedName(se.Reason), "."), "is not a known field")
-		case se.SchemaField == "required":
-			add(&rules, field, "is required")
-		default:
-			add(&rules, field, schemaMessage(se))
-		}
-	}
-	order := func(a, b account.FieldError) int {
-		rank := func(f account.FieldError) int {
-			if i := slices.Index(schema.Required, f.Field); i >= 0 {
-				return i
+	for i, name := range rule.names {
+		v, ok := members[name]
+		if !ok {
+			if rule.required[i] {
+				rules = append(rules, account.FieldError{Field: name, Message: "is required"})
 			}
-			return len(schema.Required)
+			continue
 		}
-		if d := rank(a) - rank(b); d != 0 {
-			return d
+		if msg, bad := rule.members[i].checkJSON(v); bad {
+			shape = append(shape, account.FieldError{Field: name, Message: msg})
+		} else if msg != "" {
+			rules = append(rules, account.FieldError{Field: name, Message: msg})
 		}
-		return strings.Compare(a.Field, b.Field)
 	}
 	if len(shape) > 0 {
-		slices.SortStableFunc(shape, order)
+		slices.SortStableFunc(shape, rule.order)
+		if unknown != nil && unknown.n > len(unknown.names) {
+			shape = append(shape, account.FieldError{Message: fmt.Sprintf("and %d more", unknown.n-len(unknown.names))})
+		}
 		e := account.Errorf(account.CodeInvalidJSON, "the body is not valid for this endpoint: %s %s", shape[0].Field, shape[0].Message)
 		e.Fields = shape
-		return e
+		return nil, e
 	}
-	slices.SortStableFunc(rules, order)
-	return &account.Error{Code: account.CodeValidationFailed, Message: "the request has invalid fields", Fields: rules}
+	if len(rules) > 0 {
+		return nil, &account.Error{Code: account.CodeValidationFailed, Message: "the request has invalid fields", Fields: rules}
+	}
+	return members, nil
 }
 
-// wrongType reports whether the value of se is not of its schema's type.
-func wrongType(se *openapi3.SchemaError) bool {
-	// kin-openapi may report a value of the wrong type by another rule (an
-	// enum, nullable), but the body is malformed all the same.
-	if se.Schema == nil || se.Schema.Type == nil || se.SchemaField == "required" || se.SchemaField == "properties" {
-		return false
-	}
-	var kind string
-	switch se.Value.(type) {
-	case nil:
-		kind = openapi3.TypeNull
-	case string:
-		kind = openapi3.TypeString
-	case bool:
-		kind = openapi3.TypeBoolean
-	case float64:
-		kind = openapi3.TypeNumber
-		if se.Schema.Type.Is(openapi3.TypeInteger) {
-			kind = openapi3.TypeInteger
+// order sorts field errors of the body as its names are: by the rank in
+// the required list, then by name; an unknown member ranks after every
+// required one.
+func (b *bodyRule) order(x, y account.FieldError) int {
+	rank := func(f account.FieldError) int {
+		if i := slices.Index(b.names, f.Field); i >= 0 && b.required[i] {
+			return i
 		}
-	case []any:
-		kind = openapi3.TypeArray
-	case map[string]any:
-		kind = openapi3.TypeObject
-	default:
-		return false
+		return len(b.names)
 	}
-	return !se.Schema.Type.Permits(kind)
-}
-
-func schemaErrors(err error) []*openapi3.SchemaError {
-	var out []*openapi3.SchemaError
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
-		for _, e := range me {
-			out = append(out, schemaErrors(e)...)
-		}
-		return out
+	if d := rank(x) - rank(y); d != 0 {
+		return d
 	}
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
-		out = append(out, se)
-	}
-	return out
-}
-
-// quotedName reads the name out of a kin-openapi reason such as
-// `property "admin" is unsupported`.
-func quotedName(reason string) string {
-	_, rest, _ := strings.Cut(reason, `"`)
-	name, _, _ := strings.Cut(rest, `"`)
-	return name
-}
-
-// schemaMessage says, in the words of the service's other messages, which
-// rule of the schema a value breaks.
-func schemaMessage(se *openapi3.SchemaError) string {
-	s := se.Schema
-	switch se.SchemaField {
-	case "type":
-		want := "of another type"
-		if s.Type != nil && len(s.Type.Slice()) > 0 {
-			want = article(s.Type.Slice()[0])
-		}
-		return fmt.Sprintf("must be %s, not %s", want, jsonKind(se.Value))
-	case "additionalProperties":
-		return "is not a known field"
-	case "minLength":
-		return fmt.Sprintf("must be at least %d characters", s.MinLength)
-	case "maxLength":
-		return fmt.Sprintf("must be at most %d characters", *s.MaxLength)
-	case "minimum":
-		return fmt.Sprintf("must be at least %v", *s.Min)
-	case "maximum":
-		return fmt.Sprintf("must be at most %v", *s.Max)
-	case "enum":
-		vals := make([]string, len(s.Enum))
-		for i, v := range s.Enum {
-			vals[i] = fmt.Sprint(v)
-		}
-		return "must be one of " + strings.Join(vals, ", ")
-	case "pattern":
-		if s.Description != "" {
-			return "must be " + s.Description
-		}
-		return "must match " + s.Pattern
-	}
-	return se.Reason
+	return strings.Compare(x.Field, y.Field)
 }
 
 func article(typ string) string {
@@ -313,8 +225,9 @@ func article(typ string) string {
 	return "a " + typ
 }
 
+// jsonKind names the kind of a value readValue returned.
 func jsonKind(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case nil:
 		return "null"
 	case string:
@@ -323,10 +236,8 @@ func jsonKind(v any) string {
 		return "a boolean"
 	case float64:
 		return "a number"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
+	case jsontext.Kind:
+		return kindWords(v)
 	}
 	return fmt.Sprintf("%T", v)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -345,6 +346,11 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 		r.ratio(ep.name+"_throughput_vs_hashrate", res.OKPerSec/rate, ">= 0.85")
 		r.ratio(ep.name+"_hash_share_of_server_cpu", cpu/res.ServerCPUus, "report (1 = nothing but the hash)")
 	}
+	if r.profile {
+		if err := r.loginProfile(ctx, r.smallDB, loginBody); err != nil {
+			return err
+		}
+	}
 
 	// Overload: r.overConns connections against max_concurrent hashing
 	// slots. Latency must stay bounded (503 past max_wait, no queue), and
@@ -494,4 +500,52 @@ func medianOf(vs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// loginProfile takes a CPU profile of `bench serve --impl ent` under the
+// login load of measurement 4, and writes where the CPU goes beside the
+// hash: the top of the profile by cumulative time, without the frames of
+// argon2, to login.cpu.txt.
+func (r *runner) loginProfile(ctx context.Context, db, body string) error {
+	s, err := r.start(ctx, "bench serve --impl ent (login, profiled)", db, r.selfBin, "serve", "--impl", "ent", "--pprof-addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	// A login is ~30 ms of CPU: profile for long enough to see what is
+	// not the hash, even in a quick run.
+	saved := r.duration
+	r.duration = max(r.duration, 8*time.Second)
+	defer func() { r.duration = saved }()
+	done := make(chan error, 1)
+	var res loadResult
+	go func() {
+		var err error
+		res, _, err = r.load(ctx, s, r.hashConns, "--method", "POST", "--url", "http://"+s.addr+"/api/v1/account/login",
+			"--header", "Content-Type: application/json", "--body", body)
+		done <- err
+	}()
+	time.Sleep(r.warmup + 200*time.Millisecond)
+	profPath := filepath.Join(r.outDir, "login.cpu.pprof")
+	perr := fetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, max(1, int(r.duration.Seconds())-1)), profPath)
+	if err := <-done; err != nil {
+		return err
+	}
+	if perr != nil {
+		return perr
+	}
+	r.add("4 where a login's CPU goes", fmt.Sprintf("bench serve --impl ent, profiled, %d conns", r.hashConns), res, 0, "profile: "+profPath)
+	var summary bytes.Buffer
+	for _, mode := range [][]string{{"-top", "-nodecount=30"}, {"-top", "-cum", "-nodecount=60", "-hide=argon2|blake2b"}} {
+		out, err := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, mode...), r.selfBin, profPath)...).CombinedOutput()
+		if err != nil {
+			r.logf("go tool pprof: %v: %s", err, out)
+			return nil
+		}
+		summary.Write(out)
+		summary.WriteString("\n")
+	}
+	_ = os.WriteFile(filepath.Join(r.outDir, "login.cpu.txt"), summary.Bytes(), 0o644)
+	fmt.Fprintln(os.Stderr, summary.String())
+	return nil
 }

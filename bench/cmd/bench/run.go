@@ -80,14 +80,24 @@ type runner struct {
 	targetID uuid.UUID // the user GET /users/{id} reads
 	pwHash   []byte    // the hash every seeded user has
 
-	only      map[string]bool // measurements to run; empty means all
-	pgVersion string
-	table     []row
-	timings   []timing
-	ratios    []ratio
+	only map[string]bool // measurements to run; empty means all
+	// compare is another accounts binary (such as an older build) that
+	// measurement 1 loads beside this one, named compareName.
+	compare, compareName string
+	pgVersion            string
+	smallDB              string // the database of measurements 1–5
+	table                []row
+	timings              []timing
+	ratios               []ratio
 }
 
 // row is one line of the results table.
+// getServer is one server of measurement 1, with its name in the table.
+type getServer struct {
+	name string
+	s    *server
+}
+
 type row struct {
 	measure, variant string
 	res              loadResult
@@ -112,6 +122,7 @@ func runCommand(ctx context.Context, args []string) error {
 	outDir := fs.String("out", ".data/bench", "directory for the CPU profile and the results table of this run")
 	only := fs.String("only", "", "comma-separated measurements to run (1 and 2 go together, 3, 4, 5, 6, 7); empty runs all")
 	profile := fs.String("profile", "", "take the CPU profile of measurement 2: true or false (default: in the full run only)")
+	compare := fs.String("compare", "", "NAME=PATH: another accounts binary (an older build) that measurement 1 loads beside this one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -145,6 +156,12 @@ func runCommand(ctx context.Context, args []string) error {
 	}
 	if *profile != "" {
 		r.profile = *profile == "true"
+	}
+	if *compare != "" {
+		var ok bool
+		if r.compareName, r.compare, ok = strings.Cut(*compare, "="); !ok || r.compareName == "" || r.compare == "" {
+			return fmt.Errorf("--compare must be NAME=PATH, not %q", *compare)
+		}
 	}
 	defer r.cleanup()
 	// A bound on the whole run, so a stuck step (a lock held by someone
@@ -189,8 +206,10 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.smallDB = small
 
-	// 1 and 2: GET /users/{id} as an admin: the service, the baseline, pgbench.
+	// 1 and 2: GET /users/{id} as an admin: the service, the baseline, the
+	// floor, any other build to compare, pgbench.
 	real, err := r.start(ctx, "accounts serve (small)", small, r.accountsBin, "serve", "--addr", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -199,42 +218,58 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	getPath := "/api/v1/users/" + r.targetID.String()
-	auth := "Authorization: Bearer " + r.token
-	var realRuns, baseRuns []loadResult
-	for i := range r.rounds * b2i(r.wants("1")) {
-		// Alternate, so drift on a shared machine hits both alike.
-		first, second := real, base
-		if i%2 == 1 {
-			first, second = base, real
+	servers := []getServer{{"service (Ent)", real}, {"baseline (pgxpool)", base}}
+	if r.wants("1") {
+		floor, err := r.start(ctx, "bench serve --impl floor", small, r.selfBin, "serve", "--impl", "floor")
+		if err != nil {
+			return err
 		}
-		for _, s := range []*server{first, second} {
-			res, rss, err := r.load(ctx, s, r.conns, "--url", "http://"+s.addr+getPath, "--header", auth)
+		defer floor.stop()
+		servers = append(servers, getServer{"floor (bare Gin + pgxpool)", floor})
+		if r.compare != "" {
+			other, err := r.start(ctx, "accounts serve ("+r.compareName+")", small, r.compare, "serve", "--addr", "127.0.0.1:0")
 			if err != nil {
 				return err
 			}
-			variant := "service (Ent)"
-			if s == base {
-				variant = "baseline (pgxpool)"
-				baseRuns = append(baseRuns, res)
-			} else {
-				realRuns = append(realRuns, res)
+			defer other.stop()
+			servers = append(servers, getServer{"service at " + r.compareName, other})
+		}
+	}
+	getPath := "/api/v1/users/" + r.targetID.String()
+	auth := "Authorization: Bearer " + r.token
+	runs := make([][]loadResult, len(servers))
+	for i := range r.rounds * b2i(r.wants("1")) {
+		// Rotate the order, so drift on a shared machine hits all alike.
+		for k := range servers {
+			j := (k + i) % len(servers)
+			s := servers[j]
+			res, rss, err := r.load(ctx, s.s, r.conns, "--url", "http://"+s.s.addr+getPath, "--header", auth)
+			if err != nil {
+				return err
 			}
-			r.add("1 GET /users/{id}", fmt.Sprintf("%s, round %d, %d conns", variant, i+1, r.conns), res, rss, "")
+			runs[j] = append(runs[j], res)
+			r.add("1 GET /users/{id}", fmt.Sprintf("%s, round %d, %d conns", s.name, i+1, r.conns), res, rss, "")
 		}
 	}
 	if r.wants("1") {
+		realRuns, baseRuns, floorRuns := runs[0], runs[1], runs[2]
 		realRPS, baseRPS := median(realRuns, okPerSec), median(baseRuns, okPerSec)
 		r.ratio("get_user_throughput_vs_baseline", realRPS/baseRPS, ">= 0.80")
 		r.ratio("get_user_p99_vs_baseline", median(realRuns, p99)/median(baseRuns, p99), "<= 1.25")
 		r.ratio("get_user_server_cpu_per_request_vs_baseline", median(realRuns, cpuPerReq)/median(baseRuns, cpuPerReq), "report")
+		r.ratio("get_user_throughput_vs_floor", realRPS/median(floorRuns, okPerSec), "report")
+		r.ratio("get_user_server_cpu_per_request_vs_floor", median(realRuns, cpuPerReq)/median(floorRuns, cpuPerReq), "report")
+		if r.compare != "" {
+			r.ratio("get_user_server_cpu_per_request_vs_"+r.compareName, median(realRuns, cpuPerReq)/median(runs[3], cpuPerReq), "<= 1.0")
+		}
 
 		pg, err := r.pgbench(ctx, small, r.conns)
 		if err != nil {
 			return err
 		}
 		r.add("2 same two queries", fmt.Sprintf("pgbench -M prepared, %d clients", r.conns), pg, 0, "transactions of SessionSQL + UserSQL")
-		r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, "report")
+		r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, ">= 0.30")
+		r.ratio("floor_throughput_vs_pgbench", median(floorRuns, okPerSec)/pg.OKPerSec, "report")
 		r.ratio("baseline_throughput_vs_pgbench", baseRPS/pg.OKPerSec, "report")
 
 		if r.profile {

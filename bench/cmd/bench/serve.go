@@ -29,11 +29,14 @@ import (
 //	          (router, middleware, metrics, throttles, hasher) is the service's
 //	ent       the service exactly as wired for `accounts serve`; with
 //	          --pprof-addr this is the process the benchmark profiles.
+//	floor     httpapi.Floor over the baseline's pool and statements: a bare
+//	          Gin handler, no middleware, no router of the service's, so
+//	          nothing of the request path being measured.
 //
 // It logs {"msg":"listening","addr":...} (and "pprof" when asked) on stderr.
 func serveCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	impl := fs.String("impl", "baseline", "baseline or ent")
+	impl := fs.String("impl", "baseline", "baseline, ent or floor")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address too")
 	if err := fs.Parse(args); err != nil {
@@ -55,8 +58,16 @@ func serveCommand(ctx context.Context, args []string) error {
 	defer db.Close()
 
 	opts := service.Options{Config: cfg, Log: log, DB: db, Now: time.Now}
+	var handler http.Handler
 	switch *impl {
 	case "ent":
+	case "floor":
+		pool, err := baseline.OpenPool(ctx, cfg.Database, log)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		handler = httpapi.Floor(baseline.FloorGet(baseline.New(pool, cfg.Auth.SessionTTL)))
 	case "baseline":
 		// The yardstick runs on a pgxpool of its own with the same
 		// settings: the service's pool is reachable only through Ent.
@@ -69,13 +80,15 @@ func serveCommand(ctx context.Context, args []string) error {
 			return baseline.New(pool, cfg.Auth.SessionTTL)
 		}
 	default:
-		return fmt.Errorf("--impl must be baseline or ent, not %q", *impl)
+		return fmt.Errorf("--impl must be baseline, ent or floor, not %q", *impl)
 	}
-	h, err := service.New(ctx, opts)
-	if err != nil {
-		return err
+	if handler == nil {
+		h, err := service.New(ctx, opts)
+		if err != nil {
+			return err
+		}
+		handler = h.API
 	}
-	handler := h.API
 
 	if *pprofAddr != "" {
 		pln, err := net.Listen("tcp", *pprofAddr)
