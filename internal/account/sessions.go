@@ -41,8 +41,9 @@ type Login struct {
 	Token     string
 	ExpiresAt time.Time
 	User      User
-	// Device is a new device token for the user's name (empty without a
-	// Guard): the client presents it at later logins to be trusted.
+	// Device is a new device token for the user at its current credential
+	// version (empty without a Guard): the client presents it at later
+	// logins to be trusted.
 	Device string
 }
 
@@ -112,11 +113,7 @@ func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) 
 	if err != nil && !ent.IsNotFound(err) {
 		return Login{}, storageError(err, "")
 	}
-	var id uuid.UUID
-	if u != nil {
-		id = u.ID
-	}
-	keys := s.guard.loginKeys(from, username, id)
+	keys := s.guard.loginKeys(from, u)
 	if err := s.guard.reserve(ctx, keys, "too many failed logins; try again later"); err != nil {
 		return Login{}, err
 	}
@@ -127,7 +124,10 @@ func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) 
 	if err != nil {
 		return Login{}, err
 	}
-	l.Device = s.guard.NewDevice(u.Username)
+	// The version verified is the one the session was opened at
+	// (lockVerified), so the token dies with the session at the next
+	// credential change.
+	l.Device = s.guard.NewDevice(u.ID, u.CredentialVersion)
 	return l, nil
 }
 
@@ -312,7 +312,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 	if err != nil {
 		return Login{}, storageError(err, CodeUserNotFound)
 	}
-	keys := s.guard.loginKeys(Client{Address: from.Address}, u.Username, u.ID)
+	keys := s.guard.loginKeys(Client{Address: from.Address}, u)
 	if err := s.guard.reserve(ctx, keys, "too many wrong passwords; try again later"); err != nil {
 		return Login{}, err
 	}

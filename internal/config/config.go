@@ -84,7 +84,8 @@ type Auth struct {
 	// replica (package throttle).
 	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
 	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
-	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins of one trusted device (a client presenting its device token) within login_throttle_window before it answers 429 (0 disables)."`
+	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins that all trusted devices of one user (clients presenting a device token of the user) share within login_throttle_window before they answer 429 (0 disables); N tokens buy no more guesses than one."`
+	DeviceTokenLifetime      time.Duration `koanf:"device_token_lifetime" help:"How long after its login a device token is trusted; a password set or change, a deactivation and revoke-sessions end its trust sooner."`
 	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
 	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
 	SignUpWindow             time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
@@ -171,10 +172,15 @@ func Default() Config {
 			LoginFailuresPerUsername: 10,
 			LoginFailuresPerAddress:  100,
 			LoginFailuresPerDevice:   10,
-			LoginThrottleWindow:      15 * time.Minute,
-			SignUpsPerAddress:        20,
-			SignUpWindow:             time.Hour,
-			ThrottleBuckets:          65536,
+			// A device that logged in within a month stays trusted:
+			// sessions end after 12 hours at most, so a regular user's
+			// device renews its token long before; a token copied off a
+			// device is useful for a month, not forever.
+			DeviceTokenLifetime: 30 * 24 * time.Hour,
+			LoginThrottleWindow: 15 * time.Minute,
+			SignUpsPerAddress:   20,
+			SignUpWindow:        time.Hour,
+			ThrottleBuckets:     65536,
 		},
 		Password: Password{
 			// One of the argon2id settings OWASP's Password Storage Cheat

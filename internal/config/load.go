@@ -270,6 +270,7 @@ func (c *Config) validate() []string {
 		"auth.session_max_lifetime":  c.Auth.SessionMaxLifetime,
 		"auth.signup_window":         c.Auth.SignUpWindow,
 		"auth.login_throttle_window": c.Auth.LoginThrottleWindow,
+		"auth.device_token_lifetime": c.Auth.DeviceTokenLifetime,
 		"password.max_wait":          c.Password.MaxWait,
 		"http.read_header_timeout":   c.HTTP.ReadHeaderTimeout,
 		"http.shutdown_timeout":      c.HTTP.ShutdownTimeout,

@@ -117,6 +117,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		Now:         now,
 		Config: httpapi.Config{
 			CookieSecure:   cfg.Auth.CookieSecure,
+			DeviceLifetime: cfg.Auth.DeviceTokenLifetime,
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
@@ -166,6 +167,7 @@ func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *accoun
 		PerAddress:        throttle.Limit{Max: auth.LoginFailuresPerAddress, Window: window},
 		PerDevice:         throttle.Limit{Max: auth.LoginFailuresPerDevice, Window: window},
 		SignUpsPerAddress: throttle.Limit{Max: auth.SignUpsPerAddress, Window: auth.SignUpWindow},
+		DeviceLifetime:    auth.DeviceTokenLifetime,
 	}
 	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
 }
