@@ -120,22 +120,25 @@ func (g *Guard) trusted(token string, u *ent.User) bool {
 		!issued.After(now.Add(deviceSkew)) && now.Before(issued.Add(g.limits.DeviceLifetime))
 }
 
-// loginKeys are the budgets a login attempt as u (nil: the name exists
-// not) draws on: the budget of u's trusted devices when the client
-// presents a device token of u, or else the user's shared untrusted
-// budget (when the name exists) and the address's.
-func (g *Guard) loginKeys(c Client, u *ent.User) []throttle.Key {
+// loginKeys are the budgets a login attempt as username, the user u (nil:
+// no such user), draws on: the budget of u's trusted devices when the
+// client presents a device token of u, or else the address's and the
+// name's untrusted budget. A name that exists has its user's; one that
+// does not has the same budget in the bucket its folded name falls into,
+// so the throttle answers alike for both and tells no one which names
+// exist.
+func (g *Guard) loginKeys(c Client, username string, u *ent.User) []throttle.Key {
 	if g == nil {
 		return nil
 	}
 	if g.trusted(c.Device, u) {
 		return []throttle.Key{throttle.DevicesKey(u.ID, g.limits.PerDevice)}
 	}
-	keys := []throttle.Key{g.store.BucketKey("a", c.Address, g.limits.PerAddress)}
+	name := g.store.BucketKey("n", strings.ToLower(username), g.limits.PerUsername)
 	if u != nil {
-		keys = append(keys, throttle.UserKey(u.ID, g.limits.PerUsername))
+		name = throttle.UserKey(u.ID, g.limits.PerUsername)
 	}
-	return keys
+	return []throttle.Key{g.store.BucketKey("a", c.Address, g.limits.PerAddress), name}
 }
 
 // reserve takes one attempt from each of keys, or answers

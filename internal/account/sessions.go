@@ -113,7 +113,7 @@ func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) 
 	if err != nil && !ent.IsNotFound(err) {
 		return Login{}, storageError(err, "")
 	}
-	keys := s.guard.loginKeys(from, u)
+	keys := s.guard.loginKeys(from, username, u)
 	if err := s.guard.reserve(ctx, keys, "too many failed logins; try again later"); err != nil {
 		return Login{}, err
 	}
@@ -312,7 +312,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 	if err != nil {
 		return Login{}, storageError(err, CodeUserNotFound)
 	}
-	keys := s.guard.loginKeys(Client{Address: from.Address}, u)
+	keys := s.guard.loginKeys(Client{Address: from.Address}, u.Username, u)
 	if err := s.guard.reserve(ctx, keys, "too many wrong passwords; try again later"); err != nil {
 		return Login{}, err
 	}

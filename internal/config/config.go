@@ -89,7 +89,7 @@ type Auth struct {
 	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
 	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
 	SignUpWindow             time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
-	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and device ids are hashed into, per kind; bounds the throttle table at users + 3 × this many rows."`
+	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and unknown usernames are hashed into, per kind; bounds the throttle table at 2 × users + 3 × this many rows."`
 }
 
 // Password holds the password hashing settings.
