@@ -141,7 +141,7 @@ func startServerOn(t *testing.T, rawURL string, env map[string]string) *server {
 // The server stops when the test ends, or earlier with stop.
 func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 	t.Helper()
-	pepper := "pepper-" + randomHex(8)
+	pepper := "pepper-" + randomHex(16)
 	s := &server{
 		t:      t,
 		dbURL:  dbURL,

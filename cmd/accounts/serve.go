@@ -12,6 +12,7 @@ import (
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/spf13/cobra"
 
+	"accounts/internal/config"
 	"accounts/internal/database"
 	"accounts/internal/metrics"
 	"accounts/internal/migrate"
@@ -25,6 +26,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Serve the REST API (waits for the database first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if weak := a.cfg.WeakSecrets(); len(weak) > 0 {
+				return &config.Error{Problems: weak}
+			}
 			return a.serve(cmd.Context())
 		},
 	}

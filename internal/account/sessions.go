@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"log/slog"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -58,6 +60,28 @@ type Sessions struct {
 	guard  *Guard
 	// maxLifetime is the absolute lifetime of a session; 0: none.
 	maxLifetime time.Duration
+	// log gets what an operator must hear of: a hash made with another
+	// pepper. Nil logs nothing.
+	log *slog.Logger
+}
+
+// SetLogger makes the service log a login that failed because the user's
+// hash was made with another pepper than the server's.
+func (s *Sessions) SetLogger(l *slog.Logger) { s.log = l }
+
+// pepperMismatch reports whether err is the hasher's report of u's hash
+// made with another pepper, and logs it by key id: the user cannot log in
+// (the client sees a wrong password), and only the operator can help.
+func (s *Sessions) pepperMismatch(ctx context.Context, u *ent.User, err error) bool {
+	var m *password.KeyMismatchError
+	if !errors.As(err, &m) {
+		return false
+	}
+	if s.log != nil {
+		s.log.WarnContext(ctx, "a password hash was made with another password.pepper than this server's: the user cannot log in until the server has that pepper or the password is set again",
+			"user_id", u.ID.String(), "hash_key_id", m.Stored, "server_key_id", m.Current)
+	}
+	return true
 }
 
 // SetMaxLifetime caps every session at d after its login: sliding
@@ -142,6 +166,9 @@ func (s *Sessions) check(ctx context.Context, u *ent.User, pw string) (Login, er
 		return Login{}, invalid
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, pw, string(u.PasswordHash))
+	if s.pepperMismatch(ctx, u, err) {
+		return Login{}, invalid
+	}
 	if err != nil {
 		return Login{}, hasherError(s.hasher, err)
 	}
@@ -317,6 +344,9 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 		return Login{}, err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
+	if s.pepperMismatch(ctx, u, err) {
+		err = nil
+	}
 	if ok || err != nil {
 		s.guard.release(ctx, keys)
 	}

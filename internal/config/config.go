@@ -85,6 +85,7 @@ type Auth struct {
 	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
 	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
 	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins that all trusted devices of one user (clients presenting a device token of the user) share within login_throttle_window before they answer 429 (0 disables); N tokens buy no more guesses than one."`
+	DeviceKey                string        `koanf:"device_key" secret:"true" help:"Key that signs device tokens and keys the throttle's buckets, the same on every replica (at least 32 bytes); empty derives it from password.pepper, or without a pepper picks a random one per process."`
 	DeviceTokenLifetime      time.Duration `koanf:"device_token_lifetime" help:"How long after its login a device token is trusted; a password set or change, a deactivation and revoke-sessions end its trust sooner."`
 	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
 	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
@@ -94,7 +95,7 @@ type Auth struct {
 
 // Password holds the password hashing settings.
 type Password struct {
-	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key). Changing it invalidates all passwords."`
+	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key), at least 32 bytes when set (serve refuses shorter ones and the placeholder of .env.example). Changing it invalidates all passwords."`
 	Argon2Time     uint32        `koanf:"argon2_time" help:"argon2id passes."`
 	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB; at most max_concurrent hashes hold it at once."`
 	Argon2Threads  uint8         `koanf:"argon2_threads" help:"argon2id lanes."`
@@ -122,6 +123,37 @@ type Metrics struct {
 // Runtime holds the settings of the Go runtime that serve applies.
 type Runtime struct {
 	MemoryLimitMiB int `koanf:"memory_limit_mib" help:"Soft memory limit of serve, in MiB (debug.SetMemoryLimit): the garbage collector runs more often as the process nears it; 0 leaves the limit to GOMEMLIMIT, which also wins over the default (not over a value set here). At least max_concurrent × argon2_memory_kib + 32 MiB."`
+}
+
+// PlaceholderPepper is the pepper .env.example holds for the user to
+// replace; serve refuses it, as anyone may read it.
+const PlaceholderPepper = "change-me-to-a-long-random-secret"
+
+// MinSecretBytes is the shortest pepper or device key serve accepts: 256
+// bits, the size of the HMAC-SHA256 key each of them is.
+const MinSecretBytes = 32
+
+// WeakSecrets lists the secrets that serve refuses and dev warns about: a
+// non-empty password.pepper or auth.device_key that is shorter than
+// MinSecretBytes or is the placeholder of .env.example. An empty pepper is
+// not among them (serve warns about it and runs unpeppered), nor an empty
+// device key (derived from the pepper).
+func (c *Config) WeakSecrets() []string {
+	var p []string
+	for _, s := range []struct{ key, value string }{
+		{"password.pepper", c.Password.Pepper},
+		{"auth.device_key", c.Auth.DeviceKey},
+	} {
+		const fix = "set a random secret of at least 32 bytes, for example the output of `openssl rand -hex 32`"
+		switch {
+		case s.value == "":
+		case s.value == PlaceholderPepper:
+			c.problem(&p, s.key, "is the placeholder of .env.example, which anyone can read; %s", fix)
+		case len(s.value) < MinSecretBytes:
+			c.problem(&p, s.key, "is %d bytes long, shorter than %d; %s", len(s.value), MinSecretBytes, fix)
+		}
+	}
+	return p
 }
 
 // MemoryFloorMiB is what a memory limit must leave the service besides
