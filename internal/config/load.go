@@ -293,6 +293,12 @@ func (c *Config) validate() []string {
 	if c.HTTP.MaxBodyBytes < 1 {
 		c.problem(&p, "http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
 	}
+	if c.HTTP.MaxConnections < 1 {
+		c.problem(&p, "http.max_connections", "must be at least 1, got %d", c.HTTP.MaxConnections)
+	}
+	if c.HTTP.MaxConnsPerAddr < 0 {
+		c.problem(&p, "http.max_connections_per_address", "must not be negative (0: no cap but http.max_connections), got %d", c.HTTP.MaxConnsPerAddr)
+	}
 	if c.HTTP.MaxHeaderBytes < 1024 {
 		c.problem(&p, "http.max_header_bytes", "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)
 	}
