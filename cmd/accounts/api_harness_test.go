@@ -167,7 +167,7 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			// share this one.
 			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 			// /metrics on a loopback listener of its own, as by default,
-			// but on a free port: parallel servers cannot share 9090.
+			// but on a free port: parallel servers cannot share 3097.
 			"ACCOUNTS_METRICS_ADDR": "127.0.0.1:0",
 		},
 	}

@@ -243,7 +243,9 @@ func Default() Config {
 			MaxWait:        time.Second,
 		},
 		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
-		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:9090"},
+		// 3097: not 9090, the Prometheus server's own port; the README
+		// (Metrics) says why this one.
+		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:3097"},
 		// The soft limit's default is the memory budget the benchmark
 		// holds serve to (bench/: peak RSS under 64 MiB under the GET
 		// load). Under a burst of sign-ups and logins every argon2id hash
