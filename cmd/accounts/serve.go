@@ -74,13 +74,11 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	api, metricsOnly := h.API, h.MetricsOnly
-	raw, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ln, srv, err := a.apiServer(api)
 	if err != nil {
-		return fmt.Errorf("listen on %s (http.addr): %w", cfg.HTTP.Addr, err)
+		return err
 	}
-	ln := a.connectionBudget(raw)
-	servers := []*http.Server{a.httpServer(api)}
-	servers[0].ConnState = ln.ConnState
+	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
 	if metricsOnly != nil {
 		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
@@ -177,6 +175,19 @@ func (a *app) migrateOnStart(ctx context.Context, db *database.DB, dir atlasmigr
 	}
 	a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// apiServer listens on http.addr under the connection budget and returns
+// the listener with the API's server on it.
+func (a *app) apiServer(api http.Handler) (net.Listener, *http.Server, error) {
+	raw, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s (http.addr): %w", a.cfg.HTTP.Addr, err)
+	}
+	ln := a.connectionBudget(raw)
+	srv := a.httpServer(api)
+	srv.ConnState = ln.ConnState
+	return ln, srv, nil
 }
 
 // fileReserve is how many open files serve keeps beside the API's
