@@ -312,7 +312,7 @@ type GetAccountParams struct {
 
 // LoginParams defines parameters for Login.
 type LoginParams struct {
-	// XDeviceToken The device token of an earlier login for this name, for clients without cookies.
+	// XDeviceToken The device token of an earlier login as this user, for clients without cookies.
 	XDeviceToken *string `json:"X-Device-Token,omitempty"`
 
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
