@@ -133,3 +133,30 @@ func TestDeviceTrustEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnPasswordChangeKeepsTheDevice: the device that changes its own
+// password gets a device token of the new credential version, so the
+// owner stays trusted there while every token of before is not.
+func TestOwnPasswordChangeKeepsTheDevice(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, deviceEnv())
+	c := s.newClient(false)
+	c.signUp("changer1", "changer-password")
+	before := c.login("changer1", "changer-password").Header.Get("X-Device-Token")
+	s.addSecret("changer-password-2")
+	r := c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "changer-password", "new_password": "changer-password-2"})
+	expect(t, r, http.StatusOK)
+	after := r.Header.Get("X-Device-Token")
+	if after == "" || after == before {
+		t.Fatalf("the password change handed out no new device token (%q)", after)
+	}
+	for j := range 5 {
+		guess(s.newClient(false), "changer1", fmt.Sprintf("203.0.113.%d", j+1))
+	}
+	login := func(token string) *response {
+		return s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "changer1", "password": "changer-password-2"},
+			opts{header: map[string]string{"X-Forwarded-For": "203.0.113.200", "X-Device-Token": token}})
+	}
+	expect(t, login(before), http.StatusTooManyRequests, "too_many_attempts")
+	expect(t, login(after), http.StatusOK)
+}

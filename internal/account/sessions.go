@@ -320,7 +320,9 @@ func (s *Sessions) Purge(ctx context.Context, batch int) (int, error) {
 // included, and a new session is opened and returned: whoever held the old
 // token (it may be why the password changes) is out. The change is a
 // compare-and-set on the hash the current password was checked against,
-// so it cannot undo a reset that committed meanwhile.
+// so it cannot undo a reset that committed meanwhile. The answer carries
+// a device token of the new credential version: every other device's
+// token ends with the old password, the caller's is renewed.
 //
 // A wrong current password counts as a failed login of the caller's name
 // from from's address: a stolen session cannot guess without limit.
@@ -381,6 +383,9 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 		if err != nil {
 			return err
 		}
+		// The device that changed the password stays trusted: its token
+		// is of the version endCredentials just moved to.
+		l.Device = s.guard.NewDevice(u.ID, cur.CredentialVersion+1)
 		return record(ctx, tx, auditEntry{action: AuditPasswordChanged, actor: &l.User, target: l.User, details: sessionsEnded(n)})
 	})
 	return l, err
