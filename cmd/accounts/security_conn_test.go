@@ -140,6 +140,18 @@ func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 			t.Fatalf("fresh request %d (%s %s): %d", i, req.Method, req.URL.Path, resp.StatusCode)
 		}
 	}
+	// The room was made by shedding idle connections, and /metrics says so.
+	body := s.getMetrics().body
+	for _, series := range []string{"accounts_http_connections_shed_total", "accounts_http_connections_refused_total", "accounts_http_connections_open"} {
+		v, _ := metricLine(string(body), series)
+		t.Logf("%s %s", series, v)
+	}
+	if v, ok := metricLine(string(body), "accounts_http_connections_shed_total"); !ok || v == "0" {
+		t.Fatalf("accounts_http_connections_shed_total = %q (present %v), want the idle connections closed to make room", v, ok)
+	}
+	if v, _ := metricLine(string(body), "accounts_http_connections_max"); v != "100" {
+		t.Fatalf("accounts_http_connections_max = %q, want 100", v)
+	}
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }

@@ -78,6 +78,7 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	h.Metrics.RegisterConnections(ln.Stats, ln.Max())
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
 	if metricsOnly != nil {
@@ -179,7 +180,7 @@ func (a *app) migrateOnStart(ctx context.Context, db *database.DB, dir atlasmigr
 
 // apiServer listens on http.addr under the connection budget and returns
 // the listener with the API's server on it.
-func (a *app) apiServer(api http.Handler) (net.Listener, *http.Server, error) {
+func (a *app) apiServer(api http.Handler) (*connbudget.Listener, *http.Server, error) {
 	raw, err := net.Listen("tcp", a.cfg.HTTP.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s (http.addr): %w", a.cfg.HTTP.Addr, err)

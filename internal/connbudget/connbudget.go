@@ -51,9 +51,11 @@ type Listener struct {
 	mu     sync.Mutex
 	open   map[*conn]struct{}
 	perKey map[netip.Prefix]int
-	// shed and refused count what the budget did since the last log line.
-	shed, refused int
-	logged        time.Time
+	// shed and refused count what the budget did since the last log line,
+	// totalShed and totalRefused since the start.
+	shed, refused           int
+	totalShed, totalRefused uint64
+	logged                  time.Time
 }
 
 // New returns a Listener on ln.
@@ -122,6 +124,7 @@ func (l *Listener) admit(c *conn) (victim *conn, ok bool) {
 	full := capped && l.perKey[c.key] >= l.opts.PerAddress || len(l.open) >= l.opts.Max
 	if full && victim == nil {
 		l.refused++
+		l.totalRefused++
 		return nil, false
 	}
 	if victim != nil {
@@ -129,6 +132,7 @@ func (l *Listener) admit(c *conn) (victim *conn, ok bool) {
 		// before the victim's Close has run.
 		l.forget(victim)
 		l.shed++
+		l.totalShed++
 	}
 	l.open[c] = struct{}{}
 	l.perKey[c.key]++
@@ -206,11 +210,15 @@ func (l *Listener) maybeLog() {
 	l.shed, l.refused, l.logged = 0, 0, time.Now()
 }
 
-// Open returns how many connections are open.
-func (l *Listener) Open() int {
+// Max is the cap on open connections in force.
+func (l *Listener) Max() int { return l.opts.Max }
+
+// Stats returns how many connections are open, how many were closed to
+// make room and how many were refused, since the start.
+func (l *Listener) Stats() (open int, shed, refused uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.open)
+	return len(l.open), l.totalShed, l.totalRefused
 }
 
 // keyOf returns a peer's IP (IPv4-mapped addresses as IPv4, without a

@@ -50,6 +50,9 @@ type Options struct {
 // false).
 type Handlers struct {
 	API, MetricsOnly http.Handler
+	// Metrics are the service's metrics, for what the caller measures
+	// itself (serve's connection budget).
+	Metrics *metrics.Metrics
 }
 
 // New wires the services and the HTTP API together. It also sets the
@@ -98,7 +101,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		}
 	}
 
-	var h Handlers
+	h := Handlers{Metrics: m}
 	var apiMetrics http.Handler
 	var observe func(method, route string, status int, d time.Duration)
 	if cfg.Metrics.Enabled {
