@@ -141,7 +141,7 @@ func startServerOn(t *testing.T, rawURL string, env map[string]string) *server {
 // The server stops when the test ends, or earlier with stop.
 func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 	t.Helper()
-	pepper := "pepper-" + randomHex(8)
+	pepper := "pepper-" + randomHex(16)
 	s := &server{
 		t:      t,
 		dbURL:  dbURL,
@@ -167,7 +167,7 @@ func launchServer(t *testing.T, dbURL string, env map[string]string) *server {
 			// share this one.
 			"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 			// /metrics on a loopback listener of its own, as by default,
-			// but on a free port: parallel servers cannot share 9090.
+			// but on a free port: parallel servers cannot share 3097.
 			"ACCOUNTS_METRICS_ADDR": "127.0.0.1:0",
 		},
 	}

@@ -40,6 +40,11 @@ var databaseKeys = []string{"database.url", "database.host", "database.port", "d
 
 func (a *app) dev(ctx context.Context) error {
 	cfg := a.cfg
+	for _, p := range cfg.WeakSecrets() {
+		// dev is for trying the service out, so it runs, but serve
+		// would refuse this configuration.
+		a.log.Warn("INSECURE SECRET: " + p + "; serve refuses to start with it")
+	}
 	configured := false
 	for _, k := range databaseKeys {
 		if cfg.Source(k) != "default" {

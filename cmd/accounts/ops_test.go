@@ -176,6 +176,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		"accounts_db_pool_acquires_total", "accounts_db_pool_acquire_wait_seconds_total",
 		"accounts_db_pool_connections_opened_total", "accounts_password_hasher_in_use",
 		"accounts_password_hasher_rejected_total", "go_goroutines",
+		"accounts_http_connections_open", "accounts_http_connections_max",
+		"accounts_http_connections_shed_total", "accounts_http_connections_refused_total",
 	} {
 		if _, ok := metricLine(body, series); !ok {
 			t.Errorf("no %s in /metrics", series)

@@ -245,7 +245,13 @@ type proc struct {
 // killed, if still running, when the test ends.
 func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(accountsBinary(t), args...)
+	return startCmd(t, exec.Command(accountsBinary(t), args...), env, args...)
+}
+
+// startCmd is startProc with the command given: the binary run through
+// a shell that first lowers a limit, for one.
+func startCmd(t *testing.T, cmd *exec.Cmd, env map[string]string, args ...string) *proc {
+	t.Helper()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if _, ok := env["ACCOUNTS_METRICS_ADDR"]; !ok {
 		// Processes run in parallel cannot all have the default port.

@@ -36,7 +36,7 @@ func TestReplicas(t *testing.T) {
 	dbURL := emptyDatabase(t)
 	dbURL, dbPassword := secretDatabaseURL(t, dbURL)
 	suiteSecrets.add(t.Name(), dbPassword)
-	pepper := "pepper-" + randomHex(8)
+	pepper := "pepper-" + randomHex(16)
 	suiteSecrets.add(t.Name(), pepper)
 	env := map[string]string{
 		"DATABASE_URL":                        dbURL,

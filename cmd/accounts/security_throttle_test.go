@@ -106,7 +106,7 @@ func TestParallelGuessesCappedAcrossAddresses(t *testing.T) {
 // that cannot exist is refused before any counter or hash, so a flood of
 // huge names holds no state; and the counters a flood of valid-looking
 // unknown names from many addresses leaves are capped by
-// auth.throttle_buckets.
+// auth.throttle_buckets per kind.
 func TestMalformedUsernamesTouchNoCounter(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, throttleEnv(map[string]string{
@@ -126,8 +126,10 @@ func TestMalformedUsernamesTouchNoCounter(t *testing.T) {
 	for i := range 60 {
 		guess(c, fmt.Sprintf("nobody%03d", i), fmt.Sprintf("203.0.113.%d", i+1))
 	}
-	if n := s.queryInt("SELECT count(*) FROM throttle_counters"); n < 1 || n > 8 {
-		t.Fatalf("%d counters after 60 addresses, want between 1 and the 8 buckets", n)
+	// Unknown names have budgets too (TestThrottleSameForUnknownName), in
+	// buckets of their own: two kinds of 8 buckets.
+	if n := s.queryInt("SELECT count(*) FROM throttle_counters"); n < 1 || n > 16 {
+		t.Fatalf("%d counters after 60 addresses and names, want between 1 and the 2 × 8 buckets", n)
 	}
 }
 
@@ -223,5 +225,36 @@ func TestLoginBudgetSharedByThreeReplicas(t *testing.T) {
 	}
 	if evaluated > 6 {
 		t.Fatalf("%d of 30 guesses across three replicas were evaluated, want at most the one budget of 6", evaluated)
+	}
+}
+
+// TestThrottleSameForUnknownName (issue 22, finding 3): the throttle
+// answers alike for a name that exists and one that does not, from one
+// address or from many, so the 401/429 sequence is no username oracle.
+func TestThrottleSameForUnknownName(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, throttleEnv(nil))
+	s.newClient(false).signUp("exists1", "exists-password")
+	s.newClient(false).signUp("exists2", "exists-password")
+	sequence := func(name string, addr func(i int) string) string {
+		var seq []string
+		for i := range 12 {
+			seq = append(seq, fmt.Sprint(guess(s.newClient(false), name, addr(i)).StatusCode))
+		}
+		return strings.Join(seq, " ")
+	}
+	for _, c := range []struct {
+		what     string
+		existing string
+		unknown  string
+		addr     func(i int) string
+	}{
+		{"one address", "exists1", "unknown1", func(int) string { return "198.51.100.1" }},
+		{"many addresses", "exists2", "unknown2", func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) }},
+	} {
+		existing, unknown := sequence(c.existing, c.addr), sequence(c.unknown, c.addr)
+		if existing != unknown {
+			t.Errorf("from %s: an existing name answers %s, an unknown one %s", c.what, existing, unknown)
+		}
 	}
 }

@@ -7,11 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/spf13/cobra"
 
+	"accounts/internal/config"
+	"accounts/internal/connbudget"
 	"accounts/internal/database"
 	"accounts/internal/metrics"
 	"accounts/internal/migrate"
@@ -25,6 +30,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Serve the REST API (waits for the database first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if weak := a.cfg.WeakSecrets(); len(weak) > 0 {
+				return &config.Error{Problems: weak}
+			}
 			return a.serve(cmd.Context())
 		},
 	}
@@ -66,11 +74,12 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	api, metricsOnly := h.API, h.MetricsOnly
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ln, srv, err := a.apiServer(api)
 	if err != nil {
-		return fmt.Errorf("listen on %s (http.addr): %w", cfg.HTTP.Addr, err)
+		return err
 	}
-	servers := []*http.Server{a.httpServer(api)}
+	h.Metrics.RegisterConnections(ln.Stats, ln.Max())
+	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
 	if metricsOnly != nil {
 		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
@@ -167,6 +176,70 @@ func (a *app) migrateOnStart(ctx context.Context, db *database.DB, dir atlasmigr
 	}
 	a.log.Info("migrations applied", "files", len(rep.Files), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// apiServer listens on http.addr under the connection budget and returns
+// the listener with the API's server on it.
+func (a *app) apiServer(api http.Handler) (*connbudget.Listener, *http.Server, error) {
+	raw, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s (http.addr): %w", a.cfg.HTTP.Addr, err)
+	}
+	ln := a.connectionBudget(raw)
+	srv := a.httpServer(api)
+	srv.ConnState = ln.ConnState
+	return ln, srv, nil
+}
+
+// fileReserve is how many open files serve keeps beside the API's
+// connections and the database pool: the metrics listener and its
+// scrapes, logs, DNS lookups, the binary's own files.
+const fileReserve = 64
+
+// connectionBudget raises the open-file limit as far as the hard limit
+// allows and puts the API's listener under http.max_connections and
+// http.max_connections_per_address, lowering the first when it would not
+// fit the limit beside the database pool, so accept never fails for want
+// of a descriptor.
+func (a *app) connectionBudget(ln net.Listener) *connbudget.Listener {
+	cfg := a.cfg.HTTP
+	limit, err := raiseFileLimit()
+	if err != nil {
+		a.log.Warn("could not raise the open-file limit to the hard limit", "limit", limit, "error", err.Error())
+	}
+	maxConns := cfg.MaxConnections
+	reserve := a.cfg.Database.PoolSize + a.cfg.Database.MaxOverflow + fileReserve
+	if limit > 0 && uint64(maxConns+reserve) > limit {
+		maxConns = max(int(limit)-reserve, int(limit)/2, 1)
+		a.log.Warn("http.max_connections lowered to fit the open-file limit (raise the hard limit, ulimit -Hn, to keep it)",
+			"configured", cfg.MaxConnections, "max_connections", maxConns, "open_file_limit", limit, "reserved", reserve)
+	}
+	a.log.Info("connection budget", "max_connections", maxConns, "max_connections_per_address", cfg.MaxConnsPerAddr, "open_file_limit", limit)
+	proxies := parsePrefixes(cfg.TrustedProxies)
+	return connbudget.New(ln, connbudget.Options{
+		Max:        maxConns,
+		PerAddress: cfg.MaxConnsPerAddr,
+		Exempt: func(ip netip.Addr) bool {
+			return slices.ContainsFunc(proxies, func(p netip.Prefix) bool { return p.Contains(ip) })
+		},
+		Log: a.log,
+	})
+}
+
+// parsePrefixes reads a comma-separated list of addresses and CIDRs
+// (http.trusted_proxies), skipping what does not parse: the HTTP layer
+// refuses such a list before serve listens.
+func parsePrefixes(list string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if ip, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+		}
+	}
+	return out
 }
 
 // httpServer returns a server for h with the limits of the http.* keys.

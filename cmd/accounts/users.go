@@ -80,7 +80,13 @@ func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
 			}
 			return describe(err)
 		}
-		_, err = fmt.Fprintf(a.stdout, "created super admin %s (id %s)\n", u.Username, u.ID)
+		keyID := users.PepperKeyID()
+		if keyID == "" {
+			keyID = "none (no password.pepper)"
+		}
+		// The key id lets the operator compare with the one serve logs at
+		// start-up: on an empty database CreateSuperAdmin cannot tell.
+		_, err = fmt.Fprintf(a.stdout, "created super admin %s (id %s, password hash key id %s)\n", u.Username, u.ID, keyID)
 		return err
 	})
 }

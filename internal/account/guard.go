@@ -3,14 +3,15 @@ package account
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"accounts/ent"
 	"accounts/internal/throttle"
 )
 
@@ -25,23 +26,32 @@ type Client struct {
 // Limits are the budgets of the Guard. A Max of 0 disables a budget.
 type Limits struct {
 	// PerUsername is the budget of failed logins that untrusted clients
-	// (no valid device token for the name) share for one user.
+	// (no valid device token for the user) share for one user.
 	PerUsername throttle.Limit
 	// PerAddress is the budget of failed logins of one client address.
 	PerAddress throttle.Limit
-	// PerDevice is the budget of failed logins of one trusted device.
+	// PerDevice is the budget of failed logins that all of one user's
+	// trusted devices share: however many tokens a client holds, they buy
+	// this many guesses per window, no more.
 	PerDevice throttle.Limit
 	// SignUpsPerAddress is the budget of sign-ups of one client address.
 	SignUpsPerAddress throttle.Limit
+	// DeviceLifetime is how long after its login a device token is
+	// trusted.
+	DeviceLifetime time.Duration
 }
 
 // Guard throttles logins as OWASP's "Slow Down Online Guessing Attacks
 // with Device Cookies" describes: a client that logged in as a user before
-// holds a signed device token for that name and draws only on its own
-// budget, so other clients' failures never lock it out; every other client
-// draws on the user's shared untrusted budget and on its address's budget.
-// Attempts are reserved before the password is hashed and given back after
-// a success. The budgets live in PostgreSQL (package throttle).
+// holds a signed device token for that user and draws only on the budget
+// the user's trusted devices share, so other clients' failures never lock
+// it out; every other client draws on the user's shared untrusted budget
+// and on its address's budget. A device token names the user's id and
+// the credential version it was issued under, so a password set or
+// change, a deactivation or a revocation (each moves the version) ends
+// the trust of every token issued before. Attempts are reserved before
+// the password is hashed and given back after a success. The budgets live
+// in PostgreSQL (package throttle).
 type Guard struct {
 	store  *throttle.Store
 	limits Limits
@@ -57,16 +67,27 @@ func NewGuard(store *throttle.Store, limits Limits, key []byte) *Guard {
 // deviceTokenMax bounds what is parsed of a presented device token.
 const deviceTokenMax = 160
 
-// NewDevice returns a fresh device token for username: "v1.", the
-// lower-cased name and a random device id, base64url, and their HMAC.
-func (g *Guard) NewDevice(username string) string {
+// devicePrefix starts every device token of the current format; tokens of
+// the first one (a name and a random id, without the credential version)
+// are no longer trusted.
+const devicePrefix = "v2."
+
+// deviceSkew is how far in the future a token's issue time may lie, for
+// replicas whose clocks differ a little.
+const deviceSkew = time.Minute
+
+// NewDevice returns a fresh device token for the user id at credential
+// version: "v2.", then base64url of the id, the version and the issue
+// time (Unix seconds), then base64url of their HMAC.
+func (g *Guard) NewDevice(id uuid.UUID, version int64) string {
 	if g == nil {
 		return ""
 	}
-	id := make([]byte, 16)
-	_, _ = rand.Read(id) // crypto/rand.Read never fails on supported platforms.
-	body := "v1." + base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(username))) + "." +
-		base64.RawURLEncoding.EncodeToString(id)
+	payload := make([]byte, 0, 32)
+	payload = append(payload, id[:]...)
+	payload = binary.BigEndian.AppendUint64(payload, uint64(version))
+	payload = binary.BigEndian.AppendUint64(payload, uint64(g.store.Now().Unix()))
+	body := devicePrefix + base64.RawURLEncoding.EncodeToString(payload)
 	return body + "." + base64.RawURLEncoding.EncodeToString(g.sign(body))
 }
 
@@ -76,47 +97,48 @@ func (g *Guard) sign(body string) []byte {
 	return m.Sum(nil)
 }
 
-// device returns the device id of token when it is a valid token for
-// username.
-func (g *Guard) device(token, username string) (string, bool) {
-	if token == "" || len(token) > deviceTokenMax {
-		return "", false
+// trusted reports whether token is a valid device token of u at its
+// current credential version, issued less than DeviceLifetime ago.
+func (g *Guard) trusted(token string, u *ent.User) bool {
+	if u == nil || token == "" || len(token) > deviceTokenMax || !strings.HasPrefix(token, devicePrefix) {
+		return false
 	}
 	i := strings.LastIndexByte(token, '.')
-	if i < 0 {
-		return "", false
-	}
 	body := token[:i]
 	mac, err := base64.RawURLEncoding.DecodeString(token[i+1:])
 	if err != nil || !hmac.Equal(mac, g.sign(body)) {
-		return "", false
+		return false
 	}
-	parts := strings.Split(body, ".")
-	if len(parts) != 3 || parts[0] != "v1" {
-		return "", false
+	payload, err := base64.RawURLEncoding.DecodeString(body[len(devicePrefix):])
+	if err != nil || len(payload) != 32 {
+		return false
 	}
-	name, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil || string(name) != strings.ToLower(username) {
-		return "", false
-	}
-	return parts[2], true
+	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[24:])), 0)
+	now := g.store.Now()
+	return uuid.UUID(payload[:16]) == u.ID &&
+		int64(binary.BigEndian.Uint64(payload[16:24])) == u.CredentialVersion &&
+		!issued.After(now.Add(deviceSkew)) && now.Before(issued.Add(g.limits.DeviceLifetime))
 }
 
-// loginKeys are the budgets a login attempt draws on: a trusted device's
-// own, or else the user's shared untrusted budget (when the name exists)
-// and the address's.
-func (g *Guard) loginKeys(c Client, username string, user uuid.UUID) []throttle.Key {
+// loginKeys are the budgets a login attempt as username, the user u (nil:
+// no such user), draws on: the budget of u's trusted devices when the
+// client presents a device token of u, or else the address's and the
+// name's untrusted budget. A name that exists has its user's; one that
+// does not has the same budget in the bucket its folded name falls into,
+// so the throttle answers alike for both and tells no one which names
+// exist.
+func (g *Guard) loginKeys(c Client, username string, u *ent.User) []throttle.Key {
 	if g == nil {
 		return nil
 	}
-	if id, ok := g.device(c.Device, username); ok {
-		return []throttle.Key{g.store.BucketKey("d", id, g.limits.PerDevice)}
+	if g.trusted(c.Device, u) {
+		return []throttle.Key{throttle.DevicesKey(u.ID, g.limits.PerDevice)}
 	}
-	keys := []throttle.Key{g.store.BucketKey("a", c.Address, g.limits.PerAddress)}
-	if user != uuid.Nil {
-		keys = append(keys, throttle.UserKey(user, g.limits.PerUsername))
+	name := g.store.BucketKey("n", strings.ToLower(username), g.limits.PerUsername)
+	if u != nil {
+		name = throttle.UserKey(u.ID, g.limits.PerUsername)
 	}
-	return keys
+	return []throttle.Key{g.store.BucketKey("a", c.Address, g.limits.PerAddress), name}
 }
 
 // reserve takes one attempt from each of keys, or answers

@@ -62,11 +62,15 @@ func (o *Operator) List(ctx context.Context, f ListFilter) ([]User, error) {
 }
 
 // SetPassword sets the password of the user named username and ends all of
-// the user's sessions.
+// the user's sessions. Like CreateSuperAdmin, it refuses to hash with
+// another pepper than the one the database's hashes show (CheckPepper).
 func (o *Operator) SetPassword(ctx context.Context, username, pw string) (Change, error) {
 	if msg := ValidatePassword(pw); msg != "" {
 		return Change{}, &Error{Code: CodeValidationFailed, Message: "the password is invalid",
 			Fields: []FieldError{{Field: "password", Message: msg}}}
+	}
+	if err := o.users.CheckPepper(ctx); err != nil {
+		return Change{}, err
 	}
 	hash, err := o.users.hash(ctx, pw)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"log/slog"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -41,8 +43,9 @@ type Login struct {
 	Token     string
 	ExpiresAt time.Time
 	User      User
-	// Device is a new device token for the user's name (empty without a
-	// Guard): the client presents it at later logins to be trusted.
+	// Device is a new device token for the user at its current credential
+	// version (empty without a Guard): the client presents it at later
+	// logins to be trusted.
 	Device string
 }
 
@@ -57,6 +60,28 @@ type Sessions struct {
 	guard  *Guard
 	// maxLifetime is the absolute lifetime of a session; 0: none.
 	maxLifetime time.Duration
+	// log gets what an operator must hear of: a hash made with another
+	// pepper. Nil logs nothing.
+	log *slog.Logger
+}
+
+// SetLogger makes the service log a login that failed because the user's
+// hash was made with another pepper than the server's.
+func (s *Sessions) SetLogger(l *slog.Logger) { s.log = l }
+
+// pepperMismatch reports whether err is the hasher's report of u's hash
+// made with another pepper, and logs it by key id: the user cannot log in
+// (the client sees a wrong password), and only the operator can help.
+func (s *Sessions) pepperMismatch(ctx context.Context, u *ent.User, err error) bool {
+	var m *password.KeyMismatchError
+	if !errors.As(err, &m) {
+		return false
+	}
+	if s.log != nil {
+		s.log.WarnContext(ctx, "a password hash was made with another password.pepper than this server's: the user cannot log in until the server has that pepper or the password is set again",
+			"user_id", u.ID.String(), "hash_key_id", m.Stored, "server_key_id", m.Current)
+	}
+	return true
 }
 
 // SetMaxLifetime caps every session at d after its login: sliding
@@ -104,11 +129,7 @@ func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) 
 	if err != nil && !ent.IsNotFound(err) {
 		return Login{}, storageError(err, "")
 	}
-	var id uuid.UUID
-	if u != nil {
-		id = u.ID
-	}
-	keys := s.guard.loginKeys(from, username, id)
+	keys := s.guard.loginKeys(from, username, u)
 	if err := s.guard.reserve(ctx, keys, "too many failed logins; try again later"); err != nil {
 		return Login{}, err
 	}
@@ -119,7 +140,10 @@ func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) 
 	if err != nil {
 		return Login{}, err
 	}
-	l.Device = s.guard.NewDevice(u.Username)
+	// The version verified is the one the session was opened at
+	// (lockVerified), so the token dies with the session at the next
+	// credential change.
+	l.Device = s.guard.NewDevice(u.ID, u.CredentialVersion)
 	return l, nil
 }
 
@@ -134,6 +158,9 @@ func (s *Sessions) check(ctx context.Context, u *ent.User, pw string) (Login, er
 		return Login{}, invalid
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, pw, string(u.PasswordHash))
+	if s.pepperMismatch(ctx, u, err) {
+		return Login{}, invalid
+	}
 	if err != nil {
 		return Login{}, hasherError(s.hasher, err)
 	}
@@ -285,7 +312,9 @@ func (s *Sessions) Purge(ctx context.Context, batch int) (int, error) {
 // included, and a new session is opened and returned: whoever held the old
 // token (it may be why the password changes) is out. The change is a
 // compare-and-set on the hash the current password was checked against,
-// so it cannot undo a reset that committed meanwhile.
+// so it cannot undo a reset that committed meanwhile. The answer carries
+// a device token of the new credential version: every other device's
+// token ends with the old password, the caller's is renewed.
 //
 // A wrong current password counts as a failed login of the caller's name
 // from from's address: a stolen session cannot guess without limit.
@@ -304,11 +333,14 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 	if err != nil {
 		return Login{}, storageError(err, CodeUserNotFound)
 	}
-	keys := s.guard.loginKeys(Client{Address: from.Address}, u.Username, u.ID)
+	keys := s.guard.loginKeys(Client{Address: from.Address}, u.Username, u)
 	if err := s.guard.reserve(ctx, keys, "too many wrong passwords; try again later"); err != nil {
 		return Login{}, err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
+	if s.pepperMismatch(ctx, u, err) {
+		err = nil
+	}
 	if ok || err != nil {
 		s.guard.release(ctx, keys)
 	}
@@ -343,6 +375,9 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client,
 		if err != nil {
 			return err
 		}
+		// The device that changed the password stays trusted: its token
+		// is of the version endCredentials just moved to.
+		l.Device = s.guard.NewDevice(u.ID, cur.CredentialVersion+1)
 		return record(ctx, tx, auditEntry{action: AuditPasswordChanged, actor: &l.User, target: l.User, details: sessionsEnded(n)})
 	})
 	return l, err

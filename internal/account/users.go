@@ -54,9 +54,60 @@ func (s *Users) Create(ctx context.Context, caller User, username, pw string, ro
 }
 
 // CreateSuperAdmin creates a super admin. Only the command line calls it:
-// the API never creates one.
+// the API never creates one. It refuses when the database's hashes show
+// that the command runs with another pepper than the server (CheckPepper).
 func (s *Users) CreateSuperAdmin(ctx context.Context, username, pw string) (User, error) {
+	if err := s.CheckPepper(ctx); err != nil {
+		return User{}, err
+	}
 	return s.create(ctx, username, pw, RoleSuperAdmin, nil, true)
+}
+
+// PepperKeyID is the key id of the pepper the service hashes with ("" for
+// none), as the hashes it writes carry it.
+func (s *Users) PepperKeyID() string { return s.hasher.KeyID() }
+
+// hashKeyIDsSQL counts the users by the key id their hash carries;
+// hashes without one (no pepper, or written before key ids) are left out.
+var hashKeyIDsSQL = fmt.Sprintf(`SELECT k, count(*) FROM (
+  SELECT substring(encode(%[1]s, 'escape') from ',keyid=([A-Za-z0-9+/]+)\$') AS k FROM %[2]s
+) h WHERE k IS NOT NULL GROUP BY k ORDER BY count(*) DESC, k`, entuser.FieldPasswordHash, entuser.Table)
+
+// CheckPepper tells a command-line tool that hashes with another pepper
+// than the server's apart from one that hashes as it does, when the
+// database can tell: it fails, naming the key ids, when hashes in the
+// database carry key ids and none is the service's, so the server could
+// never verify a password written now. It reads every user's hash once.
+func (s *Users) CheckPepper(ctx context.Context) error {
+	rows, err := s.client.QueryContext(ctx, hashKeyIDsSQL)
+	if err != nil {
+		return storageError(err, "")
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return storageError(err, "")
+		}
+		if k == s.hasher.KeyID() {
+			return nil
+		}
+		found = append(found, fmt.Sprintf("key id %s: %d users", k, n))
+	}
+	if err := rows.Err(); err != nil {
+		return storageError(err, "")
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	mine := "is empty (no key id)"
+	if id := s.hasher.KeyID(); id != "" {
+		mine = "(key id " + id + ")"
+	}
+	return fmt.Errorf("password.pepper %s is not the pepper the password hashes in this database were made with (%s): the server could never verify a password this command writes; run it with the server's password.pepper (ACCOUNTS_PASSWORD_PEPPER)",
+		mine, strings.Join(found, ", "))
 }
 
 // create inserts a user. When an admin asks (caller not nil), the

@@ -280,7 +280,7 @@ func TestRehashOnLogin(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	u, _ := f.users.SignUp(ctx, "erin1", "password1")
-	old := "$argon2id$v=19$m=64,t=1,p=1$"
+	old := "$argon2id$v=19$m=64,t=1,p=1,keyid=" + f.users.PepperKeyID() + "$"
 	row, _ := f.users.client.User.Get(ctx, u.ID)
 	if string(row.PasswordHash[:len(old)]) != old {
 		t.Fatalf("unexpected hash prefix %q", row.PasswordHash[:len(old)])
@@ -294,7 +294,7 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	row, _ = f.users.client.User.Get(ctx, u.ID)
-	if want := "$argon2id$v=19$m=64,t=2,p=1$"; string(row.PasswordHash[:len(want)]) != want {
+	if want := "$argon2id$v=19$m=64,t=2,p=1,keyid=" + h2.KeyID() + "$"; string(row.PasswordHash[:len(want)]) != want {
 		t.Fatalf("hash after login %q..., want rehashed with t=2", row.PasswordHash[:len(want)])
 	}
 }

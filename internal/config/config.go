@@ -35,7 +35,9 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout" help:"Longest time to read request headers."`
 	ReadTimeout       time.Duration `koanf:"read_timeout" help:"Longest time to read a whole request."`
 	WriteTimeout      time.Duration `koanf:"write_timeout" help:"Longest time to write a response."`
-	IdleTimeout       time.Duration `koanf:"idle_timeout" help:"How long an idle keep-alive connection stays open."`
+	IdleTimeout       time.Duration `koanf:"idle_timeout" help:"How long an idle keep-alive connection stays open (a proxy in front should keep its own upstream idle timeout below it); idle connections are also the first closed when http.max_connections is reached."`
+	MaxConnections    int           `koanf:"max_connections" help:"Connections the API holds open at once; past it the longest-idle one is closed to make room, or the new one when none is idle. serve lowers it (with a warning) to fit the open-file limit."`
+	MaxConnsPerAddr   int           `koanf:"max_connections_per_address" help:"Of http.max_connections, how many one client address (an IPv6 /64) may hold; the addresses of http.trusted_proxies are exempt. 0: no cap but max_connections."`
 	MaxHeaderBytes    int           `koanf:"max_header_bytes" help:"Largest request header block accepted."`
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
@@ -84,16 +86,18 @@ type Auth struct {
 	// replica (package throttle).
 	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
 	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
-	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins of one trusted device (a client presenting its device token) within login_throttle_window before it answers 429 (0 disables)."`
+	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins that all trusted devices of one user (clients presenting a device token of the user) share within login_throttle_window before they answer 429 (0 disables); N tokens buy no more guesses than one."`
+	DeviceKey                string        `koanf:"device_key" secret:"true" help:"Key that signs device tokens and keys the throttle's buckets, the same on every replica (at least 32 bytes); empty derives it from password.pepper, or without a pepper picks a random one per process."`
+	DeviceTokenLifetime      time.Duration `koanf:"device_token_lifetime" help:"How long after its login a device token is trusted; a password set or change, a deactivation and revoke-sessions end its trust sooner."`
 	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
 	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
 	SignUpWindow             time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
-	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and device ids are hashed into, per kind; bounds the throttle table at users + 3 × this many rows."`
+	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and unknown usernames are hashed into, per kind; bounds the throttle table at 2 × users + 3 × this many rows."`
 }
 
 // Password holds the password hashing settings.
 type Password struct {
-	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key). Changing it invalidates all passwords."`
+	Pepper         string        `koanf:"pepper" secret:"true" help:"Server-side secret mixed into every password hash (HMAC key), at least 32 bytes when set (serve refuses shorter ones and the placeholder of .env.example). Changing it invalidates all passwords."`
 	Argon2Time     uint32        `koanf:"argon2_time" help:"argon2id passes."`
 	Argon2MemoryKB uint32        `koanf:"argon2_memory_kib" help:"argon2id memory per hash, in KiB; at most max_concurrent hashes hold it at once."`
 	Argon2Threads  uint8         `koanf:"argon2_threads" help:"argon2id lanes."`
@@ -123,6 +127,37 @@ type Runtime struct {
 	MemoryLimitMiB int `koanf:"memory_limit_mib" help:"Soft memory limit of serve, in MiB (debug.SetMemoryLimit): the garbage collector runs more often as the process nears it; 0 leaves the limit to GOMEMLIMIT, which also wins over the default (not over a value set here). At least max_concurrent × argon2_memory_kib + 32 MiB."`
 }
 
+// PlaceholderPepper is the pepper .env.example holds for the user to
+// replace; serve refuses it, as anyone may read it.
+const PlaceholderPepper = "change-me-to-a-long-random-secret"
+
+// MinSecretBytes is the shortest pepper or device key serve accepts: 256
+// bits, the size of the HMAC-SHA256 key each of them is.
+const MinSecretBytes = 32
+
+// WeakSecrets lists the secrets that serve refuses and dev warns about: a
+// non-empty password.pepper or auth.device_key that is shorter than
+// MinSecretBytes or is the placeholder of .env.example. An empty pepper is
+// not among them (serve warns about it and runs unpeppered), nor an empty
+// device key (derived from the pepper).
+func (c *Config) WeakSecrets() []string {
+	var p []string
+	for _, s := range []struct{ key, value string }{
+		{"password.pepper", c.Password.Pepper},
+		{"auth.device_key", c.Auth.DeviceKey},
+	} {
+		const fix = "set a random secret of at least 32 bytes, for example the output of `openssl rand -hex 32`"
+		switch {
+		case s.value == "":
+		case s.value == PlaceholderPepper:
+			c.problem(&p, s.key, "is the placeholder of .env.example, which anyone can read; %s", fix)
+		case len(s.value) < MinSecretBytes:
+			c.problem(&p, s.key, "is %d bytes long, shorter than %d; %s", len(s.value), MinSecretBytes, fix)
+		}
+	}
+	return p
+}
+
 // MemoryFloorMiB is what a memory limit must leave the service besides
 // the memory of the password hashes running at once: the live heap of
 // everything else, with room for the collector to work.
@@ -141,11 +176,23 @@ func Default() Config {
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       15 * time.Second,
 			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			MaxBodyBytes:      1 << 20,
-			ShutdownTimeout:   15 * time.Second,
-			ReadyTimeout:      2 * time.Second,
+			// Above the 60 s upstream idle timeout of nginx and of AWS's
+			// load balancers, so they close an idle connection first and
+			// never send a request on one this server is closing.
+			IdleTimeout: 75 * time.Second,
+			// Half the common default of 1024 open files, should raising
+			// the soft limit fail, leaving the rest for the database pool
+			// and the process; an idle connection costs about 17 KiB
+			// (measured: 2 000 idle ones raised serve's RSS by 33 MiB), so
+			// 512 stay within 9 MiB of the 64 MiB memory budget.
+			MaxConnections: 512,
+			// An eighth of the budget: a client needs eight addresses to
+			// fill it, and a browser opens at most six per host.
+			MaxConnsPerAddr: 64,
+			MaxHeaderBytes:  64 << 10,
+			MaxBodyBytes:    1 << 20,
+			ShutdownTimeout: 15 * time.Second,
+			ReadyTimeout:    2 * time.Second,
 		},
 		Database: Database{
 			Host:        "localhost",
@@ -171,10 +218,15 @@ func Default() Config {
 			LoginFailuresPerUsername: 10,
 			LoginFailuresPerAddress:  100,
 			LoginFailuresPerDevice:   10,
-			LoginThrottleWindow:      15 * time.Minute,
-			SignUpsPerAddress:        20,
-			SignUpWindow:             time.Hour,
-			ThrottleBuckets:          65536,
+			// A device that logged in within a month stays trusted:
+			// sessions end after 12 hours at most, so a regular user's
+			// device renews its token long before; a token copied off a
+			// device is useful for a month, not forever.
+			DeviceTokenLifetime: 30 * 24 * time.Hour,
+			LoginThrottleWindow: 15 * time.Minute,
+			SignUpsPerAddress:   20,
+			SignUpWindow:        time.Hour,
+			ThrottleBuckets:     65536,
 		},
 		Password: Password{
 			// One of the argon2id settings OWASP's Password Storage Cheat
@@ -191,7 +243,9 @@ func Default() Config {
 			MaxWait:        time.Second,
 		},
 		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
-		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:9090"},
+		// 3097: not 9090, the Prometheus server's own port; the README
+		// (Metrics) says why this one.
+		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:3097"},
 		// The soft limit's default is the memory budget the benchmark
 		// holds serve to (bench/: peak RSS under 64 MiB under the GET
 		// load). Under a burst of sign-ups and logins every argon2id hash

@@ -270,6 +270,7 @@ func (c *Config) validate() []string {
 		"auth.session_max_lifetime":  c.Auth.SessionMaxLifetime,
 		"auth.signup_window":         c.Auth.SignUpWindow,
 		"auth.login_throttle_window": c.Auth.LoginThrottleWindow,
+		"auth.device_token_lifetime": c.Auth.DeviceTokenLifetime,
 		"password.max_wait":          c.Password.MaxWait,
 		"http.read_header_timeout":   c.HTTP.ReadHeaderTimeout,
 		"http.shutdown_timeout":      c.HTTP.ShutdownTimeout,
@@ -291,6 +292,12 @@ func (c *Config) validate() []string {
 	}
 	if c.HTTP.MaxBodyBytes < 1 {
 		c.problem(&p, "http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
+	}
+	if c.HTTP.MaxConnections < 1 {
+		c.problem(&p, "http.max_connections", "must be at least 1, got %d", c.HTTP.MaxConnections)
+	}
+	if c.HTTP.MaxConnsPerAddr < 0 {
+		c.problem(&p, "http.max_connections_per_address", "must not be negative (0: no cap but http.max_connections), got %d", c.HTTP.MaxConnsPerAddr)
 	}
 	if c.HTTP.MaxHeaderBytes < 1024 {
 		c.problem(&p, "http.max_header_bytes", "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)

@@ -312,7 +312,7 @@ type GetAccountParams struct {
 
 // LoginParams defines parameters for Login.
 type LoginParams struct {
-	// XDeviceToken The device token of an earlier login for this name, for clients without cookies.
+	// XDeviceToken The device token of an earlier login as this user, for clients without cookies.
 	XDeviceToken *string `json:"X-Device-Token,omitempty"`
 
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
@@ -2115,8 +2115,9 @@ type ChangePasswordResponseObject interface {
 }
 
 type ChangePassword200ResponseHeaders struct {
-	SetCookie  *string
-	XRequestID *string
+	SetCookie    *string
+	XDeviceToken *string
+	XRequestID   *string
 }
 
 type ChangePassword200JSONResponse struct {
@@ -2133,6 +2134,9 @@ func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.SetCookie != nil {
 		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	if response.Headers.XDeviceToken != nil {
+		w.Header().Set("X-Device-Token", fmt.Sprint(*response.Headers.XDeviceToken))
 	}
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))

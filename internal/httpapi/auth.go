@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"net"
 	"net/http"
 	"net/url"
@@ -190,9 +191,6 @@ func (s *server) setCookie(c *gin.Context, token string, expires time.Time) {
 // both directions.
 const deviceHeader = "X-Device-Token"
 
-// deviceLifetime is how long a device cookie is kept.
-const deviceLifetime = 365 * 24 * time.Hour
-
 func (s *server) deviceCookieName() string {
 	if s.CookieSecure {
 		return "__Host-device"
@@ -211,7 +209,7 @@ func (s *server) setDevice(c *gin.Context, token string) {
 		Name:     s.deviceCookieName(),
 		Value:    token,
 		Path:     "/",
-		MaxAge:   int(deviceLifetime.Seconds()),
+		MaxAge:   int(cmp.Or(s.DeviceLifetime, 365*24*time.Hour).Seconds()),
 		HttpOnly: true,
 		Secure:   s.CookieSecure,
 		SameSite: http.SameSiteStrictMode,

@@ -159,8 +159,10 @@ func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestO
 		return nil, err
 	}
 	// Every session of the caller ended, this one included: the answer
-	// carries the new one, as a login's does.
+	// carries the new one, and a device token of the new password, as a
+	// login's does.
 	h.s.setCookie(c, l.Token, l.ExpiresAt)
+	h.s.setDevice(c, l.Device)
 	return ChangePassword200JSONResponse{Body: session(l)}, nil
 }
 

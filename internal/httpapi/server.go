@@ -31,6 +31,9 @@ func init() {
 type Config struct {
 	// CookieSecure marks the access_token cookie Secure.
 	CookieSecure bool
+	// DeviceLifetime is how long the device cookie is kept: as long as
+	// its token is trusted (0: a year).
+	DeviceLifetime time.Duration
 	// MaxBodyBytes is the largest request body accepted (413 above).
 	MaxBodyBytes int64
 	// TrustedProxies lists proxy addresses or CIDRs whose X-Forwarded-For

@@ -118,6 +118,31 @@ func (m *Metrics) RegisterHasher(inUse func() int, capacity int) {
 	)
 }
 
+// RegisterConnections exposes the connection budget of the API's
+// listener: stats is read at every scrape and gives the connections open
+// now, those closed to make room and those refused since the start; max
+// is http.max_connections as in force. Call it once.
+func (m *Metrics) RegisterConnections(stats func() (open int, shed, refused uint64), max int) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "http", Name: "connections_open",
+			Help: "Connections the API holds open now.",
+		}, func() float64 { open, _, _ := stats(); return float64(open) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "http", Name: "connections_max",
+			Help: "Connections the API may hold open at once (http.max_connections, as lowered to fit the open-file limit).",
+		}, func() float64 { return float64(max) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "http", Name: "connections_shed_total",
+			Help: "Idle connections closed to make room for a new one at a connection cap.",
+		}, func() float64 { _, shed, _ := stats(); return float64(shed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "http", Name: "connections_refused_total",
+			Help: "New connections closed at once because a cap was reached and no connection was idle.",
+		}, func() float64 { _, _, refused := stats(); return float64(refused) }),
+	)
+}
+
 // HasherRejected counts one password hash refused with 503 because no
 // hashing slot freed up in time.
 func (m *Metrics) HasherRejected() {

@@ -58,6 +58,24 @@ type Options struct {
 // caller should answer "try again later" rather than queue without limit.
 var ErrBusy = errors.New("password hashing is saturated")
 
+// KeyMismatchError is returned by Verify for a hash made with another
+// pepper than the Hasher's: no password can match it here. It names both
+// by key id, never the peppers.
+type KeyMismatchError struct {
+	// Stored is the key id in the hash; Current is the Hasher's ("" for
+	// no pepper).
+	Stored, Current string
+}
+
+// Error implements error.
+func (e *KeyMismatchError) Error() string {
+	current := "none (no pepper)"
+	if e.Current != "" {
+		current = e.Current
+	}
+	return fmt.Sprintf("password: the hash was made with the pepper of key id %s, this hasher's key id is %s", e.Stored, current)
+}
+
 // ErrMalformedHash is returned by Verify for a stored value that is not an
 // argon2id PHC string this package can read.
 var ErrMalformedHash = errors.New("stored password hash is malformed")
@@ -71,6 +89,8 @@ const (
 type Hasher struct {
 	params Params
 	pepper []byte
+	// keyID names the pepper in the hashes made with it ("" without one).
+	keyID string
 	// slots holds a value for each hash running.
 	slots   chan struct{}
 	maxWait time.Duration
@@ -97,11 +117,39 @@ func New(opts Options) (*Hasher, error) {
 		slots:   make(chan struct{}, opts.MaxConcurrent),
 		maxWait: opts.MaxWait,
 		onBusy:  opts.OnBusy,
+		keyID:   KeyID(opts.Pepper),
 	}
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms.
 	h.dummy = h.encode(p, newSalt(), h.key(p, string(random), nil))
 	return h, nil
+}
+
+// keyIDLen is the length of a key id in bytes: the PHC string format's
+// keyid parameter of argon2 holds up to 8.
+const keyIDLen = 6
+
+// KeyID is the key id of pepper as hashes carry it ("" for no pepper): the
+// first bytes of an HMAC of a fixed text keyed with the pepper, base64, so
+// it tells peppers apart without telling anything of them.
+func KeyID(pepper []byte) string {
+	if len(pepper) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, pepper)
+	m.Write([]byte("accounts password pepper key id"))
+	return b64.EncodeToString(m.Sum(nil)[:keyIDLen])
+}
+
+// KeyID returns the key id of the Hasher's pepper ("" without one).
+func (h *Hasher) KeyID() string { return h.keyID }
+
+// HashKeyID returns the key id an encoded hash carries: "" for a hash
+// made without a pepper or before hashes carried one, or one that is
+// malformed.
+func HashKeyID(encoded string) string {
+	k, _ := decode(encoded)
+	return k.keyID
 }
 
 // RetryAfter is how long a caller that got ErrBusy should wait before
@@ -116,7 +164,8 @@ func (h *Hasher) InUse() int { return len(h.slots) }
 // Capacity returns how many hashes may run at once.
 func (h *Hasher) Capacity() int { return cap(h.slots) }
 
-// Hash returns the PHC string of password under the current parameters.
+// Hash returns the PHC string of password under the current parameters,
+// with the key id of the pepper.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
@@ -127,10 +176,13 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 // Verify reports whether password matches the stored PHC string, and
-// whether the stored hash was made under parameters other than the current
-// ones (the caller then stores a fresh Hash).
+// whether the stored hash should be replaced by a fresh Hash: it was made
+// under parameters other than the current ones, or carries no key id
+// while the Hasher has a pepper (a hash of a build before key ids). A
+// hash whose key id is not the Hasher's is a *KeyMismatchError, after the
+// work of a verification, so that it answers as late as a wrong password.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
-	p, salt, want, err := decode(encoded)
+	d, err := decode(encoded)
 	if err != nil {
 		return false, false, err
 	}
@@ -138,11 +190,15 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 		return false, false, err
 	}
 	defer h.release()
-	got := h.key(p, password, salt)
+	got := h.key(d.params, password, d.salt)
+	if d.keyID != "" && d.keyID != h.keyID {
+		return false, false, &KeyMismatchError{Stored: d.keyID, Current: h.keyID}
+	}
 	// want's length comes from the stored string; ConstantTimeCompare
 	// returns 0 for a different length without comparing.
-	ok = subtle.ConstantTimeCompare(got, want) == 1
-	return ok, ok && (p != h.params || len(salt) != saltLen || len(want) != keyLen), nil
+	ok = subtle.ConstantTimeCompare(got, d.key) == 1
+	stale := d.params != h.params || len(d.salt) != saltLen || len(d.key) != keyLen || d.keyID != h.keyID
+	return ok, ok && stale, nil
 }
 
 // VerifyDummy spends the time of one Verify and always reports false. It is
@@ -199,28 +255,65 @@ func newSalt() []byte {
 
 var b64 = base64.RawStdEncoding
 
-// encode writes the PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
+// encode writes the PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash,
+// with ",keyid=…" after p when the Hasher has a pepper (the parameter the
+// PHC string format defines for argon2).
 func (h *Hasher) encode(p Params, salt, key []byte) string {
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+	keyID := ""
+	if h.keyID != "" {
+		keyID = ",keyid=" + h.keyID
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d%s$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, keyID, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// decoded is a parsed PHC string.
+type decoded struct {
+	params    Params
+	keyID     string
+	salt, key []byte
 }
 
 // decode parses a PHC string written by encode (or by another argon2id
 // implementation using the same format).
-func decode(s string) (p Params, salt, key []byte, err error) {
+func decode(s string) (decoded, error) {
+	var d decoded
 	parts := strings.Split(s, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return p, nil, nil, ErrMalformedHash
+		return d, ErrMalformedHash
 	}
+	if err := d.parseParams(parts[3]); err != nil {
+		return d, err
+	}
+	var err error
+	if d.salt, err = b64.DecodeString(parts[4]); err != nil || len(d.salt) < 8 {
+		return d, ErrMalformedHash
+	}
+	if d.key, err = b64.DecodeString(parts[5]); err != nil || len(d.key) < 16 {
+		return d, ErrMalformedHash
+	}
+	return d, nil
+}
+
+// parseParams parses m, t, p and the optional keyid of a PHC string.
+func (d *decoded) parseParams(s string) error {
+	p := &d.params
 	seen := 0
-	for _, kv := range strings.Split(parts[3], ",") {
+	for _, kv := range strings.Split(s, ",") {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return p, nil, nil, ErrMalformedHash
+			return ErrMalformedHash
+		}
+		if name == "keyid" {
+			if k, err := b64.DecodeString(value); err != nil || len(k) == 0 || len(k) > 8 || d.keyID != "" {
+				return ErrMalformedHash
+			}
+			d.keyID = value
+			continue
 		}
 		n, err := strconv.ParseUint(value, 10, 32)
 		if err != nil {
-			return p, nil, nil, ErrMalformedHash
+			return ErrMalformedHash
 		}
 		switch name {
 		case "m":
@@ -229,24 +322,18 @@ func decode(s string) (p Params, salt, key []byte, err error) {
 			p.Time = uint32(n)
 		case "p":
 			if n > 255 {
-				return p, nil, nil, ErrMalformedHash
+				return ErrMalformedHash
 			}
 			p.Threads = uint8(n)
 		default:
-			return p, nil, nil, ErrMalformedHash
+			return ErrMalformedHash
 		}
 		seen++
 	}
 	// Bounds keep a corrupted or hostile row from making one verification
 	// allocate more than 4 GiB or spin for minutes.
 	if seen != 3 || p.Time < 1 || p.Time > 100 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 4<<20 {
-		return p, nil, nil, ErrMalformedHash
+		return ErrMalformedHash
 	}
-	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < 8 {
-		return p, nil, nil, ErrMalformedHash
-	}
-	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 {
-		return p, nil, nil, ErrMalformedHash
-	}
-	return p, salt, key, nil
+	return nil
 }

@@ -39,7 +39,7 @@ func TestHashVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(enc, "$argon2id$v=19$m=64,t=1,p=1$") {
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=64,t=1,p=1,keyid="+h.KeyID()+"$") {
 		t.Fatalf("hash %q is not a PHC argon2id string with the configured parameters", enc)
 	}
 	if strings.Contains(enc, "correct horse") || strings.Contains(enc, "pepper") {
@@ -168,5 +168,55 @@ func TestVerifyBiggerHash(t *testing.T) {
 	}
 	if ok, _, _ := cur.Verify(ctx, "wrong", enc); ok {
 		t.Fatal("a wrong password verified against a bigger hash")
+	}
+}
+
+// TestHashNamesItsPepper: a hash carries the key id of its pepper as the
+// PHC keyid parameter, never the pepper; a Hasher with another pepper, or
+// none, reports the mismatch by key id instead of a plain false, and a
+// rehash of its own hashes is not asked for.
+func TestHashNamesItsPepper(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	params := Params{Time: 1, MemoryKiB: 64, Threads: 1}
+	hasher := func(pepper string) *Hasher {
+		h, err := New(Options{Params: params, Pepper: []byte(pepper), MaxConcurrent: 1, MaxWait: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	one, other, none := hasher("pepper-one-0123456789abcdef0123456789"), hasher("pepper-two-0123456789abcdef0123456789"), hasher("")
+	encoded, err := one.Hash(ctx, "a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(encoded, ",keyid="+one.KeyID()+"$") || len(one.KeyID()) != 8 || HashKeyID(encoded) != one.KeyID() {
+		t.Fatalf("hash %s does not carry the key id %q", encoded, one.KeyID())
+	}
+	if strings.Contains(encoded, "pepper-one") {
+		t.Fatalf("hash %s shows the pepper", encoded)
+	}
+	if ok, rehash, err := one.Verify(ctx, "a password", encoded); !ok || rehash || err != nil {
+		t.Fatalf("own hash: Verify = %v, rehash %v, %v", ok, rehash, err)
+	}
+	for _, h := range []*Hasher{other, none} {
+		ok, _, err := h.Verify(ctx, "a password", encoded)
+		var mismatch *KeyMismatchError
+		if ok || !errors.As(err, &mismatch) || mismatch.Stored != one.KeyID() || mismatch.Current != h.KeyID() {
+			t.Fatalf("hasher of key id %q: Verify = %v, %v; want a KeyMismatchError naming %q", h.KeyID(), ok, err, one.KeyID())
+		}
+	}
+	unpeppered, err := none.Hash(ctx, "a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(unpeppered, "keyid") || HashKeyID(unpeppered) != "" {
+		t.Fatalf("a hash without pepper carries a key id: %s", unpeppered)
+	}
+	for _, bad := range []string{",keyid=", ",keyid=!!!!", ",keyid=AAAAAAAAAAAAAAAA", ",keyid=AAAAAAAA,keyid=AAAAAAAA"} {
+		if _, _, err := one.Verify(ctx, "a password", strings.Replace(encoded, ",keyid="+one.KeyID(), bad, 1)); !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("keyid %q: %v, want ErrMalformedHash", bad, err)
+		}
 	}
 }

@@ -50,6 +50,9 @@ type Options struct {
 // false).
 type Handlers struct {
 	API, MetricsOnly http.Handler
+	// Metrics are the service's metrics, for what the caller measures
+	// itself (serve's connection budget).
+	Metrics *metrics.Metrics
 }
 
 // New wires the services and the HTTP API together. It also sets the
@@ -74,9 +77,13 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		return Handlers{}, err
 	}
 	m.RegisterHasher(hasher.InUse, hasher.Capacity())
+	if id := hasher.KeyID(); id != "" {
+		o.Log.Info("password hashes carry the pepper's key id", "key_id", id)
+	}
 
 	accountSessions := account.NewSessions(o.DB, hasher, cfg.Auth.SessionTTL, now)
 	accountSessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
+	accountSessions.SetLogger(o.Log)
 	guard := newGuard(cfg, o.DB, now)
 	accountSessions.SetGuard(guard)
 	go purge(ctx, o.Log, purgeSteps(accountSessions, guard, account.NewAudit(o.DB), cfg.Auth.AuditRetention, now))
@@ -94,7 +101,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		}
 	}
 
-	var h Handlers
+	h := Handlers{Metrics: m}
 	var apiMetrics http.Handler
 	var observe func(method, route string, status int, d time.Duration)
 	if cfg.Metrics.Enabled {
@@ -117,6 +124,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		Now:         now,
 		Config: httpapi.Config{
 			CookieSecure:   cfg.Auth.CookieSecure,
+			DeviceLifetime: cfg.Auth.DeviceTokenLifetime,
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
@@ -147,16 +155,19 @@ func NewHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
 }
 
 // newGuard builds the login and sign-up throttle on the database. Device
-// tokens and the buckets of addresses are keyed with a secret derived from
-// the pepper, the one secret every replica already shares; without a
-// pepper a random key is used, and device tokens then hold only on the
-// replica that issued them.
+// tokens and the buckets of addresses and names are keyed with
+// auth.device_key, or else with a secret derived from the pepper, the one
+// secret every replica already shares; without either a random key is
+// used, and device tokens then hold only on the replica that issued them.
 func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *account.Guard {
 	auth := cfg.Auth
 	m := hmac.New(sha256.New, []byte(cfg.Password.Pepper))
 	m.Write([]byte("accounts device tokens v1"))
 	key := m.Sum(nil)
-	if cfg.Password.Pepper == "" {
+	switch {
+	case auth.DeviceKey != "":
+		key = []byte(auth.DeviceKey)
+	case cfg.Password.Pepper == "":
 		key = make([]byte, 32)
 		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms.
 	}
@@ -166,6 +177,7 @@ func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *accoun
 		PerAddress:        throttle.Limit{Max: auth.LoginFailuresPerAddress, Window: window},
 		PerDevice:         throttle.Limit{Max: auth.LoginFailuresPerDevice, Window: window},
 		SignUpsPerAddress: throttle.Limit{Max: auth.SignUpsPerAddress, Window: auth.SignUpWindow},
+		DeviceLifetime:    auth.DeviceTokenLifetime,
 	}
 	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
 }

@@ -6,9 +6,10 @@
 // cannot all pass a check made before any of them was counted.
 //
 // The state is bounded whatever clients send: a key is either a user id
-// (one per existing user) or one of Buckets buckets that client-chosen
-// values (addresses, device ids) are hashed into with a secret key, so the
-// table holds at most users + kinds × Buckets rows, each under 100 bytes.
+// (two per existing user: its untrusted budget and its trusted devices')
+// or one of Buckets buckets that client-chosen values (addresses, names)
+// are hashed into with a secret key, so the table holds at most
+// 2 × users + kinds × Buckets rows, each under 100 bytes.
 package throttle
 
 import (
@@ -62,6 +63,14 @@ func New(client *ent.Client, secret []byte, buckets int, now func() time.Time) *
 func UserKey(id uuid.UUID, l Limit) Key {
 	return Key{ID: "u:" + id.String(), Limit: l}
 }
+
+// DevicesKey is the budget that all trusted devices of one user share.
+func DevicesKey(id uuid.UUID, l Limit) Key {
+	return Key{ID: "t:" + id.String(), Limit: l}
+}
+
+// Now is the Store's clock.
+func (s *Store) Now() time.Time { return s.now() }
 
 // BucketKey is the budget of the bucket value falls into among the buckets
 // of kind (a short tag such as "a" for login addresses).

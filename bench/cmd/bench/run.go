@@ -485,7 +485,7 @@ func (r *runner) env(db string) []string {
 	// them on): the benchmark measures the service's work and its 503
 	// past max_wait, not its 429s. Several servers run at once, so each
 	// takes a free port for its /metrics listener instead of the default
-	// 127.0.0.1:9090.
+	// 127.0.0.1:3097.
 	return append(env, "DATABASE_URL="+r.dbURL(db), "ACCOUNTS_LOG_FORMAT=json", "ACCOUNTS_AUTH_SIGNUPS_PER_ADDRESS=0",
 		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_USERNAME=0", "ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS=0",
 		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_DEVICE=0", "ACCOUNTS_METRICS_ADDR=127.0.0.1:0")
