@@ -74,6 +74,10 @@ func planDown(ctx context.Context, in downInput) (*downPlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect the database: %w", err)
 	}
+	// Both sides compare unqualified, as cur and want do (an enum column's
+	// type carries its schema's name).
+	liveSchema := live.Name
+	live.Name = ""
 	if err := checkLive(drv, live, cur, changes); err != nil {
 		return nil, err
 	}
@@ -94,7 +98,7 @@ func planDown(ctx context.Context, in downInput) (*downPlan, error) {
 			plan.stmts = append(plan.stmts, c.Cmd)
 		}
 	}
-	losses, blocking, err := dataLoss(ctx, in.conn, live.Name, kept, enums)
+	losses, blocking, err := dataLoss(ctx, in.conn, liveSchema, kept, enums)
 	switch {
 	case err != nil:
 		return nil, err
