@@ -143,7 +143,12 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 				fmt.Fprintln(out, "No changes: migrations/ already matches the Ent schema; nothing written.")
 				return nil
 			}
-			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), res.File, res.Statements, res.SQL)
+			if len(res.Files) > 1 {
+				fmt.Fprintf(out, "The change cannot apply in one transaction (an enum value added and used in it), so it is split into %d consecutive files.\n\n", len(res.Files))
+			}
+			for _, f := range res.Files {
+				fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), f.Name, f.Statements, f.SQL)
+			}
 			for _, n := range res.Notes {
 				fmt.Fprintf(out, "Note: %s.\n\n", n)
 			}

@@ -136,6 +136,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		return ok
 	}
 	deploy := &deployCheck{file: f.Name(), fileNolint: fileNolint, existed: existed}
+	useIdx, useLit := addedValueUse(f, stmts)
 	before := fileStart
 	for i, st := range stmts {
 		add := func(sev Severity, class, msg string) {
@@ -166,6 +167,11 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 			return false, err
 		}
 		lintText(st.Text, add)
+		if i == useIdx {
+			add(SeverityError, ClassTxMode, fmt.Sprintf("uses enum value %s, which an earlier ALTER TYPE … ADD VALUE of this file adds; PostgreSQL refuses that in one transaction "+
+				"(SQLSTATE 55P04, unsafe use of new value), so the file never applies: move the ADD VALUE to a separate file before this one "+
+				"(`accounts migrate diff` does), or start this file with `-- atlas:txmode none` and a blank line", useLit))
+		}
 		if !enumRecreation(st.Text, fileStart) {
 			deploy.statement(i, st, changes)
 		}
@@ -174,6 +180,20 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 	rep.Findings = append(rep.Findings, deploy.findings()...)
 	lintEnumValues(f.Name(), stmts, fileStart, before, fileNolint, rep)
 	return true, nil
+}
+
+// addedValueUse finds, in a file that runs in a transaction, the first
+// statement that uses an enum value an earlier statement adds; -1 when
+// there is none.
+func addedValueUse(f atlasmigrate.File, stmts []*atlasmigrate.Stmt) (int, string) {
+	if slices.Contains(fileDirectives(f, "txmode"), string(TxModeNone)) {
+		return -1, ""
+	}
+	texts := make([]string, len(stmts))
+	for i, st := range stmts {
+		texts[i] = st.Text
+	}
+	return usesAddedValue(texts)
 }
 
 func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add func(Severity, string, string)) {
