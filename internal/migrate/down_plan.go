@@ -57,7 +57,9 @@ func planDown(ctx context.Context, in downInput) (*downPlan, error) {
 		return nil, fmt.Errorf("inspect the replayed dev database: %w", err)
 	}
 	plan := &downPlan{online: usesConcurrent(in.dev.drv, in.reverted)}
-	var diffOpts []schema.DiffOption
+	// Both sides are inspected, so normalized: a changed CHECK expression
+	// is a change.
+	diffOpts := []schema.DiffOption{schema.DiffNormalized()}
 	if plan.online {
 		diffOpts = append(diffOpts, onlineDiffPolicy())
 	}
@@ -163,7 +165,7 @@ func checkLive(drv atlasmigrate.Driver, live, cur *schema.Schema, changes []sche
 				bad = append(bad, "table "+name+": missing from the database")
 				continue
 			}
-			diffs, err := drv.TableDiff(ct, lt)
+			diffs, err := drv.TableDiff(ct, lt, schema.DiffNormalized())
 			if err != nil {
 				return fmt.Errorf("compare table %s with the migration files: %w", name, err)
 			}

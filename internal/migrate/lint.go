@@ -156,7 +156,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		}
 		b, a := *before, *after
 		b.Name, a.Name = "", ""
-		changes, err := dev.drv.SchemaDiff(&b, &a)
+		changes, err := dev.drv.SchemaDiff(&b, &a, schema.DiffNormalized())
 		if err != nil {
 			return false, err
 		}
@@ -220,6 +220,9 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 				case *schema.ModifyColumn:
 					if tc.Change.Is(schema.ChangeType) && rewritesTable(tc.From, tc.To) {
 						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes; instead add a column of the new type, fill it in batches, move reads and writes to it, then drop the old one", c.T.Name, tc.To.Name))
+					}
+					if msg := narrowing(c.T.Name, tc); msg != "" {
+						add(SeverityWarning, ClassDataDepend, msg)
 					}
 				case *schema.AddIndex:
 					cols := indexColumns(tc.I)

@@ -84,6 +84,17 @@ func blockingChange(ctx context.Context, dev *devDB, t *schema.Table, c schema.C
 			return fmt.Sprintf("foreign key %s is validated by scanning %s while it is locked against writes; add it NOT VALID, then ALTER TABLE %s VALIDATE CONSTRAINT %s in a later file (in the same transaction the first lock is still held)",
 				c.F.Symbol, t.Name, t.Name, c.F.Symbol), nil
 		}
+	case *schema.ModifyForeignKey:
+		if !notValidClause.MatchString(stmt) {
+			return fmt.Sprintf("foreign key %s is dropped and added again with another definition, and adding it validates every row of %s while %s and %s are locked against writes; "+
+				"add the new definition NOT VALID (under a new name, then drop the old one), then ALTER TABLE %s VALIDATE CONSTRAINT in a later file",
+				c.To.Symbol, t.Name, t.Name, refTableName(c.To), t.Name), nil
+		}
+	case *schema.ModifyCheck:
+		if !notValidClause.MatchString(stmt) {
+			return fmt.Sprintf("check %s is dropped and added again with another definition, and adding it validates every row of %s under an ACCESS EXCLUSIVE lock (reads and writes wait); "+
+				"add it NOT VALID, then ALTER TABLE %s VALIDATE CONSTRAINT %s in a later file", c.To.Name, t.Name, t.Name, c.To.Name), nil
+		}
 	case *schema.AddCheck:
 		if !notValidClause.MatchString(stmt) {
 			return fmt.Sprintf("check %s is validated by scanning %s under an ACCESS EXCLUSIVE lock (reads and writes wait); add it NOT VALID, then ALTER TABLE %s VALIDATE CONSTRAINT %s in a later file (in the same transaction the first lock is still held)",
@@ -91,6 +102,13 @@ func blockingChange(ctx context.Context, dev *devDB, t *schema.Table, c schema.C
 		}
 	}
 	return "", nil
+}
+
+func refTableName(fk *schema.ForeignKey) string {
+	if fk.RefTable != nil {
+		return fk.RefTable.Name
+	}
+	return "the referenced table"
 }
 
 // volatileDefault flags a column added with a volatile default (random(),
