@@ -295,8 +295,13 @@ func printStatus(w io.Writer, st *migrate.StatusReport) {
 	fmt.Fprintf(w, "Status:          %s\n", state)
 	fmt.Fprintf(w, "Current version: %s\n", cur)
 	fmt.Fprintf(w, "Head version:    %s\n", head)
-	fmt.Fprintf(w, "Applied:         %d\n", st.Applied)
-	fmt.Fprintf(w, "Pending:         %d\n", len(st.Pending))
+	c := st.Counts
+	fmt.Fprintf(w, "Files:           %d (applied %d, failed %d, partial %d, pending %d)\n",
+		c.Applied+c.Failed+c.Partial+c.Pending, c.Applied, c.Failed, c.Partial, c.Pending)
+	if c.MissingFile > 0 {
+		fmt.Fprintf(w, "Applied, file missing: %d (%s): the directory no longer describes them\n", c.MissingFile, strings.Join(st.MissingFiles, ", "))
+	}
+	fmt.Fprintf(w, "To apply:        %d\n", len(st.Pending))
 	for _, f := range st.Pending {
 		fmt.Fprintf(w, "  - %s\n", f.Name())
 	}
@@ -308,7 +313,7 @@ func printStatus(w io.Writer, st *migrate.StatusReport) {
 	}
 	if e := st.LastError; e != nil {
 		fmt.Fprintf(w, "Last error:      version %s (%s), statement %d of %d:\n  %s\n  %s\n",
-			e.Version, e.Description, e.Applied+1, e.Total, strings.TrimSpace(e.ErrorStmt), e.Error)
+			e.Version, e.Description, st.LastErrorStmt, e.Total, strings.TrimSpace(e.ErrorStmt), e.Error)
 	}
 }
 

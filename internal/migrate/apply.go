@@ -230,8 +230,12 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if opts.DryRun {
 		return dryRun(ctx, drv, revs, pending, rep, out, start)
 	}
-	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), tx-mode %s):\n",
-		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), mode)
+	modes, err := modesNote(pending, mode)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), %s):\n",
+		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), modes)
 	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
 	err = run.files(pending, rep)
 	after, rerr := revs.ReadRevisions(ctx)
@@ -340,35 +344,88 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 }
 
 func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out io.Writer, start time.Time) (*ApplyReport, error) {
-	fmt.Fprintf(out, "-- Dry run: %d file(s) would be applied; nothing is executed.\n", len(pending))
-	for _, f := range pending {
-		stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	fmt.Fprintf(out, "-- Dry run: %d file(s) pending; nothing is executed.\n", len(pending))
+	refused := ""
+	for i, f := range pending {
+		res, err := dryRunFile(ctx, drv, revs, f, out)
 		if err != nil {
-			return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+			return nil, err
 		}
-		res := FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
-		if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
-			res.Skipped = r.Applied
+		if res == nil {
+			refused = f.Name()
+			if n := len(pending) - i - 1; n > 0 {
+				fmt.Fprintf(out, "-- (apply stops at the refusal: the %d file(s) after it would not run either)\n", n)
+			}
+			break
 		}
-		fmt.Fprintf(out, "\n-- %s (%d statement(s)", f.Name(), len(stmts))
-		if res.Skipped > 0 {
-			fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
-		}
-		fmt.Fprintln(out, ")")
-		if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
-			// Judged on the database as it is now, before earlier pending files.
-			fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
-		}
-		for _, s := range stmts[res.Skipped:] {
-			res.SQL = append(res.SQL, s.Text)
-			fmt.Fprintln(out, s.Text)
-		}
-		rep.Files = append(rep.Files, res)
+		rep.Files = append(rep.Files, *res)
 	}
-	rep.To = pending[len(pending)-1].Version()
+	if len(rep.Files) > 0 {
+		rep.To = rep.Files[len(rep.Files)-1].Version
+	}
 	rep.Duration = time.Since(start)
+	if refused != "" {
+		fmt.Fprintf(out, "\n-- Dry run done: apply would refuse %s; %d file(s), %d statement(s) before it would be applied.\n", refused, len(rep.Files), rep.Statements())
+		return rep, nil
+	}
 	fmt.Fprintf(out, "\n-- Dry run done: %d file(s), %d statement(s) would be applied.\n", len(rep.Files), rep.Statements())
 	return rep, nil
+}
+
+// dryRunFile prints what apply would run of f; a nil result means apply
+// would refuse the file (the refusal and its statements are printed as
+// comments).
+func dryRunFile(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, f atlasmigrate.File, out io.Writer) (*FileResult, error) {
+	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	if err != nil {
+		return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+	}
+	mode, err := fileTxMode(f, TxModeFile)
+	if err != nil {
+		return nil, err
+	}
+	res := &FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
+	if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
+		res.Skipped = r.Applied
+	}
+	fmt.Fprintf(out, "\n-- %s (%d statement(s), txmode %s", f.Name(), len(stmts), mode)
+	if res.Skipped > 0 {
+		fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
+	}
+	fmt.Fprintln(out, ")")
+	if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
+		// Judged on the database as it is now, before earlier pending files.
+		fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
+		for _, s := range stmts[res.Skipped:] {
+			fmt.Fprintf(out, "-- %s\n", strings.ReplaceAll(s.Text, "\n", "\n-- "))
+		}
+		return nil, nil
+	}
+	for _, s := range stmts[res.Skipped:] {
+		res.SQL = append(res.SQL, s.Text)
+		fmt.Fprintln(out, s.Text)
+	}
+	return res, nil
+}
+
+// modesNote says how the pending files run: the global mode, and the files
+// whose `-- atlas:txmode` directive overrides it.
+func modesNote(pending []atlasmigrate.File, global TxMode) (string, error) {
+	var except []string
+	for _, f := range pending {
+		m, err := fileTxMode(f, global)
+		if err != nil {
+			return "", err
+		}
+		if m != global {
+			except = append(except, fmt.Sprintf("%s (txmode %s)", f.Name(), m))
+		}
+	}
+	note := "tx-mode " + string(global)
+	if len(except) > 0 {
+		note += ", except " + strings.Join(except, ", ")
+	}
+	return note, nil
 }
 
 // applyRun executes pending files with the chosen transaction mode.

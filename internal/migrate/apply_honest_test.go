@@ -1,0 +1,55 @@
+package migrate
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// apply's header gives each file's real transaction mode: a file with
+// `-- atlas:txmode none` does not run in a transaction whatever --tx-mode
+// says.
+func TestApplyHeaderShowsTxModePerFile(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	db, _ := newDB(t)
+	dir := fixtureDir(t, "base")
+	addFile(t, dir, "20000101000001_c.sql", "-- atlas:txmode none\n\n"+`CREATE INDEX CONCURRENTLY "ix_items_c" ON "items" ("qty");`+"\n")
+	var out bytes.Buffer
+	if _, err := Apply(ctx, db, dir, ApplyOptions{Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "20000101000001_c.sql (txmode none)") || strings.Contains(out.String(), "2 file(s), tx-mode file)") {
+		t.Errorf("apply output:\n%s", out.String())
+	}
+}
+
+// A dry run that reaches a file apply would refuse stops there: it does
+// not count that file or later ones as statements that would be applied.
+func TestApplyDryRunStopsAtARefusal(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	db, _ := newDB(t)
+	dir := fixtureDir(t, "base")
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, db, `INSERT INTO items (id, name, kind) VALUES (1, 'b', 'B')`)
+	addFile(t, dir, "20000101000001_drop_b.sql", `ALTER TYPE "kind" RENAME TO "kind_old";
+CREATE TYPE "kind" AS ENUM ('A');
+ALTER TABLE "items" ALTER COLUMN "kind" DROP DEFAULT;
+ALTER TABLE "items" ALTER COLUMN "kind" TYPE "kind" USING "kind"::text::"kind";
+ALTER TABLE "items" ALTER COLUMN "kind" SET DEFAULT 'A';
+DROP TYPE "kind_old";
+`)
+	addFile(t, dir, "20000101000002_later.sql", "CREATE TABLE t3 (id int);\n")
+	var out bytes.Buffer
+	rep, err := Apply(ctx, db, dir, ApplyOptions{DryRun: true, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if rep.Statements() != 0 || strings.Contains(s, "7 statement(s) would be applied") || !strings.Contains(s, "would refuse 20000101000001_drop_b.sql") {
+		t.Errorf("dry run counts %d statement(s):\n%s", rep.Statements(), s)
+	}
+}
