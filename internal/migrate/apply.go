@@ -12,6 +12,7 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TxMode says how apply wraps migration files in transactions.
@@ -121,8 +122,8 @@ type StatementError struct {
 
 func (e *StatementError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "migration %s failed at statement %d of %d: %v\n  statement: %s\n",
-		e.File, e.Index, e.Total, e.Err, strings.TrimSpace(e.Stmt))
+	fmt.Fprintf(&b, "migration %s failed at statement %d of %d: %s\n  statement: %s\n",
+		e.File, e.Index, e.Total, dbErrorText(e.Err), strings.TrimSpace(e.Stmt))
 	if e.RolledBack {
 		b.WriteString("  the file was rolled back and its failure is recorded in the revision table;")
 	} else {
@@ -133,6 +134,24 @@ func (e *StatementError) Error() string {
 }
 
 func (e *StatementError) Unwrap() error { return e.Err }
+
+// dbErrorText is err with PostgreSQL's detail and hint, which pgconn
+// leaves out of Error(): the detail of a failed unique index build names
+// the duplicated key.
+func dbErrorText(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	s := err.Error()
+	if pgErr.Detail != "" {
+		s += "; " + pgErr.Detail
+	}
+	if pgErr.Hint != "" {
+		s += "; hint: " + pgErr.Hint
+	}
+	return s
+}
 
 // ApplyAll applies every pending file of dir to db under the migration lock,
 // each file in its own transaction. operator is written to operator_version
@@ -480,7 +499,7 @@ func (a *applyRun) printFile(r FileResult) {
 		var se *StatementError
 		if errors.As(r.Err, &se) {
 			fmt.Fprintf(a.out, "  FAILED %s at statement %d of %d after %s\n    statement: %s\n    error: %v\n",
-				r.Name, se.Index, se.Total, round(r.Duration), oneLine(se.Stmt), se.Err)
+				r.Name, se.Index, se.Total, round(r.Duration), oneLine(se.Stmt), dbErrorText(se.Err))
 		} else {
 			fmt.Fprintf(a.out, "  FAILED %s after %s: %v\n", r.Name, round(r.Duration), r.Err)
 		}
@@ -664,7 +683,7 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 		rev = &c
 	}
 	rev.Applied, rev.PartialHashes = 0, nil
-	rev.Error, rev.ErrorStmt = stmtErr.Err.Error(), stmtErr.Stmt.Text
+	rev.Error, rev.ErrorStmt = dbErrorText(stmtErr.Err), stmtErr.Stmt.Text
 	rev.ExecutedAt, rev.ExecutionTime = start, time.Since(start)
 	rev.OperatorVersion = a.opts.Operator
 	if err := a.revs.WriteRevision(context.WithoutCancel(a.ctx), rev); err != nil {

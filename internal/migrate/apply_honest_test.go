@@ -53,3 +53,21 @@ DROP TYPE "kind_old";
 		t.Errorf("dry run counts %d statement(s):\n%s", rep.Statements(), s)
 	}
 }
+
+// A unique index that cannot be built says which key is duplicated.
+func TestApplyUniqueFailureNamesTheKey(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	db, _ := newDB(t)
+	dir := fixtureDir(t, "base")
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, db, `INSERT INTO items (id, name) VALUES (1, 'twin'), (2, 'twin')`)
+	addFile(t, dir, "20000101000001_unique.sql", `CREATE UNIQUE INDEX "ux_items_name" ON "items" ("name");`+"\n")
+	var out bytes.Buffer
+	_, err := Apply(ctx, db, dir, ApplyOptions{Out: &out})
+	if err == nil || !strings.Contains(err.Error(), "Key (name)=(twin) is duplicated") || !strings.Contains(out.String(), "Key (name)=(twin) is duplicated") {
+		t.Errorf("apply of a unique index over duplicates: %v\n%s", err, out.String())
+	}
+}
