@@ -116,25 +116,28 @@ func countArg(args []string) (int, error) {
 }
 
 func (a *app) migrateDiffCommand() *cobra.Command {
-	var renameFlags []string
+	var renameFlags, columnFlags, tableFlags []string
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "diff NAME",
 		Short: "Write a migration for the difference between migrations/ and the Ent schema (like alembic revision --autogenerate)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var renames []migrate.EnumRename
-			for _, f := range renameFlags {
-				r, err := migrate.ParseEnumRename(f)
-				if err != nil {
-					return err
-				}
-				renames = append(renames, r)
+			opts := migrate.DiffOptions{Name: args[0], Dev: a.migrateDev()}
+			var err error
+			if opts.EnumRenames, err = parseAll(renameFlags, migrate.ParseEnumRename); err != nil {
+				return err
+			}
+			if opts.ColumnRenames, err = parseAll(columnFlags, migrate.ParseColumnRename); err != nil {
+				return err
+			}
+			if opts.TableRenames, err = parseAll(tableFlags, migrate.ParseTableRename); err != nil {
+				return err
 			}
 			dir, err := a.writeDir(true)
 			if err != nil {
 				return err
 			}
-			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev(), EnumRenames: renames})
+			res, err := migrate.Diff(cmd.Context(), dir, opts)
 			if err != nil {
 				return err
 			}
@@ -158,7 +161,24 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 	})
 	cmd.Flags().StringArrayVar(&renameFlags, "rename-enum-value", nil,
 		"TYPE.OLD=NEW: a value of a native enum type was renamed in the Ent schema; write ALTER TYPE … RENAME VALUE (rows keep their value) instead of removing OLD and adding NEW (repeatable)")
+	cmd.Flags().StringArrayVar(&columnFlags, "rename-column", nil,
+		"TABLE.OLD=NEW: a column was renamed in the Ent schema; write ALTER TABLE … RENAME COLUMN (the data stays) instead of dropping OLD and adding NEW (repeatable)")
+	cmd.Flags().StringArrayVar(&tableFlags, "rename-table", nil,
+		"OLD=NEW: a table was renamed in the Ent schema; write ALTER TABLE … RENAME TO (the rows stay) instead of dropping OLD and creating NEW (repeatable)")
 	return cmd
+}
+
+// parseAll parses each flag value with parse.
+func parseAll[T any](values []string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, v := range values {
+		r, err := parse(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (a *app) migrateCheckCommand() *cobra.Command {

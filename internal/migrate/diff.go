@@ -23,6 +23,11 @@ type DiffOptions struct {
 	// EnumRenames are enum values renamed in the Ent schema: written as
 	// ALTER TYPE … RENAME VALUE instead of a removal and an addition.
 	EnumRenames []EnumRename
+	// ColumnRenames and TableRenames are columns and tables renamed in the
+	// Ent schema: written as RENAME, keeping the data, instead of a drop
+	// and an add.
+	ColumnRenames []ColumnRename
+	TableRenames  []TableRename
 }
 
 // DiffResult is a computed migration.
@@ -112,6 +117,10 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	if err != nil {
 		return nil, fmt.Errorf("compare migrations/ with the desired schema: %w", err)
 	}
+	if changes, err = applyRenames(dev.drv, changes, opts.ColumnRenames, opts.TableRenames, true); err != nil {
+		return nil, err
+	}
+	hints := renameHints(changes)
 	kept, enums, err := planEnumChanges(changes, opts.EnumRenames)
 	if err != nil {
 		return nil, err
@@ -134,7 +143,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	if err := verifyPlan(ctx, dev, want, plans...); err != nil {
 		return nil, err
 	}
-	res.Notes = enumNotes(enums)
+	res.Notes = append(enumNotes(enums), hints...)
 	if err := versionPlans(dir, plans); err != nil {
 		return nil, err
 	}

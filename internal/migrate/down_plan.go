@@ -83,6 +83,13 @@ func planDown(ctx context.Context, in downInput) (*downPlan, error) {
 	if err := checkLive(drv, live, cur, changes); err != nil {
 		return nil, err
 	}
+	colRenames, tableRenames, err := revertedRenames(drv, in.reverted)
+	if err != nil {
+		return nil, err
+	}
+	if changes, err = applyRenames(in.dev.drv, changes, colRenames, tableRenames, false); err != nil {
+		return nil, err
+	}
 	renames, err := revertedEnumRenames(drv, in.reverted)
 	if err != nil {
 		return nil, err

@@ -179,7 +179,35 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 	}
 	rep.Findings = append(rep.Findings, deploy.findings()...)
 	lintEnumValues(f.Name(), stmts, fileStart, before, fileNolint, rep)
-	return true, nil
+	return true, lintRenameHints(dev, f.Name(), fileStart, before, fileNolint, rep)
+}
+
+// lintRenameHints reports a file that drops a column and adds one of the
+// same type to the same table: if that is a rename, the data is lost, and
+// `migrate diff --rename-column` writes the RENAME instead.
+func lintRenameHints(dev *devDB, file string, start, end *schema.Schema, fileNolint []string, rep *LintReport) error {
+	if suppressed(fileNolint, ClassDestructive) {
+		return nil
+	}
+	b, a := *start, *end
+	b.Name, a.Name = "", ""
+	changes, err := dev.drv.SchemaDiff(&b, &a)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		m, ok := c.(*schema.ModifyTable)
+		if !ok {
+			continue
+		}
+		for _, p := range dropAddPairs(m) {
+			rep.Findings = append(rep.Findings, Finding{File: file, Severity: SeverityWarning, Class: ClassDestructive,
+				Message: fmt.Sprintf("drops column %s.%s and adds %s.%s of the same type: if it is a rename, the data is lost; "+
+					"`accounts migrate diff NAME --rename-column %s.%s=%s` writes ALTER TABLE … RENAME COLUMN, which keeps it",
+					m.T.Name, p[0], m.T.Name, p[1], m.T.Name, p[0], p[1])})
+		}
+	}
+	return nil
 }
 
 // addedValueUse finds, in a file that runs in a transaction, the first
