@@ -40,6 +40,7 @@ server and dropped afterwards, unless --dev-url names an empty one.`,
 		a.migrateApplyCommand(),
 		a.migrateDownCommand(),
 		a.migrateStatusCommand(),
+		a.migrateDriftCommand(),
 		a.migrateHistoryCommand(),
 		a.migrateHashCommand(),
 		a.migrateValidateCommand(),
@@ -276,7 +277,7 @@ func (a *app) migrateDownCommand() *cobra.Command {
 }
 
 func (a *app) migrateStatusCommand() *cobra.Command {
-	var check bool
+	var check, noDrift bool
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "status",
 		Short: "Show the current version, pending files and the last error (like alembic current)",
@@ -288,6 +289,14 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 					return err
 				}
 				printStatus(r.out, st)
+				if !noDrift {
+					rep, err := migrate.Drift(cmd.Context(), r.db.SQL, r.dir, migrate.DriftOptions{Dev: a.migrateDev(), RevisionSchema: a.revisionSchema()})
+					if err != nil {
+						fmt.Fprintf(r.out, "Drift:           not checked: %v\n", err)
+					} else {
+						printDrift(r.out, rep)
+					}
+				}
 				if check && !st.UpToDate() {
 					return errors.New("the database is not at the migration head")
 				}
@@ -296,7 +305,53 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 		},
 	})
 	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when anything is pending or failed (for scripts and readiness)")
+	cmd.Flags().BoolVar(&noDrift, "no-drift", false, "skip the drift check (it replays the applied files on a dev database)")
 	return cmd
+}
+
+func (a *app) migrateDriftCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "drift",
+		Short: "Exit 1 when the live schema differs from what the applied migration files make, listing extra, missing and changed objects",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withDir(cmd, true, func(r migrateRun) error {
+				rep, err := migrate.Drift(cmd.Context(), r.db.SQL, r.dir, migrate.DriftOptions{Dev: a.migrateDev(), RevisionSchema: a.revisionSchema()})
+				if err != nil {
+					return err
+				}
+				printDrift(r.out, rep)
+				if n := rep.Objects(); n > 0 {
+					return fmt.Errorf("schema drift: %d object(s) differ from what the migration files up to %s make", n, orNone(rep.Version))
+				}
+				return nil
+			})
+		},
+	})
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "no version"
+	}
+	return "version " + v
+}
+
+// printDrift lists a drift report.
+func printDrift(w io.Writer, rep *migrate.DriftReport) {
+	if rep.Objects() == 0 {
+		fmt.Fprintf(w, "Drift:           none (the schema is what the files up to %s make)\n", orNone(rep.Version))
+		return
+	}
+	fmt.Fprintf(w, "Drift:           %d object(s) differ from what the files up to %s make\n", rep.Objects(), orNone(rep.Version))
+	for _, l := range []struct {
+		label string
+		items []string
+	}{{"extra (only in the database)", rep.Extra}, {"missing (the files make it)", rep.Missing}, {"changed", rep.Changed}} {
+		for _, it := range l.items {
+			fmt.Fprintf(w, "  %s: %s\n", l.label, it)
+		}
+	}
 }
 
 func printStatus(w io.Writer, st *migrate.StatusReport) {
