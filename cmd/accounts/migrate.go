@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -209,9 +210,9 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 
 func (a *app) migrateApplyCommand() *cobra.Command {
 	var (
-		to, baseline, txMode string
-		dryRun               bool
-		lockTimeout          time.Duration
+		to, from, baseline, txMode string
+		dryRun                     bool
+		lockTimeout                time.Duration
 	)
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "apply [N]",
@@ -226,9 +227,16 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withDir(cmd, true, func(r migrateRun) error {
-				_, err := migrate.Apply(cmd.Context(), r.db.SQL, r.dir, migrate.ApplyOptions{
-					N: n, To: to, DryRun: dryRun, Baseline: baseline, TxMode: mode,
+			if from != "" && !dryRun {
+				return errors.New("--from VERSION is for a dry run without a database; add --dry-run")
+			}
+			return a.withDir(cmd, from == "", func(r migrateRun) error {
+				var db *sql.DB
+				if r.db != nil {
+					db = r.db.SQL
+				}
+				_, err := migrate.Apply(cmd.Context(), db, r.dir, migrate.ApplyOptions{
+					N: n, To: to, DryRun: dryRun, From: from, Baseline: baseline, TxMode: mode,
 					Operator: migrate.Operator(version), Out: r.out, LockTimeout: lockTimeout,
 					RevisionSchema: a.revisionSchema(),
 				}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
@@ -239,6 +247,7 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&to, "to", "", "apply pending files up to and including this version")
 	f.BoolVar(&dryRun, "dry-run", false, "print the SQL that would run; change nothing (not even the revision table)")
+	f.StringVar(&from, "from", "", "with --dry-run: the version the database is at (\"none\" for an empty one); print the SQL of the later files without connecting to any database (like alembic upgrade FROM:head --sql)")
 	f.StringVar(&baseline, "baseline", "", "the database already has the schema of this version (no revision table yet): record it and apply what follows")
 	f.StringVar(&txMode, "tx-mode", "file", "transaction per file (file), one for the whole run (all), or none")
 	f.DurationVar(&lockTimeout, "lock-timeout", 0, "give up when another run holds the migration lock this long (default: wait)")

@@ -35,3 +35,16 @@ func TestMigrateDriftCommand(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 }
+
+// apply --dry-run --from prints SQL with no database to reach.
+func TestMigrateApplyDryRunOffline(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1", "ACCOUNTS_LOG_LEVEL": "warn"}
+	out, _, err := runCapture(env, "migrate", "apply", "--dry-run", "--from", "none")
+	if err != nil || !strings.Contains(out, `CREATE TABLE "users"`) || !strings.Contains(out, "offline") {
+		t.Fatalf("offline dry run: %v\n%s", err, out)
+	}
+	if _, _, err := runCapture(env, "migrate", "apply", "--from", "none"); err == nil || !strings.Contains(err.Error(), "--dry-run") {
+		t.Errorf("--from without --dry-run: %v", err)
+	}
+}

@@ -70,6 +70,9 @@ type ApplyOptions struct {
 	// LockRetryBackoff is the first pause before such a retry, doubling
 	// after each; 0 means DefaultLockRetryBackoff.
 	LockRetryBackoff time.Duration
+	// From, with DryRun, is the version the database is at (FromNone for
+	// none): the dry run prints the later files without a database.
+	From string
 }
 
 // FileResult is what happened to one migration file.
@@ -166,7 +169,8 @@ func ApplyAll(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, operator st
 // Apply applies pending migration files to db (`migrate apply`). Unless it
 // is a dry run, it holds the PostgreSQL advisory lock for the whole run, so
 // concurrent appliers apply each file exactly once: the others wait, then
-// find nothing to do.
+// find nothing to do. A dry run with From needs no database (db may be
+// nil): it prints the files after that version.
 func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOptions) (rep *ApplyReport, err error) {
 	start := time.Now()
 	mode, err := ParseTxMode(string(opts.TxMode))
@@ -179,6 +183,9 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
+	}
+	if opts.From != "" {
+		return offlineDryRun(dir, opts, out, start)
 	}
 	conn, closeSession, err := session(ctx, db, dir, opts.DryRun, opts.LockTimeout, out)
 	if err != nil {
@@ -200,6 +207,40 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if err != nil {
 		return nil, fmt.Errorf("open the database for migration: %w", err)
 	}
+	rep = &ApplyReport{DryRun: opts.DryRun}
+	pending, err := pendingFiles(ctx, drv, dir, revs, opts, rep, out)
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) == 0 {
+		return rep, noPending(ctx, revs, rep, out, start)
+	}
+	if opts.DryRun {
+		return dryRun(ctx, drv, revs, pending, rep, out, start)
+	}
+	modes, err := modesNote(pending, mode)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), %s):\n",
+		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), modes)
+	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
+	err = run.files(pending, rep)
+	if after, rerr := revs.ReadRevisions(ctx); rerr == nil {
+		rep.To = currentVersion(after)
+	}
+	rep.Duration = time.Since(start)
+	if err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(out, "Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
+		len(rep.Files), rep.Statements(), round(rep.Duration), rep.To)
+	return rep, nil
+}
+
+// pendingFiles returns the files this run applies (the pending ones, as
+// N and To select them), recording in rep where the database starts.
+func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate.Dir, revs *RevisionTable, opts ApplyOptions, rep *ApplyReport, out io.Writer) ([]atlasmigrate.File, error) {
 	var rrw atlasmigrate.RevisionReadWriter = revs
 	if opts.DryRun {
 		rrw = readOnlyRevisions{revs}
@@ -212,7 +253,6 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if err != nil {
 		return nil, err
 	}
-	rep = &ApplyReport{DryRun: opts.DryRun}
 	before, err := revs.ReadRevisions(ctx)
 	if err != nil {
 		return nil, err
@@ -229,45 +269,63 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 		fmt.Fprintf(out, "Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
 	}
 	rep.Pending = len(pending)
-	if pending, err = selectPending(dir, pending, before, opts.N, opts.To); err != nil {
+	return selectPending(dir, pending, before, opts.N, opts.To)
+}
+
+func noPending(ctx context.Context, revs *RevisionTable, rep *ApplyReport, out io.Writer, start time.Time) error {
+	after, err := revs.ReadRevisions(ctx)
+	if err != nil {
+		return err
+	}
+	rep.To = currentVersion(after)
+	rep.Duration = time.Since(start)
+	if rep.To == "" {
+		fmt.Fprintln(out, "No migration files to apply.")
+	} else {
+		fmt.Fprintf(out, "No pending migrations: the database is at version %s.\n", rep.To)
+	}
+	return nil
+}
+
+// FromNone is the --from value of a database with no migration applied.
+const FromNone = "none"
+
+// offlineDryRun prints the SQL of the files after version opts.From (all
+// of them for FromNone), as `alembic upgrade FROM:head --sql` does, with no
+// database: the checks that read the database (rows holding a removed enum
+// value) are not made.
+func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out io.Writer, start time.Time) (*ApplyReport, error) {
+	if !opts.DryRun {
+		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run")
+	}
+	if err := Validate(dir); err != nil {
 		return nil, err
 	}
+	files, err := dir.Files()
+	if err != nil {
+		return nil, err
+	}
+	rep := &ApplyReport{DryRun: true}
+	var pending []atlasmigrate.File
+	if opts.From == FromNone {
+		pending = files
+	} else {
+		i := slices.IndexFunc(files, func(f atlasmigrate.File) bool { return f.Version() == opts.From })
+		if i < 0 {
+			return nil, fmt.Errorf("--from %s: no migration file has that version (use %q for an empty database)", opts.From, FromNone)
+		}
+		pending, rep.From = files[i+1:], opts.From
+	}
+	if pending, err = selectPending(dir, pending, nil, opts.N, opts.To); err != nil {
+		return nil, err
+	}
+	rep.Pending = len(pending)
 	if len(pending) == 0 {
-		after, err := revs.ReadRevisions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rep.To = currentVersion(after)
-		rep.Duration = time.Since(start)
-		if rep.To == "" {
-			fmt.Fprintln(out, "No migration files to apply.")
-		} else {
-			fmt.Fprintf(out, "No pending migrations: the database is at version %s.\n", rep.To)
-		}
+		fmt.Fprintf(out, "-- Dry run (offline): nothing after version %s.\n", opts.From)
 		return rep, nil
 	}
-	if opts.DryRun {
-		return dryRun(ctx, drv, revs, pending, rep, out, start)
-	}
-	modes, err := modesNote(pending, mode)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), %s):\n",
-		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), modes)
-	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
-	err = run.files(pending, rep)
-	after, rerr := revs.ReadRevisions(ctx)
-	if rerr == nil {
-		rep.To = currentVersion(after)
-	}
-	rep.Duration = time.Since(start)
-	if err != nil {
-		return rep, err
-	}
-	fmt.Fprintf(out, "Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
-		len(rep.Files), rep.Statements(), round(rep.Duration), rep.To)
-	return rep, nil
+	fmt.Fprintf(out, "-- Dry run (offline, no database): from %s; checks that read the database are not made.\n", orNone(rep.From))
+	return dryRun(context.Background(), &postgres.Driver{}, nil, pending, rep, out, start)
 }
 
 func orNone(v string) string {
@@ -404,6 +462,15 @@ func dryRunFile(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTabl
 		return nil, err
 	}
 	res := &FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
+	if revs == nil {
+		// Offline: nothing to resume, nothing to check.
+		fmt.Fprintf(out, "\n-- %s (%d statement(s), txmode %s)\n", f.Name(), len(stmts), mode)
+		for _, s := range stmts {
+			res.SQL = append(res.SQL, s.Text)
+			fmt.Fprintln(out, s.Text)
+		}
+		return res, nil
+	}
 	if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
 		res.Skipped = r.Applied
 	}

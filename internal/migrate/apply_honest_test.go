@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,29 @@ func TestApplyUniqueFailureNamesTheKey(t *testing.T) {
 	_, err := Apply(ctx, db, dir, ApplyOptions{Out: &out})
 	if err == nil || !strings.Contains(err.Error(), "Key (name)=(twin) is duplicated") || !strings.Contains(out.String(), "Key (name)=(twin) is duplicated") {
 		t.Errorf("apply of a unique index over duplicates: %v\n%s", err, out.String())
+	}
+}
+
+// apply --dry-run --from VERSION prints the later files' SQL with no
+// database at all.
+func TestApplyDryRunFromNeedsNoDatabase(t *testing.T) {
+	t.Parallel()
+	dir := fixtureDir(t, "base")
+	addFile(t, dir, "20000101000001_k2.sql", `CREATE INDEX "ix_items_k2" ON "items" ("name");`+"\n")
+	var out bytes.Buffer
+	rep, err := Apply(context.Background(), nil, dir, ApplyOptions{DryRun: true, From: "20000101000000", Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if len(rep.Files) != 1 || !strings.Contains(s, `CREATE INDEX "ix_items_k2"`) || strings.Contains(s, "CREATE TABLE") {
+		t.Errorf("offline dry run from the base:\n%s", s)
+	}
+	out.Reset()
+	if rep, err = Apply(context.Background(), nil, dir, ApplyOptions{DryRun: true, From: FromNone, Out: &out}); err != nil || len(rep.Files) != 2 {
+		t.Errorf("offline dry run from none: %v\n%s", err, out.String())
+	}
+	if _, err := Apply(context.Background(), nil, dir, ApplyOptions{From: FromNone}); err == nil {
+		t.Error("--from without --dry-run was accepted")
 	}
 }
