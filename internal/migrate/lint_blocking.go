@@ -30,10 +30,10 @@ var (
 // and unused), each with the way to write it online, and a CONCURRENTLY
 // statement in a file that runs in a transaction. stmt has just run on the
 // dev database, changing its schema by changes.
-func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt string, changes []schema.Change, existed func(string) bool, add func(Severity, string, string)) error {
+func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt string, changes []schema.Change, existed func(string) bool, add addFinding) error {
 	text := stripLeadingComments(stmt)
 	if concurrentStmt(text) && !slices.Contains(fileDirectives(f, "txmode"), string(TxModeNone)) {
-		add(SeverityError, ClassTxMode, "CONCURRENTLY cannot run inside a transaction block, and this file runs in one: "+
+		add("AC201", SeverityError, ClassTxMode, "CONCURRENTLY cannot run inside a transaction block, and this file runs in one: "+
 			"put `-- atlas:txmode none` and a blank line at the top of the file (the Atlas CLI writes CONCURRENTLY without it), "+
 			"then `accounts migrate hash`")
 	}
@@ -48,7 +48,7 @@ func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt str
 				return err
 			}
 			if msg != "" {
-				add(SeverityWarning, ClassLock, msg)
+				add("AC101", SeverityWarning, ClassLock, msg)
 			}
 		}
 	}

@@ -47,7 +47,7 @@ var (
 func (d *deployCheck) statement(i int, st *atlasmigrate.Stmt, changes []schema.Change) {
 	rename := renameStmt.MatchString(st.Text) && !renameConstraint.MatchString(st.Text)
 	breaks := func(what string) {
-		d.breaking = append(d.breaking, Finding{File: d.file, Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: ClassIncompatible, Message: what})
+		d.breaking = append(d.breaking, Finding{File: d.file, Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: ClassIncompatible, Code: "AC501", Message: what})
 		d.nolints = append(d.nolints, stmtNolint(st))
 	}
 	verb := "drops"
