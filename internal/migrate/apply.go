@@ -620,79 +620,19 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 		res.Duration = time.Since(start)
 		res.Err = err
 	}()
-	var (
-		q   execQuerier = a.conn
-		tx  *sql.Tx
-		drv atlasmigrate.Driver
-	)
-	switch mode {
-	case TxModeFile:
-		if tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
-			return res, fmt.Errorf("begin transaction for %s: %w", f.Name(), err)
-		}
-		q = tx
-	case TxModeAll:
-		if a.tx == nil {
-			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
-				return res, fmt.Errorf("begin the migration transaction: %w", err)
-			}
-			if a.txDrv, err = postgres.Open(stmtRunner{a.tx, a.out}); err != nil {
-				_ = a.tx.Rollback()
-				a.tx = nil
-				return res, err
-			}
-		}
-		tx, q, drv = a.tx, a.tx, a.txDrv
-	}
-	rollback := func() {
-		if tx != nil {
-			_ = tx.Rollback()
-		}
-	}
-	if drv == nil {
-		if drv, err = postgres.Open(stmtRunner{q, a.out}); err != nil {
-			rollback()
-			return res, fmt.Errorf("open the database for migration: %w", err)
-		}
-	}
-	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	fx, err := a.begin(mode)
 	if err != nil {
-		rollback()
-		return res, fmt.Errorf("read statements of %s: %w", f.Name(), err)
-	}
-	res.Statements = len(stmts)
-	rt := NewRevisionTable(q, a.revs.schema)
-	prev, err := rt.ReadRevision(a.ctx, f.Version())
-	switch {
-	case errors.Is(err, atlasmigrate.ErrRevisionNotExist):
-		prev = nil
-	case err != nil:
-		rollback()
 		return res, err
 	}
-	if prev != nil && prev.Applied == 0 && tx != nil {
-		// A failed, rolled-back attempt: nothing of the file is in the
-		// database. Start afresh so the row gets the (possibly fixed) file's
-		// hash and statement count.
-		if err := rt.DeleteRevision(a.ctx, f.Version()); err != nil {
-			rollback()
-			return res, err
-		}
-	}
-	if prev != nil && prev.Applied > 0 {
-		res.Skipped = prev.Applied
-	}
-	if err := guardEnumValueDrops(a.ctx, q, f.Name(), stmts[min(res.Skipped, len(stmts)):]); err != nil {
-		rollback()
-		if mode == TxModeAll {
-			a.tx = nil
-		}
+	stmts, rt, err := a.prepare(fx, f, &res)
+	if err != nil {
+		fx.rollback()
 		return res, err
 	}
-	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil, start: start}
-	ex, err := atlasmigrate.NewExecutor(drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
+	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: fx.tx != nil, start: start}
+	ex, err := atlasmigrate.NewExecutor(fx.drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
 	if err != nil {
-		rollback()
+		fx.rollback()
 		return res, err
 	}
 	execErr := ex.Execute(a.ctx, f)
@@ -707,43 +647,127 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 	}
 	if execErr == nil {
 		if mode == TxModeFile {
-			if err := tx.Commit(); err != nil {
+			if err := fx.tx.Commit(); err != nil {
 				return res, fmt.Errorf("commit %s: %w", f.Name(), err)
 			}
 		}
 		return res, nil
 	}
-	// The file failed.
+	return res, a.failed(fx, f, stmts, capture, execErr, &res, start)
+}
+
+// fileTx is where one file runs: its transaction (nil in tx-mode none),
+// what executes statements, and the migration driver over it.
+type fileTx struct {
+	a    *applyRun
+	mode TxMode
+	tx   *sql.Tx
+	q    execQuerier
+	drv  atlasmigrate.Driver
+}
+
+// rollback ends the file's transaction; with tx-mode all it ends the run's.
+func (fx *fileTx) rollback() {
+	if fx.tx != nil {
+		_ = fx.tx.Rollback()
+	}
+	if fx.mode == TxModeAll {
+		fx.a.tx = nil
+	}
+}
+
+// begin opens the transaction the file runs in: its own (tx-mode file),
+// the run's (all, opened by its first file) or none.
+func (a *applyRun) begin(mode TxMode) (*fileTx, error) {
+	fx := &fileTx{a: a, mode: mode, q: a.conn}
+	var err error
+	switch mode {
+	case TxModeFile:
+		if fx.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
+			return nil, fmt.Errorf("begin the file's transaction: %w", err)
+		}
+		fx.q = fx.tx
+	case TxModeAll:
+		if a.tx == nil {
+			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
+				return nil, fmt.Errorf("begin the migration transaction: %w", err)
+			}
+			if a.txDrv, err = postgres.Open(stmtRunner{a.tx, a.out}); err != nil {
+				_ = a.tx.Rollback()
+				a.tx = nil
+				return nil, err
+			}
+		}
+		fx.tx, fx.q, fx.drv = a.tx, a.tx, a.txDrv
+	}
+	if fx.drv == nil {
+		if fx.drv, err = postgres.Open(stmtRunner{fx.q, a.out}); err != nil {
+			fx.rollback()
+			return nil, fmt.Errorf("open the database for migration: %w", err)
+		}
+	}
+	return fx, nil
+}
+
+// prepare reads the file's statements and its revision (a failed,
+// rolled-back attempt starts afresh; a partial one resumes) and refuses an
+// enum conversion that rows would make fail.
+func (a *applyRun) prepare(fx *fileTx, f atlasmigrate.File, res *FileResult) ([]*atlasmigrate.Stmt, *RevisionTable, error) {
+	stmts, err := atlasmigrate.FileStmtDecls(fx.drv, f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+	}
+	res.Statements = len(stmts)
+	rt := NewRevisionTable(fx.q, a.revs.schema)
+	prev, err := rt.ReadRevision(a.ctx, f.Version())
+	switch {
+	case errors.Is(err, atlasmigrate.ErrRevisionNotExist):
+		prev = nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if prev != nil && prev.Applied == 0 && fx.tx != nil {
+		// Nothing of the file is in the database. Start afresh so the row
+		// gets the (possibly fixed) file's hash and statement count.
+		if err := rt.DeleteRevision(a.ctx, f.Version()); err != nil {
+			return nil, nil, err
+		}
+	}
+	if prev != nil && prev.Applied > 0 {
+		res.Skipped = prev.Applied
+	}
+	if err := guardEnumValueDrops(a.ctx, fx.q, f.Name(), stmts[min(res.Skipped, len(stmts)):]); err != nil {
+		return nil, nil, err
+	}
+	return stmts, rt, nil
+}
+
+// failed turns the executor's error into the file's error, rolling back
+// its transaction and recording the failure outside it.
+func (a *applyRun) failed(fx *fileTx, f atlasmigrate.File, stmts []*atlasmigrate.Stmt, capture *capturingRevisions, execErr error, res *FileResult, start time.Time) error {
 	var stmtErr *atlasmigrate.StmtExecError
 	if !errors.As(execErr, &stmtErr) {
-		rollback()
-		if mode == TxModeAll {
-			a.tx = nil
-		}
+		fx.rollback()
 		var hc atlasmigrate.HistoryChangedError
 		if errors.As(execErr, &hc) {
-			return res, fmt.Errorf("%s was partially applied before and its statement %d has changed since; "+
+			return fmt.Errorf("%s was partially applied before and its statement %d has changed since; "+
 				"restore the applied statements (only the rest may change)", hc.File, hc.Stmt)
 		}
-		return res, fmt.Errorf("apply %s: %w", f.Name(), execErr)
+		return fmt.Errorf("apply %s: %w", f.Name(), execErr)
 	}
 	se := &StatementError{File: f.Name(), Total: len(stmts), Stmt: stmtErr.Stmt.Text, Err: stmtErr.Err}
 	if capture.last != nil {
 		se.Index = capture.last.Applied + 1
 		se.Kept = capture.last.Applied
 	}
-	if tx == nil {
+	if fx.tx == nil {
 		// No transaction: the executor recorded the partial progress and
 		// the error itself, as the Atlas CLI does.
-		return res, se
+		return se
 	}
-	rollback()
-	if mode == TxModeAll {
-		a.tx = nil
-	}
+	fx.rollback()
 	se.RolledBack, se.Kept = true, 0
 	res.RolledBack, res.Executed = true, 0
-	// Record the failure outside the rolled-back transaction.
 	rev := &atlasmigrate.Revision{Version: f.Version(), Description: f.Desc(), Type: atlasmigrate.RevisionTypeExecute, Total: len(stmts)}
 	if capture.last != nil {
 		c := *capture.last
@@ -754,9 +778,9 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 	rev.ExecutedAt, rev.ExecutionTime = start, time.Since(start)
 	rev.OperatorVersion = a.opts.Operator
 	if err := a.revs.WriteRevision(context.WithoutCancel(a.ctx), rev); err != nil {
-		return res, errors.Join(se, fmt.Errorf("record the failure in the revision table: %w", err))
+		return errors.Join(se, fmt.Errorf("record the failure in the revision table: %w", err))
 	}
-	return res, se
+	return se
 }
 
 // capturingRevisions remembers the last revision the executor wrote. Inside
