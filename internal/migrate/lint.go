@@ -82,8 +82,10 @@ type LintOptions struct {
 // release still running during a deploy (`migrate lint`).
 // Files before the analysed ones are replayed on a dev database; each
 // analysed statement is executed there and its effect on the schema
-// inspected. A statement preceded by `-- atlas:nolint` (optionally naming
-// classes: destructive, data_depend, lock, incompatible, txmode) is exempt.
+// inspected; Atlas's own analyzers then run on the file with those
+// changes. A statement preceded by `-- atlas:nolint` (optionally naming
+// classes: destructive, data_depend, incompatible, condrop, lock, txmode;
+// or codes such as DS103 or AC101) is exempt.
 func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, err
