@@ -107,6 +107,8 @@ func planDown(ctx context.Context, in downInput) (*downPlan, error) {
 			plan.stmts = append(plan.stmts, c.Cmd)
 		}
 	}
+	// Outside a transaction only when a statement needs it.
+	plan.online = plan.online && slices.ContainsFunc(plan.stmts, concurrentStmt)
 	losses, blocking, err := dataLoss(ctx, in.conn, liveSchema, kept, enums)
 	switch {
 	case err != nil:
