@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,7 @@ server and dropped afterwards, unless --dev-url names an empty one.`,
 		a.migrateApplyCommand(),
 		a.migrateDownCommand(),
 		a.migrateStatusCommand(),
+		a.migrateDriftCommand(),
 		a.migrateHistoryCommand(),
 		a.migrateHashCommand(),
 		a.migrateValidateCommand(),
@@ -116,25 +118,28 @@ func countArg(args []string) (int, error) {
 }
 
 func (a *app) migrateDiffCommand() *cobra.Command {
-	var renameFlags []string
+	var renameFlags, columnFlags, tableFlags []string
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "diff NAME",
 		Short: "Write a migration for the difference between migrations/ and the Ent schema (like alembic revision --autogenerate)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var renames []migrate.EnumRename
-			for _, f := range renameFlags {
-				r, err := migrate.ParseEnumRename(f)
-				if err != nil {
-					return err
-				}
-				renames = append(renames, r)
+			opts := migrate.DiffOptions{Name: args[0], Dev: a.migrateDev()}
+			var err error
+			if opts.EnumRenames, err = parseAll(renameFlags, migrate.ParseEnumRename); err != nil {
+				return err
+			}
+			if opts.ColumnRenames, err = parseAll(columnFlags, migrate.ParseColumnRename); err != nil {
+				return err
+			}
+			if opts.TableRenames, err = parseAll(tableFlags, migrate.ParseTableRename); err != nil {
+				return err
 			}
 			dir, err := a.writeDir(true)
 			if err != nil {
 				return err
 			}
-			res, err := migrate.Diff(cmd.Context(), dir, migrate.DiffOptions{Name: args[0], Dev: a.migrateDev(), EnumRenames: renames})
+			res, err := migrate.Diff(cmd.Context(), dir, opts)
 			if err != nil {
 				return err
 			}
@@ -143,7 +148,12 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 				fmt.Fprintln(out, "No changes: migrations/ already matches the Ent schema; nothing written.")
 				return nil
 			}
-			fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), res.File, res.Statements, res.SQL)
+			if len(res.Files) > 1 {
+				fmt.Fprintf(out, "The change cannot apply in one transaction (an enum value added and used in it), so it is split into %d consecutive files.\n\n", len(res.Files))
+			}
+			for _, f := range res.Files {
+				fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), f.Name, f.Statements, f.SQL)
+			}
 			for _, n := range res.Notes {
 				fmt.Fprintf(out, "Note: %s.\n\n", n)
 			}
@@ -153,7 +163,24 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 	})
 	cmd.Flags().StringArrayVar(&renameFlags, "rename-enum-value", nil,
 		"TYPE.OLD=NEW: a value of a native enum type was renamed in the Ent schema; write ALTER TYPE … RENAME VALUE (rows keep their value) instead of removing OLD and adding NEW (repeatable)")
+	cmd.Flags().StringArrayVar(&columnFlags, "rename-column", nil,
+		"TABLE.OLD=NEW: a column was renamed in the Ent schema; write ALTER TABLE … RENAME COLUMN (the data stays) instead of dropping OLD and adding NEW (repeatable)")
+	cmd.Flags().StringArrayVar(&tableFlags, "rename-table", nil,
+		"OLD=NEW: a table was renamed in the Ent schema; write ALTER TABLE … RENAME TO (the rows stay) instead of dropping OLD and creating NEW (repeatable)")
 	return cmd
+}
+
+// parseAll parses each flag value with parse.
+func parseAll[T any](values []string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, v := range values {
+		r, err := parse(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (a *app) migrateCheckCommand() *cobra.Command {
@@ -183,9 +210,9 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 
 func (a *app) migrateApplyCommand() *cobra.Command {
 	var (
-		to, baseline, txMode string
-		dryRun               bool
-		lockTimeout          time.Duration
+		to, from, baseline, txMode string
+		dryRun                     bool
+		lockTimeout                time.Duration
 	)
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "apply [N]",
@@ -200,9 +227,16 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withDir(cmd, true, func(r migrateRun) error {
-				_, err := migrate.Apply(cmd.Context(), r.db.SQL, r.dir, migrate.ApplyOptions{
-					N: n, To: to, DryRun: dryRun, Baseline: baseline, TxMode: mode,
+			if from != "" && !dryRun {
+				return errors.New("--from VERSION is for a dry run without a database; add --dry-run")
+			}
+			return a.withDir(cmd, from == "", func(r migrateRun) error {
+				var db *sql.DB
+				if r.db != nil {
+					db = r.db.SQL
+				}
+				_, err := migrate.Apply(cmd.Context(), db, r.dir, migrate.ApplyOptions{
+					N: n, To: to, DryRun: dryRun, From: from, Baseline: baseline, TxMode: mode,
 					Operator: migrate.Operator(version), Out: r.out, LockTimeout: lockTimeout,
 					RevisionSchema: a.revisionSchema(),
 				}.LockOptions(a.cfg.Migrate.StatementLockTimeout, a.cfg.Migrate.LockRetries))
@@ -213,6 +247,7 @@ func (a *app) migrateApplyCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&to, "to", "", "apply pending files up to and including this version")
 	f.BoolVar(&dryRun, "dry-run", false, "print the SQL that would run; change nothing (not even the revision table)")
+	f.StringVar(&from, "from", "", "with --dry-run: the version the database is at (\"none\" for an empty one); print the SQL of the later files without connecting to any database (like alembic upgrade FROM:head --sql)")
 	f.StringVar(&baseline, "baseline", "", "the database already has the schema of this version (no revision table yet): record it and apply what follows")
 	f.StringVar(&txMode, "tx-mode", "file", "transaction per file (file), one for the whole run (all), or none")
 	f.DurationVar(&lockTimeout, "lock-timeout", 0, "give up when another run holds the migration lock this long (default: wait)")
@@ -251,7 +286,7 @@ func (a *app) migrateDownCommand() *cobra.Command {
 }
 
 func (a *app) migrateStatusCommand() *cobra.Command {
-	var check bool
+	var check, noDrift bool
 	cmd := migrateFlags(&cobra.Command{
 		Use:   "status",
 		Short: "Show the current version, pending files and the last error (like alembic current)",
@@ -263,6 +298,14 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 					return err
 				}
 				printStatus(r.out, st)
+				if !noDrift {
+					rep, err := migrate.Drift(cmd.Context(), r.db.SQL, r.dir, migrate.DriftOptions{Dev: a.migrateDev(), RevisionSchema: a.revisionSchema()})
+					if err != nil {
+						fmt.Fprintf(r.out, "Drift:           not checked: %v\n", err)
+					} else {
+						printDrift(r.out, rep)
+					}
+				}
 				if check && !st.UpToDate() {
 					return errors.New("the database is not at the migration head")
 				}
@@ -271,7 +314,53 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 		},
 	})
 	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when anything is pending or failed (for scripts and readiness)")
+	cmd.Flags().BoolVar(&noDrift, "no-drift", false, "skip the drift check (it replays the applied files on a dev database)")
 	return cmd
+}
+
+func (a *app) migrateDriftCommand() *cobra.Command {
+	return migrateFlags(&cobra.Command{
+		Use:   "drift",
+		Short: "Exit 1 when the live schema differs from what the applied migration files make, listing extra, missing and changed objects",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withDir(cmd, true, func(r migrateRun) error {
+				rep, err := migrate.Drift(cmd.Context(), r.db.SQL, r.dir, migrate.DriftOptions{Dev: a.migrateDev(), RevisionSchema: a.revisionSchema()})
+				if err != nil {
+					return err
+				}
+				printDrift(r.out, rep)
+				if n := rep.Objects(); n > 0 {
+					return fmt.Errorf("schema drift: %d object(s) differ from what the migration files up to %s make", n, orNone(rep.Version))
+				}
+				return nil
+			})
+		},
+	})
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "no version"
+	}
+	return "version " + v
+}
+
+// printDrift lists a drift report.
+func printDrift(w io.Writer, rep *migrate.DriftReport) {
+	if rep.Objects() == 0 {
+		fmt.Fprintf(w, "Drift:           none (the schema is what the files up to %s make)\n", orNone(rep.Version))
+		return
+	}
+	fmt.Fprintf(w, "Drift:           %d object(s) differ from what the files up to %s make\n", rep.Objects(), orNone(rep.Version))
+	for _, l := range []struct {
+		label string
+		items []string
+	}{{"extra (only in the database)", rep.Extra}, {"missing (the files make it)", rep.Missing}, {"changed", rep.Changed}} {
+		for _, it := range l.items {
+			fmt.Fprintf(w, "  %s: %s\n", l.label, it)
+		}
+	}
 }
 
 func printStatus(w io.Writer, st *migrate.StatusReport) {
@@ -290,8 +379,13 @@ func printStatus(w io.Writer, st *migrate.StatusReport) {
 	fmt.Fprintf(w, "Status:          %s\n", state)
 	fmt.Fprintf(w, "Current version: %s\n", cur)
 	fmt.Fprintf(w, "Head version:    %s\n", head)
-	fmt.Fprintf(w, "Applied:         %d\n", st.Applied)
-	fmt.Fprintf(w, "Pending:         %d\n", len(st.Pending))
+	c := st.Counts
+	fmt.Fprintf(w, "Files:           %d (applied %d, failed %d, partial %d, pending %d)\n",
+		c.Applied+c.Failed+c.Partial+c.Pending, c.Applied, c.Failed, c.Partial, c.Pending)
+	if c.MissingFile > 0 {
+		fmt.Fprintf(w, "Applied, file missing: %d (%s): the directory no longer describes them\n", c.MissingFile, strings.Join(st.MissingFiles, ", "))
+	}
+	fmt.Fprintf(w, "To apply:        %d\n", len(st.Pending))
 	for _, f := range st.Pending {
 		fmt.Fprintf(w, "  - %s\n", f.Name())
 	}
@@ -303,7 +397,7 @@ func printStatus(w io.Writer, st *migrate.StatusReport) {
 	}
 	if e := st.LastError; e != nil {
 		fmt.Fprintf(w, "Last error:      version %s (%s), statement %d of %d:\n  %s\n  %s\n",
-			e.Version, e.Description, e.Applied+1, e.Total, strings.TrimSpace(e.ErrorStmt), e.Error)
+			e.Version, e.Description, st.LastErrorStmt, e.Total, strings.TrimSpace(e.ErrorStmt), e.Error)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 
@@ -72,5 +73,46 @@ func (a *app) readiness(ctx context.Context, db *database.DB, dir atlasmigrate.D
 	if ahead := st.Ahead(); ahead != "" {
 		a.log.Info(ahead, "version", st.Current, "build", build.Head())
 	}
+	go a.watchDrift(ctx, db, dir, m)
 	return ready, nil
+}
+
+// The first drift check waits a minute, so a process that starts and stops
+// (a test, a crash loop) creates no dev database; then it runs every 15.
+const (
+	driftFirstCheck = time.Minute
+	driftInterval   = 15 * time.Minute
+)
+
+// watchDrift compares the live schema with what the applied migration
+// files make, now and then, for accounts_migration_drift_objects and a WARN
+// log line naming the objects. /readyz does not depend on it: a DBA's extra
+// index is no reason to take a replica out of the load balancer.
+func (a *app) watchDrift(ctx context.Context, db *database.DB, dir atlasmigrate.Dir, m *metrics.Metrics) {
+	t := time.NewTimer(driftFirstCheck)
+	defer t.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := migrate.Drift(ctx, db.SQL, dir, migrate.DriftOptions{Dev: a.migrateDev(), RevisionSchema: a.revisionSchema()})
+		switch {
+		case err != nil:
+			m.SetMigrationDrift(-1)
+			if !warned && ctx.Err() == nil {
+				a.log.Warn("the schema drift check cannot run; accounts_migration_drift_objects is not reported", "error", err.Error())
+				warned = true
+			}
+		default:
+			m.SetMigrationDrift(rep.Objects())
+			if rep.Objects() > 0 {
+				a.log.Warn("the database schema differs from what its applied migrations make (accounts migrate drift lists it)",
+					"version", rep.Version, "extra", rep.Extra, "missing", rep.Missing, "changed", rep.Changed)
+			}
+		}
+		t.Reset(driftInterval)
+	}
 }

@@ -18,6 +18,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// SetMigrationDrift records the result of a drift check:
+// accounts_migration_drift_objects, the number of extra, missing and
+// changed schema objects. A negative n (the check could not run) removes
+// the series.
+func (m *Metrics) SetMigrationDrift(n int) {
+	m.drift.mu.Lock()
+	defer m.drift.mu.Unlock()
+	m.drift.known, m.drift.objects = n >= 0, n
+}
+
 // namespace starts the name of every metric of the service's own.
 const namespace = "accounts"
 
@@ -30,6 +40,7 @@ type Metrics struct {
 	httpDuration   *prometheus.HistogramVec
 	hasherRejected prometheus.Counter
 	migration      *migrationCollector
+	drift          *driftCollector
 }
 
 // New returns the service's metrics on a new private registry that also holds
@@ -57,6 +68,7 @@ func New() *Metrics {
 			Help:      "Password hashes refused with 503 because no hashing slot freed up within password.max_wait.",
 		}),
 		migration: newMigrationCollector(),
+		drift:     newDriftCollector(),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -65,6 +77,7 @@ func New() *Metrics {
 		m.httpDuration,
 		m.hasherRejected,
 		m.migration,
+		m.drift,
 	)
 	return m
 }

@@ -243,6 +243,24 @@ func TestMigrationVersionShowsOnlyTheCurrentOne(t *testing.T) {
 	}
 }
 
+func TestMigrationDriftOnlyOnceChecked(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	if _, ok := scrape(t, m)["accounts_migration_drift_objects"]; ok {
+		t.Error("drift reported before any check")
+	}
+	m.SetMigrationDrift(3)
+	f := scrape(t, m)
+	if got := value(t, f, "accounts_migration_drift_objects", nil); got != 3 {
+		t.Errorf("drift_objects = %v, want 3", got)
+	}
+	wantType(t, f, "accounts_migration_drift_objects", dto.MetricType_GAUGE)
+	m.SetMigrationDrift(-1)
+	if _, ok := scrape(t, m)["accounts_migration_drift_objects"]; ok {
+		t.Error("drift still reported after a check that could not run")
+	}
+}
+
 func TestPoolWithoutStatReportsNothing(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()

@@ -12,6 +12,7 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TxMode says how apply wraps migration files in transactions.
@@ -69,6 +70,9 @@ type ApplyOptions struct {
 	// LockRetryBackoff is the first pause before such a retry, doubling
 	// after each; 0 means DefaultLockRetryBackoff.
 	LockRetryBackoff time.Duration
+	// From, with DryRun, is the version the database is at (FromNone for
+	// none): the dry run prints the later files without a database.
+	From string
 }
 
 // FileResult is what happened to one migration file.
@@ -121,8 +125,8 @@ type StatementError struct {
 
 func (e *StatementError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "migration %s failed at statement %d of %d: %v\n  statement: %s\n",
-		e.File, e.Index, e.Total, e.Err, strings.TrimSpace(e.Stmt))
+	fmt.Fprintf(&b, "migration %s failed at statement %d of %d: %s\n  statement: %s\n",
+		e.File, e.Index, e.Total, dbErrorText(e.Err), strings.TrimSpace(e.Stmt))
 	if e.RolledBack {
 		b.WriteString("  the file was rolled back and its failure is recorded in the revision table;")
 	} else {
@@ -133,6 +137,24 @@ func (e *StatementError) Error() string {
 }
 
 func (e *StatementError) Unwrap() error { return e.Err }
+
+// dbErrorText is err with PostgreSQL's detail and hint, which pgconn
+// leaves out of Error(): the detail of a failed unique index build names
+// the duplicated key.
+func dbErrorText(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	s := err.Error()
+	if pgErr.Detail != "" {
+		s += "; " + pgErr.Detail
+	}
+	if pgErr.Hint != "" {
+		s += "; hint: " + pgErr.Hint
+	}
+	return s
+}
 
 // ApplyAll applies every pending file of dir to db under the migration lock,
 // each file in its own transaction. operator is written to operator_version
@@ -147,7 +169,8 @@ func ApplyAll(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, operator st
 // Apply applies pending migration files to db (`migrate apply`). Unless it
 // is a dry run, it holds the PostgreSQL advisory lock for the whole run, so
 // concurrent appliers apply each file exactly once: the others wait, then
-// find nothing to do.
+// find nothing to do. A dry run with From needs no database (db may be
+// nil): it prints the files after that version.
 func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOptions) (rep *ApplyReport, err error) {
 	start := time.Now()
 	mode, err := ParseTxMode(string(opts.TxMode))
@@ -160,6 +183,9 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
+	}
+	if opts.From != "" {
+		return offlineDryRun(dir, opts, out, start)
 	}
 	conn, closeSession, err := session(ctx, db, dir, opts.DryRun, opts.LockTimeout, out)
 	if err != nil {
@@ -181,6 +207,40 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if err != nil {
 		return nil, fmt.Errorf("open the database for migration: %w", err)
 	}
+	rep = &ApplyReport{DryRun: opts.DryRun}
+	pending, err := pendingFiles(ctx, drv, dir, revs, opts, rep, out)
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) == 0 {
+		return rep, noPending(ctx, revs, rep, out, start)
+	}
+	if opts.DryRun {
+		return dryRun(ctx, drv, revs, pending, rep, out, start)
+	}
+	modes, err := modesNote(pending, mode)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), %s):\n",
+		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), modes)
+	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
+	err = run.files(pending, rep)
+	if after, rerr := revs.ReadRevisions(ctx); rerr == nil {
+		rep.To = currentVersion(after)
+	}
+	rep.Duration = time.Since(start)
+	if err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(out, "Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
+		len(rep.Files), rep.Statements(), round(rep.Duration), rep.To)
+	return rep, nil
+}
+
+// pendingFiles returns the files this run applies (the pending ones, as
+// N and To select them), recording in rep where the database starts.
+func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate.Dir, revs *RevisionTable, opts ApplyOptions, rep *ApplyReport, out io.Writer) ([]atlasmigrate.File, error) {
 	var rrw atlasmigrate.RevisionReadWriter = revs
 	if opts.DryRun {
 		rrw = readOnlyRevisions{revs}
@@ -193,7 +253,6 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if err != nil {
 		return nil, err
 	}
-	rep = &ApplyReport{DryRun: opts.DryRun}
 	before, err := revs.ReadRevisions(ctx)
 	if err != nil {
 		return nil, err
@@ -210,41 +269,63 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 		fmt.Fprintf(out, "Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
 	}
 	rep.Pending = len(pending)
-	if pending, err = selectPending(dir, pending, before, opts.N, opts.To); err != nil {
+	return selectPending(dir, pending, before, opts.N, opts.To)
+}
+
+func noPending(ctx context.Context, revs *RevisionTable, rep *ApplyReport, out io.Writer, start time.Time) error {
+	after, err := revs.ReadRevisions(ctx)
+	if err != nil {
+		return err
+	}
+	rep.To = currentVersion(after)
+	rep.Duration = time.Since(start)
+	if rep.To == "" {
+		fmt.Fprintln(out, "No migration files to apply.")
+	} else {
+		fmt.Fprintf(out, "No pending migrations: the database is at version %s.\n", rep.To)
+	}
+	return nil
+}
+
+// FromNone is the --from value of a database with no migration applied.
+const FromNone = "none"
+
+// offlineDryRun prints the SQL of the files after version opts.From (all
+// of them for FromNone), as `alembic upgrade FROM:head --sql` does, with no
+// database: the checks that read the database (rows holding a removed enum
+// value) are not made.
+func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out io.Writer, start time.Time) (*ApplyReport, error) {
+	if !opts.DryRun {
+		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run")
+	}
+	if err := Validate(dir); err != nil {
 		return nil, err
 	}
+	files, err := dir.Files()
+	if err != nil {
+		return nil, err
+	}
+	rep := &ApplyReport{DryRun: true}
+	var pending []atlasmigrate.File
+	if opts.From == FromNone {
+		pending = files
+	} else {
+		i := slices.IndexFunc(files, func(f atlasmigrate.File) bool { return f.Version() == opts.From })
+		if i < 0 {
+			return nil, fmt.Errorf("--from %s: no migration file has that version (use %q for an empty database)", opts.From, FromNone)
+		}
+		pending, rep.From = files[i+1:], opts.From
+	}
+	if pending, err = selectPending(dir, pending, nil, opts.N, opts.To); err != nil {
+		return nil, err
+	}
+	rep.Pending = len(pending)
 	if len(pending) == 0 {
-		after, err := revs.ReadRevisions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rep.To = currentVersion(after)
-		rep.Duration = time.Since(start)
-		if rep.To == "" {
-			fmt.Fprintln(out, "No migration files to apply.")
-		} else {
-			fmt.Fprintf(out, "No pending migrations: the database is at version %s.\n", rep.To)
-		}
+		fmt.Fprintf(out, "-- Dry run (offline): nothing after version %s.\n", opts.From)
 		return rep, nil
 	}
-	if opts.DryRun {
-		return dryRun(ctx, drv, revs, pending, rep, out, start)
-	}
-	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), tx-mode %s):\n",
-		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), mode)
-	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
-	err = run.files(pending, rep)
-	after, rerr := revs.ReadRevisions(ctx)
-	if rerr == nil {
-		rep.To = currentVersion(after)
-	}
-	rep.Duration = time.Since(start)
-	if err != nil {
-		return rep, err
-	}
-	fmt.Fprintf(out, "Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
-		len(rep.Files), rep.Statements(), round(rep.Duration), rep.To)
-	return rep, nil
+	fmt.Fprintf(out, "-- Dry run (offline, no database): from %s; checks that read the database are not made.\n", orNone(rep.From))
+	return dryRun(context.Background(), &postgres.Driver{}, nil, pending, rep, out, start)
 }
 
 func orNone(v string) string {
@@ -340,35 +421,97 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 }
 
 func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out io.Writer, start time.Time) (*ApplyReport, error) {
-	fmt.Fprintf(out, "-- Dry run: %d file(s) would be applied; nothing is executed.\n", len(pending))
-	for _, f := range pending {
-		stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	fmt.Fprintf(out, "-- Dry run: %d file(s) pending; nothing is executed.\n", len(pending))
+	refused := ""
+	for i, f := range pending {
+		res, err := dryRunFile(ctx, drv, revs, f, out)
 		if err != nil {
-			return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+			return nil, err
 		}
-		res := FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
-		if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
-			res.Skipped = r.Applied
+		if res == nil {
+			refused = f.Name()
+			if n := len(pending) - i - 1; n > 0 {
+				fmt.Fprintf(out, "-- (apply stops at the refusal: the %d file(s) after it would not run either)\n", n)
+			}
+			break
 		}
-		fmt.Fprintf(out, "\n-- %s (%d statement(s)", f.Name(), len(stmts))
-		if res.Skipped > 0 {
-			fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
-		}
-		fmt.Fprintln(out, ")")
-		if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
-			// Judged on the database as it is now, before earlier pending files.
-			fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
-		}
-		for _, s := range stmts[res.Skipped:] {
+		rep.Files = append(rep.Files, *res)
+	}
+	if len(rep.Files) > 0 {
+		rep.To = rep.Files[len(rep.Files)-1].Version
+	}
+	rep.Duration = time.Since(start)
+	if refused != "" {
+		fmt.Fprintf(out, "\n-- Dry run done: apply would refuse %s; %d file(s), %d statement(s) before it would be applied.\n", refused, len(rep.Files), rep.Statements())
+		return rep, nil
+	}
+	fmt.Fprintf(out, "\n-- Dry run done: %d file(s), %d statement(s) would be applied.\n", len(rep.Files), rep.Statements())
+	return rep, nil
+}
+
+// dryRunFile prints what apply would run of f; a nil result means apply
+// would refuse the file (the refusal and its statements are printed as
+// comments).
+func dryRunFile(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, f atlasmigrate.File, out io.Writer) (*FileResult, error) {
+	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	if err != nil {
+		return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+	}
+	mode, err := fileTxMode(f, TxModeFile)
+	if err != nil {
+		return nil, err
+	}
+	res := &FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
+	if revs == nil {
+		// Offline: nothing to resume, nothing to check.
+		fmt.Fprintf(out, "\n-- %s (%d statement(s), txmode %s)\n", f.Name(), len(stmts), mode)
+		for _, s := range stmts {
 			res.SQL = append(res.SQL, s.Text)
 			fmt.Fprintln(out, s.Text)
 		}
-		rep.Files = append(rep.Files, res)
+		return res, nil
 	}
-	rep.To = pending[len(pending)-1].Version()
-	rep.Duration = time.Since(start)
-	fmt.Fprintf(out, "\n-- Dry run done: %d file(s), %d statement(s) would be applied.\n", len(rep.Files), rep.Statements())
-	return rep, nil
+	if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
+		res.Skipped = r.Applied
+	}
+	fmt.Fprintf(out, "\n-- %s (%d statement(s), txmode %s", f.Name(), len(stmts), mode)
+	if res.Skipped > 0 {
+		fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
+	}
+	fmt.Fprintln(out, ")")
+	if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
+		// Judged on the database as it is now, before earlier pending files.
+		fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
+		for _, s := range stmts[res.Skipped:] {
+			fmt.Fprintf(out, "-- %s\n", strings.ReplaceAll(s.Text, "\n", "\n-- "))
+		}
+		return nil, nil
+	}
+	for _, s := range stmts[res.Skipped:] {
+		res.SQL = append(res.SQL, s.Text)
+		fmt.Fprintln(out, s.Text)
+	}
+	return res, nil
+}
+
+// modesNote says how the pending files run: the global mode, and the files
+// whose `-- atlas:txmode` directive overrides it.
+func modesNote(pending []atlasmigrate.File, global TxMode) (string, error) {
+	var except []string
+	for _, f := range pending {
+		m, err := fileTxMode(f, global)
+		if err != nil {
+			return "", err
+		}
+		if m != global {
+			except = append(except, fmt.Sprintf("%s (txmode %s)", f.Name(), m))
+		}
+	}
+	note := "tx-mode " + string(global)
+	if len(except) > 0 {
+		note += ", except " + strings.Join(except, ", ")
+	}
+	return note, nil
 }
 
 // applyRun executes pending files with the chosen transaction mode.
@@ -423,7 +566,7 @@ func (a *applyRun) printFile(r FileResult) {
 		var se *StatementError
 		if errors.As(r.Err, &se) {
 			fmt.Fprintf(a.out, "  FAILED %s at statement %d of %d after %s\n    statement: %s\n    error: %v\n",
-				r.Name, se.Index, se.Total, round(r.Duration), oneLine(se.Stmt), se.Err)
+				r.Name, se.Index, se.Total, round(r.Duration), oneLine(se.Stmt), dbErrorText(se.Err))
 		} else {
 			fmt.Fprintf(a.out, "  FAILED %s after %s: %v\n", r.Name, round(r.Duration), r.Err)
 		}
@@ -477,79 +620,19 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 		res.Duration = time.Since(start)
 		res.Err = err
 	}()
-	var (
-		q   execQuerier = a.conn
-		tx  *sql.Tx
-		drv atlasmigrate.Driver
-	)
-	switch mode {
-	case TxModeFile:
-		if tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
-			return res, fmt.Errorf("begin transaction for %s: %w", f.Name(), err)
-		}
-		q = tx
-	case TxModeAll:
-		if a.tx == nil {
-			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
-				return res, fmt.Errorf("begin the migration transaction: %w", err)
-			}
-			if a.txDrv, err = postgres.Open(stmtRunner{a.tx, a.out}); err != nil {
-				_ = a.tx.Rollback()
-				a.tx = nil
-				return res, err
-			}
-		}
-		tx, q, drv = a.tx, a.tx, a.txDrv
-	}
-	rollback := func() {
-		if tx != nil {
-			_ = tx.Rollback()
-		}
-	}
-	if drv == nil {
-		if drv, err = postgres.Open(stmtRunner{q, a.out}); err != nil {
-			rollback()
-			return res, fmt.Errorf("open the database for migration: %w", err)
-		}
-	}
-	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	fx, err := a.begin(mode)
 	if err != nil {
-		rollback()
-		return res, fmt.Errorf("read statements of %s: %w", f.Name(), err)
-	}
-	res.Statements = len(stmts)
-	rt := NewRevisionTable(q, a.revs.schema)
-	prev, err := rt.ReadRevision(a.ctx, f.Version())
-	switch {
-	case errors.Is(err, atlasmigrate.ErrRevisionNotExist):
-		prev = nil
-	case err != nil:
-		rollback()
 		return res, err
 	}
-	if prev != nil && prev.Applied == 0 && tx != nil {
-		// A failed, rolled-back attempt: nothing of the file is in the
-		// database. Start afresh so the row gets the (possibly fixed) file's
-		// hash and statement count.
-		if err := rt.DeleteRevision(a.ctx, f.Version()); err != nil {
-			rollback()
-			return res, err
-		}
-	}
-	if prev != nil && prev.Applied > 0 {
-		res.Skipped = prev.Applied
-	}
-	if err := guardEnumValueDrops(a.ctx, q, f.Name(), stmts[min(res.Skipped, len(stmts)):]); err != nil {
-		rollback()
-		if mode == TxModeAll {
-			a.tx = nil
-		}
+	stmts, rt, err := a.prepare(fx, f, &res)
+	if err != nil {
+		fx.rollback()
 		return res, err
 	}
-	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: tx != nil, start: start}
-	ex, err := atlasmigrate.NewExecutor(drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
+	capture := &capturingRevisions{RevisionReadWriter: rt, skipErrors: fx.tx != nil, start: start}
+	ex, err := atlasmigrate.NewExecutor(fx.drv, a.dir, capture, atlasmigrate.WithOperatorVersion(a.opts.Operator))
 	if err != nil {
-		rollback()
+		fx.rollback()
 		return res, err
 	}
 	execErr := ex.Execute(a.ctx, f)
@@ -564,56 +647,140 @@ func (a *applyRun) file(f atlasmigrate.File, mode TxMode) (res FileResult, err e
 	}
 	if execErr == nil {
 		if mode == TxModeFile {
-			if err := tx.Commit(); err != nil {
+			if err := fx.tx.Commit(); err != nil {
 				return res, fmt.Errorf("commit %s: %w", f.Name(), err)
 			}
 		}
 		return res, nil
 	}
-	// The file failed.
+	return res, a.failed(fx, f, stmts, capture, execErr, &res, start)
+}
+
+// fileTx is where one file runs: its transaction (nil in tx-mode none),
+// what executes statements, and the migration driver over it.
+type fileTx struct {
+	a    *applyRun
+	mode TxMode
+	tx   *sql.Tx
+	q    execQuerier
+	drv  atlasmigrate.Driver
+}
+
+// rollback ends the file's transaction; with tx-mode all it ends the run's.
+func (fx *fileTx) rollback() {
+	if fx.tx != nil {
+		_ = fx.tx.Rollback()
+	}
+	if fx.mode == TxModeAll {
+		fx.a.tx = nil
+	}
+}
+
+// begin opens the transaction the file runs in: its own (tx-mode file),
+// the run's (all, opened by its first file) or none.
+func (a *applyRun) begin(mode TxMode) (*fileTx, error) {
+	fx := &fileTx{a: a, mode: mode, q: a.conn}
+	var err error
+	switch mode {
+	case TxModeFile:
+		if fx.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
+			return nil, fmt.Errorf("begin the file's transaction: %w", err)
+		}
+		fx.q = fx.tx
+	case TxModeAll:
+		if a.tx == nil {
+			if a.tx, err = a.conn.BeginTx(a.ctx, nil); err != nil {
+				return nil, fmt.Errorf("begin the migration transaction: %w", err)
+			}
+			if a.txDrv, err = postgres.Open(stmtRunner{a.tx, a.out}); err != nil {
+				_ = a.tx.Rollback()
+				a.tx = nil
+				return nil, err
+			}
+		}
+		fx.tx, fx.q, fx.drv = a.tx, a.tx, a.txDrv
+	}
+	if fx.drv == nil {
+		if fx.drv, err = postgres.Open(stmtRunner{fx.q, a.out}); err != nil {
+			fx.rollback()
+			return nil, fmt.Errorf("open the database for migration: %w", err)
+		}
+	}
+	return fx, nil
+}
+
+// prepare reads the file's statements and its revision (a failed,
+// rolled-back attempt starts afresh; a partial one resumes) and refuses an
+// enum conversion that rows would make fail.
+func (a *applyRun) prepare(fx *fileTx, f atlasmigrate.File, res *FileResult) ([]*atlasmigrate.Stmt, *RevisionTable, error) {
+	stmts, err := atlasmigrate.FileStmtDecls(fx.drv, f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
+	}
+	res.Statements = len(stmts)
+	rt := NewRevisionTable(fx.q, a.revs.schema)
+	prev, err := rt.ReadRevision(a.ctx, f.Version())
+	switch {
+	case errors.Is(err, atlasmigrate.ErrRevisionNotExist):
+		prev = nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if prev != nil && prev.Applied == 0 && fx.tx != nil {
+		// Nothing of the file is in the database. Start afresh so the row
+		// gets the (possibly fixed) file's hash and statement count.
+		if err := rt.DeleteRevision(a.ctx, f.Version()); err != nil {
+			return nil, nil, err
+		}
+	}
+	if prev != nil && prev.Applied > 0 {
+		res.Skipped = prev.Applied
+	}
+	if err := guardEnumValueDrops(a.ctx, fx.q, f.Name(), stmts[min(res.Skipped, len(stmts)):]); err != nil {
+		return nil, nil, err
+	}
+	return stmts, rt, nil
+}
+
+// failed turns the executor's error into the file's error, rolling back
+// its transaction and recording the failure outside it.
+func (a *applyRun) failed(fx *fileTx, f atlasmigrate.File, stmts []*atlasmigrate.Stmt, capture *capturingRevisions, execErr error, res *FileResult, start time.Time) error {
 	var stmtErr *atlasmigrate.StmtExecError
 	if !errors.As(execErr, &stmtErr) {
-		rollback()
-		if mode == TxModeAll {
-			a.tx = nil
-		}
+		fx.rollback()
 		var hc atlasmigrate.HistoryChangedError
 		if errors.As(execErr, &hc) {
-			return res, fmt.Errorf("%s was partially applied before and its statement %d has changed since; "+
+			return fmt.Errorf("%s was partially applied before and its statement %d has changed since; "+
 				"restore the applied statements (only the rest may change)", hc.File, hc.Stmt)
 		}
-		return res, fmt.Errorf("apply %s: %w", f.Name(), execErr)
+		return fmt.Errorf("apply %s: %w", f.Name(), execErr)
 	}
 	se := &StatementError{File: f.Name(), Total: len(stmts), Stmt: stmtErr.Stmt.Text, Err: stmtErr.Err}
 	if capture.last != nil {
 		se.Index = capture.last.Applied + 1
 		se.Kept = capture.last.Applied
 	}
-	if tx == nil {
+	if fx.tx == nil {
 		// No transaction: the executor recorded the partial progress and
 		// the error itself, as the Atlas CLI does.
-		return res, se
+		return se
 	}
-	rollback()
-	if mode == TxModeAll {
-		a.tx = nil
-	}
+	fx.rollback()
 	se.RolledBack, se.Kept = true, 0
 	res.RolledBack, res.Executed = true, 0
-	// Record the failure outside the rolled-back transaction.
 	rev := &atlasmigrate.Revision{Version: f.Version(), Description: f.Desc(), Type: atlasmigrate.RevisionTypeExecute, Total: len(stmts)}
 	if capture.last != nil {
 		c := *capture.last
 		rev = &c
 	}
 	rev.Applied, rev.PartialHashes = 0, nil
-	rev.Error, rev.ErrorStmt = stmtErr.Err.Error(), stmtErr.Stmt.Text
+	rev.Error, rev.ErrorStmt = dbErrorText(stmtErr.Err), stmtErr.Stmt.Text
 	rev.ExecutedAt, rev.ExecutionTime = start, time.Since(start)
 	rev.OperatorVersion = a.opts.Operator
 	if err := a.revs.WriteRevision(context.WithoutCancel(a.ctx), rev); err != nil {
-		return res, errors.Join(se, fmt.Errorf("record the failure in the revision table: %w", err))
+		return errors.Join(se, fmt.Errorf("record the failure in the revision table: %w", err))
 	}
-	return res, se
+	return se
 }
 
 // capturingRevisions remembers the last revision the executor wrote. Inside

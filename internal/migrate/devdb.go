@@ -121,18 +121,7 @@ func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)+" TEMPLATE template0"); err != nil {
 		return nil, fmt.Errorf("create the throw-away dev database on %s:%d (the user needs CREATEDB, or give --dev-url): %w", cfg.Host, cfg.Port, err)
 	}
-	drop := func() error {
-		// A fresh context: the caller's may be cancelled (Ctrl-C), and the
-		// database must go regardless.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin := stdlib.OpenDB(*cfg)
-		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop the throw-away dev database %s: %w", name, err)
-		}
-		return nil
-	}
+	drop := func() error { return dropThrowaway(cfg, name) }
 	devCfg := cfg.Copy()
 	devCfg.Database = name
 	db := stdlib.OpenDB(*devCfg)
@@ -144,6 +133,42 @@ func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 	return &devDB{db: db, drv: drv, name: name, cleanup: func() error {
 		return errors.Join(db.Close(), drop())
 	}}, nil
+}
+
+// dropRetryWaits are the pauses between attempts to drop a throw-away dev
+// database: a server out of connections ("too many clients") usually has
+// one again within seconds.
+var dropRetryWaits = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
+
+// dropThrowaway drops the throw-away dev database name over a fresh
+// connection, with a fresh context (the caller's may be cancelled by
+// Ctrl-C, and the database must go regardless), retrying; when it still
+// cannot, the error gives the statement to run by hand.
+func dropThrowaway(cfg *pgx.ConnConfig, name string) error {
+	stmt := "DROP DATABASE IF EXISTS " + quoteIdent(name) + " WITH (FORCE)"
+	var err error
+	for i := 0; i <= len(dropRetryWaits); i++ {
+		if i > 0 {
+			time.Sleep(dropRetryWaits[i-1])
+		}
+		if err = execFresh(cfg, stmt); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("drop the throw-away dev database %s (tried %d times): %w\nit is left on %s:%d; drop it with:\n  %s;",
+		name, len(dropRetryWaits)+1, err, cfg.Host, cfg.Port, stmt)
+}
+
+func execFresh(cfg *pgx.ConnConfig, stmt string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, stmt)
+	return err
 }
 
 func openGivenDev(ctx context.Context, url string) (*devDB, error) {

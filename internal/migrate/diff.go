@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
@@ -24,19 +23,36 @@ type DiffOptions struct {
 	// EnumRenames are enum values renamed in the Ent schema: written as
 	// ALTER TYPE … RENAME VALUE instead of a removal and an addition.
 	EnumRenames []EnumRename
+	// ColumnRenames and TableRenames are columns and tables renamed in the
+	// Ent schema: written as RENAME, keeping the data, instead of a drop
+	// and an add.
+	ColumnRenames []ColumnRename
+	TableRenames  []TableRename
 }
 
 // DiffResult is a computed migration.
 type DiffResult struct {
-	// File is the name of the written file; "" when nothing was written.
+	// File is the name of the (first) written file; "" when nothing was
+	// written.
 	File string
-	// SQL is the migration's content; "" when there are no changes.
+	// SQL is the content of the migration files, one after the other; ""
+	// when there are no changes.
 	SQL string
 	// Statements is the number of statements in SQL.
 	Statements int
+	// Files are the migration files, more than one when a change cannot
+	// apply in one transaction (an enum value added and used).
+	Files []DiffFile
 	// Notes are hints for the person reviewing the file (a removed and an
 	// added enum value that may be a rename).
 	Notes []string
+}
+
+// DiffFile is one migration file of a diff.
+type DiffFile struct {
+	Name       string
+	SQL        string
+	Statements int
 }
 
 // NoChanges reports whether migrations/ already reaches the desired state.
@@ -101,6 +117,10 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	if err != nil {
 		return nil, fmt.Errorf("compare migrations/ with the desired schema: %w", err)
 	}
+	if changes, err = applyRenames(dev.drv, changes, opts.ColumnRenames, opts.TableRenames, true); err != nil {
+		return nil, err
+	}
+	hints := renameHints(changes)
 	kept, enums, err := planEnumChanges(changes, opts.EnumRenames)
 	if err != nil {
 		return nil, err
@@ -113,32 +133,46 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyPlan(ctx, dev, plan, want); err != nil {
-		return nil, err
-	}
 	if len(plan.Changes) == 0 {
+		if err := verifyPlan(ctx, dev, want, plan); err != nil {
+			return nil, err
+		}
 		return res, nil // the differences were no-ops: the file would be empty
 	}
-	res.Notes = enumNotes(enums)
-	version, err := nextVersion(dir, time.Now())
-	if err != nil {
+	plans := splitEnumAdds(plan)
+	if err := verifyPlan(ctx, dev, want, plans...); err != nil {
 		return nil, err
 	}
-	plan.Version = version
-	files, err := onlineFormatter{}.Format(plan)
-	if err != nil {
+	res.Notes = append(enumNotes(enums), hints...)
+	if err := versionPlans(dir, plans); err != nil {
 		return nil, err
 	}
-	f := files[0]
-	res.SQL, res.Statements = string(f.Bytes()), len(plan.Changes)
+	return res, writePlans(dev, dir, plans, res, write)
+}
+
+// writePlans formats the plans as migration files into res and, when
+// write is set, writes them and atlas.sum.
+func writePlans(dev *devDB, dir atlasmigrate.Dir, plans []*atlasmigrate.Plan, res *DiffResult, write bool) error {
+	for _, plan := range plans {
+		files, err := onlineFormatter{}.Format(plan)
+		if err != nil {
+			return err
+		}
+		f := files[0]
+		res.Files = append(res.Files, DiffFile{Name: f.Name(), SQL: string(f.Bytes()), Statements: len(plan.Changes)})
+		res.SQL += string(f.Bytes())
+		res.Statements += len(plan.Changes)
+	}
 	if !write {
-		return res, nil
+		return nil
 	}
-	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(onlineFormatter{})).WritePlan(plan); err != nil {
-		return nil, fmt.Errorf("write the migration file: %w", err)
+	for _, plan := range plans {
+		if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(onlineFormatter{})).WritePlan(plan); err != nil {
+			return fmt.Errorf("write the migration file: %w", err)
+		}
 	}
-	res.File = f.Name()
-	return res, nil
+	res.File = res.Files[0].Name
+	return nil
 }
 
 // planChanges plans changes as unqualified statements, as the Atlas CLI does

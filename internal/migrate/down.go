@@ -11,7 +11,6 @@ import (
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 )
 
@@ -51,6 +50,7 @@ type DownReport struct {
 type DataLossError struct {
 	Losses []string // one line per table, column or enum value
 	Forced bool     // true when even Force cannot help (enum values in use)
+	SQL    []string // the statements the revert would run
 }
 
 func (e *DataLossError) Error() string {
@@ -68,11 +68,16 @@ func (e *DataLossError) Error() string {
 }
 
 // Down reverts the last applied migration files (`migrate down`). Atlas
-// stores no down files; it computes them, and so does Down: it replays dir
-// up to the target version on a dev database, diffs the live schema against
-// that, plans the change, applies it in one transaction under the migration
-// lock, and deletes the reverted revision rows. Enum values that the
-// reverted files renamed are renamed back, keeping the rows.
+// stores no down files; it computes them, and so does Down, from the
+// directory alone: on a dev database it replays dir up to the target
+// version, then the reverted files, and plans the difference back. The
+// live database must hold what the reverted files made for every object
+// that plan touches (a *DriftError names what differs); objects that exist
+// only in the live database are never touched. The plan runs in one
+// transaction under the migration lock, with the reverted revision rows
+// deleted in it, or statement by statement with the online (CONCURRENTLY)
+// forms where the reverted files used them. Enum values that the reverted
+// files renamed are renamed back, keeping the rows.
 func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOptions) (rep *DownReport, err error) {
 	start := time.Now()
 	out := opts.Out
@@ -90,108 +95,51 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, closeSession()) }()
-	revTable := NewRevisionTable(conn, opts.RevisionSchema)
-	revs, err := revTable.ReadRevisions(ctx)
+	revs, err := NewRevisionTable(conn, opts.RevisionSchema).ReadRevisions(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rep = &DownReport{DryRun: opts.DryRun, From: currentVersion(revs)}
-	if len(revs) == 0 {
-		return nil, errors.New("nothing to revert: the database has no applied migrations")
+	revert, target, err := selectRevert(revs, opts)
+	if err != nil || len(revert) == 0 {
+		if err == nil {
+			fmt.Fprintf(out, "Nothing to revert: the database is at version %s.\n", target)
+			rep.To = target
+		}
+		return rep, err
 	}
-	var revert []*atlasmigrate.Revision
-	target := ""
-	if opts.To != "" {
-		idx := slices.IndexFunc(revs, func(r *atlasmigrate.Revision) bool { return r.Version == opts.To })
-		if idx < 0 {
-			return nil, fmt.Errorf("--to %s: that version is not applied to this database; `accounts migrate history` lists the applied ones", opts.To)
-		}
-		revert, target = revs[idx+1:], opts.To
-		if len(revert) == 0 {
-			fmt.Fprintf(out, "Nothing to revert: the database is at version %s.\n", opts.To)
-			rep.To = opts.To
-			return rep, nil
-		}
-	} else {
-		if opts.N > len(revs) {
-			return nil, fmt.Errorf("cannot revert %d files: only %d are applied", opts.N, len(revs))
-		}
-		revert = revs[len(revs)-opts.N:]
-		if len(revs) > opts.N {
-			target = revs[len(revs)-opts.N-1].Version
-		}
-	}
-	for _, r := range revert {
-		if r.Type.Has(atlasmigrate.RevisionTypeBaseline) {
-			return nil, fmt.Errorf("cannot revert past baseline %s: the schema before it is not described by the migration directory", r.Version)
-		}
-	}
-	files, err := dir.Files()
+	reverted, err := revertedFiles(dir, revert, target)
 	if err != nil {
 		return nil, err
-	}
-	if target != "" && !slices.ContainsFunc(files, func(f atlasmigrate.File) bool { return f.Version() == target }) {
-		return nil, fmt.Errorf("cannot compute the schema of version %s: its file is not in the migration directory", target)
 	}
 	dev, err := openDev(ctx, opts.Dev, db)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, dev.close()) }()
-	want := &schema.Schema{}
-	if target != "" {
-		if want, err = replay(ctx, dev, dir, target); err != nil {
-			return nil, err
-		}
-	}
-	var reverted []atlasmigrate.File
-	for _, f := range files {
-		if slices.ContainsFunc(revert, func(r *atlasmigrate.Revision) bool { return r.Version == f.Version() }) {
-			reverted = append(reverted, f)
-		}
-	}
-	var losses []string
-	if rep.SQL, losses, err = planRevert(ctx, conn, want, target, reverted, opts.Force); err != nil {
-		return nil, err
-	}
 	for i := len(revert) - 1; i >= 0; i-- {
 		rep.Reverted = append(rep.Reverted, revert[i].Version)
 	}
 	rep.To = target
+	plan, err := planDown(ctx, downInput{conn: conn, dev: dev, dir: dir, target: target, reverted: reverted, force: opts.Force})
+	if err != nil {
+		var dl *DataLossError
+		if opts.DryRun && errors.As(err, &dl) {
+			printDownRefusal(out, rep, dl)
+		}
+		return nil, err
+	}
+	rep.SQL = plan.stmts
 	if opts.DryRun {
-		fmt.Fprintf(out, "-- Dry run: reverting %s would run %d statement(s); nothing is executed.\n", strings.Join(rep.Reverted, ", "), len(rep.SQL))
-		for _, l := range losses {
-			fmt.Fprintf(out, "-- with --force, data would be lost: %s\n", l)
-		}
-		for _, s := range rep.SQL {
-			fmt.Fprintf(out, "%s;\n", s)
-		}
-		fmt.Fprintf(out, "-- and delete the revision rows of %s.\n", strings.Join(rep.Reverted, ", "))
+		printDownDryRun(out, rep, plan)
 		rep.Duration = time.Since(start)
 		return rep, nil
 	}
-	for _, l := range losses {
+	for _, l := range plan.losses {
 		fmt.Fprintf(out, "--force: dropping %s\n", l)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
+	if err := runRevert(ctx, conn, plan, rep.Reverted, opts.RevisionSchema); err != nil {
 		return nil, err
-	}
-	for i, s := range rep.SQL {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			_ = tx.Rollback()
-			return nil, fmt.Errorf("revert failed at statement %d of %d (rolled back, nothing changed):\n  %s\n%w", i+1, len(rep.SQL), s, err)
-		}
-	}
-	txRevs := NewRevisionTable(tx, opts.RevisionSchema)
-	for _, v := range rep.Reverted {
-		if err := txRevs.DeleteRevision(ctx, v); err != nil {
-			_ = tx.Rollback()
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit the revert: %w", err)
 	}
 	rep.Duration = time.Since(start)
 	for _, v := range rep.Reverted {
@@ -205,52 +153,130 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	return rep, nil
 }
 
-// planRevert plans the statements that take the database on conn to want
-// (the schema of version target) and lists the data they would lose,
-// refusing with a *DataLossError what Force cannot allow. Enum values that
-// the reverted files renamed are renamed back.
-func planRevert(ctx context.Context, conn *sql.Conn, want *schema.Schema, target string, reverted []atlasmigrate.File, force bool) (stmts, losses []string, err error) {
-	drv, err := postgres.Open(conn)
+// selectRevert picks the revisions to revert (oldest first) and the version
+// the database is at afterwards. No revisions and no error means the
+// database already is at --to.
+func selectRevert(revs []*atlasmigrate.Revision, opts DownOptions) (revert []*atlasmigrate.Revision, target string, err error) {
+	if len(revs) == 0 {
+		return nil, "", errors.New("nothing to revert: the database has no applied migrations")
+	}
+	if opts.To != "" {
+		idx := slices.IndexFunc(revs, func(r *atlasmigrate.Revision) bool { return r.Version == opts.To })
+		if idx < 0 {
+			return nil, "", fmt.Errorf("--to %s: that version is not applied to this database; `accounts migrate history` lists the applied ones", opts.To)
+		}
+		revert, target = revs[idx+1:], opts.To
+	} else {
+		if opts.N > len(revs) {
+			return nil, "", fmt.Errorf("cannot revert %d files: only %d are applied", opts.N, len(revs))
+		}
+		revert = revs[len(revs)-opts.N:]
+		if len(revs) > opts.N {
+			target = revs[len(revs)-opts.N-1].Version
+		}
+	}
+	for _, r := range revert {
+		switch {
+		case r.Type.Has(atlasmigrate.RevisionTypeBaseline):
+			return nil, "", fmt.Errorf("cannot revert past baseline %s: the schema before it is not described by the migration directory", r.Version)
+		case r.Applied > 0 && (r.Applied < r.Total || r.Error != ""):
+			return nil, "", fmt.Errorf("cannot revert %s: it is partially applied (%d of %d statements); finish it with `accounts migrate apply` (or fix it by hand) first",
+				r.Version, r.Applied, r.Total)
+		}
+	}
+	return revert, target, nil
+}
+
+// revertedFiles returns the files of the revisions in revert that made a
+// change (a file that failed and was rolled back made none), checking that
+// the directory describes the target version and every reverted one.
+func revertedFiles(dir atlasmigrate.Dir, revert []*atlasmigrate.Revision, target string) ([]atlasmigrate.File, error) {
+	files, err := dir.Files()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	have, err := drv.InspectSchema(ctx, "", nil)
+	has := func(v string) bool {
+		return slices.ContainsFunc(files, func(f atlasmigrate.File) bool { return f.Version() == v })
+	}
+	if target != "" && !has(target) {
+		return nil, fmt.Errorf("cannot compute the schema of version %s: its file is not in the migration directory", target)
+	}
+	var out []atlasmigrate.File
+	for _, r := range revert {
+		if !has(r.Version) {
+			return nil, fmt.Errorf("cannot revert %s: its file is not in the migration directory, so what it made is unknown", r.Version)
+		}
+		if r.Applied == 0 && r.Error != "" {
+			continue
+		}
+		i := slices.IndexFunc(files, func(f atlasmigrate.File) bool { return f.Version() == r.Version })
+		out = append(out, files[i])
+	}
+	return out, nil
+}
+
+func printDownDryRun(out io.Writer, rep *DownReport, plan *downPlan) {
+	fmt.Fprintf(out, "-- Dry run: reverting %s would run %d statement(s)%s; nothing is executed.\n",
+		strings.Join(rep.Reverted, ", "), len(rep.SQL), plan.modeNote())
+	for _, l := range plan.losses {
+		fmt.Fprintf(out, "-- with --force, data would be lost: %s\n", l)
+	}
+	for _, s := range rep.SQL {
+		fmt.Fprintf(out, "%s;\n", s)
+	}
+	fmt.Fprintf(out, "-- and delete the revision rows of %s.\n", strings.Join(rep.Reverted, ", "))
+}
+
+func printDownRefusal(out io.Writer, rep *DownReport, dl *DataLossError) {
+	fmt.Fprintf(out, "-- Dry run: down would refuse to revert %s: it would lose data:\n", strings.Join(rep.Reverted, ", "))
+	for _, l := range dl.Losses {
+		fmt.Fprintf(out, "--   %s\n", l)
+	}
+	if dl.Forced {
+		fmt.Fprintln(out, "-- (not even --force can run it) The statements it would run:")
+	} else {
+		fmt.Fprintln(out, "-- With --force it would run:")
+	}
+	for _, s := range dl.SQL {
+		fmt.Fprintf(out, "%s;\n", s)
+	}
+}
+
+// runRevert runs the plan and deletes the reverted revision rows: all in
+// one transaction, or, for an online plan, statement by statement (a
+// CONCURRENTLY statement cannot run in a transaction) and then the rows.
+func runRevert(ctx context.Context, conn *sql.Conn, plan *downPlan, reverted []string, revSchema string) error {
+	if plan.online {
+		for i, s := range plan.stmts {
+			if _, err := conn.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("revert failed at statement %d of %d (txmode none: the %d statement(s) before it stay, the revision rows are kept):\n  %s\n%w",
+					i+1, len(plan.stmts), i, s, err)
+			}
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("inspect the database: %w", err)
+		return err
 	}
-	liveSchema := have.Name
-	have.Name, want.Name = "", ""
-	changes, err := drv.SchemaDiff(have, want)
-	if err != nil {
-		return nil, nil, fmt.Errorf("compare the database with version %s: %w", orNone(target), err)
+	if !plan.online {
+		for i, s := range plan.stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				_ = tx.Rollback()
+				return fmt.Errorf("revert failed at statement %d of %d (rolled back, nothing changed):\n  %s\n%w", i+1, len(plan.stmts), s, err)
+			}
+		}
 	}
-	renames, err := revertedEnumRenames(drv, reverted)
-	if err != nil {
-		return nil, nil, err
+	txRevs := NewRevisionTable(tx, revSchema)
+	for _, v := range reverted {
+		if err := txRevs.DeleteRevision(ctx, v); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
 	}
-	changes, enums, err := planEnumChanges(changes, applicableRenames(changes, renames))
-	if err != nil {
-		return nil, nil, err
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit the revert: %w", err)
 	}
-	losses, blocking, err := dataLoss(ctx, conn, liveSchema, changes, enums)
-	switch {
-	case err != nil:
-		return nil, nil, err
-	case len(blocking) > 0:
-		return nil, nil, &DataLossError{Losses: blocking, Forced: true}
-	case len(losses) > 0 && !force:
-		return nil, nil, &DataLossError{Losses: losses}
-	case len(changes) == 0 && len(enums) == 0:
-		return nil, losses, nil
-	}
-	plan, err := planWithEnums(ctx, drv, "down", changes, enums, want.Tables)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, c := range plan.Changes {
-		stmts = append(stmts, c.Cmd)
-	}
-	return stmts, losses, nil
+	return nil
 }
 
 func versionOrEmpty(v string) string {
@@ -332,4 +358,16 @@ func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []s
 		}
 	}
 	return losses, blocking, nil
+}
+
+// DriftError is returned by Down when objects the revert would change
+// differ in the live database from what the migration files made.
+type DriftError struct {
+	Objects []string // one line per object
+}
+
+func (e *DriftError) Error() string {
+	return "refusing to revert: objects it would change differ from what the migration files made:\n  - " +
+		strings.Join(e.Objects, "\n  - ") +
+		"\nrestore them to the files' definition (or revert by hand), then run down again"
 }

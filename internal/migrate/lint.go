@@ -10,6 +10,7 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlcheck"
 )
 
 // Severity of a lint finding.
@@ -35,8 +36,12 @@ type Finding struct {
 	Stmt     int    // 1-based statement position; 0 for the file as a whole
 	SQL      string // the statement
 	Severity Severity
-	Class    string // destructive, data_depend or lock
-	Message  string
+	Class    string // destructive, data_depend, incompatible, condrop, lock, txmode or exec
+	// Code is the diagnostic's stable code: Atlas's own (DS…, MF…, BC…,
+	// CD…, the same as `atlas migrate lint`) for what its analyzers check,
+	// AC… for this engine's rules (see lintCodes in the README).
+	Code    string
+	Message string
 }
 
 func (f Finding) String() string {
@@ -44,7 +49,7 @@ func (f Finding) String() string {
 	if f.Stmt > 0 {
 		where = fmt.Sprintf("%s statement %d", f.File, f.Stmt)
 	}
-	return fmt.Sprintf("%s: %s [%s]: %s", where, f.Severity, f.Class, f.Message)
+	return fmt.Sprintf("%s: %s [%s %s]: %s", where, f.Severity, f.Class, f.Code, f.Message)
 }
 
 // LintReport lists the findings of a lint run.
@@ -77,8 +82,10 @@ type LintOptions struct {
 // release still running during a deploy (`migrate lint`).
 // Files before the analysed ones are replayed on a dev database; each
 // analysed statement is executed there and its effect on the schema
-// inspected. A statement preceded by `-- atlas:nolint` (optionally naming
-// classes: destructive, data_depend, lock, incompatible, txmode) is exempt.
+// inspected; Atlas's own analyzers then run on the file with those
+// changes. A statement preceded by `-- atlas:nolint` (optionally naming
+// classes: destructive, data_depend, incompatible, condrop, lock, txmode;
+// or codes such as DS103 or AC101) is exempt.
 func Lint(ctx context.Context, dir atlasmigrate.Dir, opts LintOptions) (rep *LintReport, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, err
@@ -136,16 +143,18 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		return ok
 	}
 	deploy := &deployCheck{file: f.Name(), fileNolint: fileNolint, existed: existed}
+	useIdx, useLit := addedValueUse(f, stmts)
+	var perStmt []*sqlcheck.Change
 	before := fileStart
 	for i, st := range stmts {
-		add := func(sev Severity, class, msg string) {
-			if suppressed(fileNolint, class) || suppressed(stmtNolint(st), class) {
+		add := func(code string, sev Severity, class, msg string) {
+			if suppressed(fileNolint, class) || suppressed(stmtNolint(st), class) || suppressed(fileNolint, code) || suppressed(stmtNolint(st), code) {
 				return
 			}
-			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Stmt: i + 1, SQL: st.Text, Severity: sev, Class: class, Message: msg})
+			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Stmt: i + 1, SQL: st.Text, Severity: sev, Class: class, Code: code, Message: msg})
 		}
 		if _, err := dev.db.ExecContext(ctx, st.Text); err != nil {
-			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: "exec",
+			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: "exec", Code: "AC001",
 				Message: fmt.Sprintf("the statement fails on a database migrated up to this file: %v", err)})
 			return false, nil
 		}
@@ -155,17 +164,27 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		}
 		b, a := *before, *after
 		b.Name, a.Name = "", ""
-		changes, err := dev.drv.SchemaDiff(&b, &a)
+		changes, err := dev.drv.SchemaDiff(&b, &a, schema.DiffNormalized())
 		if err != nil {
 			return false, err
 		}
 		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
 			lintChanges(changes, st.Text, existed, add)
+			sc, err := stmtChange(dev.drv, st, changes)
+			if err != nil {
+				return false, err
+			}
+			perStmt = append(perStmt, sc)
 		}
 		if err := lintBlocking(ctx, dev, f, st.Text, changes, existed, add); err != nil {
 			return false, err
 		}
 		lintText(st.Text, add)
+		if i == useIdx {
+			add("AC202", SeverityError, ClassTxMode, fmt.Sprintf("uses enum value %s, which an earlier ALTER TYPE … ADD VALUE of this file adds; PostgreSQL refuses that in one transaction "+
+				"(SQLSTATE 55P04, unsafe use of new value), so the file never applies: move the ADD VALUE to a separate file before this one "+
+				"(`accounts migrate diff` does), or start this file with `-- atlas:txmode none` and a blank line", useLit))
+		}
 		if !enumRecreation(st.Text, fileStart) {
 			deploy.statement(i, st, changes)
 		}
@@ -173,17 +192,64 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 	}
 	rep.Findings = append(rep.Findings, deploy.findings()...)
 	lintEnumValues(f.Name(), stmts, fileStart, before, fileNolint, rep)
-	return true, nil
+	if err := atlasLint(ctx, dev, f, stmts, perStmt, fileNolint, rep); err != nil {
+		return false, err
+	}
+	return true, lintRenameHints(dev, f.Name(), fileStart, before, fileNolint, rep)
 }
 
-func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add func(Severity, string, string)) {
+// lintRenameHints reports a file that drops a column and adds one of the
+// same type to the same table: if that is a rename, the data is lost, and
+// `migrate diff --rename-column` writes the RENAME instead.
+func lintRenameHints(dev *devDB, file string, start, end *schema.Schema, fileNolint []string, rep *LintReport) error {
+	if suppressed(fileNolint, ClassDestructive) {
+		return nil
+	}
+	b, a := *start, *end
+	b.Name, a.Name = "", ""
+	changes, err := dev.drv.SchemaDiff(&b, &a)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		m, ok := c.(*schema.ModifyTable)
+		if !ok {
+			continue
+		}
+		for _, p := range dropAddPairs(m) {
+			rep.Findings = append(rep.Findings, Finding{File: file, Severity: SeverityWarning, Class: ClassDestructive, Code: "AC303",
+				Message: fmt.Sprintf("drops column %s.%s and adds %s.%s of the same type: if it is a rename, the data is lost; "+
+					"`accounts migrate diff NAME --rename-column %s.%s=%s` writes ALTER TABLE … RENAME COLUMN, which keeps it",
+					m.T.Name, p[0], m.T.Name, p[1], m.T.Name, p[0], p[1])})
+		}
+	}
+	return nil
+}
+
+// addedValueUse finds, in a file that runs in a transaction, the first
+// statement that uses an enum value an earlier statement adds; -1 when
+// there is none.
+func addedValueUse(f atlasmigrate.File, stmts []*atlasmigrate.Stmt) (int, string) {
+	if slices.Contains(fileDirectives(f, "txmode"), string(TxModeNone)) {
+		return -1, ""
+	}
+	texts := make([]string, len(stmts))
+	for i, st := range stmts {
+		texts[i] = st.Text
+	}
+	return usesAddedValue(texts)
+}
+
+// addFinding records a finding of the statement being linted, unless a
+// nolint directive names its class or code.
+type addFinding func(code string, sev Severity, class, msg string)
+
+func lintChanges(changes []schema.Change, stmt string, existed func(string) bool, add addFinding) {
 	for _, c := range changes {
 		switch c := c.(type) {
-		case *schema.DropTable:
-			add(SeverityError, ClassDestructive, fmt.Sprintf("drops table %s and all its rows", c.T.Name))
 		case *schema.DropObject:
 			if e, ok := c.O.(*schema.EnumType); ok && !strings.HasSuffix(e.T, "_old") {
-				add(SeverityError, ClassDestructive, fmt.Sprintf("drops enum type %s", e.T))
+				add("AC301", SeverityError, ClassDestructive, fmt.Sprintf("drops enum type %s", e.T))
 			}
 		case *schema.ModifyTable:
 			if !existed(c.T.Name) {
@@ -191,20 +257,12 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 			}
 			for _, tc := range c.Changes {
 				switch tc := tc.(type) {
-				case *schema.DropColumn:
-					add(SeverityError, ClassDestructive, fmt.Sprintf("drops column %s.%s and its data", c.T.Name, tc.C.Name))
-				case *schema.AddColumn:
-					if !tc.C.Type.Null && tc.C.Default == nil && !isGenerated(tc.C) {
-						add(SeverityError, ClassDataDepend, fmt.Sprintf("adds NOT NULL column %s.%s without a default: fails when %s has rows; add a DEFAULT, or add it nullable, backfill, then SET NOT NULL", c.T.Name, tc.C.Name, c.T.Name))
-					}
 				case *schema.ModifyColumn:
 					if tc.Change.Is(schema.ChangeType) && rewritesTable(tc.From, tc.To) {
-						add(SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes; instead add a column of the new type, fill it in batches, move reads and writes to it, then drop the old one", c.T.Name, tc.To.Name))
+						add("AC102", SeverityWarning, ClassLock, fmt.Sprintf("changing the type of %s.%s may rewrite the table under an ACCESS EXCLUSIVE lock, blocking reads and writes; instead add a column of the new type, fill it in batches, move reads and writes to it, then drop the old one", c.T.Name, tc.To.Name))
 					}
-				case *schema.AddIndex:
-					cols := indexColumns(tc.I)
-					if tc.I.Unique {
-						add(SeverityWarning, ClassDataDepend, fmt.Sprintf("unique index %s on existing column(s) %s of %s fails if duplicate values exist", tc.I.Name, cols, c.T.Name))
+					if msg := narrowing(c.T.Name, tc); msg != "" {
+						add("AC401", SeverityWarning, ClassDataDepend, msg)
 					}
 				}
 			}
@@ -216,9 +274,9 @@ func lintChanges(changes []schema.Change, stmt string, existed func(string) bool
 
 var lockStmt = regexp.MustCompile(`(?is)^\s*(LOCK\s+TABLE|VACUUM\s+FULL|CLUSTER\b|REINDEX\s+(TABLE|INDEX|SCHEMA|DATABASE)\s+[^C])`)
 
-func lintText(stmt string, add func(Severity, string, string)) {
+func lintText(stmt string, add addFinding) {
 	if lockStmt.MatchString(stmt) {
-		add(SeverityWarning, ClassLock, "takes an exclusive lock for the whole operation")
+		add("AC103", SeverityWarning, ClassLock, "takes an exclusive lock for the whole operation")
 	}
 }
 

@@ -30,10 +30,10 @@ var (
 // and unused), each with the way to write it online, and a CONCURRENTLY
 // statement in a file that runs in a transaction. stmt has just run on the
 // dev database, changing its schema by changes.
-func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt string, changes []schema.Change, existed func(string) bool, add func(Severity, string, string)) error {
+func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt string, changes []schema.Change, existed func(string) bool, add addFinding) error {
 	text := stripLeadingComments(stmt)
 	if concurrentStmt(text) && !slices.Contains(fileDirectives(f, "txmode"), string(TxModeNone)) {
-		add(SeverityError, ClassTxMode, "CONCURRENTLY cannot run inside a transaction block, and this file runs in one: "+
+		add("AC201", SeverityError, ClassTxMode, "CONCURRENTLY cannot run inside a transaction block, and this file runs in one: "+
 			"put `-- atlas:txmode none` and a blank line at the top of the file (the Atlas CLI writes CONCURRENTLY without it), "+
 			"then `accounts migrate hash`")
 	}
@@ -48,7 +48,7 @@ func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt str
 				return err
 			}
 			if msg != "" {
-				add(SeverityWarning, ClassLock, msg)
+				add("AC101", SeverityWarning, ClassLock, msg)
 			}
 		}
 	}
@@ -84,6 +84,17 @@ func blockingChange(ctx context.Context, dev *devDB, t *schema.Table, c schema.C
 			return fmt.Sprintf("foreign key %s is validated by scanning %s while it is locked against writes; add it NOT VALID, then ALTER TABLE %s VALIDATE CONSTRAINT %s in a later file (in the same transaction the first lock is still held)",
 				c.F.Symbol, t.Name, t.Name, c.F.Symbol), nil
 		}
+	case *schema.ModifyForeignKey:
+		if !notValidClause.MatchString(stmt) {
+			return fmt.Sprintf("foreign key %s is dropped and added again with another definition, and adding it validates every row of %s while %s and %s are locked against writes; "+
+				"add the new definition NOT VALID (under a new name, then drop the old one), then ALTER TABLE %s VALIDATE CONSTRAINT in a later file",
+				c.To.Symbol, t.Name, t.Name, refTableName(c.To), t.Name), nil
+		}
+	case *schema.ModifyCheck:
+		if !notValidClause.MatchString(stmt) {
+			return fmt.Sprintf("check %s is dropped and added again with another definition, and adding it validates every row of %s under an ACCESS EXCLUSIVE lock (reads and writes wait); "+
+				"add it NOT VALID, then ALTER TABLE %s VALIDATE CONSTRAINT %s in a later file", c.To.Name, t.Name, t.Name, c.To.Name), nil
+		}
 	case *schema.AddCheck:
 		if !notValidClause.MatchString(stmt) {
 			return fmt.Sprintf("check %s is validated by scanning %s under an ACCESS EXCLUSIVE lock (reads and writes wait); add it NOT VALID, then ALTER TABLE %s VALIDATE CONSTRAINT %s in a later file (in the same transaction the first lock is still held)",
@@ -91,6 +102,13 @@ func blockingChange(ctx context.Context, dev *devDB, t *schema.Table, c schema.C
 		}
 	}
 	return "", nil
+}
+
+func refTableName(fk *schema.ForeignKey) string {
+	if fk.RefTable != nil {
+		return fk.RefTable.Name
+	}
+	return "the referenced table"
 }
 
 // volatileDefault flags a column added with a volatile default (random(),

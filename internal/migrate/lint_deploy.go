@@ -47,7 +47,7 @@ var (
 func (d *deployCheck) statement(i int, st *atlasmigrate.Stmt, changes []schema.Change) {
 	rename := renameStmt.MatchString(st.Text) && !renameConstraint.MatchString(st.Text)
 	breaks := func(what string) {
-		d.breaking = append(d.breaking, Finding{File: d.file, Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: ClassIncompatible, Message: what})
+		d.breaking = append(d.breaking, Finding{File: d.file, Stmt: i + 1, SQL: st.Text, Severity: SeverityError, Class: ClassIncompatible, Code: "AC501", Message: what})
 		d.nolints = append(d.nolints, stmtNolint(st))
 	}
 	verb := "drops"
@@ -148,6 +148,45 @@ func widens(from, to schema.Type) bool {
 		return ok && (t.T == "double precision" || t.T == f.T)
 	}
 	return false
+}
+
+// narrowing says, for a type change that not every value survives
+// (varchar(32) to varchar(16), bigint to integer), which query counts the
+// values that will not fit; "" for any other change.
+func narrowing(table string, c *schema.ModifyColumn) string {
+	if !c.Change.Is(schema.ChangeType) || widens(c.From.Type.Type, c.To.Type.Type) {
+		return ""
+	}
+	col, qt := quoteIdent(c.To.Name), quoteIdent(table)
+	var where string
+	switch to := c.To.Type.Type.(type) {
+	case *schema.StringType:
+		if to.Size == 0 {
+			return ""
+		}
+		where = fmt.Sprintf("length(%s) > %d", col, to.Size)
+	case *schema.IntegerType:
+		lo, hi, ok := intRange(to.T)
+		if _, isInt := c.From.Type.Type.(*schema.IntegerType); !ok || !isInt {
+			return ""
+		}
+		where = fmt.Sprintf("%s NOT BETWEEN %d AND %d", col, lo, hi)
+	default:
+		return ""
+	}
+	return fmt.Sprintf("narrowing %s.%s from %s to %s fails (and rolls back) when a value does not fit; count them first: SELECT count(*) FROM %s WHERE %s",
+		table, c.To.Name, typeName(c.From.Type), typeName(c.To.Type), qt, where)
+}
+
+// intRange is the range of a PostgreSQL integer type.
+func intRange(t string) (lo, hi int64, ok bool) {
+	switch intRank(t) {
+	case 1:
+		return -1 << 15, 1<<15 - 1, true
+	case 2:
+		return -1 << 31, 1<<31 - 1, true
+	}
+	return 0, 0, false
 }
 
 func intRank(t string) int {

@@ -12,7 +12,7 @@ import (
 // lintEnumModify judges one statement that changes an enum type's values
 // in place. RENAME VALUE keeps the rows (they hold the type's value, not
 // its label), so only other ways of losing a value are reported.
-func lintEnumModify(c *schema.ModifyObject, stmt string, add func(Severity, string, string)) {
+func lintEnumModify(c *schema.ModifyObject, stmt string, add addFinding) {
 	e1, ok1 := c.From.(*schema.EnumType)
 	e2, ok2 := c.To.(*schema.EnumType)
 	if !ok1 || !ok2 || reRenameValue.MatchString(stmt) {
@@ -20,7 +20,7 @@ func lintEnumModify(c *schema.ModifyObject, stmt string, add func(Severity, stri
 	}
 	for _, v := range e1.Values {
 		if !slices.Contains(e2.Values, v) {
-			add(SeverityError, ClassDestructive, fmt.Sprintf("drops value %s from enum %s", v, e1.T))
+			add("AC302", SeverityError, ClassDestructive, fmt.Sprintf("drops value %s from enum %s", v, e1.T))
 		}
 	}
 }
@@ -68,7 +68,7 @@ func lintEnumValues(file string, stmts []*atlasmigrate.Stmt, start, end *schema.
 		if len(removed) == 0 {
 			continue
 		}
-		f := Finding{File: file, Stmt: idx, Severity: SeverityError, Class: ClassDestructive}
+		f := Finding{File: file, Stmt: idx, Severity: SeverityError, Class: ClassDestructive, Code: "AC302"}
 		if idx > 0 {
 			f.SQL = stmts[idx-1].Text
 			if suppressed(stmtNolint(stmts[idx-1]), ClassDestructive) {
@@ -84,7 +84,7 @@ func lintEnumValues(file string, stmts []*atlasmigrate.Stmt, start, end *schema.
 		rep.Findings = append(rep.Findings, f)
 		if len(added) > 0 {
 			w := f
-			w.Severity = SeverityWarning
+			w.Severity, w.Code = SeverityWarning, "AC304"
 			w.Message = fmt.Sprintf("enum %s loses %s and gains %s: if a value was renamed, `accounts migrate diff --rename-enum-value %s.%s=%s` writes ALTER TYPE … RENAME VALUE instead, which keeps the rows",
 				e1.T, strings.Join(removed, ", "), strings.Join(added, ", "), e1.T, removed[0], added[0])
 			rep.Findings = append(rep.Findings, w)

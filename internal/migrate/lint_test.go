@@ -17,7 +17,7 @@ func findings(rep *LintReport, file string) []Finding {
 
 func hasFinding(fs []Finding, sev Severity, class, text string) bool {
 	for _, f := range fs {
-		if f.Severity == sev && f.Class == class && strings.Contains(f.Message, text) {
+		if f.Severity == sev && f.Class == class && strings.Contains(f.Code+": "+f.Message, text) {
 			return true
 		}
 	}
@@ -63,12 +63,12 @@ DROP TYPE userrole_old;
 		sev         Severity
 		class, text string
 	}{
-		{SeverityError, ClassDestructive, "drops column users.is_active"},
-		{SeverityError, ClassDataDepend, "adds NOT NULL column users.email without a default"},
-		{SeverityWarning, ClassDataDepend, "unique index ux_users_password on existing column(s) password_hash"},
-		{SeverityWarning, ClassLock, "CREATE INDEX ux_users_password blocks writes"},
-		{SeverityError, ClassDestructive, "drops table auth_sessions"},
-		{SeverityWarning, ClassLock, "changing the type of users.username"},
+		{SeverityError, ClassDestructive, `DS103: Dropping non-virtual column "is_active"`},
+		{SeverityWarning, ClassDataDepend, `MF103: Adding a non-nullable "character varying" column "email" will fail in case table "users" is not empty`},
+		{SeverityWarning, ClassDataDepend, `MF101: Adding a unique index "ux_users_password" on table "users" might fail in case column "password_hash" contains duplicate entries`},
+		{SeverityWarning, ClassLock, "AC101: CREATE INDEX ux_users_password blocks writes"},
+		{SeverityError, ClassDestructive, `DS102: Dropping table "auth_sessions"`},
+		{SeverityWarning, ClassLock, "AC102: changing the type of users.username"},
 	} {
 		if !hasFinding(fs, want.sev, want.class, want.text) {
 			t.Errorf("no %s %s finding %q in %v", want.sev, want.class, want.text, fs)

@@ -17,15 +17,35 @@ import (
 type StatusReport struct {
 	Current   string              // version the database is at ("" for none)
 	Head      string              // newest version in the directory
-	Applied   int                 // revisions recorded (applied or baseline)
-	Pending   []atlasmigrate.File // files still to apply, in order
+	Applied   int                 // revisions recorded (any state); see Counts
+	Pending   []atlasmigrate.File // files apply would run, in order (a failed one again)
 	LastError *atlasmigrate.Revision
+	// LastErrorStmt is the 1-based position of LastError's failed statement
+	// in its file, as apply reported it (the revision row of a rolled-back
+	// file says 0 statements applied).
+	LastErrorStmt int
+	// Counts classifies every file and revision once.
+	Counts StatusCounts
+	// MissingFiles are versions recorded as applied whose file is not in
+	// the directory.
+	MissingFiles []string
 	// NotClean is set when the database has tables but no migration
 	// history: apply refuses it without --baseline.
 	NotClean string
 	// OutOfOrder lists files older than the newest applied version that
 	// were never applied; apply refuses them.
 	OutOfOrder []atlasmigrate.File
+}
+
+// StatusCounts classifies the directory's files by their revision
+// (Applied + Failed + Partial + Pending is the number of files) and counts
+// the revisions whose file is gone.
+type StatusCounts struct {
+	Applied     int // fully applied, or a baseline
+	Failed      int // the last attempt failed
+	Partial     int // some statements applied, no error recorded (interrupted)
+	Pending     int // never attempted
+	MissingFile int // a revision without its file in the directory
 }
 
 // UpToDate reports whether nothing is pending.
@@ -63,6 +83,9 @@ func Status(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, revisionSchem
 	if err != nil {
 		return nil, err
 	}
+	if err := countStatus(st, drv, dir, all); err != nil {
+		return nil, err
+	}
 	ex, err := atlasmigrate.NewExecutor(drv, dir, readOnlyRevisions{revs})
 	if err != nil {
 		return nil, err
@@ -88,6 +111,64 @@ func Status(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, revisionSchem
 		return nil, explainPending(err, "")
 	}
 	return st, nil
+}
+
+// countStatus fills st's Counts, MissingFiles and LastErrorStmt.
+func countStatus(st *StatusReport, drv atlasmigrate.Driver, dir atlasmigrate.Dir, revs []*atlasmigrate.Revision) error {
+	files, err := dir.Files()
+	if err != nil {
+		return err
+	}
+	byVersion := make(map[string]*atlasmigrate.Revision, len(revs))
+	for _, r := range revs {
+		byVersion[r.Version] = r
+	}
+	for _, f := range files {
+		r, ok := byVersion[f.Version()]
+		delete(byVersion, f.Version())
+		if !ok {
+			st.Counts.Pending++
+			continue
+		}
+		var e HistoryEntry
+		fillFromRevision(&e, r)
+		switch e.State {
+		case "failed":
+			st.Counts.Failed++
+		case "partial":
+			st.Counts.Partial++
+		default:
+			st.Counts.Applied++
+		}
+		if st.LastError != nil && st.LastError.Version == f.Version() {
+			st.LastErrorStmt = failedStmtIndex(drv, f, r)
+		}
+	}
+	for _, r := range revs {
+		if _, ok := byVersion[r.Version]; ok {
+			st.Counts.MissingFile++
+			st.MissingFiles = append(st.MissingFiles, r.Version)
+		}
+	}
+	if st.LastError != nil && st.LastErrorStmt == 0 {
+		st.LastErrorStmt = st.LastError.Applied + 1
+	}
+	return nil
+}
+
+// failedStmtIndex finds the failed statement of r in its file: the
+// revision of a rolled-back file records 0 applied statements whatever
+// statement failed.
+func failedStmtIndex(drv atlasmigrate.Driver, f atlasmigrate.File, r *atlasmigrate.Revision) int {
+	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
+	if err == nil {
+		for i, s := range stmts[min(r.Applied, len(stmts)):] {
+			if strings.TrimSpace(s.Text) == strings.TrimSpace(r.ErrorStmt) {
+				return r.Applied + i + 1
+			}
+		}
+	}
+	return r.Applied + 1
 }
 
 // HistoryEntry is one migration file or revision in `migrate history`.

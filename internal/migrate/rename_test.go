@@ -1,0 +1,143 @@
+package migrate
+
+import (
+	"strings"
+	"testing"
+
+	appschema "accounts/ent/schema"
+)
+
+func renamedColumnState(t *testing.T) DesiredState {
+	tables := entTables()
+	for _, c := range tableByName(t, tables, "audit_events").Columns {
+		if c.Name == "actor_name" {
+			c.Name = "actor_label"
+		}
+	}
+	return DesiredState{Tables: tables, ExpressionIndexes: appschema.ExpressionIndexes}
+}
+
+// A renamed column (--rename-column) keeps its data through diff, apply and
+// down; without the flag, diff names the flag.
+func TestDiffRenameColumnKeepsData(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	desired := renamedColumnState(t)
+	dir := repoDir(t)
+	res, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "--rename-column audit_events.actor_name=actor_label") {
+		t.Errorf("diff without the flag: notes %q\n%s", res.Notes, res.SQL)
+	}
+	db, _ := newDB(t)
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, db, `INSERT INTO audit_events (id, action, actor_name, target_name) VALUES (gen_random_uuid(), 'x', 'kept', 't')`)
+	renames := []ColumnRename{{Table: "audit_events", From: "actor_name", To: "actor_label"}}
+	res, err = Diff(ctx, dir, DiffOptions{Name: "rename", Desired: &desired, Dev: devServer(t), ColumnRenames: renames})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.SQL, `RENAME COLUMN "actor_name" TO "actor_label"`) || strings.Contains(res.SQL, "DROP COLUMN") {
+		t.Fatalf("diff with --rename-column:\n%s", res.SQL)
+	}
+	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT actor_label FROM audit_events").Scan(&v); err != nil || v != "kept" {
+		t.Fatalf("after apply: %q %v", v, err)
+	}
+	rep, err := Down(ctx, db, dir, DownOptions{Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT actor_name FROM audit_events").Scan(&v); err != nil || v != "kept" {
+		t.Fatalf("after down (%q): %q %v", rep.SQL, v, err)
+	}
+}
+
+// A renamed table (--rename-table) keeps its rows; its Ent-named indexes
+// are renamed, not rebuilt.
+func TestDiffRenameTableKeepsRows(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	tables := entTables()
+	tableByName(t, tables, "throttle_counters").Name = "rate_counters"
+	desired := DesiredState{Tables: tables, ExpressionIndexes: appschema.ExpressionIndexes}
+	dir := repoDir(t)
+	db, _ := newDB(t)
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, db, `INSERT INTO throttle_counters (id, window_start, hits) VALUES ('k', now(), 3)`)
+	res, err := Diff(ctx, dir, DiffOptions{Name: "rename_table", Desired: &desired, Dev: devServer(t),
+		TableRenames: []TableRename{{From: "throttle_counters", To: "rate_counters"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.SQL, `ALTER TABLE "throttle_counters" RENAME TO "rate_counters"`) || strings.Contains(res.SQL, "DROP TABLE") {
+		t.Fatalf("diff with --rename-table:\n%s", res.SQL)
+	}
+	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var hits int
+	if err := db.QueryRowContext(ctx, "SELECT hits FROM rate_counters").Scan(&hits); err != nil || hits != 3 {
+		t.Fatalf("after apply: %d %v", hits, err)
+	}
+	if _, err := Down(ctx, db, dir, DownOptions{Dev: devServer(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT hits FROM throttle_counters").Scan(&hits); err != nil || hits != 3 {
+		t.Fatalf("after down: %d %v", hits, err)
+	}
+}
+
+// An index whose name changed (StorageKey) and whose definition did not is
+// renamed, not dropped and built again.
+func TestDiffRenamesIndex(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	tables := entTables()
+	for _, ix := range tableByName(t, tables, "audit_events").Indexes {
+		if ix.Name == "ix_audit_events_actor_id" {
+			ix.Name = "ix_audit_actor"
+		}
+	}
+	desired := DesiredState{Tables: tables, ExpressionIndexes: appschema.ExpressionIndexes}
+	res, err := Check(ctx, repoDir(t), DiffOptions{Desired: &desired, Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.SQL, `ALTER INDEX "ix_audit_events_actor_id" RENAME TO "ix_audit_actor"`) || strings.Contains(res.SQL, "DROP INDEX") {
+		t.Errorf("diff of a renamed index:\n%s", res.SQL)
+	}
+}
+
+// lint names --rename-column for a file that drops a column and adds one of
+// the same type to the same table.
+func TestLintSuggestsRenameColumn(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir := fixtureDir(t, "base")
+	addFile(t, dir, "20000101000001_title.sql", `ALTER TABLE "items" DROP COLUMN "name";
+ALTER TABLE "items" ADD COLUMN "title" character varying(32) NOT NULL DEFAULT '';
+`)
+	rep, err := Lint(ctx, dir, LintOptions{Latest: 1, Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if strings.Contains(f.Message, "--rename-column items.name=title") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("lint findings %v", rep.Findings)
+	}
+}
