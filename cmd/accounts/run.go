@@ -4,14 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"accounts/internal/config"
 	"accounts/internal/database"
-	"accounts/internal/httpapi"
+	"accounts/internal/service"
 )
 
 // app is what every command shares: the process's environment and output,
@@ -63,7 +62,7 @@ func (a *app) rootCommand() *cobra.Command {
 				return err
 			}
 			a.cfg = cfg
-			a.log = newLogger(cfg.Log, a.stderr)
+			a.log = service.NewLogger(cfg.Log, a.stderr)
 			return nil
 		},
 	}
@@ -110,28 +109,6 @@ func (a *app) waitDBCommand() *cobra.Command {
 	}
 	cmd.Flags().Duration("wait-timeout", 0, "give up after this long (database.wait_timeout)")
 	return cmd
-}
-
-// newLogger builds the process logger: JSON for machines, text on a terminal.
-// Every line logged with a request's context, the SQL and pool echo of the
-// database included, carries the request's id.
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.Format
-	if format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
-		}
-	}
-	if format == "text" {
-		return slog.New(httpapi.LogHandler(slog.NewTextHandler(w, opts)))
-	}
-	return slog.New(httpapi.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 func (a *app) waitDB(ctx context.Context) error {
