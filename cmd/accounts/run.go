@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"accounts/internal/cli"
 	"accounts/internal/config"
 	"accounts/internal/database"
 	"accounts/internal/service"
@@ -49,8 +50,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, now fun
 	return root.ExecuteContext(ctx)
 }
 
+// rootCommand is the command tree: the one list of accounts' commands.
+// Its preamble loads the configuration once, for whichever runs.
 func (a *app) rootCommand() *cobra.Command {
 	var configFile string
+	env := &cli.Env{Getenv: a.getenv, Stdout: a.stdout, Version: version}
 	root := &cobra.Command{
 		Use:           "accounts",
 		Short:         "User-account service: REST API, migrations and developer tools",
@@ -61,8 +65,9 @@ func (a *app) rootCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.cfg = cfg
+			a.cfg, env.Config = cfg, cfg
 			a.log = service.NewLogger(cfg.Log, a.stderr)
+			env.Log = a.log
 			return nil
 		},
 	}
@@ -77,25 +82,12 @@ func (a *app) rootCommand() *cobra.Command {
 		a.devCommand(),
 		a.waitDBCommand(),
 		a.healthcheckCommand(),
-		a.configCommand(),
-		a.usersCommand(),
-		a.auditCommand(),
-		a.migrateCommand(),
+		cli.NewConfig(env),
+		cli.NewUsers(env),
+		cli.NewAudit(env),
+		cli.NewMigrate(env),
 	)
 	return root
-}
-
-func (a *app) configCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "show",
-		Short: "Print the effective configuration, with the source of each value and secrets redacted",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return a.cfg.Show(a.stdout)
-		},
-	})
-	return cmd
 }
 
 func (a *app) waitDBCommand() *cobra.Command {

@@ -24,7 +24,7 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	for try := 1; ; try++ {
 		// One try must not eat the whole budget when the server
 		// black-holes packets, but it needs a few seconds to log in.
-		err := ping(ctx, connString, max(every, 5*time.Second))
+		err := Ping(ctx, connString, max(every, 5*time.Second))
 		if err == nil {
 			if try > 1 {
 				log.Info("database is up", "url", where, "tries", try, "waited", time.Since(start).Round(time.Millisecond))
@@ -44,11 +44,15 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	}
 }
 
-// ping runs SELECT 1 on a new connection made within timeout. Unlike
-// pgcluster.Ping it applies preferWritable, so that a URL listing a standby
-// before its primary waits for a host that accepts writes, as the pool and
-// the migration engine will need.
-func ping(ctx context.Context, connString string, timeout time.Duration) error {
+// Ping reports, within timeout, whether the database at connString
+// accepts a new connection's login and answers SELECT 1: nil when it does,
+// else why not. It is the one such check: wait-db and serve (Wait) retry
+// it, accounts dev, the test harness and the benchmark use it to decide
+// whether a server answers or a private cluster is needed. It applies
+// preferWritable, so that a URL listing a standby before its primary waits
+// for a host that accepts writes, as the pool and the migration engine
+// will need.
+func Ping(ctx context.Context, connString string, timeout time.Duration) error {
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return err
