@@ -60,7 +60,7 @@ func countArg(args []string) (int, error) {
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("N must be a positive number of files, got %q", args[0])
+		return 0, fmt.Errorf("the count N must be a positive number of files, got %q", args[0])
 	}
 	return n, nil
 }
