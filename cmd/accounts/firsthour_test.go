@@ -1,0 +1,59 @@
+package main
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"accounts/internal/testdb"
+)
+
+// TestPermanentConnectionErrorsFailAtOnce runs serve, wait-db and
+// create-superadmin against a database that does not exist and a role
+// that does not exist: neither will ever answer, so each command must fail
+// at once, saying what to do, instead of retrying until wait_timeout.
+func TestPermanentConnectionErrorsFailAtOnce(t *testing.T) {
+	t.Parallel()
+	server, err := url.Parse(testdb.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noDB := *server
+	noDB.Path = "/no_such_db_" + randomHex(4)
+	noRole := *server
+	noRole.User = url.User("no_such_role_" + randomHex(4))
+	cases := []struct {
+		url  string
+		want []string
+	}{
+		{noDB.String(), []string{"does not exist", "createdb " + strings.TrimPrefix(noDB.Path, "/"), "database.name"}},
+		{noRole.String(), []string{"no_such_role_", "database.user"}},
+	}
+	for _, c := range cases {
+		for _, args := range [][]string{{"wait-db"}, {"serve", "--addr", "127.0.0.1:0"}, {"users", "create-superadmin", "--username", "rootadmin"}} {
+			env := map[string]string{
+				"DATABASE_URL":                      c.url,
+				"ACCOUNTS_DATABASE_WAIT_TIMEOUT":    "8s",
+				"ACCOUNTS_DATABASE_WAIT_INTERVAL":   "100ms",
+				"ACCOUNTS_SUPERADMIN_PASSWORD":      "root-password-1",
+				"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
+				"ACCOUNTS_LOG_FORMAT":               "json",
+			}
+			start := time.Now()
+			_, _, err := runCapture(env, args...)
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("%v on %s succeeded", args, c.url)
+			}
+			if took > 5*time.Second {
+				t.Errorf("%v on %s took %s: a permanent error must not be retried", args, c.url, took)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v on %s: %v\nlacks %q", args, c.url, err, w)
+				}
+			}
+		}
+	}
+}
