@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 
 # The accounts service as a small static image:
-#   docker build --build-arg VERSION=$(git describe --always --dirty) -t accounts .
+#   docker build --build-arg VERSION=$(git describe --always --dirty) \
+#     --build-arg COMMIT=$(git rev-parse --short=12 HEAD) -t accounts .
 # The default command is `serve`; any other subcommand runs the same binary:
 #   docker run --rm accounts migrate apply
 
@@ -14,11 +15,13 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
+# .git is not in the build context, so the commit comes as an argument.
+ARG COMMIT=unknown
 # CGO_ENABLED=0: a static binary with no libc, so it runs on distroless/static.
 # -trimpath and -s -w: no local paths and no symbol tables in the image.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/accounts ./cmd/accounts
 
 # distroless/static: CA certificates, tzdata and /etc/passwd with a nonroot

@@ -5,6 +5,8 @@
 
 # Version stamped into the binary by `make build` (main.version).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Commit stamped beside it (main.commit), shown by `accounts version`.
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # Upper bound for the whole test run; go test fails the run past it.
 TEST_TIMEOUT ?= 20m
 # How long `make fuzz` runs each fuzz target: short in CI, longer by hand.
@@ -45,4 +47,4 @@ bench: ## Benchmark against baselines (bench/RESULTS.md); QUICK=1 is a short che
 	bench/run.sh $(if $(QUICK),--quick)
 
 build: ## Build a static bin/accounts stamped with VERSION
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/accounts ./cmd/accounts
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/accounts ./cmd/accounts

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"accounts/internal/testdb"
+	"accounts/migrations"
 )
 
 // TestPermanentConnectionErrorsFailAtOnce runs serve, wait-db and
@@ -55,5 +58,44 @@ func TestPermanentConnectionErrorsFailAtOnce(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestVersion checks `accounts version` and `accounts --version`: the
+// version, the commit, the Go version and the migration head of the
+// build, without a database or a valid configuration.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	files, err := migrations.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head string
+	for _, f := range files {
+		if strings.HasSuffix(f.Name(), ".sql") {
+			head = strings.TrimSuffix(f.Name(), ".sql")
+		}
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, _, err := runCapture(map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/x"}, args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		for _, want := range []string{"accounts " + version, "commit: ", "go: " + runtime.Version(), "migrations: " + strings.SplitN(head, "_", 2)[0]} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v prints\n%s\nwithout %q", args, out, want)
+			}
+		}
+	}
+}
+
+// TestBuildInfoMetric checks that a server reports what it runs.
+func TestBuildInfoMetric(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	b, _ := buildInfo()
+	want := fmt.Sprintf(`accounts_build_info{commit=%q,goversion=%q,version=%q} 1`, b.Commit, runtime.Version(), version)
+	if body := string(s.getMetrics().body); !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 }

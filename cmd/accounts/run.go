@@ -57,6 +57,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Short:         "User-account service: REST API, migrations and developer tools",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(config.Sources{File: configFile, Getenv: a.getenv, Flags: cmd.Flags()})
 			if err != nil {
@@ -67,6 +68,7 @@ func (a *app) rootCommand() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate(versionText())
 	pf := root.PersistentFlags()
 	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (its keys are those that accounts config show prints)")
 	pf.String("database-url", "", "database URL (overrides DATABASE_URL and the database.* parts)")
@@ -82,6 +84,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.usersCommand(),
 		a.auditCommand(),
 		a.migrateCommand(),
+		a.versionCommand(),
 	)
 	return root
 }

@@ -42,6 +42,8 @@ type Options struct {
 	// Services, when set, replaces the account services built on DB:
 	// the benchmark's baseline (bench/baseline) passes its own here.
 	Services func(db *database.DB) (httpapi.UserService, httpapi.SessionService)
+	// Build labels accounts_build_info; empty fields are "unknown".
+	Build metrics.BuildInfo
 }
 
 // Handlers are the HTTP handlers New builds. MetricsOnly is the /metrics
@@ -68,6 +70,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		now = time.Now
 	}
 	m := metrics.New()
+	m.RegisterBuild(o.Build)
 	m.RegisterPool(o.DB.Stat)
 	hasher, err := NewHasher(cfg.Password, m.HasherRejected)
 	if err != nil {
