@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -97,5 +101,29 @@ func TestBuildInfoMetric(t *testing.T) {
 	want := fmt.Sprintf(`accounts_build_info{commit=%q,goversion=%q,version=%q} 1`, b.Commit, runtime.Version(), version)
 	if body := string(s.getMetrics().body); !strings.Contains(body, want) {
 		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
+// TestUnknownVariableStopsCommands runs a command with a misspelled
+// variable in the process's environment: it must stop, naming the key
+// that was probably meant. (Not parallel: it sets the environment.)
+func TestUnknownVariableStopsCommands(t *testing.T) {
+	t.Setenv("ACCOUNTS_DATABASE_POOLSIZE", "3")
+	t.Setenv(superAdminPasswordEnv, "read by create-superadmin, not a typo")
+	err := run(context.Background(), []string{"accounts", "config", "show"}, os.Getenv, time.Now, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ACCOUNTS_DATABASE_POOLSIZE: no configuration key reads it (did you mean ACCOUNTS_DATABASE_POOL_SIZE?)") {
+		t.Errorf("err = %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), superAdminPasswordEnv) {
+		t.Errorf("%s is read by a command: %v", superAdminPasswordEnv, err)
+	}
+	var out bytes.Buffer
+	t.Setenv("ACCOUNTS_DATABASE_POOLSIZE", "")
+	t.Setenv("ACCOUNTS_HTTP_ADDR", "127.0.0.1:18181")
+	if err := run(context.Background(), []string{"accounts", "config", "show", "--format", "yaml"}, os.Getenv, time.Now, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "http:\n  addr: \"127.0.0.1:18181\"  # environment variable ACCOUNTS_HTTP_ADDR\n") {
+		t.Errorf("config show --format yaml:\n%s", out.String())
 	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,7 +61,10 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(config.Sources{File: configFile, Getenv: a.getenv, Flags: cmd.Flags()})
+			cfg, err := config.Load(config.Sources{
+				File: configFile, Getenv: a.getenv, Flags: cmd.Flags(),
+				Environ: environNames(), OtherVariables: []string{superAdminPasswordEnv, userPasswordEnv},
+			})
 			if err != nil {
 				return err
 			}
@@ -70,7 +75,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.SetVersionTemplate(versionText())
 	pf := root.PersistentFlags()
-	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (its keys are those that accounts config show prints)")
+	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (accounts config show --format yaml prints one)")
 	pf.String("database-url", "", "database URL (overrides DATABASE_URL and the database.* parts)")
 	pf.String("log-level", "", "debug, info, warn or error")
 	pf.String("log-format", "", "text, json or auto")
@@ -89,16 +94,39 @@ func (a *app) rootCommand() *cobra.Command {
 	return root
 }
 
+// environNames are the names of the process's environment variables. The
+// values always come from getenv, so a name the injected environment does
+// not set (in tests) is not checked.
+func environNames() []string {
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	return names
+}
+
 func (a *app) configCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "show",
+	show := &cobra.Command{
+		Use:   "show [--format text|yaml]",
 		Short: "Print the effective configuration, with the source of each value and secrets redacted",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return a.cfg.Show(a.stdout)
+		Long: "Print the effective configuration, with the source of each value and secrets redacted.\n" +
+			"--format yaml prints a file that --config accepts (set secrets are left as comments).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch f, _ := cmd.Flags().GetString("format"); f {
+			case "text":
+				return a.cfg.Show(a.stdout)
+			case "yaml":
+				return a.cfg.ShowYAML(a.stdout)
+			default:
+				return fmt.Errorf("--format %q: want text or yaml", f)
+			}
 		},
-	})
+	}
+	show.Flags().String("format", "text", "`text` (key = value, one a line) or yaml (a file for --config)")
+	cmd.AddCommand(show)
 	return cmd
 }
 
