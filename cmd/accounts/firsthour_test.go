@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -125,5 +126,32 @@ func TestUnknownVariableStopsCommands(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "http:\n  addr: \"127.0.0.1:18181\"  # environment variable ACCOUNTS_HTTP_ADDR\n") {
 		t.Errorf("config show --format yaml:\n%s", out.String())
+	}
+}
+
+// TestProbesAnswerHeadAndHealthcheckTakesABaseURL checks the probes as a
+// load balancer and an operator call them: HEAD /livez and /readyz, and
+// `healthcheck --url` with the server's base URL.
+func TestProbesAnswerHeadAndHealthcheckTakesABaseURL(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	for _, path := range []string{"/livez", "/readyz"} {
+		resp, err := http.Head(s.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("HEAD %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	for _, u := range []string{s.base, s.base + "/", s.base + "/readyz"} {
+		out, _, err := runCapture(nil, "healthcheck", "--url", u)
+		if err != nil || !strings.Contains(out, "/readyz answered 200") {
+			t.Errorf("healthcheck --url %s: %v %s", u, err, out)
+		}
+	}
+	if _, _, err := runCapture(nil, "healthcheck", "--url", s.base+"/nope"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("healthcheck --url on a path that does not exist: %v", err)
 	}
 }

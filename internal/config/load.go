@@ -376,6 +376,14 @@ func (c *Config) validate() []string {
 			c.problem(&p, "http.public_origins", "%q is not an origin like https://accounts.example.com", o)
 		}
 	}
+	for _, o := range strings.Split(c.HTTP.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o == "" || o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			c.problem(&p, "http.cors_origins", "%q is not an origin like https://app.example.com (or *)", o)
+		}
+	}
 	pw := c.Password
 	if pw.Argon2Time < 1 {
 		c.problem(&p, "password.argon2_time", "must be at least 1, got %d", pw.Argon2Time)

@@ -20,6 +20,7 @@ func (s *server) routes(e *gin.Engine) {
 		s.observe,
 		s.recoverPanics,
 		securityHeaders,
+		s.cors,
 		refuseTransferEncoding,
 		s.checkPath,
 		s.checkSession,
@@ -54,6 +55,7 @@ func (s *server) routes(e *gin.Engine) {
 			s.writeError(c, account.Errorf(account.CodeValidationFailed, "%s", err.Error()))
 		},
 	})
+	addHeadRoutes(e)
 }
 
 // skipRoutes registers every route given to it except those in skip, keyed

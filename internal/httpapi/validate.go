@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -29,9 +30,13 @@ import (
 // does not have (no route matched) passes through untouched.
 
 // operationOf returns the document's operation for the matched route, or
-// nil.
+// nil. HEAD is checked as the GET it stands for (addHeadRoutes).
 func (s *server) operationOf(c *gin.Context) *operation {
-	return s.ops[routeKey{c.Request.Method, c.FullPath()}]
+	method := c.Request.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	return s.ops[routeKey{method, c.FullPath()}]
 }
 
 func (s *server) requestInput(c *gin.Context, op *operation) *openapi3filter.RequestValidationInput {

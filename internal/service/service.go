@@ -123,6 +123,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
+			CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 			Docs:           cfg.HTTP.Docs,
 		},
@@ -225,4 +226,16 @@ func purge(ctx context.Context, log *slog.Logger, steps []func(context.Context) 
 			}
 		}
 	}
+}
+
+// corsOrigins splits http.cors_origins, dropping empty entries so that the
+// default, "", turns CORS off.
+func corsOrigins(list string) []string {
+	var origins []string
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return origins
 }
