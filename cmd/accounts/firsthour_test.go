@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"accounts/internal/config"
 	"accounts/internal/testdb"
 	"accounts/migrations"
 )
@@ -153,5 +154,22 @@ func TestProbesAnswerHeadAndHealthcheckTakesABaseURL(t *testing.T) {
 	}
 	if _, _, err := runCapture(nil, "healthcheck", "--url", s.base+"/nope"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("healthcheck --url on a path that does not exist: %v", err)
+	}
+}
+
+// TestJSONLogDurations checks that a duration in a JSON log line is a
+// number of seconds, as Prometheus and most log pipelines expect, not
+// Go's nanosecond integer; text lines keep Go's "1.5s".
+func TestJSONLogDurations(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	newLogger(config.Log{Level: "info", Format: "json"}, &buf).Info("x", "took", 1500*time.Millisecond, "timeout", 15*time.Second)
+	if !strings.Contains(buf.String(), `"took":1.5,"timeout":15}`) {
+		t.Errorf("JSON line %s, want durations in seconds", buf.String())
+	}
+	buf.Reset()
+	newLogger(config.Log{Level: "info", Format: "text"}, &buf).Info("x", "took", 1500*time.Millisecond)
+	if !strings.Contains(buf.String(), "took=1.5s") {
+		t.Errorf("text line %s", buf.String())
 	}
 }
