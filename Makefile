@@ -18,8 +18,15 @@ help: ## List the targets (the default)
 	@echo "Usage: make TARGET [NAME=...]; TARGET is one of:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## Serve the API, on a private PostgreSQL when none is configured or answers
-	go run ./cmd/accounts dev
+# `make run` listens on 127.0.0.1:8080 (accounts dev's default, loopback as
+# a dev server should); `make run ADDR=:8080` exposes it on every interface.
+ADDR ?=
+
+run: ## Serve the API on 127.0.0.1:8080 (ADDR=:8080 for every interface), on a private PostgreSQL when none is configured or answers
+	@go build -o bin/accounts ./cmd/accounts
+	@# Run the binary itself, not `go run`, which exits 1 when it is
+	@# interrupted even though the server stopped cleanly on Ctrl-C.
+	bin/accounts dev$(if $(ADDR), --addr $(ADDR))
 
 test: ## Run every test against a real PostgreSQL
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...

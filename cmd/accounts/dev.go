@@ -29,7 +29,7 @@ does not exist, applies pending migrations and serves.`,
 			return a.dev(cmd.Context())
 		},
 	}
-	cmd.Flags().String("addr", "", "listen address, host:port (http.addr, default :8080)")
+	cmd.Flags().String("addr", "", "listen address, host:port (http.addr; dev's default is "+devAddr+", loopback: :8080 listens on every interface)")
 	cmd.Flags().String("data-dir", "", "where the private cluster lives (dev.data_dir)")
 	return cmd
 }
@@ -81,13 +81,27 @@ func (a *app) dev(ctx context.Context) error {
 		a.log.Info("created database", "name", databaseName(target))
 	}
 	cfg.Database.URL = target
+	devDefaults(cfg)
+	return a.serve(ctx)
+}
+
+// devAddr is where dev listens unless told otherwise: loopback, since a
+// development server with /docs on is for this machine, not the network.
+const devAddr = "127.0.0.1:8080"
+
+// devDefaults turns serve's settings into dev's: migrations applied on
+// start, and the keys left at their defaults set for one person trying
+// the API on their own machine.
+func devDefaults(cfg *config.Config) {
 	cfg.Migrate.OnStart = true
 	if cfg.Source("http.docs") == "default" {
 		// The interactive documentation is for people trying the API,
 		// which is what dev is for; serve leaves it to the operator.
 		cfg.HTTP.Docs = true
 	}
-	return a.serve(ctx)
+	if cfg.Source("http.addr") == "default" {
+		cfg.HTTP.Addr = devAddr
+	}
 }
 
 // maintenanceURL points u at the postgres database, which every server has.

@@ -3,17 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"accounts/internal/config"
+	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
 	"accounts/migrations"
 )
@@ -171,5 +177,93 @@ func TestJSONLogDurations(t *testing.T) {
 	newLogger(config.Log{Level: "info", Format: "text"}, &buf).Info("x", "took", 1500*time.Millisecond)
 	if !strings.Contains(buf.String(), "took=1.5s") {
 		t.Errorf("text line %s", buf.String())
+	}
+}
+
+// TestDevListensOnLoopbackByDefault checks dev's defaults: loopback
+// unless http.addr is set, docs on unless http.docs is set.
+func TestDevListensOnLoopbackByDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "127.0.0.1:8080"},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": ":8080"}, ":8080"},
+	} {
+		cfg, err := config.Load(config.Sources{Getenv: func(k string) string { return c.env[k] }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devDefaults(cfg)
+		if cfg.HTTP.Addr != c.want || !cfg.HTTP.Docs || !cfg.Migrate.OnStart {
+			t.Errorf("%v: dev listens on %q (docs %v, migrate %v), want %q", c.env, cfg.HTTP.Addr, cfg.HTTP.Docs, cfg.Migrate.OnStart, c.want)
+		}
+	}
+}
+
+// TestMakeRunExitsZeroOnInterrupt runs `make run` as a terminal would, in
+// a process group of its own, and sends the group SIGINT as Ctrl-C does:
+// the server stops cleanly and its recipe exits 0, so make reports no
+// "Error 1". GNU make itself always ends by the SIGINT it got (it
+// re-raises it after reaping its children; status 130 in a shell, which
+// prints nothing for it), so that is accepted as well as 0.
+func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	server, err := url.Parse(testdb.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "accounts_makerun_" + randomHex(4)
+	target := *server
+	target.Path = "/" + name
+	t.Cleanup(func() { dropDatabase(t, server.String(), name) })
+	out := &syncbuf.Buffer{}
+	cmd := exec.Command("make", "-s", "run", "ADDR=127.0.0.1:0")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+target.String(), "ACCOUNTS_METRICS_ADDR=127.0.0.1:0",
+		"ACCOUNTS_LOG_FORMAT=json", "ACCOUNTS_DEV_DATA_DIR="+t.TempDir())
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(out.String(), `"msg":"listening"`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("make run did not listen:\n%s", out.String())
+		}
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+		t.Fatalf("make run after Ctrl-C: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "make: ***") {
+		t.Errorf("make reports an error after Ctrl-C:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `"msg":"stopped"`) {
+		t.Errorf("the server did not stop cleanly:\n%s", out.String())
+	}
+}
+
+// dropDatabase drops the database name on the server at serverURL.
+func dropDatabase(t *testing.T, serverURL, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("cleanup: %v", err)
 	}
 }
