@@ -57,6 +57,9 @@ func (a *app) dev(ctx context.Context) error {
 			return err
 		}
 		a.log.Info("private PostgreSQL cluster is up", "url", c.URL(cfg.Database.Name), "data_dir", c.DataDir())
+		// Other commands do not know of the cluster: say how they reach it.
+		a.log.Info(fmt.Sprintf("the private cluster listens on a port of its own; give other commands its URL: DATABASE_URL='%s' %s users create-superadmin --username admin",
+			c.URL(cfg.Database.Name), a.cli))
 		if !c.Attached() {
 			// A cluster this process started stops with it, so no server
 			// outlives `make run`; one that was already running (another

@@ -267,3 +267,23 @@ func dropDatabase(t *testing.T, serverURL, name string) {
 		t.Errorf("cleanup: %v", err)
 	}
 }
+
+// TestAdviceNamesTheCLIAsInvoked checks that the commands the tool
+// advises name it the way the user started it.
+func TestAdviceNamesTheCLIAsInvoked(t *testing.T) {
+	t.Parallel()
+	file := t.TempDir() + "/accounts.yaml"
+	if err := os.WriteFile(file, []byte("database:\n  poolsize: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for arg0, want := range map[string]string{
+		"accounts":                            "see `accounts config show`",
+		"bin/accounts":                        "see `bin/accounts config show`",
+		"/tmp/go-build1234/b001/exe/accounts": "see `go run ./cmd/accounts config show`",
+	} {
+		err := run(context.Background(), []string{arg0, "--config", file, "config", "show"}, func(string) string { return "" }, time.Now, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("started as %s: %v, want %q", arg0, err, want)
+		}
+	}
+}

@@ -28,6 +28,9 @@ type app struct {
 	stderr io.Writer
 	cfg    *config.Config
 	log    *slog.Logger
+	// cli is how the user runs this binary (invocation), named in the
+	// commands the tool advises.
+	cli string
 }
 
 // exitCode is the process's exit status for what run returned: 1 for any
@@ -44,12 +47,12 @@ func exitCode(err error) int {
 // arguments, environment, clock and output, so tests can run it
 // in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr}
+	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr, cli: invocation(args[0])}
 	root := a.rootCommand()
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	return adviseError(root.ExecuteContext(ctx), a.cli)
 }
 
 func (a *app) rootCommand() *cobra.Command {
