@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
 	"accounts/internal/account"
@@ -146,6 +147,38 @@ func TestNoBadArticle(t *testing.T) {
 			}
 			if msg := err.Error(); slices.ContainsFunc([]string{"a admin", "a super_admin"}, func(s string) bool { return strings.Contains(msg, s) }) {
 				t.Errorf("%s on a %s: %q", action, target.Role, msg)
+			}
+		}
+	}
+}
+
+// TestEveryBodyHasAnExample: every request body and every response body
+// of the document has an example, for Swagger UI's "Try it out" and for
+// readers, and each example is valid against its schema.
+func TestEveryBodyHasAnExample(t *testing.T) {
+	t.Parallel()
+	doc := loadDocument(t)
+	check := func(where string, content openapi3.Content) {
+		for mt, media := range content {
+			if media.Example == nil {
+				t.Errorf("%s %s has no example", where, mt)
+				continue
+			}
+			if media.Schema == nil || media.Schema.Value == nil {
+				continue
+			}
+			if err := media.Schema.Value.VisitJSON(media.Example); err != nil {
+				t.Errorf("%s %s: the example does not match the schema: %v", where, mt, err)
+			}
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody != nil {
+				check(method+" "+path+" request", op.RequestBody.Value.Content)
+			}
+			for status, r := range op.Responses.Map() {
+				check(method+" "+path+" "+status, r.Value.Content)
 			}
 		}
 	}
