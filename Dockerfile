@@ -32,6 +32,16 @@ USER nonroot:nonroot
 # The migration directory is embedded in the binary; there is no migrations/
 # folder in the image, so migrate.dir falls back to the embedded copy.
 WORKDIR /home/nonroot
-EXPOSE 8080
+# 8080: the API (http.addr). 9090: /metrics (metrics.addr), which listens
+# on 127.0.0.1:9090 by default, inside the container: the image keeps it
+# off every network until asked. A plain `docker run` reaches it with
+#   docker run -e ACCOUNTS_METRICS_ADDR=:9090 -p 127.0.0.1:9090:9090 -p 8080:8080 accounts
+# (listen on the container's interfaces, publish on the host's loopback
+# only); docker-compose.yml does the same.
+EXPOSE 8080 9090
+# The image has no shell or curl: the binary probes its own /readyz (on
+# http.addr, via 127.0.0.1) and exits 1 with the reason unless it is 200.
+HEALTHCHECK --interval=10s --timeout=10s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/accounts", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/accounts"]
 CMD ["serve"]
