@@ -49,6 +49,7 @@ func quickStartBlocks(t *testing.T) []string {
 // script's `read`. It then checks the super admin exists and /docs
 // answers, as the README says.
 func TestReadmeQuickStart(t *testing.T) {
+	directOnly(t)
 	t.Parallel()
 	for _, tool := range []string{"make", "curl", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
