@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"accounts/internal/cli"
+	"accounts/internal/config"
 )
 
 // devCommand is `accounts dev`: serve on a database that needs no setup
@@ -21,15 +21,35 @@ reusing its data on the next run and stopping it on exit. It then creates the co
 does not exist, applies pending migrations and serves.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stop, err := cli.PrepareDev(cmd.Context(), a.cfg, a.log)
+			stop, err := a.env.PrepareDev(cmd.Context())
 			defer stop()
 			if err != nil {
 				return err
 			}
+			devDefaults(a.cfg)
 			return a.serve(cmd.Context())
 		},
 	}
-	cmd.Flags().String("addr", "", "listen address, host:port (http.addr, default :8080)")
+	cmd.Flags().String("addr", "", "listen address, host:port (http.addr; dev's default is "+devAddr+", loopback: :8080 listens on every interface)")
 	cmd.Flags().String("data-dir", "", "where the private cluster lives (dev.data_dir)")
 	return cmd
+}
+
+// devAddr is where dev listens unless told otherwise: loopback, since a
+// development server with /docs on is for this machine, not the network.
+const devAddr = "127.0.0.1:8080"
+
+// devDefaults turns serve's settings into dev's: migrations applied on
+// start, and the keys left at their defaults set for one person trying
+// the API on their own machine.
+func devDefaults(cfg *config.Config) {
+	cfg.Migrate.OnStart = true
+	if cfg.Source("http.docs") == "default" {
+		// The interactive documentation is for people trying the API,
+		// which is what dev is for; serve leaves it to the operator.
+		cfg.HTTP.Docs = true
+	}
+	if cfg.Source("http.addr") == "default" {
+		cfg.HTTP.Addr = devAddr
+	}
 }

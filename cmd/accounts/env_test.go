@@ -1,7 +1,13 @@
 package main
 
-import "accounts/internal/cli"
+import (
+	"accounts/internal/cli"
+	"accounts/internal/service"
+)
 
-// superAdminPasswordEnv is the variable the tests set for `users
-// create-superadmin`; the users commands live in internal/cli.
+// Names the tests of this package use for what now lives in other
+// packages: the variable `users create-superadmin` reads (internal/cli)
+// and the process logger (internal/service).
 const superAdminPasswordEnv = cli.SuperAdminPasswordEnv
+
+var newLogger = service.NewLogger

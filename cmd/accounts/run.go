@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +28,12 @@ type app struct {
 	stderr io.Writer
 	cfg    *config.Config
 	log    *slog.Logger
+	// cli is how the user runs this binary (invocation), named in the
+	// commands the tool advises.
+	cli string
+	// env is what the command groups of internal/cli share, filled in by
+	// the root command's preamble.
+	env *cli.Env
 }
 
 // exitCode is the process's exit status for what run returned: 1 for any
@@ -42,26 +50,31 @@ func exitCode(err error) int {
 // arguments, environment, clock and output, so tests can run it
 // in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr}
+	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr, cli: invocation(args[0])}
 	root := a.rootCommand()
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	return adviseError(root.ExecuteContext(ctx), a.cli)
 }
 
 // rootCommand is the command tree: the one list of accounts' commands.
 // Its preamble loads the configuration once, for whichever runs.
 func (a *app) rootCommand() *cobra.Command {
 	var configFile string
-	env := &cli.Env{Getenv: a.getenv, Stdout: a.stdout, Version: version}
+	env := &cli.Env{Getenv: a.getenv, Stdout: a.stdout, Version: version, CLI: a.cli}
+	a.env = env
 	root := &cobra.Command{
 		Use:           "accounts",
 		Short:         "User-account service: REST API, migrations and developer tools",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(config.Sources{File: configFile, Getenv: a.getenv, Flags: cmd.Flags()})
+			cfg, err := config.Load(config.Sources{
+				File: configFile, Getenv: a.getenv, Flags: cmd.Flags(),
+				Environ: environNames(), OtherVariables: []string{cli.SuperAdminPasswordEnv, cli.UserPasswordEnv},
+			})
 			if err != nil {
 				return err
 			}
@@ -71,8 +84,9 @@ func (a *app) rootCommand() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate(versionText())
 	pf := root.PersistentFlags()
-	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (its keys are those that accounts config show prints)")
+	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (accounts config show --format yaml prints one)")
 	pf.String("database-url", "", "database URL (overrides DATABASE_URL and the database.* parts)")
 	pf.String("log-level", "", "debug, info, warn or error")
 	pf.String("log-format", "", "text, json or auto")
@@ -86,8 +100,24 @@ func (a *app) rootCommand() *cobra.Command {
 		cli.NewUsers(env),
 		cli.NewAudit(env),
 		cli.NewMigrate(env),
+		a.versionCommand(),
 	)
 	return root
+}
+
+// advise names the CLI in msg's advice as the user started it.
+func (a *app) advise(msg string) string { return cli.Advise(msg, a.cli) }
+
+// environNames are the names of the process's environment variables. The
+// values always come from getenv, so a name the injected environment does
+// not set (in tests) is not checked.
+func environNames() []string {
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	return names
 }
 
 func (a *app) waitDBCommand() *cobra.Command {

@@ -34,8 +34,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	build, _ := buildInfo()
 	p, err := service.Open(ctx, service.Options{
-		Config: a.cfg, Log: a.log, Now: a.now,
+		Config: a.cfg, Log: a.log, Now: a.now, Build: build, Advise: a.advise,
 		Migrations: dir, MigrationsOrigin: origin, Operator: migrate.Operator(version),
 	})
 	if err != nil {
@@ -44,6 +45,3 @@ func (a *app) serve(ctx context.Context) error {
 	defer func() { _ = p.Close() }() // Close reports nothing Run has not
 	return p.Run(ctx)
 }
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"accounts/internal/account"
 	"accounts/internal/config"
@@ -25,8 +26,24 @@ type Env struct {
 	// Version is the binary's version, recorded in the revision table as
 	// the operator of the migrations it applies.
 	Version string
-	Config  *config.Config
-	Log     *slog.Logger
+	// CLI is how the user runs the binary (`accounts`, `bin/accounts`,
+	// `go run ./cmd/accounts`), named in the commands a message advises.
+	CLI    string
+	Config *config.Config
+	Log    *slog.Logger
+}
+
+// advise is msg with its advice named as the user runs the binary.
+func (e *Env) advise(msg string) string { return Advise(msg, e.CLI) }
+
+// Advise names the CLI in the advice of a message as the user can run it:
+// every "`accounts …`" becomes "`<cli> …`". An empty cli leaves msg as it
+// is.
+func Advise(msg, cli string) string {
+	if cli == "" || cli == "accounts" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, "`accounts ", "`"+cli+" ")
 }
 
 // describe turns a service error into a message for the terminal.

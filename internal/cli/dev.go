@@ -17,12 +17,12 @@ import (
 // user has chosen a database and dev must not start its own.
 var databaseKeys = []string{"database.url", "database.host", "database.port", "database.user", "database.password", "database.name"}
 
-// PrepareDev turns cfg into `accounts dev`'s: a database that needs no
-// setup (the configured one, the local default, or a private cluster
-// started in dev.data_dir), created when missing, migrations applied on
-// start and the interactive documentation on. stop stops a cluster this
-// process started; it is never nil.
-func PrepareDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+// PrepareDev points env.Config at `accounts dev`'s database: one that
+// needs no setup (the configured one, the local default, or a private
+// cluster started in dev.data_dir), created when missing. stop stops a
+// cluster this process started; it is never nil.
+func (env *Env) PrepareDev(ctx context.Context) (stop func(), err error) {
+	cfg, log := env.Config, env.Log
 	for _, p := range cfg.WeakSecrets() {
 		// dev is for trying the service out, so it runs, but serve
 		// would refuse this configuration.
@@ -37,6 +37,9 @@ func PrepareDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (stop
 		if err != nil {
 			return stop, err
 		}
+		// Other commands do not know of the cluster: say how they reach it.
+		log.Info(fmt.Sprintf("the private cluster listens on a port of its own; give other commands its URL: DATABASE_URL='%s' %s users create-superadmin --username admin",
+			c.URL(cfg.Database.Name), env.cliName()))
 		if !c.Attached() {
 			// A cluster this process started stops with it, so no server
 			// outlives `make run`; one that was already running (another
@@ -53,13 +56,15 @@ func PrepareDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (stop
 		log.Info("created database", "name", databaseName(target))
 	}
 	cfg.Database.URL = target
-	cfg.Migrate.OnStart = true
-	if cfg.Source("http.docs") == "default" {
-		// The interactive documentation is for people trying the API,
-		// which is what dev is for; serve leaves it to the operator.
-		cfg.HTTP.Docs = true
-	}
 	return stop, nil
+}
+
+// cliName is how the user runs the binary, accounts when unknown.
+func (env *Env) cliName() string {
+	if env.CLI == "" {
+		return "accounts"
+	}
+	return env.CLI
 }
 
 // databaseConfigured reports whether anything but the defaults chose the

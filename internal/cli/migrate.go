@@ -154,7 +154,7 @@ func (m *migrateGroup) runDiff(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printDiff(cmd.OutOrStdout(), dir.Path(), res)
+	return printDiff(cmd.OutOrStdout(), dir.Path(), res, m.advise)
 }
 
 func (m *migrateGroup) runCheck(cmd *cobra.Command, _ []string) error {
@@ -335,7 +335,7 @@ func (m *migrateGroup) runNew(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(cmd.OutOrStdout(), "Created %s/%s; after editing it, run `accounts migrate hash`.\n", dir.Path(), name)
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "Created %s/%s; after editing it, run %s.\n", dir.Path(), name, m.advise("`accounts migrate hash`"))
 	return err
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // printDiff says what migrate diff wrote into dir, or that nothing was.
-func printDiff(out io.Writer, dir string, res *migrate.DiffResult) error {
+func printDiff(out io.Writer, dir string, res *migrate.DiffResult, advise func(string) string) error {
 	p := &printer{w: out}
 	if res.NoChanges() {
 		p.f("No changes: migrations/ already matches the Ent schema; nothing written.\n")
@@ -29,9 +29,9 @@ func printDiff(out io.Writer, dir string, res *migrate.DiffResult) error {
 		p.f("Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir, f.Name, f.Statements, f.SQL)
 	}
 	for _, n := range res.Notes {
-		p.f("Note: %s.\n\n", n)
+		p.f("Note: %s.\n\n", advise(n))
 	}
-	p.f("Review it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.\n")
+	p.f("%s\n", advise("Review it, then `accounts migrate lint --latest 1` and commit it with atlas.sum."))
 	return p.err
 }
 

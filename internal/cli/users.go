@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"accounts/internal/account"
 	"accounts/internal/database"
@@ -47,7 +48,7 @@ func NewUsers(env *Env) *cobra.Command {
 		Use:   "create-superadmin --username NAME",
 		Short: "Create a super admin (the API never creates one)",
 		Long: "Create a super admin. The password is read from " + SuperAdminPasswordEnv +
-			" when it is set, otherwise from the first line of standard input; it must satisfy the same rules as in the API.",
+			" when it is set, otherwise asked twice, hidden, when standard input is a terminal, otherwise read from the first line of standard input; it must satisfy the same rules as in the API.",
 		Args: cobra.NoArgs,
 		RunE: u.runCreateSuperAdmin,
 	}
@@ -72,6 +73,11 @@ func NewUsers(env *Env) *cobra.Command {
 // preamble of every users command.
 func (u *users) withUsers(cmd *cobra.Command, fn func(ctx context.Context, users *account.Users) error) error {
 	ctx := account.WithOrigin(cmd.Context(), account.Origin{Operator: operatorName()})
+	// A database that does not exist or refuses the credentials will not
+	// answer later either: say what to fix rather than "try again".
+	if err := database.Check(ctx, u.Config.Database.ConnString(), u.Config.Database.PoolTimeout); err != nil {
+		return err
+	}
 	db, err := database.Open(ctx, u.Config.Database, u.Log)
 	if err != nil {
 		return err
@@ -105,11 +111,15 @@ func operatorName() string {
 	return name + "@" + host
 }
 
-// readPassword reads a password from the variable env or the first line
-// of in, without its line ending.
+// readPassword reads a password from the variable env, else from a
+// terminal on in (a hidden prompt, asked twice, the two must match), else
+// from the first line of in, without its line ending.
 func (u *users) readPassword(in io.Reader, env string) (string, error) {
 	if pw := u.Getenv(env); pw != "" {
 		return pw, nil
+	}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return promptPassword(f)
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -118,6 +128,39 @@ func (u *users) readPassword(in io.Reader, env string) (string, error) {
 	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
 		return "", fmt.Errorf("no password: set %s or write it on standard input", env)
+	}
+	return pw, nil
+}
+
+// promptPassword asks for the password twice on the terminal tty, without
+// echo, as Django's createsuperuser does, and returns it when both match.
+// The prompts go to the terminal itself, so that stdout stays the
+// command's answer.
+func promptPassword(tty *os.File) (string, error) {
+	read := func(prompt string) (string, error) {
+		if _, err := fmt.Fprint(tty, prompt); err != nil {
+			return "", err
+		}
+		b, err := term.ReadPassword(int(tty.Fd()))
+		_, _ = fmt.Fprintln(tty) // ends the prompt's line; the password read is what matters
+		if err != nil {
+			return "", fmt.Errorf("read the password from the terminal: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := read("Password: ")
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", errors.New("no password: an empty one is not allowed")
+	}
+	again, err := read("Password (again): ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("the two passwords do not match; nothing was created")
 	}
 	return pw, nil
 }

@@ -30,5 +30,16 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	if format == "text" {
 		return slog.New(httpapi.LogHandler(slog.NewTextHandler(w, opts)))
 	}
+	opts.ReplaceAttr = secondsAttr
 	return slog.New(httpapi.LogHandler(slog.NewJSONHandler(w, opts)))
+}
+
+// secondsAttr writes a duration in a JSON line as seconds, a float
+// ("took":0.012), as log pipelines and Prometheus expect, instead of
+// slog's integer of nanoseconds.
+func secondsAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+	}
+	return a
 }

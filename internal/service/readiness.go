@@ -21,7 +21,7 @@ import (
 // balancer until the new one has capacity. A database ahead of the build
 // is logged at INFO for that reason; one that lacks a file of the build is
 // not ready, and the reason names the file.
-func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir) (func(context.Context) error, error) {
+func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir, advise func(string) string) (func(context.Context) error, error) {
 	build, err := migrate.NewBuildFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("migration directory: %w", err)
@@ -41,17 +41,20 @@ func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir) (func(con
 	if err != nil {
 		p.log.Warn("the migration state of the database cannot be read; /readyz answers 503 until it can", "error", err.Error())
 	} else {
-		p.logBuildState(st, build.Head())
+		p.logBuildState(st, build.Head(), advise)
 	}
 	return p.readyCheck(read), nil
 }
 
 // logBuildState says at start what the database lacks of the build, or
-// has beyond it.
-func (p *Process) logBuildState(st *migrate.BuildState, head string) {
+// has beyond it, naming the commands as advise (when set) spells them.
+func (p *Process) logBuildState(st *migrate.BuildState, head string, advise func(string) string) {
 	if err := st.Ready(); err != nil {
-		p.log.Warn(err.Error()+"; /readyz answers 503 until they are applied (accounts migrate apply, or serve --migrate)",
-			"version", st.Current, "build", head)
+		msg := err.Error() + "; /readyz answers 503 until they are applied (`accounts migrate apply`, or `accounts serve --migrate`)"
+		if advise != nil {
+			msg = advise(msg)
+		}
+		p.log.Warn(msg, "version", st.Current, "build", head)
 	}
 	if ahead := st.Ahead(); ahead != "" {
 		p.log.Info(ahead, "version", st.Current, "build", head)

@@ -50,6 +50,11 @@ type Options struct {
 	// Handler, when set, is served in place of the API: the benchmark's
 	// floor, a bare handler with nothing of the service's request path.
 	Handler http.Handler
+	// Build labels accounts_build_info; empty fields are "unknown".
+	Build metrics.BuildInfo
+	// Advise, when set, rewrites the commands a log line advises
+	// ("`accounts migrate apply`") as the user runs the binary.
+	Advise func(string) string
 }
 
 // Process is the running service: what Open built, served by Run and

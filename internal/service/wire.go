@@ -43,6 +43,7 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 		now = time.Now
 	}
 	p.metrics = metrics.New()
+	p.metrics.RegisterBuild(o.Build)
 	p.metrics.RegisterPool(p.db.Stat)
 	hasher, err := NewHasher(cfg.Password, p.metrics.HasherRejected)
 	if err != nil {
@@ -69,7 +70,7 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	}
 	var ready func(context.Context) error
 	if o.Migrations != nil {
-		if ready, err = p.readiness(ctx, o.Migrations); err != nil {
+		if ready, err = p.readiness(ctx, o.Migrations, o.Advise); err != nil {
 			return handlers{}, err
 		}
 	}
@@ -98,6 +99,7 @@ func (p *Process) handlers(d httpapi.Deps) (handlers, error) {
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 		PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
+		CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
 		ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 		Docs:           cfg.HTTP.Docs,
 	}
@@ -148,4 +150,16 @@ func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *accoun
 		DeviceLifetime:    auth.DeviceTokenLifetime,
 	}
 	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
+}
+
+// corsOrigins splits http.cors_origins, dropping empty entries so that the
+// default, "", turns CORS off.
+func corsOrigins(list string) []string {
+	var origins []string
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return origins
 }
