@@ -51,7 +51,9 @@ func printTable[T any](w io.Writer, rows []T) error {
 }
 
 // cell is how a table shows one value: times in UTC as RFC 3339, a nil
-// pointer (a NULL) as "-", anything else as fmt prints it.
+// pointer (a NULL) as "-", a value of a type with a JSON form of its own
+// (a nullable type) as that form, null as "-", anything else as fmt
+// prints it.
 func cell(v reflect.Value) string {
 	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -59,8 +61,30 @@ func cell(v reflect.Value) string {
 		}
 		v = v.Elem()
 	}
-	if t, ok := v.Interface().(time.Time); ok {
-		return t.UTC().Format(time.RFC3339)
+	switch x := v.Interface().(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case fmt.Stringer:
+		return x.String()
+	case json.Marshaler:
+		return jsonCell(x)
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// jsonCell shows a value by its JSON form: a string without its quotes,
+// null as "-".
+func jsonCell(m json.Marshaler) string {
+	b, err := m.MarshalJSON()
+	switch {
+	case err != nil:
+		return "?"
+	case string(b) == "null":
+		return "-"
+	}
+	var str string
+	if json.Unmarshal(b, &str) == nil {
+		return str
+	}
+	return string(b)
 }
