@@ -120,6 +120,7 @@ func environNames() []string {
 	return names
 }
 
+// waitDBCommand is `accounts wait-db`, the pre-start step.
 func (a *app) waitDBCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "wait-db",
@@ -133,6 +134,7 @@ func (a *app) waitDBCommand() *cobra.Command {
 	return cmd
 }
 
+// waitDB retries the database.* connection as database.wait_* say.
 func (a *app) waitDB(ctx context.Context) error {
 	d := a.cfg.Database
 	return database.Wait(ctx, d.ConnString(), d.WaitEvery, d.WaitTimeout, a.log)

@@ -11,6 +11,8 @@ import (
 	"accounts/migrations"
 )
 
+// serveCommand is `accounts serve`: it refuses weak secrets, then runs
+// the process.
 func (a *app) serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
