@@ -83,10 +83,10 @@ func (a *app) healthcheck(ctx context.Context, target string, timeout time.Durat
 		return fmt.Errorf("healthcheck: GET %s: %w", target, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)) // the status decides; a cut body only shortens the reason
 	if resp.StatusCode == http.StatusOK {
-		fmt.Fprintf(a.stdout, "ready: GET %s answered %s\n", target, resp.Status)
-		return nil
+		_, err := fmt.Fprintf(a.stdout, "ready: GET %s answered %s\n", target, resp.Status)
+		return err
 	}
 	reason := strings.TrimSpace(string(body))
 	var p struct {

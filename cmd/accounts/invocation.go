@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"accounts/internal/cli"
 )
 
 // invocation is how to run this binary again, for the commands the tool
@@ -26,6 +28,7 @@ func invocation(arg0 string) string {
 	return arg0
 }
 
+// sameFile reports whether paths a and b name the same file.
 func sameFile(a, b string) bool {
 	sa, err := os.Stat(a)
 	if err != nil {
@@ -35,15 +38,6 @@ func sameFile(a, b string) bool {
 	return err == nil && os.SameFile(sa, sb)
 }
 
-// advise names the CLI in the advice of a message as the user can run it:
-// every "`accounts …`" becomes "`<invocation> …`".
-func advise(msg, cli string) string {
-	if cli == "accounts" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, "`accounts ", "`"+cli+" ")
-}
-
 // advisedError is an error whose advice names the CLI as invoked; it
 // unwraps to the error it rewrites.
 type advisedError struct {
@@ -51,13 +45,14 @@ type advisedError struct {
 	cli string
 }
 
-func (e *advisedError) Error() string { return advise(e.err.Error(), e.cli) }
+func (e *advisedError) Error() string { return cli.Advise(e.err.Error(), e.cli) }
 func (e *advisedError) Unwrap() error { return e.err }
 
-func adviseError(err error, cli string) error {
+// adviseError is err with its advice naming the CLI as invoked (name).
+func adviseError(err error, name string) error {
 	var already *advisedError
-	if err == nil || cli == "accounts" || errors.As(err, &already) {
+	if err == nil || name == "accounts" || errors.As(err, &already) {
 		return err
 	}
-	return &advisedError{err: err, cli: cli}
+	return &advisedError{err: err, cli: name}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,9 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"accounts/internal/cli"
 	"accounts/internal/config"
 	"accounts/internal/database"
-	"accounts/internal/httpapi"
+	"accounts/internal/service"
 )
 
 // app is what every command shares: the process's environment and output,
@@ -31,6 +31,9 @@ type app struct {
 	// cli is how the user runs this binary (invocation), named in the
 	// commands the tool advises.
 	cli string
+	// env is what the command groups of internal/cli share, filled in by
+	// the root command's preamble.
+	env *cli.Env
 }
 
 // exitCode is the process's exit status for what run returned: 1 for any
@@ -55,8 +58,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, now fun
 	return adviseError(root.ExecuteContext(ctx), a.cli)
 }
 
+// rootCommand is the command tree: the one list of accounts' commands.
+// Its preamble loads the configuration once, for whichever runs.
 func (a *app) rootCommand() *cobra.Command {
 	var configFile string
+	env := &cli.Env{Getenv: a.getenv, Stdout: a.stdout, Version: version, CLI: a.cli}
+	a.env = env
 	root := &cobra.Command{
 		Use:           "accounts",
 		Short:         "User-account service: REST API, migrations and developer tools",
@@ -66,13 +73,14 @@ func (a *app) rootCommand() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(config.Sources{
 				File: configFile, Getenv: a.getenv, Flags: cmd.Flags(),
-				Environ: environNames(), OtherVariables: []string{superAdminPasswordEnv, userPasswordEnv},
+				Environ: environNames(), OtherVariables: []string{cli.SuperAdminPasswordEnv, cli.UserPasswordEnv},
 			})
 			if err != nil {
 				return err
 			}
-			a.cfg = cfg
-			a.log = newLogger(cfg.Log, a.stderr)
+			a.cfg, env.Config = cfg, cfg
+			a.log = service.NewLogger(cfg.Log, a.stderr)
+			env.Log = a.log
 			return nil
 		},
 	}
@@ -88,14 +96,17 @@ func (a *app) rootCommand() *cobra.Command {
 		a.devCommand(),
 		a.waitDBCommand(),
 		a.healthcheckCommand(),
-		a.configCommand(),
-		a.usersCommand(),
-		a.auditCommand(),
-		a.migrateCommand(),
+		cli.NewConfig(env),
+		cli.NewUsers(env),
+		cli.NewAudit(env),
+		cli.NewMigrate(env),
 		a.versionCommand(),
 	)
 	return root
 }
+
+// advise names the CLI in msg's advice as the user started it.
+func (a *app) advise(msg string) string { return cli.Advise(msg, a.cli) }
 
 // environNames are the names of the process's environment variables. The
 // values always come from getenv, so a name the injected environment does
@@ -109,30 +120,7 @@ func environNames() []string {
 	return names
 }
 
-func (a *app) configCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
-	show := &cobra.Command{
-		Use:   "show [--format text|yaml]",
-		Short: "Print the effective configuration, with the source of each value and secrets redacted",
-		Long: "Print the effective configuration, with the source of each value and secrets redacted.\n" +
-			"--format yaml prints a file that --config accepts (set secrets are left as comments).",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch f, _ := cmd.Flags().GetString("format"); f {
-			case "text":
-				return a.cfg.Show(a.stdout)
-			case "yaml":
-				return a.cfg.ShowYAML(a.stdout)
-			default:
-				return fmt.Errorf("--format %q: want text or yaml", f)
-			}
-		},
-	}
-	show.Flags().String("format", "text", "`text` (key = value, one a line) or yaml (a file for --config)")
-	cmd.AddCommand(show)
-	return cmd
-}
-
+// waitDBCommand is `accounts wait-db`, the pre-start step.
 func (a *app) waitDBCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "wait-db",
@@ -146,39 +134,7 @@ func (a *app) waitDBCommand() *cobra.Command {
 	return cmd
 }
 
-// newLogger builds the process logger: JSON for machines, text on a terminal.
-// Every line logged with a request's context, the SQL and pool echo of the
-// database included, carries the request's id.
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.Format
-	if format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
-		}
-	}
-	if format == "text" {
-		return slog.New(httpapi.LogHandler(slog.NewTextHandler(w, opts)))
-	}
-	opts.ReplaceAttr = secondsAttr
-	return slog.New(httpapi.LogHandler(slog.NewJSONHandler(w, opts)))
-}
-
-// secondsAttr writes a duration in a JSON line as seconds, a float
-// ("took":0.012), as log pipelines and Prometheus expect, instead of
-// slog's integer of nanoseconds.
-func secondsAttr(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
-		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
-	}
-	return a
-}
-
+// waitDB retries the database.* connection as database.wait_* say.
 func (a *app) waitDB(ctx context.Context) error {
 	d := a.cfg.Database
 	return database.Wait(ctx, d.ConnString(), d.WaitEvery, d.WaitTimeout, a.log)

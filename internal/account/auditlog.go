@@ -189,13 +189,7 @@ func (a *Audit) page(ctx context.Context, f AuditFilter) (AuditPage, error) {
 // another replica's purge holds.
 func (a *Audit) Purge(ctx context.Context, before time.Time, batch int) (int, error) {
 	n, err := a.client.AuditEvent.Delete().
-		Where(func(sel *entsql.Selector) {
-			old := entsql.Select(auditevent.FieldID).From(entsql.Table(auditevent.Table)).
-				Where(entsql.LT(auditevent.FieldOccurredAt, before)).
-				Limit(batch).
-				ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
-			sel.Where(entsql.In(sel.C(auditevent.FieldID), old))
-		}).
+		Where(database.PurgeBatch(auditevent.Table, auditevent.FieldID, entsql.LT(auditevent.FieldOccurredAt, before), batch)).
 		Exec(schema.AuditPurgeContext(ctx))
 	return n, storageError(err, "")
 }

@@ -296,13 +296,7 @@ func minTime(a, b time.Time) time.Time {
 func (s *Sessions) Purge(ctx context.Context, batch int) (int, error) {
 	now := s.now()
 	n, err := s.client.AuthSession.Delete().
-		Where(func(sel *entsql.Selector) {
-			expired := entsql.Select(authsession.FieldID).From(entsql.Table(authsession.Table)).
-				Where(entsql.LTE(authsession.FieldExpiresAt, now)).
-				Limit(batch).
-				ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
-			sel.Where(entsql.In(sel.C(authsession.FieldID), expired))
-		}).
+		Where(database.PurgeBatch(authsession.Table, authsession.FieldID, entsql.LTE(authsession.FieldExpiresAt, now), batch)).
 		Exec(ctx)
 	return n, storageError(err, "")
 }

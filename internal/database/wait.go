@@ -25,7 +25,7 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 	for try := 1; ; try++ {
 		// One try must not eat the whole budget when the server
 		// black-holes packets, but it needs a few seconds to log in.
-		err := ping(ctx, connString, max(every, 5*time.Second))
+		err := Ping(ctx, connString, max(every, 5*time.Second))
 		if perr := Permanent(err, connString); perr != nil {
 			return perr
 		}
@@ -53,7 +53,7 @@ func Wait(ctx context.Context, connString string, every, timeout time.Duration, 
 // commands that run once, such as users create-superadmin, say so at once
 // instead of "try again shortly".
 func Check(ctx context.Context, connString string, timeout time.Duration) error {
-	return Permanent(ping(ctx, connString, timeout), connString)
+	return Permanent(Ping(ctx, connString, timeout), connString)
 }
 
 // Permanent returns err explained, with what to do, when it is a
@@ -89,11 +89,15 @@ func Permanent(err error, connString string) error {
 	return nil
 }
 
-// ping runs SELECT 1 on a new connection made within timeout. Unlike
-// pgcluster.Ping it applies preferWritable, so that a URL listing a standby
-// before its primary waits for a host that accepts writes, as the pool and
-// the migration engine will need.
-func ping(ctx context.Context, connString string, timeout time.Duration) error {
+// Ping reports, within timeout, whether the database at connString
+// accepts a new connection's login and answers SELECT 1: nil when it does,
+// else why not. It is the one such check: wait-db and serve (Wait) retry
+// it, accounts dev, the test harness and the benchmark use it to decide
+// whether a server answers or a private cluster is needed. It applies
+// preferWritable, so that a URL listing a standby before its primary waits
+// for a host that accepts writes, as the pool and the migration engine
+// will need.
+func Ping(ctx context.Context, connString string, timeout time.Duration) error {
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return err
@@ -105,7 +109,9 @@ func ping(ctx context.Context, connString string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	// The answer is what the check reports; a failed goodbye to a server
+	// that answered changes nothing.
+	defer func() { _ = conn.Close(context.Background()) }()
 	var one int
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }

@@ -18,23 +18,6 @@ const (
 	codeObjectInUse        = "55006" // template1 busy with a concurrent CREATE DATABASE
 )
 
-// Ping reports, within timeout, whether a PostgreSQL server accepts the
-// login at url and answers SELECT 1: nil when it does, else why not. The
-// test harness, the benchmark and accounts dev use it to decide whether a
-// server answers or a private cluster is needed, and wait-db
-// (database.Wait) to retry until one does.
-func Ping(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	var one int
-	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
-}
-
 // maxIdentifierLen is PostgreSQL's NAMEDATALEN-1. Longer names are silently
 // truncated by the server, so the existence check would never match them.
 const maxIdentifierLen = 63

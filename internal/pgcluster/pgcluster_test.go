@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"accounts/internal/database"
 )
 
 // requireBinaries skips tests that need a real server when none is
@@ -95,7 +97,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("unix socket: %v", err)
 	}
 
-	if err := Ping(ctx, c.URL("postgres"), 5*time.Second); err != nil {
+	if err := database.Ping(ctx, c.URL("postgres"), 5*time.Second); err != nil {
 		t.Fatalf("Ping of the running cluster: %v", err)
 	}
 	conn := connect(t, c.URL("postgres"))
@@ -135,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 	if err := c2.Stop(ctx); err != nil {
 		t.Errorf("second Stop of a stopped server: %v", err)
 	}
-	if err := Ping(ctx, c.URL("postgres"), 2*time.Second); err == nil {
+	if err := database.Ping(ctx, c.URL("postgres"), 2*time.Second); err == nil {
 		t.Error("Ping of a stopped cluster succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"accounts/internal/database"
 )
 
 // TestStandbyPromote builds a streaming standby with StartStandby, checks
@@ -55,7 +57,7 @@ func TestStandbyPromote(t *testing.T) {
 	if err := primary.Crash(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := Ping(ctx, primary.URL("postgres"), time.Second); err == nil {
+	if err := database.Ping(ctx, primary.URL("postgres"), time.Second); err == nil {
 		t.Error("the primary still answers after Crash")
 	}
 	if err := standby.Promote(ctx); err != nil {

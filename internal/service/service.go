@@ -1,253 +1,217 @@
-// Package service assembles the service from its configuration: the
-// password hasher, the account services on the database, the login
-// throttles, the metrics and the HTTP handler. It is the one place where
-// dependencies are wired; `accounts serve` and the benchmark's servers
-// (bench/cmd/bench) both call New, so the benchmark measures the service
-// as it is deployed, and its baseline differs from it only in the
-// services it passes in.
+// Package service builds and runs the whole process from its
+// configuration: the database, the password hasher, the account services,
+// the login throttles, the metrics, the HTTP API under its connection
+// budget, the metrics server, /readyz and the background jobs (the purge
+// of expired rows and the schema drift check). It is the one place where
+// dependencies are wired: `accounts serve`, `accounts dev` and the
+// benchmark's servers (bench serve) all call Open, Run and Close, so the
+// benchmark measures the service as it is deployed, and its yardsticks
+// differ from it only in the parts they swap through Options.
 package service
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
-	"runtime/debug"
-	"strings"
+	"sync"
 	"time"
 
-	"accounts/internal/account"
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+
 	"accounts/internal/config"
 	"accounts/internal/database"
 	"accounts/internal/httpapi"
 	"accounts/internal/metrics"
-	"accounts/internal/password"
-	"accounts/internal/throttle"
 )
 
-// Options are what New needs besides the configuration.
+// Options are what Open needs besides the configuration.
 type Options struct {
 	Config *config.Config
 	Log    *slog.Logger
-	DB     *database.DB
 	// Now is the clock of sessions, throttles and the HTTP layer: time.Now
 	// in the process, a settable clock in tests.
 	Now func() time.Time
-	// Readiness, when set, builds the /readyz check; it gets the metrics
-	// to report the migration state on. Nil answers ready whenever the
-	// process runs.
-	Readiness func(ctx context.Context, m *metrics.Metrics) (func(context.Context) error, error)
-	// Services, when set, replaces the account services built on DB:
-	// the benchmark's baseline (bench/baseline) passes its own here.
+	// Migrations is the build's migration directory, MigrationsOrigin
+	// where it came from (for the log). With it, /readyz reports whether
+	// every file is applied, the drift check runs, and migrate.on_start
+	// applies the pending files; nil answers ready whenever the process
+	// runs and checks nothing (the benchmark's servers).
+	Migrations       atlasmigrate.Dir
+	MigrationsOrigin string
+	// Operator is what migrate.on_start records in the revision table as
+	// the version that applied a file.
+	Operator string
+	// Services, when set, replaces the account services built on the
+	// database: the benchmark's baseline (bench/baseline) passes its own.
 	Services func(db *database.DB) (httpapi.UserService, httpapi.SessionService)
+	// Handler, when set, is served in place of the API: the benchmark's
+	// floor, a bare handler with nothing of the service's request path.
+	Handler http.Handler
 	// Build labels accounts_build_info; empty fields are "unknown".
 	Build metrics.BuildInfo
+	// Advise, when set, rewrites the commands a log line advises
+	// ("`accounts migrate apply`") as the user runs the binary.
+	Advise func(string) string
 }
 
-// Handlers are the HTTP handlers New builds. MetricsOnly is the /metrics
-// endpoint when metrics.addr gives it a listener of its own, nil otherwise
-// (then it is served with the API, or not at all when metrics.enabled is
-// false).
-type Handlers struct {
-	API, MetricsOnly http.Handler
-	// Metrics are the service's metrics, for what the caller measures
-	// itself (serve's connection budget).
-	Metrics *metrics.Metrics
+// Process is the running service: what Open built, served by Run and
+// released by Close.
+type Process struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	db        *database.DB
+	metrics   *metrics.Metrics
+	servers   []*http.Server
+	listeners []net.Listener
+	jobs      []job
+
+	stopJobs context.CancelFunc
+	jobsDone sync.WaitGroup
+	close    sync.Once
 }
 
-// New wires the services and the HTTP API together. It also sets the
-// process's soft memory limit (runtime.memory_limit_mib), which the
-// password hashing relies on.
-func New(ctx context.Context, o Options) (Handlers, error) {
+// job is a background task of the process; it runs until ctx ends.
+type job func(ctx context.Context)
+
+// Open waits for the database (database.wait_timeout), opens it, applies
+// the pending migrations when migrate.on_start asks, wires the services
+// and listens on http.addr (and metrics.addr when it is set). Nothing runs
+// in the background until Run; Close releases what Open opened, also when
+// Run was never called.
+func Open(ctx context.Context, o Options) (*Process, error) {
 	cfg := o.Config
-	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
-		debug.SetMemoryLimit(int64(mib) << 20)
+	d := cfg.Database
+	if err := database.Wait(ctx, d.ConnString(), d.WaitEvery, d.WaitTimeout, o.Log); err != nil {
+		return nil, err
 	}
-	if cfg.Password.Pepper == "" {
-		o.Log.Warn("password.pepper is empty: password hashes are not peppered; set ACCOUNTS_PASSWORD_PEPPER")
-	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	m := metrics.New()
-	m.RegisterBuild(o.Build)
-	m.RegisterPool(o.DB.Stat)
-	hasher, err := NewHasher(cfg.Password, m.HasherRejected)
+	db, err := database.Open(ctx, d, o.Log)
 	if err != nil {
-		return Handlers{}, err
+		return nil, err
 	}
-	m.RegisterHasher(hasher.InUse, hasher.Capacity())
-	if id := hasher.KeyID(); id != "" {
-		o.Log.Info("password hashes carry the pepper's key id", "key_id", id)
+	p := &Process{cfg: cfg, log: o.Log, db: db, stopJobs: func() {}}
+	if err := p.open(ctx, o); err != nil {
+		_ = p.Close() // the error of the open is the one to report
+		return nil, err
 	}
+	return p, nil
+}
 
-	accountSessions := account.NewSessions(o.DB, hasher, cfg.Auth.SessionTTL, now)
-	accountSessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
-	accountSessions.SetLogger(o.Log)
-	guard := newGuard(cfg, o.DB, now)
-	accountSessions.SetGuard(guard)
-	go purge(ctx, o.Log, purgeSteps(accountSessions, guard, account.NewAudit(o.DB), cfg.Auth.AuditRetention, now))
-	var (
-		users    httpapi.UserService    = account.NewUsers(o.DB, hasher)
-		sessions httpapi.SessionService = accountSessions
-	)
-	if o.Services != nil {
-		users, sessions = o.Services(o.DB)
-	}
-	var ready func(context.Context) error
-	if o.Readiness != nil {
-		if ready, err = o.Readiness(ctx, m); err != nil {
-			return Handlers{}, err
+// open is Open once the database is open: migrations, wiring, listeners.
+func (p *Process) open(ctx context.Context, o Options) error {
+	if o.Migrations != nil && p.cfg.Migrate.OnStart {
+		if err := p.migrateOnStart(ctx, o); err != nil {
+			return err
 		}
 	}
-
-	h := Handlers{Metrics: m}
-	var apiMetrics http.Handler
-	var observe func(method, route string, status int, d time.Duration)
-	if cfg.Metrics.Enabled {
-		observe = m.ObserveHTTP
-		if cfg.Metrics.Addr == "" {
-			apiMetrics = m.Handler()
-		} else {
-			h.MetricsOnly = m.Handler()
-		}
-	}
-	h.API, err = httpapi.New(httpapi.Deps{
-		Users:       users,
-		Audit:       account.NewAudit(o.DB),
-		Sessions:    sessions,
-		SignUps:     guard,
-		Log:         o.Log,
-		Ready:       ready,
-		Metrics:     apiMetrics,
-		ObserveHTTP: observe,
-		Now:         now,
-		Config: httpapi.Config{
-			CookieSecure:   cfg.Auth.CookieSecure,
-			DeviceLifetime: cfg.Auth.DeviceTokenLifetime,
-			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
-			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
-			CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
-			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
-			Docs:           cfg.HTTP.Docs,
-		},
-	})
+	h, err := p.wire(ctx, o)
 	if err != nil {
-		return Handlers{}, err
+		return err
 	}
-	return h, nil
+	if o.Handler != nil {
+		h.api = o.Handler
+	}
+	return p.listen(h)
 }
 
-// NewHasher builds the password hasher from the configuration; serve and
-// the users command share it, so both hash alike. onBusy may be nil.
-func NewHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
-	return password.New(password.Options{
-		Params: password.Params{
-			Time:      cfg.Argon2Time,
-			MemoryKiB: cfg.Argon2MemoryKB,
-			Threads:   cfg.Argon2Threads,
-		},
-		Pepper:        []byte(cfg.Pepper),
-		MaxConcurrent: cfg.MaxConcurrent,
-		MaxWait:       cfg.MaxWait,
-		OnBusy:        onBusy,
-	})
+// Addr is the address the API listens on (http.addr with its port
+// chosen when it was 0).
+func (p *Process) Addr() net.Addr { return p.listeners[0].Addr() }
+
+// Run starts the background jobs and serves until ctx ends or a server
+// fails by itself, then drains in-flight requests within
+// http.shutdown_timeout. The jobs run until Close.
+func (p *Process) Run(ctx context.Context) error {
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.stopJobs = cancel
+	for _, j := range p.jobs {
+		p.jobsDone.Add(1)
+		go func() {
+			defer p.jobsDone.Done()
+			j(jctx)
+		}()
+	}
+	served := make(chan error, len(p.servers))
+	for i, srv := range p.servers {
+		go func() { served <- srv.Serve(p.listeners[i]) }()
+	}
+	if len(p.listeners) > 1 {
+		p.log.Info("metrics listening", "addr", p.listeners[1].Addr().String())
+	}
+	p.log.Info("listening", "addr", p.Addr().String())
+
+	// Run until told to stop, or until one server fails by itself; either
+	// way every server is shut down before Close closes the pool.
+	var errs []error
+	running := len(p.servers)
+	select {
+	case err := <-served:
+		errs = appendServeError(errs, err)
+		running--
+	case <-ctx.Done():
+	}
+	errs = append(errs, p.shutdown()...)
+	for ; running > 0; running-- {
+		errs = appendServeError(errs, <-served)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.log.Info("stopped")
+	return nil
 }
 
-// newGuard builds the login and sign-up throttle on the database. Device
-// tokens and the buckets of addresses and names are keyed with
-// auth.device_key, or else with a secret derived from the pepper, the one
-// secret every replica already shares; without either a random key is
-// used, and device tokens then hold only on the replica that issued them.
-func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *account.Guard {
-	auth := cfg.Auth
-	m := hmac.New(sha256.New, []byte(cfg.Password.Pepper))
-	m.Write([]byte("accounts device tokens v1"))
-	key := m.Sum(nil)
-	switch {
-	case auth.DeviceKey != "":
-		key = []byte(auth.DeviceKey)
-	case cfg.Password.Pepper == "":
-		key = make([]byte, 32)
-		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms.
+// appendServeError keeps what a server returned unless it is the end that
+// Shutdown asked for.
+func appendServeError(errs []error, err error) []error {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return append(errs, err)
 	}
-	window := auth.LoginThrottleWindow
-	limits := account.Limits{
-		PerUsername:       throttle.Limit{Max: auth.LoginFailuresPerUsername, Window: window},
-		PerAddress:        throttle.Limit{Max: auth.LoginFailuresPerAddress, Window: window},
-		PerDevice:         throttle.Limit{Max: auth.LoginFailuresPerDevice, Window: window},
-		SignUpsPerAddress: throttle.Limit{Max: auth.SignUpsPerAddress, Window: auth.SignUpWindow},
-		DeviceLifetime:    auth.DeviceTokenLifetime,
-	}
-	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
+	return errs
 }
 
-// Expired sessions and throttle counters are purged every purgeInterval,
-// in batches of purgeBatch rows, at most purgeBatches batches a round, so
-// one round's work is bounded whatever piled up.
-const (
-	purgeInterval = time.Minute
-	purgeBatch    = 1000
-	purgeBatches  = 100
-)
-
-// purgeSteps are the batched deletes of the purge job: expired sessions,
-// throttle counters whose windows passed, and audit events older than
-// retention (none when retention is 0). Each deletes up to one batch.
-func purgeSteps(sessions *account.Sessions, guard *account.Guard, audit *account.Audit, retention time.Duration, now func() time.Time) []func(context.Context) (int, error) {
-	steps := []func(context.Context) (int, error){
-		func(ctx context.Context) (int, error) { return sessions.Purge(ctx, purgeBatch) },
-		func(ctx context.Context) (int, error) { return guard.Purge(ctx, now(), purgeBatch) },
-	}
-	if retention > 0 {
-		steps = append(steps, func(ctx context.Context) (int, error) {
-			return audit.Purge(ctx, now().Add(-retention), purgeBatch)
-		})
-	}
-	return steps
-}
-
-// purge runs the purge steps every purgeInterval until ctx ends. Every
-// replica runs it; the batches skip rows another replica is deleting
-// (SKIP LOCKED), so each row is deleted once and no replica waits.
-func purge(ctx context.Context, log *slog.Logger, steps []func(context.Context) (int, error)) {
-	tick := time.NewTicker(purgeInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for _, step := range steps {
-			for range purgeBatches {
-				n, err := step(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						log.Warn("purge of expired rows failed; retrying next round", "error", err.Error())
-					}
-					break
-				}
-				if n < purgeBatch {
-					break
-				}
+// shutdown stops every server within http.shutdown_timeout. Shutdown
+// closes the listeners at once, so new connections are refused, and waits
+// for in-flight requests. Past the timeout, Close cuts the connections
+// left: their requests' contexts end, their queries are cancelled and the
+// pool can close instead of waiting for them.
+func (p *Process) shutdown() []error {
+	timeout := p.cfg.HTTP.ShutdownTimeout
+	p.log.Info("shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	drained := make(chan error, len(p.servers))
+	for _, srv := range p.servers {
+		go func() {
+			err := srv.Shutdown(sctx)
+			if err != nil {
+				_ = srv.Close() // cutting what is left; Shutdown's error is the one reported
 			}
+			drained <- err
+		}()
+	}
+	var errs []error
+	for range p.servers {
+		if err := <-drained; err != nil {
+			errs = append(errs, fmt.Errorf("graceful shutdown did not finish within %s (http.shutdown_timeout): %w", timeout, err))
 		}
 	}
+	return errs
 }
 
-// corsOrigins splits http.cors_origins, dropping empty entries so that the
-// default, "", turns CORS off.
-func corsOrigins(list string) []string {
-	var origins []string
-	for _, o := range strings.Split(list, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
+// Close stops the background jobs and waits for them, closes the
+// listeners Run did not serve and then the database. It may be called
+// more than once.
+func (p *Process) Close() error {
+	p.close.Do(func() {
+		p.stopJobs()
+		p.jobsDone.Wait()
+		for _, ln := range p.listeners {
+			_ = ln.Close() // a served listener is closed already; nothing to report
 		}
-	}
-	return origins
+		p.db.Close()
+	})
+	return nil
 }

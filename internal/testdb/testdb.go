@@ -30,6 +30,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
 
+	"accounts/internal/database"
 	"accounts/internal/migrate"
 	"accounts/internal/pgcluster"
 	"accounts/migrations"
@@ -61,12 +62,12 @@ func ServerURL(t testing.TB) string {
 
 func findServer() (string, error) {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		if err := pgcluster.Ping(context.Background(), u, 10*time.Second); err != nil {
+		if err := database.Ping(context.Background(), u, 10*time.Second); err != nil {
 			return "", fmt.Errorf("TEST_DATABASE_URL does not answer: %w", err)
 		}
 		return u, nil
 	}
-	defaultErr := pgcluster.Ping(context.Background(), DefaultServerURL, 3*time.Second)
+	defaultErr := database.Ping(context.Background(), DefaultServerURL, 3*time.Second)
 	if defaultErr == nil {
 		return DefaultServerURL, nil
 	}

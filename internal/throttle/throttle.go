@@ -26,6 +26,7 @@ import (
 
 	"accounts/ent"
 	"accounts/ent/throttlecounter"
+	"accounts/internal/database"
 )
 
 // Limit is a budget of Max attempts per Window; Max <= 0 means unlimited.
@@ -171,13 +172,6 @@ func (s *Store) Release(ctx context.Context, keys ...Key) error {
 // wait on each other.
 func (s *Store) Purge(ctx context.Context, cutoff time.Time, batch int) (int, error) {
 	return s.client.ThrottleCounter.Delete().
-		Where(func(sel *entsql.Selector) {
-			old := entsql.Select(throttlecounter.FieldID).
-				From(entsql.Table(throttlecounter.Table)).
-				Where(entsql.LT(throttlecounter.FieldWindowStart, cutoff)).
-				Limit(batch).
-				ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
-			sel.Where(entsql.In(sel.C(throttlecounter.FieldID), old))
-		}).
+		Where(database.PurgeBatch(throttlecounter.Table, throttlecounter.FieldID, entsql.LT(throttlecounter.FieldWindowStart, cutoff), batch)).
 		Exec(ctx)
 }

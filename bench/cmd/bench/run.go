@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"accounts/internal/config"
+	"accounts/internal/database"
 	"accounts/internal/migrate"
 	"accounts/internal/password"
 	"accounts/internal/pgcluster"
@@ -338,7 +339,7 @@ func (r *runner) findServer(ctx context.Context) error {
 	}
 	var lastErr error
 	for _, u := range candidates {
-		if lastErr = pgcluster.Ping(ctx, u, 3*time.Second); lastErr == nil {
+		if lastErr = database.Ping(ctx, u, 3*time.Second); lastErr == nil {
 			r.serverURL = u
 			return nil
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"accounts/bench/baseline"
 	"accounts/internal/config"
 	"accounts/internal/database"
@@ -19,19 +20,21 @@ import (
 	"accounts/internal/service"
 )
 
-// serveCommand runs the API in a process of its own, wired by the
-// service's own wiring function (internal/service.New, as `accounts serve`
-// is) from the same configuration sources, with the same HTTP server
-// timeouts and JSON logger, over one of two implementations:
+// serveCommand runs the API in a process of its own, built and run by the
+// service's own wiring (internal/service Open, Run and Close, as `accounts
+// serve` is) from the same configuration sources, with the same HTTP
+// servers, connection budget, logger and background jobs, over one of
+// three implementations:
 //
 //	baseline  the hand-written pgxpool services of bench/baseline, passed to
-//	          service.New in place of the account services; everything else
+//	          the service in place of the account services; everything else
 //	          (router, middleware, metrics, throttles, hasher) is the service's
 //	ent       the service exactly as wired for `accounts serve`; with
 //	          --pprof-addr this is the process the benchmark profiles.
-//	floor     httpapi.Floor over the baseline's pool and statements: a bare
-//	          Gin handler, no middleware, no router of the service's, so
-//	          nothing of the request path being measured.
+//	floor     httpapi.Floor over the baseline's pool and statements, served
+//	          in place of the API: a bare Gin handler, no middleware, no
+//	          router of the service's, so nothing of the request path being
+//	          measured.
 //
 // It logs {"msg":"listening","addr":...} (and "pprof" when asked) on stderr.
 func serveCommand(ctx context.Context, args []string) error {
@@ -46,86 +49,62 @@ func serveCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	// As in the service: JSON lines, each tagged with its request id.
-	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-
-	db, err := database.Open(ctx, cfg.Database, log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	opts := service.Options{Config: cfg, Log: log, DB: db, Now: time.Now}
-	var handler http.Handler
-	switch *impl {
-	case "ent":
-	case "floor":
-		pool, err := baseline.OpenPool(ctx, cfg.Database, log)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		handler = httpapi.Floor(baseline.FloorGet(baseline.New(pool, cfg.Auth.SessionTTL)))
-	case "baseline":
-		// The yardstick runs on a pgxpool of its own with the same
+	cfg.HTTP.Addr = *addr
+	log := service.NewLogger(cfg.Log, os.Stderr)
+	opts := service.Options{Config: cfg, Log: log, Now: time.Now}
+	if *impl != "ent" {
+		// The yardsticks run on a pgxpool of their own with the same
 		// settings: the service's pool is reachable only through Ent.
 		pool, err := baseline.OpenPool(ctx, cfg.Database, log)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		opts.Services = func(*database.DB) (httpapi.UserService, httpapi.SessionService) {
-			return baseline.New(pool, cfg.Auth.SessionTTL)
-		}
-	default:
-		return fmt.Errorf("--impl must be baseline, ent or floor, not %q", *impl)
-	}
-	if handler == nil {
-		h, err := service.New(ctx, opts)
-		if err != nil {
+		if err := swapParts(&opts, *impl, pool, cfg.Auth.SessionTTL); err != nil {
 			return err
 		}
-		handler = h.API
 	}
-
 	if *pprofAddr != "" {
-		pln, err := net.Listen("tcp", *pprofAddr)
-		if err != nil {
+		if err := servePprof(*pprofAddr, log); err != nil {
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		go func() { _ = http.Serve(pln, mux) }()
-		log.Info("pprof", "addr", pln.Addr().String())
 	}
-
-	ln, err := net.Listen("tcp", *addr)
+	p, err := service.Open(ctx, opts)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+	defer func() { _ = p.Close() }() // Close reports nothing Run has not
+	log.Info("implementation", "impl", *impl)
+	return p.Run(ctx)
+}
+
+// swapParts sets the options of a yardstick: the baseline's services, or
+// the floor's handler in place of the API.
+func swapParts(opts *service.Options, impl string, pool *pgxpool.Pool, ttl time.Duration) error {
+	switch impl {
+	case "baseline":
+		opts.Services = func(*database.DB) (httpapi.UserService, httpapi.SessionService) {
+			return baseline.New(pool, ttl)
+		}
+	case "floor":
+		opts.Handler = httpapi.Floor(baseline.FloorGet(baseline.New(pool, ttl)))
+	default:
+		return fmt.Errorf("--impl must be baseline, ent or floor, not %q", impl)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "impl", *impl)
-	select {
-	case err := <-served:
+	return nil
+}
+
+// servePprof serves net/http/pprof's index and CPU profile on addr for
+// the life of the process.
+func servePprof(addr string, log *slog.Logger) error {
+	pln, err := net.Listen("tcp", addr)
+	if err != nil {
 		return err
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	go func() { _ = http.Serve(pln, mux) }() // it serves until the process ends; its error has no one to go to
+	log.Info("pprof", "addr", pln.Addr().String())
 	return nil
 }

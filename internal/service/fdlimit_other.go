@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package service
 
 // raiseFileLimit is a no-op where there is no RLIMIT_NOFILE: the limit is
 // unknown (0).

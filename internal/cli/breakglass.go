@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"accounts/internal/account"
+)
+
+// breakGlassCommands are the users subcommands for an incident.
+func (u *users) breakGlassCommands() []*cobra.Command {
+	setPassword := &cobra.Command{
+		Use:   "set-password --username NAME",
+		Short: "Set a user's password and end all of the user's sessions",
+		Long: "Set a user's password (super admins included) and end all of the user's sessions. The password is read from " +
+			UserPasswordEnv + " when it is set, otherwise from the first line of standard input; it must satisfy the same rules as in the API.",
+		Args: cobra.NoArgs,
+		RunE: u.runSetPassword,
+	}
+	deactivate := u.setActiveCommand("deactivate", false)
+	deactivate.Flags().BoolVar(&u.force, "force", false, "deactivate even the last active super admin")
+	revoke := &cobra.Command{
+		Use:   "revoke-sessions --username NAME",
+		Short: "End all of a user's sessions (log the user out everywhere)",
+		Args:  cobra.NoArgs,
+		RunE:  u.runRevokeSessions,
+	}
+	setRole := &cobra.Command{
+		Use:   "set-role --username NAME ROLE",
+		Short: "Give a user the role user, admin or super_admin (demoting a super admin included)",
+		Args:  cobra.ExactArgs(1),
+		RunE:  u.runSetRole,
+	}
+	setRole.Flags().BoolVar(&u.force, "force", false, "demote even the last active super admin")
+	cmds := []*cobra.Command{setPassword, deactivate, u.setActiveCommand("activate", true), revoke, setRole}
+	for _, c := range cmds {
+		c.Flags().StringVar(&u.username, "username", "", "the user's username, in any letter case (required)")
+		_ = c.MarkFlagRequired("username") // the flag was just defined; it cannot be missing
+	}
+	return cmds
+}
+
+// setActiveCommand is activate or deactivate.
+func (u *users) setActiveCommand(verb string, active bool) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " --username NAME",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a user (super admins included) and end all of the user's sessions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return u.runSetActive(cmd, verb, active)
+		},
+	}
+}
+
+func (u *users) runSetPassword(cmd *cobra.Command, _ []string) error {
+	pw, err := u.readPassword(cmd.InOrStdin(), UserPasswordEnv)
+	if err != nil {
+		return err
+	}
+	return u.withOperator(cmd, func(ctx context.Context, op *account.Operator) error {
+		c, err := op.SetPassword(ctx, u.username, pw)
+		if err != nil {
+			return err
+		}
+		return u.printChange(cmd, "set the password of", c)
+	})
+}
+
+func (u *users) runSetActive(cmd *cobra.Command, verb string, active bool) error {
+	return u.withOperator(cmd, func(ctx context.Context, op *account.Operator) error {
+		c, err := op.SetActive(ctx, u.username, active, u.force)
+		if err != nil {
+			return withForceHint(err)
+		}
+		return u.printChange(cmd, verb+"d", c)
+	})
+}
+
+func (u *users) runRevokeSessions(cmd *cobra.Command, _ []string) error {
+	return u.withOperator(cmd, func(ctx context.Context, op *account.Operator) error {
+		c, err := op.RevokeSessions(ctx, u.username)
+		if err != nil {
+			return err
+		}
+		c.Changed = true // the sessions, if any, are what it acts on
+		return u.printChange(cmd, "revoked the sessions of", c)
+	})
+}
+
+func (u *users) runSetRole(cmd *cobra.Command, args []string) error {
+	role := account.Role(args[0])
+	if !role.Valid() {
+		return fmt.Errorf("ROLE must be user, admin or super_admin, got %q", args[0])
+	}
+	return u.withOperator(cmd, func(ctx context.Context, op *account.Operator) error {
+		c, err := op.SetRole(ctx, u.username, role, u.force)
+		if err != nil {
+			return withForceHint(err)
+		}
+		return u.printChange(cmd, "changed the role of", c)
+	})
+}
+
+// withForceHint adds what to do to the last-super-admin refusal.
+func withForceHint(err error) error {
+	if account.ErrorCode(err) == account.CodeForbidden {
+		return fmt.Errorf("%s (rerun with --force to do it anyway)", describe(err))
+	}
+	return err
+}
+
+// printChange says what a command changed, or that nothing did.
+func (u *users) printChange(cmd *cobra.Command, what string, c account.Change) error {
+	p := &printer{w: cmd.OutOrStdout()}
+	b, a := c.Before, c.After
+	if !c.Changed {
+		p.f("nothing changed: %s (id %s) is already %s, %s\n", b.Username, b.ID, a.Role, activeWord(a.IsActive))
+		return p.err
+	}
+	p.f("%s %s (id %s)\n", what, b.Username, b.ID)
+	if b.Role != a.Role {
+		p.f("  role: %s -> %s\n", b.Role, a.Role)
+	}
+	if b.IsActive != a.IsActive {
+		p.f("  state: %s -> %s\n", activeWord(b.IsActive), activeWord(a.IsActive))
+	}
+	p.f("  sessions ended: %d\n", c.SessionsEnded)
+	return p.err
+}
+
+// activeWord names the state of is_active.
+func activeWord(active bool) string {
+	if active {
+		return "active"
+	}
+	return "inactive"
+}

@@ -1,0 +1,165 @@
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"accounts/internal/account"
+	"accounts/internal/config"
+	"accounts/internal/database"
+	"accounts/internal/httpapi"
+	"accounts/internal/metrics"
+	"accounts/internal/password"
+	"accounts/internal/throttle"
+)
+
+// handlers are the HTTP handlers wire builds. metricsOnly is the /metrics
+// endpoint when metrics.addr gives it a listener of its own, nil otherwise
+// (then it is served with the API, or not at all when metrics.enabled is
+// false).
+type handlers struct {
+	api, metricsOnly http.Handler
+}
+
+// wire builds the services and the HTTP API on the open database, and
+// the background jobs Run starts. It also sets the process's soft memory
+// limit (runtime.memory_limit_mib), which the password hashing relies on.
+func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
+	cfg := p.cfg
+	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
+		debug.SetMemoryLimit(int64(mib) << 20)
+	}
+	if cfg.Password.Pepper == "" {
+		p.log.Warn("password.pepper is empty: password hashes are not peppered; set ACCOUNTS_PASSWORD_PEPPER")
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	p.metrics = metrics.New()
+	p.metrics.RegisterBuild(o.Build)
+	p.metrics.RegisterPool(p.db.Stat)
+	hasher, err := NewHasher(cfg.Password, p.metrics.HasherRejected)
+	if err != nil {
+		return handlers{}, err
+	}
+	p.metrics.RegisterHasher(hasher.InUse, hasher.Capacity())
+	if id := hasher.KeyID(); id != "" {
+		p.log.Info("password hashes carry the pepper's key id", "key_id", id)
+	}
+
+	accountSessions := account.NewSessions(p.db, hasher, cfg.Auth.SessionTTL, now)
+	accountSessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
+	accountSessions.SetLogger(p.log)
+	guard := newGuard(cfg, p.db, now)
+	accountSessions.SetGuard(guard)
+	audit := account.NewAudit(p.db)
+	p.jobs = append(p.jobs, p.purgeJob(purgeSteps(accountSessions, guard, audit, cfg.Auth.AuditRetention, now)))
+	var (
+		users    httpapi.UserService    = account.NewUsers(p.db, hasher)
+		sessions httpapi.SessionService = accountSessions
+	)
+	if o.Services != nil {
+		users, sessions = o.Services(p.db)
+	}
+	var ready func(context.Context) error
+	if o.Migrations != nil {
+		if ready, err = p.readiness(ctx, o.Migrations, o.Advise); err != nil {
+			return handlers{}, err
+		}
+	}
+	return p.handlers(httpapi.Deps{
+		Users: users, Audit: audit, Sessions: sessions, SignUps: guard,
+		Log: p.log, Ready: ready, Now: now,
+	})
+}
+
+// handlers completes d with the metrics and the http.* settings and
+// builds the API, with /metrics on it or apart as metrics.* say.
+func (p *Process) handlers(d httpapi.Deps) (handlers, error) {
+	cfg := p.cfg
+	var h handlers
+	if cfg.Metrics.Enabled {
+		d.ObserveHTTP = p.metrics.ObserveHTTP
+		if cfg.Metrics.Addr == "" {
+			d.Metrics = p.metrics.Handler()
+		} else {
+			h.metricsOnly = p.metrics.Handler()
+		}
+	}
+	d.Config = httpapi.Config{
+		CookieSecure:   cfg.Auth.CookieSecure,
+		DeviceLifetime: cfg.Auth.DeviceTokenLifetime,
+		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+		TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
+		PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
+		CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
+		ReadyTimeout:   cfg.HTTP.ReadyTimeout,
+		Docs:           cfg.HTTP.Docs,
+	}
+	var err error
+	h.api, err = httpapi.New(d)
+	return h, err
+}
+
+// NewHasher builds the password hasher from the configuration; serve and
+// the users command share it, so both hash alike. onBusy may be nil.
+func NewHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
+	return password.New(password.Options{
+		Params: password.Params{
+			Time:      cfg.Argon2Time,
+			MemoryKiB: cfg.Argon2MemoryKB,
+			Threads:   cfg.Argon2Threads,
+		},
+		Pepper:        []byte(cfg.Pepper),
+		MaxConcurrent: cfg.MaxConcurrent,
+		MaxWait:       cfg.MaxWait,
+		OnBusy:        onBusy,
+	})
+}
+
+// newGuard builds the login and sign-up throttle on the database. Device
+// tokens and the buckets of addresses and names are keyed with
+// auth.device_key, or else with a secret derived from the pepper, the one
+// secret every replica already shares; without either a random key is
+// used, and device tokens then hold only on the replica that issued them.
+func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *account.Guard {
+	auth := cfg.Auth
+	m := hmac.New(sha256.New, []byte(cfg.Password.Pepper))
+	m.Write([]byte("accounts device tokens v1"))
+	key := m.Sum(nil)
+	switch {
+	case auth.DeviceKey != "":
+		key = []byte(auth.DeviceKey)
+	case cfg.Password.Pepper == "":
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms.
+	}
+	window := auth.LoginThrottleWindow
+	limits := account.Limits{
+		PerUsername:       throttle.Limit{Max: auth.LoginFailuresPerUsername, Window: window},
+		PerAddress:        throttle.Limit{Max: auth.LoginFailuresPerAddress, Window: window},
+		PerDevice:         throttle.Limit{Max: auth.LoginFailuresPerDevice, Window: window},
+		SignUpsPerAddress: throttle.Limit{Max: auth.SignUpsPerAddress, Window: auth.SignUpWindow},
+		DeviceLifetime:    auth.DeviceTokenLifetime,
+	}
+	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
+}
+
+// corsOrigins splits http.cors_origins, dropping empty entries so that the
+// default, "", turns CORS off.
+func corsOrigins(list string) []string {
+	var origins []string
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return origins
+}
