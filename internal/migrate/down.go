@@ -80,10 +80,8 @@ func (e *DataLossError) Error() string {
 // files renamed are renamed back, keeping the rows.
 func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOptions) (rep *DownReport, err error) {
 	start := time.Now()
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
-	}
+	out := newOutput(opts.Out)
+	defer func() { err = errors.Join(err, out.err) }()
 	if opts.N < 0 {
 		return nil, fmt.Errorf("the number of files to revert must be positive, got %d", opts.N)
 	}
@@ -103,7 +101,7 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	revert, target, err := selectRevert(revs, opts)
 	if err != nil || len(revert) == 0 {
 		if err == nil {
-			fmt.Fprintf(out, "Nothing to revert: the database is at version %s.\n", target)
+			out.printf("Nothing to revert: the database is at version %s.\n", target)
 			rep.To = target
 		}
 		return rep, err
@@ -136,19 +134,19 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 		return rep, nil
 	}
 	for _, l := range plan.losses {
-		fmt.Fprintf(out, "--force: dropping %s\n", l)
+		out.printf("--force: dropping %s\n", l)
 	}
 	if err := runRevert(ctx, conn, plan, rep.Reverted, opts.RevisionSchema); err != nil {
 		return nil, err
 	}
 	rep.Duration = time.Since(start)
 	for _, v := range rep.Reverted {
-		fmt.Fprintf(out, "  reverted %s\n", v)
+		out.printf("  reverted %s\n", v)
 	}
 	if len(rep.SQL) == 0 {
-		fmt.Fprintln(out, "  (no schema change: those files changed no schema; data they wrote is not reverted)")
+		out.println("  (no schema change: those files changed no schema; data they wrote is not reverted)")
 	}
-	fmt.Fprintf(out, "Reverted %d file(s) with %d statement(s) in %s; the database is at %s.\n",
+	out.printf("Reverted %d file(s) with %d statement(s) in %s; the database is at %s.\n",
 		len(rep.Reverted), len(rep.SQL), round(rep.Duration), versionOrEmpty(target))
 	return rep, nil
 }
@@ -215,30 +213,30 @@ func revertedFiles(dir atlasmigrate.Dir, revert []*atlasmigrate.Revision, target
 	return out, nil
 }
 
-func printDownDryRun(out io.Writer, rep *DownReport, plan *downPlan) {
-	fmt.Fprintf(out, "-- Dry run: reverting %s would run %d statement(s)%s; nothing is executed.\n",
+func printDownDryRun(out *output, rep *DownReport, plan *downPlan) {
+	out.printf("-- Dry run: reverting %s would run %d statement(s)%s; nothing is executed.\n",
 		strings.Join(rep.Reverted, ", "), len(rep.SQL), plan.modeNote())
 	for _, l := range plan.losses {
-		fmt.Fprintf(out, "-- with --force, data would be lost: %s\n", l)
+		out.printf("-- with --force, data would be lost: %s\n", l)
 	}
 	for _, s := range rep.SQL {
-		fmt.Fprintf(out, "%s;\n", s)
+		out.printf("%s;\n", s)
 	}
-	fmt.Fprintf(out, "-- and delete the revision rows of %s.\n", strings.Join(rep.Reverted, ", "))
+	out.printf("-- and delete the revision rows of %s.\n", strings.Join(rep.Reverted, ", "))
 }
 
-func printDownRefusal(out io.Writer, rep *DownReport, dl *DataLossError) {
-	fmt.Fprintf(out, "-- Dry run: down would refuse to revert %s: it would lose data:\n", strings.Join(rep.Reverted, ", "))
+func printDownRefusal(out *output, rep *DownReport, dl *DataLossError) {
+	out.printf("-- Dry run: down would refuse to revert %s: it would lose data:\n", strings.Join(rep.Reverted, ", "))
 	for _, l := range dl.Losses {
-		fmt.Fprintf(out, "--   %s\n", l)
+		out.printf("--   %s\n", l)
 	}
 	if dl.Forced {
-		fmt.Fprintln(out, "-- (not even --force can run it) The statements it would run:")
+		out.println("-- (not even --force can run it) The statements it would run:")
 	} else {
-		fmt.Fprintln(out, "-- With --force it would run:")
+		out.println("-- With --force it would run:")
 	}
 	for _, s := range dl.SQL {
-		fmt.Fprintf(out, "%s;\n", s)
+		out.printf("%s;\n", s)
 	}
 }
 
