@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"accounts/internal/config"
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 )
 
 func (a *app) devCommand() *cobra.Command {

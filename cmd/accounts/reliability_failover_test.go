@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 )
 
 // Timeline of a failover run, from the start of the load.

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/syncbuf"
 )
 

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/migrate"
-	"accounts/internal/pgcluster"
 	"accounts/migrations"
 )
 

@@ -30,8 +30,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
 
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/migrate"
-	"accounts/internal/pgcluster"
 	"accounts/migrations"
 )
 

@@ -28,9 +28,9 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"accounts/internal/config"
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/migrate"
 	"accounts/internal/password"
-	"accounts/internal/pgcluster"
 	"accounts/migrations"
 )
 

@@ -21,8 +21,8 @@ const (
 // Ping reports, within timeout, whether a PostgreSQL server accepts the
 // login at url and answers SELECT 1: nil when it does, else why not. The
 // test harness, the benchmark and accounts dev use it to decide whether a
-// server answers or a private cluster is needed, and wait-db
-// (database.Wait) to retry until one does.
+// server answers or a private cluster is needed. wait-db does not use it:
+// database.Wait has its own ping, which prefers a writable host.
 func Ping(ctx context.Context, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -30,7 +30,7 @@ func Ping(ctx context.Context, url string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }() // the answer is in already
 	var one int
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
@@ -64,7 +64,8 @@ func EnsureDatabase(ctx context.Context, serverURL, name string) (created bool, 
 	if err != nil {
 		return false, fmt.Errorf("pgcluster: connect to %s to create database %q: %w", server, name, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	// CREATE DATABASE commits on its own; closing after it loses nothing.
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 
 	for attempt := 1; ; attempt++ {
 		var exists bool
