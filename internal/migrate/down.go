@@ -288,39 +288,77 @@ func versionOrEmpty(v string) string {
 // hold rows (allowed with --force), and enum values still in use (never
 // allowed: the conversion would fail).
 func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []schema.Change, enums []*enumChange) (losses, blocking []string, err error) {
-	qual := func(t string) string { return quoteIdent(schemaName) + "." + quoteIdent(t) }
-	count := func(query string, args ...any) (int64, error) {
-		var n int64
-		err := q.QueryRowContext(ctx, query, args...).Scan(&n)
-		return n, err
-	}
+	lc := lossCounter{ctx: ctx, q: q, schema: schemaName}
 	for _, c := range changes {
 		switch c := c.(type) {
 		case *schema.DropTable:
-			n, err := count("SELECT count(*) FROM " + qual(c.T.Name))
-			if err != nil {
-				return nil, nil, fmt.Errorf("count rows of %s: %w", c.T.Name, err)
-			}
-			if n > 0 {
-				losses = append(losses, fmt.Sprintf("table %s with %d row(s)", c.T.Name, n))
-			}
+			losses, err = lc.droppedTable(losses, c.T.Name)
 		case *schema.ModifyTable:
-			for _, tc := range c.Changes {
-				dc, ok := tc.(*schema.DropColumn)
-				if !ok {
-					continue
-				}
-				n, err := count("SELECT count(*) FROM " + qual(c.T.Name) + " WHERE " + quoteIdent(dc.C.Name) + " IS NOT NULL")
-				if err != nil {
-					return nil, nil, fmt.Errorf("count values of %s.%s: %w", c.T.Name, dc.C.Name, err)
-				}
-				if n > 0 {
-					losses = append(losses, fmt.Sprintf("column %s.%s with %d non-null value(s)", c.T.Name, dc.C.Name, n))
-				}
-			}
+			losses, err = lc.droppedColumns(losses, c)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	// Rows in tables and columns that go away need no conversion.
+	gone := goneObjects(changes)
+	for _, f := range enums {
+		if blocking, err = lc.removedValuesInUse(blocking, f, gone); err != nil {
+			return nil, nil, err
+		}
+	}
+	return losses, blocking, nil
+}
+
+// lossCounter counts the rows a revert would destroy or could not convert.
+type lossCounter struct {
+	ctx    context.Context
+	q      execQuerier
+	schema string
+}
+
+func (lc lossCounter) qual(table string) string {
+	return quoteIdent(lc.schema) + "." + quoteIdent(table)
+}
+
+func (lc lossCounter) count(query string, args ...any) (int64, error) {
+	var n int64
+	err := lc.q.QueryRowContext(lc.ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// droppedTable adds the table to losses when it holds rows.
+func (lc lossCounter) droppedTable(losses []string, table string) ([]string, error) {
+	n, err := lc.count("SELECT count(*) FROM " + lc.qual(table))
+	if err != nil {
+		return nil, fmt.Errorf("count rows of %s: %w", table, err)
+	}
+	if n > 0 {
+		losses = append(losses, fmt.Sprintf("table %s with %d row(s)", table, n))
+	}
+	return losses, nil
+}
+
+// droppedColumns adds each column c drops to losses when it holds a value.
+func (lc lossCounter) droppedColumns(losses []string, c *schema.ModifyTable) ([]string, error) {
+	for _, tc := range c.Changes {
+		dc, ok := tc.(*schema.DropColumn)
+		if !ok {
+			continue
+		}
+		n, err := lc.count("SELECT count(*) FROM " + lc.qual(c.T.Name) + " WHERE " + quoteIdent(dc.C.Name) + " IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("count values of %s.%s: %w", c.T.Name, dc.C.Name, err)
+		}
+		if n > 0 {
+			losses = append(losses, fmt.Sprintf("column %s.%s with %d non-null value(s)", c.T.Name, dc.C.Name, n))
+		}
+	}
+	return losses, nil
+}
+
+// goneObjects are the tables ("t") and columns ("t.c") the changes drop:
+// their rows need no conversion.
+func goneObjects(changes []schema.Change) map[string]bool {
 	gone := make(map[string]bool)
 	for _, c := range changes {
 		switch c := c.(type) {
@@ -334,28 +372,32 @@ func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []s
 			}
 		}
 	}
-	for _, f := range enums {
-		if len(f.Removed) == 0 {
-			continue
-		}
-		for _, t := range f.From.Schema.Tables {
-			for _, c := range t.Columns {
-				et, ok := c.Type.Type.(*schema.EnumType)
-				if !ok || et.T != f.From.T || gone[t.Name] || gone[t.Name+"."+c.Name] {
-					continue
-				}
-				n, err := count("SELECT count(*) FROM "+qual(t.Name)+" WHERE "+quoteIdent(c.Name)+"::text = ANY($1)", f.Removed)
-				if err != nil {
-					return nil, nil, fmt.Errorf("count uses of enum %s in %s.%s: %w", f.From.T, t.Name, c.Name, err)
-				}
-				if n > 0 {
-					blocking = append(blocking, fmt.Sprintf("%d row(s) of %s.%s hold value(s) %s of enum %s, which the target version does not have",
-						n, t.Name, c.Name, strings.Join(f.Removed, ", "), f.From.T))
-				}
+	return gone
+}
+
+// removedValuesInUse adds to blocking each column of the enum type f
+// changes, except those gone, that holds one of the values f removes.
+func (lc lossCounter) removedValuesInUse(blocking []string, f *enumChange, gone map[string]bool) ([]string, error) {
+	if len(f.Removed) == 0 {
+		return blocking, nil
+	}
+	for _, t := range f.From.Schema.Tables {
+		for _, c := range t.Columns {
+			et, ok := c.Type.Type.(*schema.EnumType)
+			if !ok || et.T != f.From.T || gone[t.Name] || gone[t.Name+"."+c.Name] {
+				continue
+			}
+			n, err := lc.count("SELECT count(*) FROM "+lc.qual(t.Name)+" WHERE "+quoteIdent(c.Name)+"::text = ANY($1)", f.Removed)
+			if err != nil {
+				return nil, fmt.Errorf("count uses of enum %s in %s.%s: %w", f.From.T, t.Name, c.Name, err)
+			}
+			if n > 0 {
+				blocking = append(blocking, fmt.Sprintf("%d row(s) of %s.%s hold value(s) %s of enum %s, which the target version does not have",
+					n, t.Name, c.Name, strings.Join(f.Removed, ", "), f.From.T))
 			}
 		}
 	}
-	return losses, blocking, nil
+	return blocking, nil
 }
 
 // DriftError is returned by Down when objects the revert would change
