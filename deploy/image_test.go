@@ -26,7 +26,7 @@ func readDockerfile(t *testing.T) []instruction {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out []instruction
 	var cur strings.Builder
 	start := 0

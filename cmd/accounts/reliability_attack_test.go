@@ -436,7 +436,7 @@ func TestMetacharactersVerbatim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'auth_sessions')`).Scan(&tables); err != nil || tables != 2 {
 		t.Fatalf("tables: %d, %v", tables, err)
 	}

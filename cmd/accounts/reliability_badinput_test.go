@@ -118,7 +118,7 @@ func tableDigest(t *testing.T, s *server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	var digest string
 	if err := conn.QueryRow(ctx, `SELECT
 		'users ' || (SELECT count(*) FROM users) || ' ' || (SELECT coalesce(md5(string_agg(u::text, '|' ORDER BY u.id)), '') FROM users u) ||

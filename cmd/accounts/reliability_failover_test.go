@@ -174,7 +174,7 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	rows, err := conn.Query(ctx, `SELECT username FROM users WHERE username LIKE 'fo%'`)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func replicatedPair(t *testing.T, synchronous bool) (primary, standby *pgcluster
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	want := "async"
 	if synchronous {
 		want = "sync"

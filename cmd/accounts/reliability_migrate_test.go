@@ -52,7 +52,7 @@ func TestKilledMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	version := func() string {
 		var v string
 		if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), '') FROM atlas_schema_revisions.atlas_schema_revisions

@@ -243,7 +243,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	stored := map[string]bool{}
 	rows, err := db.QueryContext(ctx, `SELECT username FROM users WHERE username LIKE 'load%'`)
 	if err != nil {
@@ -386,7 +386,7 @@ func migrateDatabase(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if err := migrate.ApplyAll(context.Background(), db, &migrate.EmbeddedDir{FS: migrations.FS}, "accounts tests"); err != nil {
 		t.Fatalf("migrate %s: %v", url, err)
 	}

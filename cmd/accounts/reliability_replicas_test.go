@@ -101,7 +101,7 @@ func TestReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	rows, err := conn.Query(context.Background(), `SELECT version, applied, total FROM atlas_schema_revisions.atlas_schema_revisions
 		WHERE version <> '.atlas_cloud_identifier' ORDER BY version`)
 	if err != nil {
@@ -246,7 +246,7 @@ func emptyDatabase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func emptyDatabase(t *testing.T) string {
 			t.Errorf("drop %s: %v", name, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop %s: %v", name, err)
 		}

@@ -46,7 +46,7 @@ func holdIdle(t *testing.T, addr, from string, n int) int {
 			if err != nil {
 				return
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				mu.Lock()
 				answered++
@@ -135,7 +135,7 @@ func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 			t.Fatalf("fresh request %d (%s %s) with 2000 idle connections held: %v after %s\n%s", i, req.Method, req.URL.Path, err,
 				time.Since(start).Round(time.Millisecond), tail(p.stderr.String(), 2048))
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("fresh request %d (%s %s): %d", i, req.Method, req.URL.Path, resp.StatusCode)
 		}

@@ -79,7 +79,7 @@ func BenchmarkUserByID(b *testing.B) {
 			if err := db.Driver.Query(ctx, query, []any{u.ID}, &rows); err != nil {
 				return r, err
 			}
-			defer rows.Close()
+			defer func() { _ = rows.Close() }()
 			if !rows.Next() {
 				return r, fmt.Errorf("no row: %v", rows.Err())
 			}

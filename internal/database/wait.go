@@ -60,7 +60,7 @@ func ping(ctx context.Context, connString string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	var one int
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
