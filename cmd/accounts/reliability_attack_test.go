@@ -365,8 +365,7 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		s.addSecret(next)
 		expect(t, c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": pw, "new_password": next}), http.StatusOK)
 		s.newClient(false).login(name, next)
-		var me userJSON
-		me = getUser(t, root, idOfUser(t, c))
+		me := getUser(t, root, idOfUser(t, c))
 		expect(t, root.do("PUT", "/api/v1/users/"+me.ID+"/password", map[string]string{"password": pw}), http.StatusNoContent)
 		s.newClient(false).login(name, pw)
 	}

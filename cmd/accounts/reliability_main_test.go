@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -205,9 +204,11 @@ func accountsBinary(t *testing.T) string {
 		// Other users (the postgres account, when tests run as root) never
 		// need to run it, but they must not be refused a look either.
 		_ = os.Chmod(binaryDir, 0o755)
+		// go test puts its own GOROOT/bin first on the PATH of the tests.
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			binaryErr = fmt.Errorf("find the go command to build the binary: %w", err)
+			return
 		}
 		binaryPath = filepath.Join(binaryDir, "accounts")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
