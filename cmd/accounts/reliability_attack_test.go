@@ -348,6 +348,19 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		`' OR '1'='1' /* ` + salt + ` */`,
 		strings.Repeat("%", 120) + salt,
 	}
+	metaPasswordsRoundTrip(t, s, root, passwords)
+	metaUsernamesVerbatim(t, s, root)
+	metas := []string{`'; DROP TABLE users; --`, `%`, `_`, `\`, `'`, `"`, "\x00", "😀", `admin' --`, `1 OR 1=1`, `username desc; --`, `$$`}
+	metaRefused(t, s, root, metas)
+	forged := metaForgedCursors(t, root, metas)
+	metaTablesIntact(t, s)
+	t.Logf("%d metacharacter passwords round-tripped through sign-up, login, change and reset; %d metacharacter values refused with 4xx in usernames, 7 query parameters and path ids; %d forged cursors answered 200 or 422",
+		len(passwords), len(metas), forged)
+}
+
+// metaPasswordsRoundTrip signs up, logs in, changes and resets each password verbatim; no near variant logs in.
+func metaPasswordsRoundTrip(t *testing.T, s *server, root *client, passwords []string) {
+	t.Helper()
 	for i, pw := range passwords {
 		s.addSecret(pw)
 		name := fmt.Sprintf("meta%02d", i)
@@ -372,7 +385,11 @@ func TestMetacharactersVerbatim(t *testing.T) {
 	// Created by an admin, with a metacharacter password.
 	expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": "Made_By.Admin-1", "password": passwords[0]}), http.StatusCreated)
 	s.newClient(false).login("made_by.admin-1", passwords[0])
+}
 
+// metaUsernamesVerbatim checks that usernames keep case and separators and _ is no wildcard.
+func metaUsernamesVerbatim(t *testing.T, s *server, root *client) {
+	t.Helper()
 	// Usernames: case and separators verbatim; _ is not a wildcard.
 	for _, name := range []string{"O_Brien-x.Y", "ab_cd", "abXcd", "A.B-C_D.e"} {
 		pw := "pw-" + name + "-" + randomHex(4)
@@ -391,9 +408,12 @@ func TestMetacharactersVerbatim(t *testing.T) {
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/signup", map[string]string{"username": "AB_CD", "password": "whatever-password"}), http.StatusConflict, "username_taken")
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/signup", map[string]string{"username": "abycd", "password": "whatever-password"}), http.StatusCreated)
 	s.addSecret("whatever-password")
+}
 
+// metaRefused checks that where metacharacters are not allowed they get a 4xx, never a 5xx.
+func metaRefused(t *testing.T, s *server, root *client, metas []string) {
+	t.Helper()
 	// Where metacharacters are not allowed: 4xx, never 5xx.
-	metas := []string{`'; DROP TABLE users; --`, `%`, `_`, `\`, `'`, `"`, "\x00", "😀", `admin' --`, `1 OR 1=1`, `username desc; --`, `$$`}
 	for _, m := range metas {
 		if m != "_" { // the one the username rules allow (tested above)
 			for _, r := range []*response{
@@ -411,9 +431,13 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		expect(t, root.do("GET", "/api/v1/users/"+url.PathEscape(m), nil), http.StatusUnprocessableEntity, "validation_failed")
 	}
 	s.addSecret("meta-password")
+}
+
+// metaForgedCursors sends forged keyset cursors: a key with metacharacters is just a value; one PostgreSQL cannot hold (NUL) or that does not parse is a 422.
+func metaForgedCursors(t *testing.T, root *client, metas []string) (forged int) {
+	t.Helper()
 	// Forged keyset cursors: a key with metacharacters is just a value; one
 	// PostgreSQL cannot hold (NUL) or that does not parse is a 422.
-	forged := 0
 	cursors := []string{`{"s":"username","k":"\ud800","id":"0192d4e0-7c1a-7b3e-9f00-123456789abc"}`}
 	for _, sortField := range []string{"username", "role", "is_active", "created_at", "updated_at"} {
 		for _, key := range append(slices.Clone(metas), "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999+14:00", "true", "ADMIN", strings.Repeat("x", 5000)) {
@@ -429,6 +453,12 @@ func TestMetacharactersVerbatim(t *testing.T) {
 			t.Errorf("cursor %s: %d, want 200 or 422; %s", cursor, r.StatusCode, r.body)
 		}
 	}
+	return forged
+}
+
+// metaTablesIntact checks that the tables are still there.
+func metaTablesIntact(t *testing.T, s *server) {
+	t.Helper()
 	var tables int
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, s.dbURL)
@@ -439,8 +469,6 @@ func TestMetacharactersVerbatim(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'auth_sessions')`).Scan(&tables); err != nil || tables != 2 {
 		t.Fatalf("tables: %d, %v", tables, err)
 	}
-	t.Logf("%d metacharacter passwords round-tripped through sign-up, login, change and reset; %d metacharacter values refused with 4xx in usernames, 7 query parameters and path ids; %d forged cursors answered 200 or 422",
-		len(passwords), len(metas), forged)
 }
 
 // idOfUser returns the id of the client's own user.
