@@ -150,27 +150,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 	}
 
 	root, _ := s.as(nil, "super_admin", "root1")
-	passwords := map[string]string{}
-	callers := map[string]func() *client{}
-	// Each cell gets a fresh session, since logout and password changes
-	// end sessions.
-	for _, role := range []string{"user", "admin", "super_admin"} {
-		name := strings.ReplaceAll(role, "_", "") + "1"
-		pw := "pw-" + randomHex(6)
-		passwords[role] = pw
-		s.addSecret(pw)
-		switch role {
-		case "super_admin":
-			s.createSuperAdmin(name, pw)
-		default:
-			expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": name, "password": pw, "role": role}), created)
-		}
-		callers[role] = func() *client {
-			c := s.newClient(false)
-			c.login(name, pw)
-			return c
-		}
-	}
+	passwords, callers := roleCallers(t, s, root)
 	callers["anonymous"] = func() *client { return s.newClient(false) }
 	n := 0
 	target := func() string {
@@ -189,23 +169,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 			c := callers[role]()
 			n++
 			p := strings.ReplaceAll(path, "{id}", target())
-			var body any
-			switch op {
-			case "POST /api/v1/account/signup":
-				body = map[string]string{"username": fmt.Sprintf("newcomer%03d", n), "password": "newcomer-password"}
-			case "POST /api/v1/account/login":
-				body = map[string]string{"username": "loginuser", "password": "target-password"}
-			case "PUT /api/v1/account/password":
-				pw := passwords[role]
-				if role == "anonymous" {
-					pw = "no-password"
-				}
-				body = map[string]string{"current_password": pw, "new_password": pw + "-2"}
-			case "POST /api/v1/users":
-				body = map[string]string{"username": fmt.Sprintf("created%03d", n), "password": "created-password"}
-			case "PUT /api/v1/users/{id}/password":
-				body = map[string]string{"password": "reset-password"}
-			}
+			body := endpointBody(op, role, n, passwords)
 			r := c.do(method, p, body)
 			cells++
 			if r.StatusCode != want {
@@ -222,6 +186,55 @@ func TestEveryEndpointByRole(t *testing.T) {
 	s.addSecret("created-password")
 	s.addSecret("reset-password")
 	t.Logf("%d operations × 4 callers = %d cells, each as the table says", len(rules), cells)
+}
+
+// roleCallers creates a user, an admin and a super admin, and returns
+// their passwords and, per role, a function that logs in a fresh session.
+func roleCallers(t *testing.T, s *server, root *client) (passwords map[string]string, callers map[string]func() *client) {
+	t.Helper()
+	passwords, callers = map[string]string{}, map[string]func() *client{}
+	// Each cell gets a fresh session, since logout and password changes
+	// end sessions.
+	for _, role := range []string{"user", "admin", "super_admin"} {
+		name := strings.ReplaceAll(role, "_", "") + "1"
+		pw := "pw-" + randomHex(6)
+		passwords[role] = pw
+		s.addSecret(pw)
+		switch role {
+		case "super_admin":
+			s.createSuperAdmin(name, pw)
+		default:
+			expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": name, "password": pw, "role": role}), http.StatusCreated)
+		}
+		callers[role] = func() *client {
+			c := s.newClient(false)
+			c.login(name, pw)
+			return c
+		}
+	}
+	return passwords, callers
+}
+
+// endpointBody is the request body of operation op for the n-th cell, as
+// a caller of role.
+func endpointBody(op, role string, n int, passwords map[string]string) any {
+	switch op {
+	case "POST /api/v1/account/signup":
+		return map[string]string{"username": fmt.Sprintf("newcomer%03d", n), "password": "newcomer-password"}
+	case "POST /api/v1/account/login":
+		return map[string]string{"username": "loginuser", "password": "target-password"}
+	case "PUT /api/v1/account/password":
+		pw := passwords[role]
+		if role == "anonymous" {
+			pw = "no-password"
+		}
+		return map[string]string{"current_password": pw, "new_password": pw + "-2"}
+	case "POST /api/v1/users":
+		return map[string]string{"username": fmt.Sprintf("created%03d", n), "password": "created-password"}
+	case "PUT /api/v1/users/{id}/password":
+		return map[string]string{"password": "reset-password"}
+	}
+	return nil
 }
 
 // TestCSRFOnEveryStateChange sends every state-changing endpoint, with the
