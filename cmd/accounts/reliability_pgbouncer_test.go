@@ -133,18 +133,7 @@ func TestPgBouncerExecModes(t *testing.T) {
 			wg.Go(func() {
 				for i := range 20 {
 					name := fmt.Sprintf("bouncer%d_%02d_%s", w, i, strings.ReplaceAll(mode, "_", ""))
-					err := func() error {
-						ctx := t.Context()
-						if _, err := db.Ent.User.Create().SetUsername(name).SetPasswordHash([]byte{1, 2, 3}).Save(ctx); err != nil {
-							return err
-						}
-						if _, err := db.Ent.User.Query().Where(entuser.UsernameEqualFold(name), entuser.IsActive(true)).Count(ctx); err != nil {
-							return err
-						}
-						_, err := db.Ent.User.Query().Order(ent.Asc(entuser.FieldUsername)).Limit(5).Offset(i).All(ctx)
-						return err
-					}()
-					if err != nil {
+					if err := bouncerSequence(t.Context(), db.Ent, name, i); err != nil {
 						failures.Add(1)
 						first.CompareAndSwap(nil, err.Error())
 					}
@@ -160,6 +149,19 @@ func TestPgBouncerExecModes(t *testing.T) {
 		}
 		t.Logf("exec_mode %-15s through PgBouncer (transaction pooling): %3d of 120 sequences failed; first error: %v", mode, failures.Load(), first.Load())
 	}
+}
+
+// bouncerSequence is one request's worth of statements: create a user,
+// count it, read a page at offset.
+func bouncerSequence(ctx context.Context, client *ent.Client, name string, offset int) error {
+	if _, err := client.User.Create().SetUsername(name).SetPasswordHash([]byte{1, 2, 3}).Save(ctx); err != nil {
+		return err
+	}
+	if _, err := client.User.Query().Where(entuser.UsernameEqualFold(name), entuser.IsActive(true)).Count(ctx); err != nil {
+		return err
+	}
+	_, err := client.User.Query().Order(ent.Asc(entuser.FieldUsername)).Limit(5).Offset(offset).All(ctx)
+	return err
 }
 
 // pgBouncer is the PgBouncer the harness started.
