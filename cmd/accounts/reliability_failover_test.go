@@ -169,8 +169,17 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 	wg.Wait()
 	f.end = time.Now()
 
-	// Every sign-up answered 201 must be on the new primary.
-	conn, err := pgx.Connect(ctx, standby.URL("accounts"))
+	f.countLost(t, standby.URL("accounts"), signed)
+	return f
+}
+
+// countLost counts the sign-ups answered 201 (signed: username to status)
+// and those of them missing on the new primary at url: every one must be
+// there.
+func (f *failover) countLost(t *testing.T, url string, signed map[string]int) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +204,6 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 			}
 		}
 	}
-	return f
 }
 
 // replicatedPair starts a private primary with the migrated database
