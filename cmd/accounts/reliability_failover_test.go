@@ -155,6 +155,19 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 		}
 	})
 
+	f.crashAndPromote(t, primary, standby)
+	wg.Wait()
+	f.end = time.Now()
+
+	f.countLost(t, standby.URL("accounts"), signed)
+	return f
+}
+
+// crashAndPromote crashes the primary at failoverCrashAt and promotes the
+// standby at failoverPromoteAt, recording when.
+func (f *failover) crashAndPromote(t *testing.T, primary, standby *pgcluster.Cluster) {
+	t.Helper()
+	ctx := context.Background()
 	time.Sleep(time.Until(f.t0.Add(failoverCrashAt)))
 	f.crashing = time.Now()
 	if err := primary.Crash(ctx); err != nil {
@@ -166,11 +179,6 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 		t.Fatal(err)
 	}
 	f.promoted = time.Now()
-	wg.Wait()
-	f.end = time.Now()
-
-	f.countLost(t, standby.URL("accounts"), signed)
-	return f
 }
 
 // countLost counts the sign-ups answered 201 (signed: username to status)
