@@ -101,6 +101,14 @@ type Sources struct {
 	Getenv func(string) string
 	// Flags are the parsed command-line flags; nil reads none.
 	Flags *pflag.FlagSet
+	// Environ names the variables set in the environment (os.Environ's
+	// names); an ACCOUNTS_* one among them that no key reads and that is
+	// not in OtherVariables is an error, as an unknown key in the file is.
+	// Nil checks none.
+	Environ []string
+	// OtherVariables are the ACCOUNTS_* variables that commands read
+	// besides the keys (the password of users create-superadmin, say).
+	OtherVariables []string
 }
 
 // Load builds the configuration from defaults, file, environment and flags,
@@ -112,6 +120,9 @@ func Load(src Sources) (*Config, error) {
 		return nil, err
 	}
 	if err := l.loadFile(src.File); err != nil {
+		return nil, err
+	}
+	if err := checkEnviron(src, l.keys); err != nil {
 		return nil, err
 	}
 	if err := l.loadEnv(src.Getenv); err != nil {
@@ -166,7 +177,7 @@ func (l *loader) layer(name string, p koanf.Provider, parser koanf.Parser) error
 	}
 	for _, key := range layer.Keys() {
 		if !l.known[key] {
-			return fmt.Errorf("%s: unknown key %q; see `accounts config show` for the valid keys", name, key)
+			return fmt.Errorf("%s: unknown key %q%s; see `accounts config show` for the valid keys", name, key, didYouMean(key, keyNames(l.keys)))
 		}
 		l.sources[key] = name
 	}
@@ -245,6 +256,48 @@ func (l *loader) decode() (*Config, []string) {
 		}
 	}
 	return &cfg, problems
+}
+
+// checkEnviron refuses an ACCOUNTS_* variable that nothing reads: a typo
+// there would otherwise be ignored in silence.
+func checkEnviron(src Sources, keys []Key) error {
+	read := map[string]bool{}
+	var names []string
+	for _, k := range keys {
+		for _, e := range k.Env {
+			read[e] = true
+			names = append(names, e)
+		}
+	}
+	for _, v := range src.OtherVariables {
+		read[v] = true
+	}
+	var problems []string
+	for _, v := range src.Environ {
+		if strings.HasPrefix(v, EnvPrefix) && !read[v] && (src.Getenv == nil || src.Getenv(v) != "") {
+			problems = append(problems, fmt.Sprintf("environment variable %s: no configuration key reads it%s; see `accounts config show` for the valid keys", v, didYouMean(v, names)))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+func keyNames(keys []Key) []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.Name
+	}
+	return names
+}
+
+func didYouMean(name string, candidates []string) string {
+	if c := closest(name, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %s?)", c)
+	}
+	return ""
 }
 
 func decode(in, out any) error {

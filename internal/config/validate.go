@@ -20,6 +20,7 @@ func (c *Config) validate() []string {
 		c.validateAuth,
 		c.validatePassword,
 		c.validateMigrate,
+		c.validateMetrics,
 		c.validateMemoryLimit,
 	} {
 		v(&p)
@@ -110,6 +111,19 @@ func (c *Config) validateHTTP(p *[]string) {
 		if o = strings.TrimSpace(o); o != "" && !isOrigin(o) {
 			c.problem(p, "http.public_origins", "%q is not an origin like https://accounts.example.com", o)
 		}
+	}
+	for _, o := range strings.Split(h.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" && o != "*" && !isOrigin(o) {
+			c.problem(p, "http.cors_origins", "%q is not an origin like https://app.example.com (or *)", o)
+		}
+	}
+	c.validateAddr(p, "http.addr", h.Addr)
+}
+
+// validateMetrics checks the metrics section.
+func (c *Config) validateMetrics(p *[]string) {
+	if c.Metrics.Addr != "" {
+		c.validateAddr(p, "metrics.addr", c.Metrics.Addr)
 	}
 }
 
