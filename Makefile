@@ -11,6 +11,9 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 TEST_TIMEOUT ?= 20m
 # How long `make fuzz` runs each fuzz target: short in CI, longer by hand.
 FUZZTIME ?= 5s
+# golangci-lint at the version pinned in tools/lint/go.mod, a tool module kept
+# apart from go.mod so the service's dependency graph does not carry it.
+GOLANGCI_LINT := go tool -modfile=tools/lint/go.mod golangci-lint
 
 .PHONY: help run test fuzz generate migrate-diff lint bench build
 
@@ -46,9 +49,10 @@ migrate-diff: ## Write the migration for a schema change: make migrate-diff NAME
 	$(if $(NAME),,$(error NAME is required: make migrate-diff NAME=short_description_of_the_change))
 	go run ./cmd/accounts migrate diff $(NAME)
 
-lint: ## Check formatting (gofmt) and run go vet
+lint: ## Check formatting (gofmt), run go vet and golangci-lint (.golangci.yml)
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 bench: ## Benchmark against baselines (bench/RESULTS.md); QUICK=1 is a short check of the harness
 	bench/run.sh $(if $(QUICK),--quick)

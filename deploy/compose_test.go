@@ -264,7 +264,7 @@ func documentedVariables(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	assignment := regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
 	vars := map[string]string{}
 	sc := bufio.NewScanner(f)

@@ -26,7 +26,7 @@ func readDockerfile(t *testing.T) []instruction {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out []instruction
 	var cur strings.Builder
 	start := 0
@@ -146,6 +146,25 @@ func TestVersionVariableExists(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no Go files in cmd/accounts")
 	}
+	vs, i := findPackageVar(files, "version")
+	switch {
+	case vs == nil:
+		t.Error("cmd/accounts declares no package-level var version for -X main.version")
+	// -X sets only a string variable initialised to a constant or not at all.
+	case len(vs.Values) > i:
+		if lit, ok := vs.Values[i].(*ast.BasicLit); !ok || lit.Kind != token.STRING {
+			t.Errorf("main.version is not initialised to a string literal, so -X cannot set it")
+		}
+	default:
+		if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "string" {
+			t.Errorf("main.version is not a string, so -X cannot set it")
+		}
+	}
+}
+
+// findPackageVar returns the spec declaring the package-level variable
+// name in files and its position in that spec, or nil.
+func findPackageVar(files []*ast.File, name string) (*ast.ValueSpec, int) {
 	for _, file := range files {
 		for _, decl := range file.Decls {
 			gen, ok := decl.(*ast.GenDecl)
@@ -155,24 +174,14 @@ func TestVersionVariableExists(t *testing.T) {
 			for _, spec := range gen.Specs {
 				vs := spec.(*ast.ValueSpec)
 				for i, n := range vs.Names {
-					if n.Name != "version" {
-						continue
+					if n.Name == name {
+						return vs, i
 					}
-					// -X sets only a string variable initialised to a
-					// constant or not at all.
-					if len(vs.Values) > i {
-						if lit, ok := vs.Values[i].(*ast.BasicLit); !ok || lit.Kind != token.STRING {
-							t.Errorf("main.version is not initialised to a string literal, so -X cannot set it")
-						}
-					} else if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "string" {
-						t.Errorf("main.version is not a string, so -X cannot set it")
-					}
-					return
 				}
 			}
 		}
 	}
-	t.Error("cmd/accounts declares no package-level var version for -X main.version")
+	return nil, 0
 }
 
 // dockerignored tells whether the build context leaves path out, the way

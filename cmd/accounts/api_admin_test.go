@@ -36,6 +36,16 @@ func TestAdminEndpoints(t *testing.T) {
 	admin, adminID := s.as(root, "admin", "admin1")
 	user, userID := s.as(nil, "user", "user1")
 
+	adminCreates(t, root, admin, user)
+	adminReads(t, s, admin, user, rootID, userID)
+	adminChangesRoles(t, root, admin, adminID, userID)
+	adminDeactivates(t, s, admin, user, userID)
+	adminSetsPassword(t, s, admin, user, rootID, adminID, userID)
+}
+
+// adminCreates checks POST /users: who may create whom, and its errors.
+func adminCreates(t *testing.T, root, admin, user *client) {
+	t.Helper()
 	// POST /users
 	expect(t, admin.do("POST", "/api/v1/users", map[string]string{"username": "admin2", "password": "admin-password", "role": "admin"}), 403, "forbidden")
 	expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": "root2", "password": "root-password", "role": "super_admin"}), 422, "validation_failed")
@@ -51,7 +61,11 @@ func TestAdminEndpoints(t *testing.T) {
 	if u := getUser(t, admin, created.ID); u.Role != "user" || !u.IsActive {
 		t.Fatalf("created %+v, want an active user", u)
 	}
+}
 
+// adminReads checks GET /users/{id}: unknown and malformed ids, and who may read.
+func adminReads(t *testing.T, s *server, admin, user *client, rootID, userID string) {
+	t.Helper()
 	// GET /users/{id}
 	expect(t, admin.do("GET", "/api/v1/users/0192d4e0-7c1a-7b3e-9f00-123456789abc", nil), 404, "user_not_found")
 	for _, bad := range []string{"nope", "0192d4e0-7c1a-7b3e-9f00-123456789ab", "{0192d4e0-7c1a-7b3e-9f00-123456789abc}", "urn:uuid:0192d4e0-7c1a-7b3e-9f00-123456789abc", "0192d4e07c1a7b3e9f00123456789abc", "%27%20OR%201=1--"} {
@@ -67,7 +81,11 @@ func TestAdminEndpoints(t *testing.T) {
 	if u := getUser(t, admin, rootID); u.Role != "super_admin" {
 		t.Fatalf("root is %+v", u)
 	}
+}
 
+// adminChangesRoles checks that no-op changes write nothing, then grant and revoke.
+func adminChangesRoles(t *testing.T, root, admin *client, adminID, userID string) {
+	t.Helper()
 	// Idempotency: no-op changes answer 204 and write nothing.
 	before := getUser(t, root, userID)
 	for _, step := range []struct{ method, path string }{
@@ -99,7 +117,11 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatalf("after revoke %+v", u)
 	}
 	expect(t, root.do("PUT", "/api/v1/users/0192d4e0-7c1a-7b3e-9f00-123456789abc/roles/admin", nil), 404, "user_not_found")
+}
 
+// adminDeactivates checks deactivation and activation.
+func adminDeactivates(t *testing.T, s *server, admin, user *client, userID string) {
+	t.Helper()
 	// Deactivate: the user's sessions end; the user stays listed; a second
 	// deactivation writes nothing.
 	expect(t, admin.do("DELETE", "/api/v1/users/"+userID+"/activation", nil), 204)
@@ -115,7 +137,11 @@ func TestAdminEndpoints(t *testing.T) {
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "user1", "password": "wrong-password"}), 401, "invalid_credentials")
 	expect(t, admin.do("PUT", "/api/v1/users/"+userID+"/activation", nil), 204)
 	expect(t, admin.do("PUT", "/api/v1/users/0192d4e0-7c1a-7b3e-9f00-123456789abc/activation", nil), 404, "user_not_found")
+}
 
+// adminSetsPassword checks PUT /users/{id}/password.
+func adminSetsPassword(t *testing.T, s *server, admin, user *client, rootID, adminID, userID string) {
+	t.Helper()
 	// PUT /users/{id}/password: the target's sessions end, the new
 	// password works.
 	pw1, pw2 := "pw-"+randomHex(6), "pw-"+randomHex(6)
@@ -273,36 +299,9 @@ func TestRoleMatrix(t *testing.T) {
 				name := fmt.Sprintf("%s/%s/%s", callerRole, a.name, targetRole)
 				// A fresh target per cell, so one cell's change (a grant,
 				// a deactivation) cannot decide another's outcome.
-				var targetID string
 				n++
-				switch targetRole {
-				case "self":
-					targetID = callerIDs[callerRole]
-				case "super_admin":
-					s.createSuperAdmin(fmt.Sprintf("tsuper%02d", n), "pw-"+randomHex(6))
-					targetID = idOf(t, root, fmt.Sprintf("tsuper%02d", n))
-				case "admin":
-					r := root.do("POST", "/api/v1/users", map[string]string{"username": fmt.Sprintf("tadmin%02d", n), "password": "target-password", "role": "admin"})
-					expect(t, r, 201)
-					targetID = createdID(t, r)
-				default:
-					r := root.do("POST", "/api/v1/users", map[string]string{"username": fmt.Sprintf("tuser%02d", n), "password": "target-password"})
-					expect(t, r, 201)
-					targetID = createdID(t, r)
-				}
-				want := 204
-				switch {
-				case callerRole == "user":
-					want = 403
-				case a.read:
-					want = 200
-				case targetRole == "self":
-					want = 403
-				case a.superOnly && callerRole != "super_admin":
-					want = 403
-				case !manages[callerRole][targetRole]:
-					want = 403
-				}
+				targetID := matrixTarget(t, s, root, targetRole, n, callerIDs[callerRole])
+				want := matrixWant(callerRole, targetRole, a.read, a.superOnly, manages[callerRole])
 				r := callers[callerRole].do(a.method, "/api/v1/users/"+targetID+a.path, a.body)
 				if r.StatusCode != want {
 					t.Errorf("%s: status %d, want %d; %s", name, r.StatusCode, want, r.body)
@@ -332,6 +331,45 @@ func TestRoleMatrix(t *testing.T) {
 		}
 	}
 	s.addSecret("target-password")
+}
+
+// matrixTarget returns the id of a fresh user of targetRole, the n-th, or
+// selfID for "self".
+func matrixTarget(t *testing.T, s *server, root *client, targetRole string, n int, selfID string) string {
+	t.Helper()
+	switch targetRole {
+	case "self":
+		return selfID
+	case "super_admin":
+		s.createSuperAdmin(fmt.Sprintf("tsuper%02d", n), "pw-"+randomHex(6))
+		return idOf(t, root, fmt.Sprintf("tsuper%02d", n))
+	case "admin":
+		r := root.do("POST", "/api/v1/users", map[string]string{"username": fmt.Sprintf("tadmin%02d", n), "password": "target-password", "role": "admin"})
+		expect(t, r, 201)
+		return createdID(t, r)
+	default:
+		r := root.do("POST", "/api/v1/users", map[string]string{"username": fmt.Sprintf("tuser%02d", n), "password": "target-password"})
+		expect(t, r, 201)
+		return createdID(t, r)
+	}
+}
+
+// matrixWant is the status a caller of callerRole gets for an action on a
+// target of targetRole; manages lists the roles the caller manages.
+func matrixWant(callerRole, targetRole string, read, superOnly bool, manages map[string]bool) int {
+	switch {
+	case callerRole == "user":
+		return 403
+	case read:
+		return 200
+	case targetRole == "self":
+		return 403
+	case superOnly && callerRole != "super_admin":
+		return 403
+	case !manages[targetRole]:
+		return 403
+	}
+	return 204
 }
 
 func createdID(t *testing.T, r *response) string {

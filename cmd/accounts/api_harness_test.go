@@ -240,7 +240,7 @@ func (s *server) loadDocument() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	doc, err := openapi3.NewLoader().LoadFromData(raw)
 	if err != nil {
@@ -397,7 +397,7 @@ func (c *client) do(method, path string, body any, o ...opts) *response {
 	if err != nil {
 		c.s.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.s.t.Fatal(err)
@@ -566,7 +566,7 @@ func (s *server) getMetrics() *response {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		s.t.Fatal(err)
@@ -634,7 +634,7 @@ func (s *server) sqlOn(dbURL, query string, args ...any) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer c.Close(ctx)
+	defer func() { _ = c.Close(ctx) }()
 	if _, err := c.Exec(ctx, query, args...); err != nil {
 		s.t.Fatal(err)
 	}
@@ -665,7 +665,7 @@ func (s *server) queryRow(dest any, query string, args ...any) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer c.Close(ctx)
+	defer func() { _ = c.Close(ctx) }()
 	if err := c.QueryRow(ctx, query, args...).Scan(dest); err != nil {
 		s.t.Fatal(err)
 	}

@@ -20,35 +20,38 @@ func TestBreakGlassOnSuperAdmin(t *testing.T) {
 	s.createSuperAdmin("root1", "root-password-1")
 	root := s.newClient(false)
 	root.login("root1", "root-password-1")
-	cli := func(stdin string, args ...string) (string, error) {
-		t.Helper()
-		return runWithStdin(env, stdin, append([]string{"users"}, args...)...)
-	}
-	mustCLI := func(stdin string, args ...string) string {
-		t.Helper()
-		out, err := cli(stdin, args...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		return out
-	}
+	c := breakGlassCLI{t: t, env: env}
 
+	breakGlassSetPassword(t, s, root, c)
+	breakGlassGuard(t, s, root, c)
+	breakGlassRevokeAndDemote(t, s, root, c)
+	breakGlassList(t, c)
+	breakGlassAudited(t, s)
+}
+
+// breakGlassSetPassword checks users set-password: the old session ends, the new password works, the old not.
+func breakGlassSetPassword(t *testing.T, s *server, root *client, c breakGlassCLI) {
+	t.Helper()
 	// Reset: the old session ends, the new password works, the old not.
 	s.addSecret("root-password-2")
-	out := mustCLI("root-password-2\n", "set-password", "--username", "ROOT1")
+	out := c.must("root-password-2\n", "set-password", "--username", "ROOT1")
 	if !strings.Contains(out, "set the password of root1") || !strings.Contains(out, "sessions ended: 1") {
 		t.Fatalf("set-password printed:\n%s", out)
 	}
 	expect(t, root.do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "root1", "password": "root-password-1"}), http.StatusUnauthorized, "invalid_credentials")
 	root.login("root1", "root-password-2")
-	if out, err := cli("short\n", "set-password", "--username", "root1"); err == nil || !strings.Contains(err.Error(), "password must be at least 8 characters") {
+	if out, err := c.run("short\n", "set-password", "--username", "root1"); err == nil || !strings.Contains(err.Error(), "password must be at least 8 characters") {
 		t.Fatalf("short password: %v\n%s", err, out)
 	}
+}
 
+// breakGlassGuard checks the last-super-admin guard of deactivate, and --force.
+func breakGlassGuard(t *testing.T, s *server, root *client, c breakGlassCLI) {
+	t.Helper()
 	// The guard: root1 is the only active super admin.
 	for _, args := range [][]string{{"deactivate", "--username", "root1"}, {"set-role", "--username", "root1", "admin"}} {
-		if out, err := cli("", args...); err == nil || !strings.Contains(err.Error(), "last active super admin") || !strings.Contains(err.Error(), "--force") {
+		if out, err := c.run("", args...); err == nil || !strings.Contains(err.Error(), "last active super admin") || !strings.Contains(err.Error(), "--force") {
 			t.Fatalf("%v on the last super admin: %v\n%s", args, err, out)
 		}
 	}
@@ -56,26 +59,30 @@ func TestBreakGlassOnSuperAdmin(t *testing.T) {
 
 	// With a second super admin the guard lets root1 go.
 	s.createSuperAdmin("root2", "root-password-3")
-	out = mustCLI("", "deactivate", "--username", "root1")
+	out := c.must("", "deactivate", "--username", "root1")
 	if !strings.Contains(out, "state: active -> inactive") || !strings.Contains(out, "sessions ended: 1") {
 		t.Fatalf("deactivate printed:\n%s", out)
 	}
 	expect(t, root.do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "root1", "password": "root-password-2"}), http.StatusForbidden, "account_inactive")
-	if out := mustCLI("", "deactivate", "--username", "root1"); !strings.Contains(out, "nothing changed") {
+	if out := c.must("", "deactivate", "--username", "root1"); !strings.Contains(out, "nothing changed") {
 		t.Fatalf("second deactivate printed:\n%s", out)
 	}
 	// Now root2 is the last one: --force overrides the guard.
-	if _, err := cli("", "deactivate", "--username", "root2"); err == nil {
+	if _, err := c.run("", "deactivate", "--username", "root2"); err == nil {
 		t.Fatal("deactivated the last active super admin without --force")
 	}
-	mustCLI("", "activate", "--username", "root1")
+	c.must("", "activate", "--username", "root1")
 	root.login("root1", "root-password-2")
+}
 
+// breakGlassRevokeAndDemote checks revoke-sessions and set-role, the guard included.
+func breakGlassRevokeAndDemote(t *testing.T, s *server, root *client, c breakGlassCLI) {
+	t.Helper()
 	// Revoke sessions: every session of the user ends.
 	other := s.newClient(false)
 	other.login("root1", "root-password-2")
-	out = mustCLI("", "revoke-sessions", "--username", "root1")
+	out := c.must("", "revoke-sessions", "--username", "root1")
 	if !strings.Contains(out, "sessions ended: 2") {
 		t.Fatalf("revoke-sessions printed:\n%s", out)
 	}
@@ -84,7 +91,7 @@ func TestBreakGlassOnSuperAdmin(t *testing.T) {
 
 	// Demote: root1 becomes an admin, and its next request acts as one.
 	root.login("root1", "root-password-2")
-	out = mustCLI("", "set-role", "--username", "root1", "admin")
+	out = c.must("", "set-role", "--username", "root1", "admin")
 	if !strings.Contains(out, "role: super_admin -> admin") {
 		t.Fatalf("set-role printed:\n%s", out)
 	}
@@ -96,39 +103,47 @@ func TestBreakGlassOnSuperAdmin(t *testing.T) {
 		t.Fatalf("role after the demotion: %q", acct.Role)
 	}
 	// root2 is the last super admin again; --force demotes it.
-	if _, err := cli("", "set-role", "--username", "root2", "user"); err == nil {
+	if _, err := c.run("", "set-role", "--username", "root2", "user"); err == nil {
 		t.Fatal("demoted the last active super admin without --force")
 	}
-	mustCLI("", "set-role", "--username", "root2", "user", "--force")
+	c.must("", "set-role", "--username", "root2", "user", "--force")
 	if n := s.queryInt(`SELECT count(*) FROM users WHERE role = 'SUPER_ADMIN' AND is_active`); n != 0 {
 		t.Fatalf("%d active super admins after the forced demotion", n)
 	}
+}
 
+// breakGlassList checks users list and its filters, and an unknown user.
+func breakGlassList(t *testing.T, c breakGlassCLI) {
+	t.Helper()
 	// The listing, with its filters.
 	var listed []struct {
 		Username string `json:"username"`
 		Role     string `json:"role"`
 		IsActive bool   `json:"is_active"`
 	}
-	if err := json.Unmarshal([]byte(mustCLI("", "list", "--json", "--role", "admin")), &listed); err != nil {
+	if err := json.Unmarshal([]byte(c.must("", "list", "--json", "--role", "admin")), &listed); err != nil {
 		t.Fatal(err)
 	}
 	if len(listed) != 1 || listed[0].Username != "root1" || !listed[0].IsActive {
 		t.Fatalf("list --role admin: %+v", listed)
 	}
-	if out := mustCLI("", "list"); !strings.Contains(out, "USERNAME") || !strings.Contains(out, "root2") {
+	if out := c.must("", "list"); !strings.Contains(out, "USERNAME") || !strings.Contains(out, "root2") {
 		t.Fatalf("list printed:\n%s", out)
 	}
-	if out := mustCLI("", "list", "--inactive"); strings.Contains(out, "root") {
+	if out := c.must("", "list", "--inactive"); strings.Contains(out, "root") {
 		t.Fatalf("list --inactive shows active users:\n%s", out)
 	}
-	if _, err := cli("", "list", "--role", "owner"); err == nil {
+	if _, err := c.run("", "list", "--role", "owner"); err == nil {
 		t.Fatal("list --role owner accepted")
 	}
-	if _, err := cli("", "revoke-sessions", "--username", "nobody1"); err == nil || !strings.Contains(err.Error(), "no user is named") {
+	if _, err := c.run("", "revoke-sessions", "--username", "nobody1"); err == nil || !strings.Contains(err.Error(), "no user is named") {
 		t.Fatalf("unknown user: %v", err)
 	}
+}
 
+// breakGlassAudited checks that every change has its audit row, with the operator as the actor.
+func breakGlassAudited(t *testing.T, s *server) {
+	t.Helper()
 	// Every change has its row, with the operator as the actor.
 	got := s.queryString(`SELECT string_agg(action, ' ' ORDER BY occurred_at, id) FROM audit_events WHERE actor_id IS NULL AND actor_name LIKE 'cli:%@%'`)
 	want := "user.created user.password_set user.created user.deactivated user.activated user.sessions_revoked user.role_revoked user.role_revoked"
@@ -136,6 +151,27 @@ func TestBreakGlassOnSuperAdmin(t *testing.T) {
 		t.Fatalf("operator audit rows:\n got %s\nwant %s", got, want)
 	}
 	s.checkSecrets()
+}
+
+// breakGlassCLI runs `accounts users` commands with the server's environment.
+type breakGlassCLI struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func (c breakGlassCLI) run(stdin string, args ...string) (string, error) {
+	c.t.Helper()
+	return runWithStdin(c.env, stdin, append([]string{"users"}, args...)...)
+}
+
+// must runs the command and fails the test when it fails.
+func (c breakGlassCLI) must(stdin string, args ...string) string {
+	c.t.Helper()
+	out, err := c.run(stdin, args...)
+	if err != nil {
+		c.t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return out
 }
 
 // TestAuditListCommand reads the trail from the command line with its

@@ -113,7 +113,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 			t.Errorf("cleanup: %v", err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
@@ -146,7 +146,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("dev returned %v", err)

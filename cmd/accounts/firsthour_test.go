@@ -156,7 +156,7 @@ func TestProbesAnswerHeadAndHealthcheckTakesABaseURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("HEAD %s = %d, want 200", path, resp.StatusCode)
 		}
@@ -252,7 +252,8 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	}
 	err = cmd.Wait()
 	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+	interrupted := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT
+	if err != nil && !interrupted {
 		t.Fatalf("make run after Ctrl-C: %v\n%s", err, out.String())
 	}
 	if strings.Contains(out.String(), "make: ***") {
@@ -272,7 +273,7 @@ func dropDatabase(t *testing.T, serverURL, name string) {
 		t.Errorf("cleanup: %v", err)
 		return
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}

@@ -24,7 +24,11 @@ func TestServeSetsMemoryLimit(t *testing.T) {
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 	s0 := startServer(t, nil) // the harness sets runtime.memory_limit_mib=0
-	defer s0.stop()
+	defer func() {
+		if err := s0.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("runtime.memory_limit_mib=0 changed the limit to %d", got)
 	}

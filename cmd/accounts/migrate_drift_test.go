@@ -22,7 +22,7 @@ func TestMigrateDriftCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.Exec("CREATE INDEX ix_dba_users_active ON users (is_active)"); err != nil {
 		t.Fatal(err)
 	}

@@ -211,7 +211,7 @@ func TestMetricsOnSeparateAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var b strings.Builder
 		_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
 		return resp.StatusCode, b.String()
@@ -234,7 +234,7 @@ func TestMetricsOnSeparateAddress(t *testing.T) {
 		t.Fatalf("serve returned %v", err)
 	}
 	if conn, err := net.DialTimeout("tcp", m[1], time.Second); err == nil {
-		conn.Close()
+		_ = conn.Close()
 		t.Error("the metrics listener still accepts connections after the server stopped")
 	}
 }
@@ -262,7 +262,7 @@ func TestReadinessReadsTheRevisionTableOfTheSearchPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = conn.Exec(ctx, `ALTER TABLE atlas_schema_revisions.atlas_schema_revisions SET SCHEMA public`)
-	conn.Close(ctx)
+	_ = conn.Close(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,12 +294,12 @@ func TestReadinessTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
 	// Every read of the revision table now waits for this transaction.
 	if _, err := tx.Exec(ctx, `LOCK TABLE atlas_schema_revisions.atlas_schema_revisions IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
@@ -390,7 +390,7 @@ func (s *server) inFlight(method, path, token string) <-chan string {
 			result <- "error: " + err.Error()
 			return
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		result <- fmt.Sprint(resp.StatusCode)
 	}()
 	return result
@@ -403,7 +403,7 @@ func waitRefused(t *testing.T, addr string) {
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 		} else if errors.Is(err, syscall.ECONNREFUSED) {
 			return
 		}
@@ -558,7 +558,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	_, err = runWithStdin(env, "", "healthcheck", "--url", "http://"+closed+"/readyz", "--timeout", "2s")
 	if err == nil || !strings.Contains(err.Error(), closed) || exitCode(err) != 1 {
 		t.Fatalf("healthcheck of nothing: %v", err)

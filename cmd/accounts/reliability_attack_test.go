@@ -150,27 +150,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 	}
 
 	root, _ := s.as(nil, "super_admin", "root1")
-	passwords := map[string]string{}
-	callers := map[string]func() *client{}
-	// Each cell gets a fresh session, since logout and password changes
-	// end sessions.
-	for _, role := range []string{"user", "admin", "super_admin"} {
-		name := strings.ReplaceAll(role, "_", "") + "1"
-		pw := "pw-" + randomHex(6)
-		passwords[role] = pw
-		s.addSecret(pw)
-		switch role {
-		case "super_admin":
-			s.createSuperAdmin(name, pw)
-		default:
-			expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": name, "password": pw, "role": role}), created)
-		}
-		callers[role] = func() *client {
-			c := s.newClient(false)
-			c.login(name, pw)
-			return c
-		}
-	}
+	passwords, callers := roleCallers(t, s, root)
 	callers["anonymous"] = func() *client { return s.newClient(false) }
 	n := 0
 	target := func() string {
@@ -189,23 +169,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 			c := callers[role]()
 			n++
 			p := strings.ReplaceAll(path, "{id}", target())
-			var body any
-			switch op {
-			case "POST /api/v1/account/signup":
-				body = map[string]string{"username": fmt.Sprintf("newcomer%03d", n), "password": "newcomer-password"}
-			case "POST /api/v1/account/login":
-				body = map[string]string{"username": "loginuser", "password": "target-password"}
-			case "PUT /api/v1/account/password":
-				pw := passwords[role]
-				if role == "anonymous" {
-					pw = "no-password"
-				}
-				body = map[string]string{"current_password": pw, "new_password": pw + "-2"}
-			case "POST /api/v1/users":
-				body = map[string]string{"username": fmt.Sprintf("created%03d", n), "password": "created-password"}
-			case "PUT /api/v1/users/{id}/password":
-				body = map[string]string{"password": "reset-password"}
-			}
+			body := endpointBody(op, role, n, passwords)
 			r := c.do(method, p, body)
 			cells++
 			if r.StatusCode != want {
@@ -222,6 +186,55 @@ func TestEveryEndpointByRole(t *testing.T) {
 	s.addSecret("created-password")
 	s.addSecret("reset-password")
 	t.Logf("%d operations × 4 callers = %d cells, each as the table says", len(rules), cells)
+}
+
+// roleCallers creates a user, an admin and a super admin, and returns
+// their passwords and, per role, a function that logs in a fresh session.
+func roleCallers(t *testing.T, s *server, root *client) (passwords map[string]string, callers map[string]func() *client) {
+	t.Helper()
+	passwords, callers = map[string]string{}, map[string]func() *client{}
+	// Each cell gets a fresh session, since logout and password changes
+	// end sessions.
+	for _, role := range []string{"user", "admin", "super_admin"} {
+		name := strings.ReplaceAll(role, "_", "") + "1"
+		pw := "pw-" + randomHex(6)
+		passwords[role] = pw
+		s.addSecret(pw)
+		switch role {
+		case "super_admin":
+			s.createSuperAdmin(name, pw)
+		default:
+			expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": name, "password": pw, "role": role}), http.StatusCreated)
+		}
+		callers[role] = func() *client {
+			c := s.newClient(false)
+			c.login(name, pw)
+			return c
+		}
+	}
+	return passwords, callers
+}
+
+// endpointBody is the request body of operation op for the n-th cell, as
+// a caller of role.
+func endpointBody(op, role string, n int, passwords map[string]string) any {
+	switch op {
+	case "POST /api/v1/account/signup":
+		return map[string]string{"username": fmt.Sprintf("newcomer%03d", n), "password": "newcomer-password"}
+	case "POST /api/v1/account/login":
+		return map[string]string{"username": "loginuser", "password": "target-password"}
+	case "PUT /api/v1/account/password":
+		pw := passwords[role]
+		if role == "anonymous" {
+			pw = "no-password"
+		}
+		return map[string]string{"current_password": pw, "new_password": pw + "-2"}
+	case "POST /api/v1/users":
+		return map[string]string{"username": fmt.Sprintf("created%03d", n), "password": "created-password"}
+	case "PUT /api/v1/users/{id}/password":
+		return map[string]string{"password": "reset-password"}
+	}
+	return nil
 }
 
 // TestCSRFOnEveryStateChange sends every state-changing endpoint, with the
@@ -348,6 +361,19 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		`' OR '1'='1' /* ` + salt + ` */`,
 		strings.Repeat("%", 120) + salt,
 	}
+	metaPasswordsRoundTrip(t, s, root, passwords)
+	metaUsernamesVerbatim(t, s, root)
+	metas := []string{`'; DROP TABLE users; --`, `%`, `_`, `\`, `'`, `"`, "\x00", "😀", `admin' --`, `1 OR 1=1`, `username desc; --`, `$$`}
+	metaRefused(t, s, root, metas)
+	forged := metaForgedCursors(t, root, metas)
+	metaTablesIntact(t, s)
+	t.Logf("%d metacharacter passwords round-tripped through sign-up, login, change and reset; %d metacharacter values refused with 4xx in usernames, 7 query parameters and path ids; %d forged cursors answered 200 or 422",
+		len(passwords), len(metas), forged)
+}
+
+// metaPasswordsRoundTrip signs up, logs in, changes and resets each password verbatim; no near variant logs in.
+func metaPasswordsRoundTrip(t *testing.T, s *server, root *client, passwords []string) {
+	t.Helper()
 	for i, pw := range passwords {
 		s.addSecret(pw)
 		name := fmt.Sprintf("meta%02d", i)
@@ -365,15 +391,18 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		s.addSecret(next)
 		expect(t, c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": pw, "new_password": next}), http.StatusOK)
 		s.newClient(false).login(name, next)
-		var me userJSON
-		me = getUser(t, root, idOfUser(t, c))
+		me := getUser(t, root, idOfUser(t, c))
 		expect(t, root.do("PUT", "/api/v1/users/"+me.ID+"/password", map[string]string{"password": pw}), http.StatusNoContent)
 		s.newClient(false).login(name, pw)
 	}
 	// Created by an admin, with a metacharacter password.
 	expect(t, root.do("POST", "/api/v1/users", map[string]string{"username": "Made_By.Admin-1", "password": passwords[0]}), http.StatusCreated)
 	s.newClient(false).login("made_by.admin-1", passwords[0])
+}
 
+// metaUsernamesVerbatim checks that usernames keep case and separators and _ is no wildcard.
+func metaUsernamesVerbatim(t *testing.T, s *server, root *client) {
+	t.Helper()
 	// Usernames: case and separators verbatim; _ is not a wildcard.
 	for _, name := range []string{"O_Brien-x.Y", "ab_cd", "abXcd", "A.B-C_D.e"} {
 		pw := "pw-" + name + "-" + randomHex(4)
@@ -392,9 +421,12 @@ func TestMetacharactersVerbatim(t *testing.T) {
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/signup", map[string]string{"username": "AB_CD", "password": "whatever-password"}), http.StatusConflict, "username_taken")
 	expect(t, s.newClient(false).do("POST", "/api/v1/account/signup", map[string]string{"username": "abycd", "password": "whatever-password"}), http.StatusCreated)
 	s.addSecret("whatever-password")
+}
 
+// metaRefused checks that where metacharacters are not allowed they get a 4xx, never a 5xx.
+func metaRefused(t *testing.T, s *server, root *client, metas []string) {
+	t.Helper()
 	// Where metacharacters are not allowed: 4xx, never 5xx.
-	metas := []string{`'; DROP TABLE users; --`, `%`, `_`, `\`, `'`, `"`, "\x00", "😀", `admin' --`, `1 OR 1=1`, `username desc; --`, `$$`}
 	for _, m := range metas {
 		if m != "_" { // the one the username rules allow (tested above)
 			for _, r := range []*response{
@@ -412,9 +444,13 @@ func TestMetacharactersVerbatim(t *testing.T) {
 		expect(t, root.do("GET", "/api/v1/users/"+url.PathEscape(m), nil), http.StatusUnprocessableEntity, "validation_failed")
 	}
 	s.addSecret("meta-password")
+}
+
+// metaForgedCursors sends forged keyset cursors: a key with metacharacters is just a value; one PostgreSQL cannot hold (NUL) or that does not parse is a 422.
+func metaForgedCursors(t *testing.T, root *client, metas []string) (forged int) {
+	t.Helper()
 	// Forged keyset cursors: a key with metacharacters is just a value; one
 	// PostgreSQL cannot hold (NUL) or that does not parse is a 422.
-	forged := 0
 	cursors := []string{`{"s":"username","k":"\ud800","id":"0192d4e0-7c1a-7b3e-9f00-123456789abc"}`}
 	for _, sortField := range []string{"username", "role", "is_active", "created_at", "updated_at"} {
 		for _, key := range append(slices.Clone(metas), "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999+14:00", "true", "ADMIN", strings.Repeat("x", 5000)) {
@@ -430,18 +466,22 @@ func TestMetacharactersVerbatim(t *testing.T) {
 			t.Errorf("cursor %s: %d, want 200 or 422; %s", cursor, r.StatusCode, r.body)
 		}
 	}
+	return forged
+}
+
+// metaTablesIntact checks that the tables are still there.
+func metaTablesIntact(t *testing.T, s *server) {
+	t.Helper()
 	var tables int
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, s.dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'auth_sessions')`).Scan(&tables); err != nil || tables != 2 {
 		t.Fatalf("tables: %d, %v", tables, err)
 	}
-	t.Logf("%d metacharacter passwords round-tripped through sign-up, login, change and reset; %d metacharacter values refused with 4xx in usernames, 7 query parameters and path ids; %d forged cursors answered 200 or 422",
-		len(passwords), len(metas), forged)
 }
 
 // idOfUser returns the id of the client's own user.

@@ -118,7 +118,7 @@ func tableDigest(t *testing.T, s *server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	var digest string
 	if err := conn.QueryRow(ctx, `SELECT
 		'users ' || (SELECT count(*) FROM users) || ' ' || (SELECT coalesce(md5(string_agg(u::text, '|' ORDER BY u.id)), '') FROM users u) ||
@@ -252,127 +252,163 @@ func (g *badGen) garbageSegment() string {
 	return url.PathEscape(seg) + g.pick("", "%00", "%2F", "%2e%2e", "%25", "%C0%AF", "..", "~", ";x=1")
 }
 
+// badRequest is a malformed request in the making.
+type badRequest struct {
+	kind, method, path string
+	body               []byte
+	token              string
+	header             http.Header
+}
+
 // request builds one malformed request and names its kind.
 func (g *badGen) request(base string, authed []*client) (string, *http.Request) {
-	var (
-		kind   string
-		method = http.MethodGet
-		path   string
-		body   []byte
-		token  string
-		header = http.Header{}
-	)
+	br := &badRequest{method: http.MethodGet, header: http.Header{}}
 	withToken := g.r.IntN(2) == 0
 	if withToken {
-		token = authed[g.r.IntN(len(authed))].token
+		br.token = authed[g.r.IntN(len(authed))].token
 	}
 	switch g.r.IntN(8) {
-	case 0, 1: // a malformed body to an endpoint that takes one
-		kind = "body"
-		ep := []struct {
-			method, path string
-			fields       []string
-		}{
-			{"POST", "/api/v1/account/signup", []string{"username", "password"}},
-			{"POST", "/api/v1/account/login", []string{"username", "password"}},
-			{"PUT", "/api/v1/account/password", []string{"current_password", "new_password"}},
-			{"POST", "/api/v1/users", []string{"username", "password", "role"}},
-			// a user nobody may touch, or one that does not exist
-			{"PUT", "/api/v1/users/" + g.pick(g.rootID, "0192d4e0-7c1a-7b3e-9f00-123456789abc") + "/password", []string{"password"}},
-		}[g.r.IntN(5)]
-		method, path, body = ep.method, ep.path, g.body(ep.fields...)
-		header.Set("Content-Type", g.pick("application/json", "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain",
-			"application/json; charset", "application/jsonx", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", headerSafe(g.junk(20))))
-	case 2: // an unknown or malformed path, with any method
-		kind = "path"
-		method = g.pick("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "PROPFIND")
-		path = g.pick("", "/api", "/api/v1", "/api/v1/account", "/api/v1/users", "/API/v1", "/api/v2", "//api/v1", "/api/v1/users/x") + "/" + g.garbageSegment()
-		if g.r.IntN(3) == 0 {
-			path += "/" + g.garbageSegment()
-		}
-	case 3: // a malformed user id in every /users/{id} route
-		kind = "id"
-		sub := g.pick("", "/password", "/roles/admin", "/activation")
-		method = map[string]string{"": "GET", "/password": "PUT", "/roles/admin": g.pick("PUT", "DELETE"), "/activation": g.pick("PUT", "DELETE")}[sub]
-		id := g.pick("nope", "0192d4e0-7c1a-7b3e-9f00-123456789ab", "0192d4e07c1a7b3e9f00123456789abc", "{0192d4e0-7c1a-7b3e-9f00-123456789abc}",
-			"urn:uuid:0192d4e0-7c1a-7b3e-9f00-123456789abc", "0192D4E0-7C1A-7B3E-9F00-123456789ABCD", "00000000-0000-0000-0000-00000000000g", "%27%20OR%201=1--", url.PathEscape(g.junk(40)))
-		path = "/api/v1/users/" + id + sub
-		if method == "PUT" && sub == "/password" {
-			body = g.body("password")
-			header.Set("Content-Type", "application/json")
-		}
-	case 4: // malformed query parameters of the listing
-		kind = "query"
-		q := url.Values{}
-		for range 1 + g.r.IntN(4) {
-			q.Add(g.pick("limit", "offset", "sort", "order", "role", "is_active", "after", "LIMIT", g.junk(4)),
-				g.pick("-1", "0", "101", "1e3", "0x10", "9999999999999999999999", "NaN", "", "username;", "password_hash", "username' --", "1 OR 1=1", "%", "_", `\`, "ADMIN", "TRUE", "1", g.junk(30)))
-		}
-		path = "/api/v1/users?" + q.Encode()
-		if g.r.IntN(4) == 0 {
-			path = "/api/v1/users?" + g.pick("limit=%ZZ", "limit=%", "sort=%00", "&&&", "=", "a==b", "limit=1&limit=2&limit=x", "%E0%A4%A")
-		}
-	case 5: // a malformed or forged credential, never a valid one
-		kind = "credential"
-		token = ""
-		method = g.pick("GET", "PUT", "DELETE", "POST")
-		path = g.pick("/api/v1/account", "/api/v1/account/logout", "/api/v1/account/password", "/api/v1/users", "/api/v1/users/"+g.rootID+"/activation")
-		random := make([]byte, 32)
-		for i := range random {
-			random[i] = byte(g.r.IntN(256))
-		}
-		forged := base64.RawURLEncoding.EncodeToString(random)
-		switch g.r.IntN(3) {
-		case 0:
-			header.Set("Authorization", g.pick("Bearer "+forged, "bearer "+forged, "Bearer  "+forged, "Bearer "+forged+"=", "Basic "+forged, "Bearer",
-				"Bearer "+strings.Repeat("A", 8000), "Bearer ' OR '1'='1", "Token "+forged, "Bearer "+forged[:42], "Bearer "+forged+" extra", forged))
-		case 1:
-			header.Set("Cookie", g.pick("access_token="+forged, "access_token=", "access_token="+forged+"; access_token="+forged[1:], `access_token="`+forged+`"`,
-				"access_token="+url.QueryEscape(g.junk(30)), "access_token="+strings.Repeat("x", 4000), "other=1", "access_token"))
-		default:
-			header.Set("Authorization", "Bearer "+forged)
-			header.Set("Cookie", "access_token="+forged)
-			header.Set("Origin", g.pick("null", "http://evil.example", base, ""))
-		}
-		if method != "GET" && method != "DELETE" {
-			body = g.body("current_password", "new_password", "username", "password")
-			header.Set("Content-Type", g.pick("application/json", "text/plain"))
-		}
-	case 6: // malformed headers on a read that needs a session
-		kind = "header"
-		method = "GET"
-		path = g.pick("/api/v1/account", "/api/v1/users", "/livez", "/readyz", "/openapi.json")
-		for range 1 + g.r.IntN(4) {
-			name := g.pick("Origin", "X-Forwarded-For", "X-Real-IP", "Content-Type", "Accept", "Accept-Encoding", "Range", "If-None-Match", "X-Request-ID", "Forwarded", "Host-Override", "Transfer-Encoding-X")
-			header.Set(name, headerSafe(g.junk(60)))
-		}
-	default: // state changes without a usable session or CSRF proof
-		kind = "unauthorized-change"
-		method = g.pick("PUT", "DELETE")
-		path = "/api/v1/users/" + g.rootID + g.pick("/activation", "/roles/admin", "/password")
-		if !withToken || g.r.IntN(2) == 0 {
-			token = ""
-			header.Set("Cookie", "access_token="+headerSafe(g.junk(43)))
-		}
-		header.Set("Content-Type", g.pick("text/plain", "application/x-www-form-urlencoded", "application/json"))
-		body = []byte(`{"password":"` + g.junk(5) + `"}`)
+	case 0, 1:
+		g.badBody(br)
+	case 2:
+		g.badPath(br)
+	case 3:
+		g.badID(br)
+	case 4:
+		g.badQuery(br)
+	case 5:
+		g.badCredential(br, base)
+	case 6:
+		g.badHeader(br)
+	default:
+		g.badChange(br, withToken)
 	}
-	if token != "" && header.Get("Authorization") == "" {
-		header.Set("Authorization", "Bearer "+token)
+	if br.token != "" && br.header.Get("Authorization") == "" {
+		br.header.Set("Authorization", "Bearer "+br.token)
 	}
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if br.body != nil {
+		rd = bytes.NewReader(br.body)
 	}
-	req, err := http.NewRequest(method, base+path, rd)
+	req, err := http.NewRequest(br.method, base+br.path, rd)
 	if err != nil {
 		// A path the client itself refuses: fall back to an encoded one.
-		req, _ = http.NewRequest(method, base+"/api/v1/"+url.PathEscape(path), rd)
+		req, _ = http.NewRequest(br.method, base+"/api/v1/"+url.PathEscape(br.path), rd)
 	}
-	for k, v := range header {
+	for k, v := range br.header {
 		req.Header[k] = v
 	}
-	return kind, req
+	return br.kind, req
+}
+
+// badBody makes a malformed body to an endpoint that takes one.
+func (g *badGen) badBody(br *badRequest) {
+	br.kind = "body"
+	ep := []struct {
+		method, path string
+		fields       []string
+	}{
+		{"POST", "/api/v1/account/signup", []string{"username", "password"}},
+		{"POST", "/api/v1/account/login", []string{"username", "password"}},
+		{"PUT", "/api/v1/account/password", []string{"current_password", "new_password"}},
+		{"POST", "/api/v1/users", []string{"username", "password", "role"}},
+		// a user nobody may touch, or one that does not exist
+		{"PUT", "/api/v1/users/" + g.pick(g.rootID, "0192d4e0-7c1a-7b3e-9f00-123456789abc") + "/password", []string{"password"}},
+	}[g.r.IntN(5)]
+	br.method, br.path, br.body = ep.method, ep.path, g.body(ep.fields...)
+	br.header.Set("Content-Type", g.pick("application/json", "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain",
+		"application/json; charset", "application/jsonx", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", headerSafe(g.junk(20))))
+}
+
+// badPath makes an unknown or malformed path, with any method.
+func (g *badGen) badPath(br *badRequest) {
+	br.kind = "path"
+	br.method = g.pick("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "PROPFIND")
+	br.path = g.pick("", "/api", "/api/v1", "/api/v1/account", "/api/v1/users", "/API/v1", "/api/v2", "//api/v1", "/api/v1/users/x") + "/" + g.garbageSegment()
+	if g.r.IntN(3) == 0 {
+		br.path += "/" + g.garbageSegment()
+	}
+}
+
+// badID makes a malformed user id in every /users/{id} route.
+func (g *badGen) badID(br *badRequest) {
+	br.kind = "id"
+	sub := g.pick("", "/password", "/roles/admin", "/activation")
+	br.method = map[string]string{"": "GET", "/password": "PUT", "/roles/admin": g.pick("PUT", "DELETE"), "/activation": g.pick("PUT", "DELETE")}[sub]
+	id := g.pick("nope", "0192d4e0-7c1a-7b3e-9f00-123456789ab", "0192d4e07c1a7b3e9f00123456789abc", "{0192d4e0-7c1a-7b3e-9f00-123456789abc}",
+		"urn:uuid:0192d4e0-7c1a-7b3e-9f00-123456789abc", "0192D4E0-7C1A-7B3E-9F00-123456789ABCD", "00000000-0000-0000-0000-00000000000g", "%27%20OR%201=1--", url.PathEscape(g.junk(40)))
+	br.path = "/api/v1/users/" + id + sub
+	if br.method == "PUT" && sub == "/password" {
+		br.body = g.body("password")
+		br.header.Set("Content-Type", "application/json")
+	}
+}
+
+// badQuery makes malformed query parameters of the listing.
+func (g *badGen) badQuery(br *badRequest) {
+	br.kind = "query"
+	q := url.Values{}
+	for range 1 + g.r.IntN(4) {
+		q.Add(g.pick("limit", "offset", "sort", "order", "role", "is_active", "after", "LIMIT", g.junk(4)),
+			g.pick("-1", "0", "101", "1e3", "0x10", "9999999999999999999999", "NaN", "", "username;", "password_hash", "username' --", "1 OR 1=1", "%", "_", `\`, "ADMIN", "TRUE", "1", g.junk(30)))
+	}
+	br.path = "/api/v1/users?" + q.Encode()
+	if g.r.IntN(4) == 0 {
+		br.path = "/api/v1/users?" + g.pick("limit=%ZZ", "limit=%", "sort=%00", "&&&", "=", "a==b", "limit=1&limit=2&limit=x", "%E0%A4%A")
+	}
+}
+
+// badCredential makes a malformed or forged credential, never a valid one.
+func (g *badGen) badCredential(br *badRequest, base string) {
+	br.kind = "credential"
+	br.token = ""
+	br.method = g.pick("GET", "PUT", "DELETE", "POST")
+	br.path = g.pick("/api/v1/account", "/api/v1/account/logout", "/api/v1/account/password", "/api/v1/users", "/api/v1/users/"+g.rootID+"/activation")
+	random := make([]byte, 32)
+	for i := range random {
+		random[i] = byte(g.r.IntN(256))
+	}
+	forged := base64.RawURLEncoding.EncodeToString(random)
+	switch g.r.IntN(3) {
+	case 0:
+		br.header.Set("Authorization", g.pick("Bearer "+forged, "bearer "+forged, "Bearer  "+forged, "Bearer "+forged+"=", "Basic "+forged, "Bearer",
+			"Bearer "+strings.Repeat("A", 8000), "Bearer ' OR '1'='1", "Token "+forged, "Bearer "+forged[:42], "Bearer "+forged+" extra", forged))
+	case 1:
+		br.header.Set("Cookie", g.pick("access_token="+forged, "access_token=", "access_token="+forged+"; access_token="+forged[1:], `access_token="`+forged+`"`,
+			"access_token="+url.QueryEscape(g.junk(30)), "access_token="+strings.Repeat("x", 4000), "other=1", "access_token"))
+	default:
+		br.header.Set("Authorization", "Bearer "+forged)
+		br.header.Set("Cookie", "access_token="+forged)
+		br.header.Set("Origin", g.pick("null", "http://evil.example", base, ""))
+	}
+	if br.method != "GET" && br.method != "DELETE" {
+		br.body = g.body("current_password", "new_password", "username", "password")
+		br.header.Set("Content-Type", g.pick("application/json", "text/plain"))
+	}
+}
+
+// badHeader makes malformed headers on a read that needs a session.
+func (g *badGen) badHeader(br *badRequest) {
+	br.kind = "header"
+	br.method = "GET"
+	br.path = g.pick("/api/v1/account", "/api/v1/users", "/livez", "/readyz", "/openapi.json")
+	for range 1 + g.r.IntN(4) {
+		name := g.pick("Origin", "X-Forwarded-For", "X-Real-IP", "Content-Type", "Accept", "Accept-Encoding", "Range", "If-None-Match", "X-Request-ID", "Forwarded", "Host-Override", "Transfer-Encoding-X")
+		br.header.Set(name, headerSafe(g.junk(60)))
+	}
+}
+
+// badChange makes state changes without a usable session or CSRF proof.
+func (g *badGen) badChange(br *badRequest, withToken bool) {
+	br.kind = "unauthorized-change"
+	br.method = g.pick("PUT", "DELETE")
+	br.path = "/api/v1/users/" + g.rootID + g.pick("/activation", "/roles/admin", "/password")
+	if !withToken || g.r.IntN(2) == 0 {
+		br.token = ""
+		br.header.Set("Cookie", "access_token="+headerSafe(g.junk(43)))
+	}
+	br.header.Set("Content-Type", g.pick("text/plain", "application/x-www-form-urlencoded", "application/json"))
+	br.body = []byte(`{"password":"` + g.junk(5) + `"}`)
 }
 
 // headerSafe keeps the bytes an HTTP client may put in a header value.

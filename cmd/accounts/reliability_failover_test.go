@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 )
 
 // Timeline of a failover run, from the start of the load.
@@ -155,6 +155,19 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 		}
 	})
 
+	f.crashAndPromote(t, primary, standby)
+	wg.Wait()
+	f.end = time.Now()
+
+	f.countLost(t, standby.URL("accounts"), signed)
+	return f
+}
+
+// crashAndPromote crashes the primary at failoverCrashAt and promotes the
+// standby at failoverPromoteAt, recording when.
+func (f *failover) crashAndPromote(t *testing.T, primary, standby *pgcluster.Cluster) {
+	t.Helper()
+	ctx := context.Background()
 	time.Sleep(time.Until(f.t0.Add(failoverCrashAt)))
 	f.crashing = time.Now()
 	if err := primary.Crash(ctx); err != nil {
@@ -166,15 +179,19 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 		t.Fatal(err)
 	}
 	f.promoted = time.Now()
-	wg.Wait()
-	f.end = time.Now()
+}
 
-	// Every sign-up answered 201 must be on the new primary.
-	conn, err := pgx.Connect(ctx, standby.URL("accounts"))
+// countLost counts the sign-ups answered 201 (signed: username to status)
+// and those of them missing on the new primary at url: every one must be
+// there.
+func (f *failover) countLost(t *testing.T, url string, signed map[string]int) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	rows, err := conn.Query(ctx, `SELECT username FROM users WHERE username LIKE 'fo%'`)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +212,6 @@ func runFailover(t *testing.T, synchronous bool) *failover {
 			}
 		}
 	}
-	return f
 }
 
 // replicatedPair starts a private primary with the migrated database
@@ -233,7 +249,7 @@ func replicatedPair(t *testing.T, synchronous bool) (primary, standby *pgcluster
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	want := "async"
 	if synchronous {
 		want = "sync"

@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/syncbuf"
 )
 
@@ -30,7 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if !checkSuiteSecrets(os.Stderr) && code == 0 {
+	if !checkSuiteSecrets() && code == 0 {
 		code = 1
 	}
 	stopPgBouncer()
@@ -100,7 +98,7 @@ var hashMarkers = []string{"$argon2id$", `"password_hash"`, "PasswordHash"}
 
 // checkSuiteSecrets reports every secret found in any text of the run, and
 // any password hash; it returns false when it found one.
-func checkSuiteSecrets(w io.Writer) bool {
+func checkSuiteSecrets() bool {
 	suiteTexts.mu.Lock()
 	names, getters := slices.Clone(suiteTexts.names), slices.Clone(suiteTexts.texts)
 	suiteTexts.mu.Unlock()
@@ -121,11 +119,11 @@ func checkSuiteSecrets(w io.Writer) bool {
 	}
 	leaks := findLeaks(names, texts, secrets)
 	for _, l := range leaks {
-		fmt.Fprintln(w, "secrets check:", l)
+		fmt.Fprintln(os.Stderr, "secrets check:", l)
 	}
 	ok := len(leaks) == 0
 	if testing.Verbose() || !ok {
-		fmt.Fprintf(w, "secrets check: %d secrets against %d logs, outputs and response records (%.1f MiB): %s\n",
+		fmt.Fprintf(os.Stderr, "secrets check: %d secrets against %d logs, outputs and response records (%.1f MiB): %s\n",
 			len(secrets), len(getters), float64(size)/(1<<20), map[bool]string{true: "none leaked", false: "LEAKS FOUND"}[ok])
 	}
 	return ok
@@ -206,9 +204,11 @@ func accountsBinary(t *testing.T) string {
 		// Other users (the postgres account, when tests run as root) never
 		// need to run it, but they must not be refused a look either.
 		_ = os.Chmod(binaryDir, 0o755)
+		// go test puts its own GOROOT/bin first on the PATH of the tests.
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			binaryErr = fmt.Errorf("find the go command to build the binary: %w", err)
+			return
 		}
 		binaryPath = filepath.Join(binaryDir, "accounts")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

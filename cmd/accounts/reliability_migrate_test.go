@@ -52,7 +52,7 @@ func TestKilledMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	version := func() string {
 		var v string
 		if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), '') FROM atlas_schema_revisions.atlas_schema_revisions
@@ -69,48 +69,14 @@ func TestKilledMigration(t *testing.T) {
 	slowURL.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 	slowEnv := map[string]string{"DATABASE_URL": slowURL.String(), "ACCOUNTS_LOG_FORMAT": "json"}
 	first := startProc(t, slowEnv, "migrate", "apply", "--dir", dir)
-	var pid int
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		err := conn.QueryRow(ctx, `SELECT pid FROM pg_stat_activity
-			WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT pg_sleep%'`).Scan(&pid)
-		if err == nil {
-			break
-		}
-		select {
-		case <-first.done:
-			deadline = time.Now()
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the slow statement never ran: %v\nstdout:\n%s\nstderr:\n%s", err, first.stdout.String(), first.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	pid := waitSlowStatement(t, conn, first)
 	first.signal(t, syscall.SIGKILL)
 	first.wait(t, 10*time.Second)
 	killed := time.Now()
 
 	// The backend of the dead client: it holds the migration lock and an
 	// ACCESS EXCLUSIVE lock on users (the ALTER TABLE) until it ends.
-	var orphanFor time.Duration
-	for {
-		var alive bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, pid).Scan(&alive); err != nil {
-			t.Fatal(err)
-		}
-		orphanFor = time.Since(killed)
-		if !alive {
-			break
-		}
-		if orphanFor > 10*time.Second {
-			// As an operator would: end it, and say the check did not.
-			_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid)
-			t.Errorf("the backend of the killed migrate still ran its statement %s later; the server did not notice the lost client", orphanFor.Round(time.Millisecond))
-			time.Sleep(500 * time.Millisecond)
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	orphanFor := waitBackendGone(t, conn, pid, killed)
 
 	// The schema is as before the file.
 	var table, column, revisions int
@@ -144,4 +110,57 @@ func TestKilledMigration(t *testing.T) {
 	}
 	t.Logf("killed with SIGKILL during statement 4 of 5; its backend ended %s later; schema unchanged (version %s); the second apply said:\n%s",
 		orphanFor.Round(time.Millisecond), before, strings.TrimSpace(second.stdout.String()))
+}
+
+// waitSlowStatement returns the backend pid of the slow statement of the
+// migration first runs, within 30 seconds.
+func waitSlowStatement(t *testing.T, conn *pgx.Conn, first *proc) int {
+	t.Helper()
+	ctx := context.Background()
+	var pid int
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		err := conn.QueryRow(ctx, `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT pg_sleep%'`).Scan(&pid)
+		if err == nil {
+			break
+		}
+		select {
+		case <-first.done:
+			deadline = time.Now()
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow statement never ran: %v\nstdout:\n%s\nstderr:\n%s", err, first.stdout.String(), first.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return pid
+}
+
+// waitBackendGone waits for the backend pid of a killed client to end and
+// returns how long after killed it did; past 10 seconds it ends it, as an
+// operator would, and fails the test.
+func waitBackendGone(t *testing.T, conn *pgx.Conn, pid int, killed time.Time) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	var orphanFor time.Duration
+	for {
+		var alive bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, pid).Scan(&alive); err != nil {
+			t.Fatal(err)
+		}
+		orphanFor = time.Since(killed)
+		if !alive {
+			break
+		}
+		if orphanFor > 10*time.Second {
+			// As an operator would: end it, and say the check did not.
+			_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid)
+			t.Errorf("the backend of the killed migrate still ran its statement %s later; the server did not notice the lost client", orphanFor.Round(time.Millisecond))
+			time.Sleep(500 * time.Millisecond)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return orphanFor
 }

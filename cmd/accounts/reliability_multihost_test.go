@@ -36,7 +36,7 @@ func TestMultiHostGoesToTheWritableHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		var n int
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM atlas_schema_revisions.atlas_schema_revisions`).Scan(&n); err != nil {
 			t.Fatal(err)

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/migrate"
-	"accounts/internal/pgcluster"
 	"accounts/migrations"
 )
 
@@ -77,19 +77,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	})
 
 	// The readers log in before the load starts.
-	tokens := make([]string, readers)
-	for i := range tokens {
-		c := s.newClient(false)
-		name, pw := fmt.Sprintf("reader%d", i), "reader-pw-"+randomHex(6)
-		c.signUp(name, pw)
-		c.login(name, pw)
-		tokens[i] = c.token
-	}
-	signerPasswords := make([]string, signers)
-	for i := range signerPasswords {
-		signerPasswords[i] = "signer-pw-" + randomHex(6)
-		s.addSecret(signerPasswords[i])
-	}
+	tokens, signerPasswords := outageClients(s, readers, signers)
 	transport := &http.Transport{MaxIdleConnsPerHost: signers + readers + 1}
 	httpc := &http.Client{Transport: transport, Timeout: 15 * time.Second}
 	defer transport.CloseIdleConnections()
@@ -105,74 +93,186 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	idleHTTP()
 	goroutinesIdle := settledGoroutines(0, 5*time.Second)
 
-	var (
-		mu       sync.Mutex
-		outcomes []outcome
-		signed   = map[string]int{} // username -> status (0: transport error)
-	)
-	keep := func(o outcome) {
-		mu.Lock()
-		outcomes = append(outcomes, o)
-		mu.Unlock()
+	l := startOutageLoad(send, tokens, signerPasswords, loadFor, pause, maxPerRun)
+	defer l.stop()
+	t0 := l.t0
+
+	down, stopped, back := outage(t, pg, t0.Add(outageAt), outageFor)
+	l.wg.Wait()
+	loadEnd := time.Now()
+
+	// The promises, request by request.
+	fig := judgeOutage(t, outageRun{outcomes: l.outcomes, probes: l.probes, t0: t0, down: down, back: back,
+		poolTimeout: poolTimeout, recoverWithin: recoverWithin, slack: slack})
+
+	// Sign-ups: 201 means stored; an error means absent or complete.
+	created, lostAnswers := checkSignups(t, pg.URL("accounts"), l.signed)
+
+	// A sign-up whose answer was lost is a whole account: it can log in.
+	lostAnswersLogIn(t, s, lostAnswers, signerPasswords)
+
+	// Goroutines: back to the idle count while serving, and to the count
+	// before the server started once it has stopped.
+	goroutinesAfterLoad, goroutinesAfterStop := goroutinesBack(t, s, transport, goroutinesBefore, goroutinesIdle)
+
+	t.Logf("load: %d requests in %s by %d sign-up and %d reading clients (%v by status; 0 = no answer)",
+		fig.total, loadEnd.Sub(t0).Round(time.Millisecond), signers, readers, fig.statuses)
+	t.Logf("outage: stop began at +%s, PostgreSQL down at +%s (stop took %s), accepting again at +%s",
+		down.Sub(t0).Round(time.Millisecond), stopped.Sub(t0).Round(time.Millisecond), stopped.Sub(down).Round(time.Millisecond), back.Sub(t0).Round(time.Millisecond))
+	t.Logf("during the outage: %d requests, %d answered 503 (every error), slowest answer %s (pool_timeout %s); slowest of the run %s",
+		fig.during, fig.failedDuring, fig.maxDuring.Round(time.Millisecond), poolTimeout, fig.maxLatency.Round(time.Millisecond))
+	t.Logf("recovery: last failed request ended %s after the database was back (%d failures ended after it); /readyz 200 again after %s",
+		fig.recovery.Round(time.Millisecond), fig.failedAfter, fig.readyAgain.Round(time.Millisecond))
+	t.Logf("sign-ups: %d answered 201, all stored; %d answered an error but were committed (answer lost with the connection) and log in; 0 incomplete rows",
+		created, len(lostAnswers))
+	t.Logf("goroutines: %d before the server, %d idle serving before the load, %d after load and outage, %d after the server stopped",
+		goroutinesBefore, goroutinesIdle, goroutinesAfterLoad, goroutinesAfterStop)
+}
+
+// outage stops PostgreSQL at at and starts it again outageFor after it is
+// down, returning when the stop began, when it was down and when it was
+// back.
+func outage(t *testing.T, pg *pgcluster.Cluster, at time.Time, outageFor time.Duration) (down, stopped, back time.Time) {
+	t.Helper()
+	time.Sleep(time.Until(at))
+	down = time.Now()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := pg.Stop(stopCtx); err != nil {
+		t.Fatalf("stop PostgreSQL: %v", err)
 	}
-	loadCtx, stopLoad := context.WithTimeout(ctx, loadFor)
-	defer stopLoad()
-	t0 := time.Now()
-	var wg sync.WaitGroup
-	for w := range signers {
-		wg.Go(func() {
+	cancel()
+	stopped = time.Now()
+	time.Sleep(outageFor)
+	restartCluster(t, pg)
+	back = time.Now()
+	return down, stopped, back
+}
+
+// goroutinesBack checks that the goroutines go back to idle (their count
+// while serving before the load) and, once the server s stops, to before
+// (their count before it started); it returns both counts.
+func goroutinesBack(t *testing.T, s *server, transport *http.Transport, before, idle int) (afterLoad, afterStop int) {
+	t.Helper()
+	transport.CloseIdleConnections()
+	idleHTTP()
+	afterLoad = settledGoroutines(idle, 10*time.Second)
+	if afterLoad > idle {
+		t.Errorf("goroutines: %d idle before the load, %d after it and the outage", idle, afterLoad)
+		logGoroutines(t)
+	}
+	if err := s.stop(); err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+	idleHTTP()
+	afterStop = settledGoroutines(before, 10*time.Second)
+	if afterStop > before {
+		t.Errorf("goroutines: %d before the server started, %d after it stopped", before, afterStop)
+		logGoroutines(t)
+	}
+	return afterLoad, afterStop
+}
+
+// outageLoad is the load of TestDatabaseOutageUnderLoad: what every
+// request got, the /readyz probes, and the status of each sign-up
+// (username to status, 0: transport error).
+type outageLoad struct {
+	mu               sync.Mutex
+	outcomes, probes []outcome
+	signed           map[string]int
+	wg               sync.WaitGroup
+	t0               time.Time
+	stop             context.CancelFunc
+}
+
+// startOutageLoad starts, for loadFor, a sign-up client per signer
+// password, a reading client per token (each at most maxPerRun requests,
+// pause apart) and a /readyz probe every 100 ms.
+func startOutageLoad(send func(method, path, token string, body any) outcome, tokens, signerPasswords []string, loadFor, pause time.Duration, maxPerRun int) *outageLoad {
+	l := &outageLoad{signed: map[string]int{}}
+	keep := func(o outcome) {
+		l.mu.Lock()
+		l.outcomes = append(l.outcomes, o)
+		l.mu.Unlock()
+	}
+	loadCtx, stop := context.WithTimeout(context.Background(), loadFor)
+	l.stop, l.t0 = stop, time.Now()
+	for w := range signerPasswords {
+		l.wg.Go(func() {
 			for i := 0; i < maxPerRun && loadCtx.Err() == nil; i++ {
 				name := fmt.Sprintf("load%d_%05d", w, i)
 				o := send("POST", "/api/v1/account/signup", "", map[string]string{"username": name, "password": signerPasswords[w]})
 				o.username = name
 				keep(o)
-				mu.Lock()
-				signed[name] = o.status
-				mu.Unlock()
+				l.mu.Lock()
+				l.signed[name] = o.status
+				l.mu.Unlock()
 				time.Sleep(pause)
 			}
 		})
 	}
-	for r := range readers {
-		wg.Go(func() {
+	for r := range tokens {
+		l.wg.Go(func() {
 			for i := 0; i < maxPerRun && loadCtx.Err() == nil; i++ {
 				keep(send("GET", "/api/v1/account", tokens[r], nil))
 				time.Sleep(pause)
 			}
 		})
 	}
-	var probes []outcome
-	wg.Go(func() {
+	l.wg.Go(func() {
 		for loadCtx.Err() == nil {
 			o := send("GET", "/readyz", "", nil)
-			mu.Lock()
-			probes = append(probes, o)
-			mu.Unlock()
+			l.mu.Lock()
+			l.probes = append(l.probes, o)
+			l.mu.Unlock()
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+	return l
+}
 
-	time.Sleep(time.Until(t0.Add(outageAt)))
-	down := time.Now()
-	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if err := pg.Stop(stopCtx); err != nil {
-		t.Fatalf("stop PostgreSQL: %v", err)
+// outageClients signs up and logs in the readers (returning their
+// tokens) and makes the signers' passwords.
+func outageClients(s *server, readers, signers int) (tokens, signerPasswords []string) {
+	tokens = make([]string, readers)
+	for i := range tokens {
+		c := s.newClient(false)
+		name, pw := fmt.Sprintf("reader%d", i), "reader-pw-"+randomHex(6)
+		c.signUp(name, pw)
+		c.login(name, pw)
+		tokens[i] = c.token
 	}
-	cancel()
-	stopped := time.Now()
-	time.Sleep(outageFor)
-	restartCluster(t, pg)
-	back := time.Now()
-	wg.Wait()
-	loadEnd := time.Now()
+	signerPasswords = make([]string, signers)
+	for i := range signerPasswords {
+		signerPasswords[i] = "signer-pw-" + randomHex(6)
+		s.addSecret(signerPasswords[i])
+	}
+	return tokens, signerPasswords
+}
 
-	// The promises, request by request.
-	var (
-		total, during, failedDuring, failedAfter int
-		maxDuring, maxLatency                    time.Duration
-		lastFailureEnd                           time.Time
-		statuses                                 = map[int]int{}
-	)
+// outageRun is what TestDatabaseOutageUnderLoad saw and the limits it
+// holds the answers to.
+type outageRun struct {
+	outcomes, probes                  []outcome
+	t0, down, back                    time.Time
+	poolTimeout, recoverWithin, slack time.Duration
+}
+
+// outageFigures are the figures the test logs.
+type outageFigures struct {
+	total, during, failedDuring, failedAfter int
+	maxDuring, maxLatency                    time.Duration
+	recovery, readyAgain                     time.Duration
+	statuses                                 map[int]int
+}
+
+// judgeOutage checks the promises request by request: an answer, 2xx or
+// 503, within pool_timeout, failures only while the database was down (or
+// within recoverWithin of its return), /readyz 200 again soon after.
+func judgeOutage(t *testing.T, run outageRun) outageFigures {
+	t.Helper()
+	fig := outageFigures{statuses: map[int]int{}}
+	var lastFailureEnd time.Time
+	down, back, t0 := run.down, run.back, run.t0
 	broken := 0
 	report := func(format string, args ...any) {
 		t.Helper()
@@ -180,39 +280,31 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 			t.Errorf(format, args...)
 		}
 	}
-	for _, o := range outcomes {
-		total++
-		statuses[o.status]++
+	for _, o := range run.outcomes {
+		fig.total++
+		fig.statuses[o.status]++
 		lat := o.end.Sub(o.start)
-		maxLatency = max(maxLatency, lat)
+		fig.maxLatency = max(fig.maxLatency, lat)
 		inOutage := o.end.After(down) && o.start.Before(back)
 		if inOutage {
-			during++
-			maxDuring = max(maxDuring, lat)
+			fig.during++
+			fig.maxDuring = max(fig.maxDuring, lat)
 		}
 		ok := o.err == nil && (o.status == http.StatusOK || o.status == http.StatusCreated)
-		switch {
-		case o.err != nil:
-			report("%s %s at +%s: %v (after %s)", o.method, o.path, o.start.Sub(t0).Round(time.Millisecond), o.err, lat.Round(time.Millisecond))
-		case !ok && o.status != http.StatusServiceUnavailable:
-			report("%s %s at +%s: status %d, want 2xx or 503", o.method, o.path, o.start.Sub(t0).Round(time.Millisecond), o.status)
-		}
-		if lat > poolTimeout+slack {
-			report("%s %s at +%s took %s, more than pool_timeout %s", o.method, o.path, o.start.Sub(t0).Round(time.Millisecond), lat.Round(time.Millisecond), poolTimeout)
-		}
+		run.checkAnswer(o, ok, report)
 		if ok {
 			continue
 		}
 		if inOutage {
-			failedDuring++
+			fig.failedDuring++
 		}
 		if o.end.After(back) {
-			failedAfter++
+			fig.failedAfter++
 			if o.end.After(lastFailureEnd) {
 				lastFailureEnd = o.end
 			}
 		}
-		if o.end.Before(down) || !o.start.Before(back.Add(recoverWithin)) {
+		if o.end.Before(down) || !o.start.Before(back.Add(run.recoverWithin)) {
 			report("%s %s failed at +%s (%d) while the database was up (down +%s to +%s)", o.method, o.path,
 				o.start.Sub(t0).Round(time.Millisecond), o.status, down.Sub(t0).Round(time.Millisecond), back.Sub(t0).Round(time.Millisecond))
 		}
@@ -220,30 +312,57 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	if broken > 20 {
 		t.Errorf("… and %d more broken promises", broken-20)
 	}
-	recovery := time.Duration(0)
 	if lastFailureEnd.After(back) {
-		recovery = lastFailureEnd.Sub(back)
+		fig.recovery = lastFailureEnd.Sub(back)
 	}
-	readyAgain := time.Duration(-1)
-	for _, p := range probes {
-		if p.start.After(back) && p.status == http.StatusOK {
-			readyAgain = p.end.Sub(back)
-			break
-		}
-	}
-	if failedDuring == 0 {
+	fig.readyAgain = readyAgainAfter(run.probes, back)
+	if fig.failedDuring == 0 {
 		t.Error("no request failed during the outage: the database was not really down")
 	}
-	if readyAgain < 0 || readyAgain > recoverWithin+slack {
-		t.Errorf("/readyz answered 200 %s after the database was back, want within %s", readyAgain, recoverWithin)
+	if fig.readyAgain < 0 || fig.readyAgain > run.recoverWithin+run.slack {
+		t.Errorf("/readyz answered 200 %s after the database was back, want within %s", fig.readyAgain, run.recoverWithin)
 	}
+	return fig
+}
 
-	// Sign-ups: 201 means stored; an error means absent or complete.
-	db, err := sql.Open("pgx", pg.URL("accounts"))
+// checkAnswer reports an answer that is neither 2xx (ok) nor 503, or that
+// took longer than pool_timeout.
+func (run outageRun) checkAnswer(o outcome, ok bool, report func(format string, args ...any)) {
+	lat, at := o.end.Sub(o.start), o.start.Sub(run.t0).Round(time.Millisecond)
+	switch {
+	case o.err != nil:
+		report("%s %s at +%s: %v (after %s)", o.method, o.path, at, o.err, lat.Round(time.Millisecond))
+	case !ok && o.status != http.StatusServiceUnavailable:
+		report("%s %s at +%s: status %d, want 2xx or 503", o.method, o.path, at, o.status)
+	}
+	if lat > run.poolTimeout+run.slack {
+		report("%s %s at +%s took %s, more than pool_timeout %s", o.method, o.path, at, lat.Round(time.Millisecond), run.poolTimeout)
+	}
+}
+
+// readyAgainAfter is how long after back the first probe started after it
+// answered 200, or -1.
+func readyAgainAfter(probes []outcome, back time.Time) time.Duration {
+	for _, p := range probes {
+		if p.start.After(back) && p.status == http.StatusOK {
+			return p.end.Sub(back)
+		}
+	}
+	return -1
+}
+
+// checkSignups checks, on the database at url, that every sign-up answered
+// 201 is stored, that every stored one was signed up, and that no row is
+// incomplete; it returns how many were answered 201 and those stored
+// whose answer was an error (lost with the connection).
+func checkSignups(t *testing.T, url string, signed map[string]int) (created int, lostAnswers []string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	stored := map[string]bool{}
 	rows, err := db.QueryContext(ctx, `SELECT username FROM users WHERE username LIKE 'load%'`)
 	if err != nil {
@@ -259,7 +378,6 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
-	created, lostAnswers := 0, []string{}
 	for name, status := range signed {
 		switch {
 		case status == http.StatusCreated:
@@ -286,8 +404,13 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 		t.Errorf("%d users rows are incomplete", incomplete)
 	}
 	_ = db.Close() // before the goroutines are counted
+	return created, lostAnswers
+}
 
-	// A sign-up whose answer was lost is a whole account: it can log in.
+// lostAnswersLogIn logs in (up to five of) the sign-ups whose answer was
+// lost: each is a whole account.
+func lostAnswersLogIn(t *testing.T, s *server, lostAnswers, signerPasswords []string) {
+	t.Helper()
 	sort.Strings(lostAnswers)
 	for _, name := range lostAnswers[:min(len(lostAnswers), 5)] {
 		var w int
@@ -300,38 +423,6 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 		r.json(t, &v)
 		s.addToken(v.AccessToken)
 	}
-
-	// Goroutines: back to the idle count while serving, and to the count
-	// before the server started once it has stopped.
-	transport.CloseIdleConnections()
-	idleHTTP()
-	goroutinesAfterLoad := settledGoroutines(goroutinesIdle, 10*time.Second)
-	if goroutinesAfterLoad > goroutinesIdle {
-		t.Errorf("goroutines: %d idle before the load, %d after it and the outage", goroutinesIdle, goroutinesAfterLoad)
-		logGoroutines(t)
-	}
-	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
-	}
-	idleHTTP()
-	goroutinesAfterStop := settledGoroutines(goroutinesBefore, 10*time.Second)
-	if goroutinesAfterStop > goroutinesBefore {
-		t.Errorf("goroutines: %d before the server started, %d after it stopped", goroutinesBefore, goroutinesAfterStop)
-		logGoroutines(t)
-	}
-
-	t.Logf("load: %d requests in %s by %d sign-up and %d reading clients (%v by status; 0 = no answer)",
-		total, loadEnd.Sub(t0).Round(time.Millisecond), signers, readers, statuses)
-	t.Logf("outage: stop began at +%s, PostgreSQL down at +%s (stop took %s), accepting again at +%s",
-		down.Sub(t0).Round(time.Millisecond), stopped.Sub(t0).Round(time.Millisecond), stopped.Sub(down).Round(time.Millisecond), back.Sub(t0).Round(time.Millisecond))
-	t.Logf("during the outage: %d requests, %d answered 503 (every error), slowest answer %s (pool_timeout %s); slowest of the run %s",
-		during, failedDuring, maxDuring.Round(time.Millisecond), poolTimeout, maxLatency.Round(time.Millisecond))
-	t.Logf("recovery: last failed request ended %s after the database was back (%d failures ended after it); /readyz 200 again after %s",
-		recovery.Round(time.Millisecond), failedAfter, readyAgain.Round(time.Millisecond))
-	t.Logf("sign-ups: %d answered 201, all stored; %d answered an error but were committed (answer lost with the connection) and log in; 0 incomplete rows",
-		created, len(lostAnswers))
-	t.Logf("goroutines: %d before the server, %d idle serving before the load, %d after load and outage, %d after the server stopped",
-		goroutinesBefore, goroutinesIdle, goroutinesAfterLoad, goroutinesAfterStop)
 }
 
 // outcome is one request of a load test.
@@ -386,7 +477,7 @@ func migrateDatabase(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if err := migrate.ApplyAll(context.Background(), db, &migrate.EmbeddedDir{FS: migrations.FS}, "accounts tests"); err != nil {
 		t.Fatalf("migrate %s: %v", url, err)
 	}

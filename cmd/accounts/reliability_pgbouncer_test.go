@@ -133,18 +133,7 @@ func TestPgBouncerExecModes(t *testing.T) {
 			wg.Go(func() {
 				for i := range 20 {
 					name := fmt.Sprintf("bouncer%d_%02d_%s", w, i, strings.ReplaceAll(mode, "_", ""))
-					err := func() error {
-						ctx := t.Context()
-						if _, err := db.Ent.User.Create().SetUsername(name).SetPasswordHash([]byte{1, 2, 3}).Save(ctx); err != nil {
-							return err
-						}
-						if _, err := db.Ent.User.Query().Where(entuser.UsernameEqualFold(name), entuser.IsActive(true)).Count(ctx); err != nil {
-							return err
-						}
-						_, err := db.Ent.User.Query().Order(ent.Asc(entuser.FieldUsername)).Limit(5).Offset(i).All(ctx)
-						return err
-					}()
-					if err != nil {
+					if err := bouncerSequence(t.Context(), db.Ent, name, i); err != nil {
 						failures.Add(1)
 						first.CompareAndSwap(nil, err.Error())
 					}
@@ -160,6 +149,19 @@ func TestPgBouncerExecModes(t *testing.T) {
 		}
 		t.Logf("exec_mode %-15s through PgBouncer (transaction pooling): %3d of 120 sequences failed; first error: %v", mode, failures.Load(), first.Load())
 	}
+}
+
+// bouncerSequence is one request's worth of statements: create a user,
+// count it, read a page at offset.
+func bouncerSequence(ctx context.Context, client *ent.Client, name string, offset int) error {
+	if _, err := client.User.Create().SetUsername(name).SetPasswordHash([]byte{1, 2, 3}).Save(ctx); err != nil {
+		return err
+	}
+	if _, err := client.User.Query().Where(entuser.UsernameEqualFold(name), entuser.IsActive(true)).Count(ctx); err != nil {
+		return err
+	}
+	_, err := client.User.Query().Order(ent.Asc(entuser.FieldUsername)).Limit(5).Offset(offset).All(ctx)
+	return err
 }
 
 // pgBouncer is the PgBouncer the harness started.
@@ -253,38 +255,7 @@ func startPgBouncer(bin, serverURL string) (*pgBouncer, error) {
 	// The test databases belong to pgtestdb's role.
 	userlist := quote(serverUser) + " " + quote(serverPassword) + "\n" +
 		quote(pgtestdb.DefaultRoleUsername) + " " + quote(pgtestdb.DefaultRolePassword) + "\n"
-	ini := strings.Join([]string{
-		"[databases]",
-		// Every database name maps to the same name on the test server, so
-		// each test's own database works without listing it.
-		fmt.Sprintf("* = host=%s port=%s", host, port),
-		"[pgbouncer]",
-		"listen_addr = 127.0.0.1",
-		"listen_port = " + strconv.Itoa(listenPort),
-		"unix_socket_dir =",
-		"auth_type = trust",
-		"auth_file = " + filepath.Join(dir, "userlist.txt"),
-		"pool_mode = transaction",
-		"max_client_conn = 1000",
-		// At most a few server connections per test database: the
-		// service's pool of up to nine shares them, which is the point.
-		"default_pool_size = 3",
-		"reserve_pool_size = 0",
-		// A query waits in PgBouncer for a server connection for at most
-		// query_wait_timeout (default 120 s), and the service's pool
-		// cannot see that wait: it has its connection to PgBouncer. So
-		// this is what bounds a request during an outage, and it must not
-		// exceed database.pool_timeout (2 s in the outage tests).
-		"query_wait_timeout = 2",
-		// After a failed server login PgBouncer answers every client
-		// with an error for server_login_retry (default 15 s); at 0 the
-		// service recovers as soon as the database accepts connections.
-		"server_login_retry = 0",
-		"ignore_startup_parameters = extra_float_digits",
-		"log_connections = 0",
-		"log_disconnections = 0",
-		"",
-	}, "\n")
+	ini := pgBouncerINI(host, port, listenPort, filepath.Join(dir, "userlist.txt"))
 	if err := os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(userlist), 0o644); err != nil {
 		return nil, err
 	}
@@ -316,6 +287,52 @@ func startPgBouncer(bin, serverURL string) (*pgBouncer, error) {
 		return nil, err
 	}
 	go func() { _ = b.cmd.Wait(); close(b.done) }()
+	if err := b.waitAnswering(serverURL); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// pgBouncerINI is the configuration of the tests' PgBouncer: transaction
+// pooling in front of the server at host:port, listening on listenPort.
+func pgBouncerINI(host, port string, listenPort int, authFile string) string {
+	return strings.Join([]string{
+		"[databases]",
+		// Every database name maps to the same name on the test server, so
+		// each test's own database works without listing it.
+		fmt.Sprintf("* = host=%s port=%s", host, port),
+		"[pgbouncer]",
+		"listen_addr = 127.0.0.1",
+		"listen_port = " + strconv.Itoa(listenPort),
+		"unix_socket_dir =",
+		"auth_type = trust",
+		"auth_file = " + authFile,
+		"pool_mode = transaction",
+		"max_client_conn = 1000",
+		// At most a few server connections per test database: the
+		// service's pool of up to nine shares them, which is the point.
+		"default_pool_size = 3",
+		"reserve_pool_size = 0",
+		// A query waits in PgBouncer for a server connection for at most
+		// query_wait_timeout (default 120 s), and the service's pool
+		// cannot see that wait: it has its connection to PgBouncer. So
+		// this is what bounds a request during an outage, and it must not
+		// exceed database.pool_timeout (2 s in the outage tests).
+		"query_wait_timeout = 2",
+		// After a failed server login PgBouncer answers every client
+		// with an error for server_login_retry (default 15 s); at 0 the
+		// service recovers as soon as the database accepts connections.
+		"server_login_retry = 0",
+		"ignore_startup_parameters = extra_float_digits",
+		"log_connections = 0",
+		"log_disconnections = 0",
+		"",
+	}, "\n")
+}
+
+// waitAnswering waits up to 15 seconds for PgBouncer to answer a query to
+// the server at serverURL, and stops it when it does not.
+func (b *pgBouncer) waitAnswering(serverURL string) error {
 	probe := b.url(serverURL)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -327,16 +344,16 @@ func startPgBouncer(bin, serverURL string) (*pgBouncer, error) {
 		}
 		cancel()
 		if err == nil {
-			return b, nil
+			return nil
 		}
 		select {
 		case <-b.done:
-			return nil, fmt.Errorf("pgbouncer exited: %s", b.log.String())
+			return fmt.Errorf("pgbouncer exited: %s", b.log.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			b.stop()
-			return nil, fmt.Errorf("pgbouncer on %s does not answer: %v\n%s", b.addr, err, b.log.String())
+			return fmt.Errorf("pgbouncer on %s does not answer: %v\n%s", b.addr, err, b.log.String())
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 )
 
 // TestServeBeforeDatabase starts `serve` 5 s before its database (a

@@ -55,6 +55,35 @@ func TestReplicas(t *testing.T) {
 	}
 	started := time.Now()
 
+	replicas := replicasReady(t, procs, env, dbURL, started)
+	ready := time.Since(started)
+
+	// Applied once: one row per file, each whole, and one applier.
+	got, appliedBy := appliedOnce(t, dbURL, env["ACCOUNTS_MIGRATE_DIR"], procs)
+
+	// One client, each request to the next replica.
+	requests := oneSessionAcross(t, replicas)
+
+	// SIGTERM: each drains and exits 0.
+	for _, p := range procs {
+		p.signal(t, syscall.SIGTERM)
+	}
+	for i, p := range procs {
+		if code := p.wait(t, 30*time.Second); code != 0 {
+			t.Errorf("replica %d exited %d after SIGTERM:\n%s", i, code, p.stderr.String())
+		}
+	}
+	for _, s := range replicas {
+		s.checkSecrets()
+	}
+	t.Logf("3 replicas ready %s after they started together; revision rows %v; files applied per replica %v; %d requests spread over them kept one session",
+		ready.Round(time.Millisecond), got, appliedBy, requests)
+}
+
+// replicasReady waits for each replica (procs, started at started) to
+// listen and answer /readyz 200, within 60 seconds.
+func replicasReady(t *testing.T, procs []*proc, env map[string]string, dbURL string, started time.Time) []*server {
+	t.Helper()
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
 	replicas := make([]*server, len(procs))
 	for i, p := range procs {
@@ -86,10 +115,15 @@ func TestReplicas(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	ready := time.Since(started)
+	return replicas
+}
 
-	// Applied once: one row per file, each whole, and one applier.
-	files, err := filepath.Glob(filepath.Join(env["ACCOUNTS_MIGRATE_DIR"], "*.sql"))
+// appliedOnce checks that the files of dir were applied once, each whole,
+// by exactly one of procs, and returns the revision rows and how many
+// files each replica applied.
+func appliedOnce(t *testing.T, dbURL, dir string, procs []*proc) (got []string, appliedBy []int) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +135,12 @@ func TestReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	rows, err := conn.Query(context.Background(), `SELECT version, applied, total FROM atlas_schema_revisions.atlas_schema_revisions
 		WHERE version <> '.atlas_cloud_identifier' ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
 	for rows.Next() {
 		var v string
 		var applied, total int
@@ -125,7 +158,7 @@ func TestReplicas(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("revision rows %v, want one per file %v", got, want)
 	}
-	appliedBy := make([]int, len(procs))
+	appliedBy = make([]int, len(procs))
 	appliers := 0
 	for i, p := range procs {
 		for _, line := range logLinesOf(p.stderr.String(), "migrations applied") {
@@ -139,8 +172,15 @@ func TestReplicas(t *testing.T) {
 	if appliers != 1 || slices.Max(appliedBy) != len(files) {
 		t.Fatalf("files applied by each replica: %v; want %d by exactly one", appliedBy, len(files))
 	}
+	return got, appliedBy
+}
 
-	// One client, each request to the next replica.
+// oneSessionAcross sends one browser's and one bearer client's requests
+// to the next replica each time: one session holds across them, and a
+// password change and a logout end it on every replica. It returns how
+// many requests it sent.
+func oneSessionAcross(t *testing.T, replicas []*server) int {
+	t.Helper()
 	pw, pw2 := "replica-pw-"+randomHex(6), "replica-pw-"+randomHex(6)
 	next := 0
 	on := func(c *client) *client {
@@ -176,21 +216,7 @@ func TestReplicas(t *testing.T) {
 		expect(t, on(browser).do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")
 	}
 	requests += 9
-
-	// SIGTERM: each drains and exits 0.
-	for _, p := range procs {
-		p.signal(t, syscall.SIGTERM)
-	}
-	for i, p := range procs {
-		if code := p.wait(t, 30*time.Second); code != 0 {
-			t.Errorf("replica %d exited %d after SIGTERM:\n%s", i, code, p.stderr.String())
-		}
-	}
-	for _, s := range replicas {
-		s.checkSecrets()
-	}
-	t.Logf("3 replicas ready %s after they started together; revision rows %v; files applied per replica %v; %d requests spread over them kept one session",
-		ready.Round(time.Millisecond), got, appliedBy, requests)
+	return requests
 }
 
 // replicaFiles follow the embedded migrations in TestReplicas, so that
@@ -246,7 +272,7 @@ func emptyDatabase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +284,7 @@ func emptyDatabase(t *testing.T) string {
 			t.Errorf("drop %s: %v", name, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop %s: %v", name, err)
 		}

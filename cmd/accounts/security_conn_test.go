@@ -46,7 +46,7 @@ func holdIdle(t *testing.T, addr, from string, n int) int {
 			if err != nil {
 				return
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				mu.Lock()
 				answered++
@@ -84,11 +84,37 @@ func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 	// it back: 256 descriptors, as on a small host.
 	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, accountsBinary(t), "serve", "--addr", "127.0.0.1:0")
 	p := startCmd(t, cmd, env, "serve")
+	addr := waitListening(t, p)
+	s := &server{t: t, base: "http://" + addr, env: env, clock: &testClock{t: time.Now()}, stderr: p.stderr}
+	s.loadDocument()
+	s.newClient(false).signUp("fresh1", "fresh-password")
+
+	held := floodIdle(t, addr)
+	t.Logf("%d of 2000 flood connections were answered", held)
+
+	freshRequests(t, s, p)
+	// The room was made by shedding idle connections, and /metrics says so.
+	body := s.getMetrics().body
+	for _, series := range []string{"accounts_http_connections_shed_total", "accounts_http_connections_refused_total", "accounts_http_connections_open"} {
+		v, _ := metricLine(string(body), series)
+		t.Logf("%s %s", series, v)
+	}
+	if v, ok := metricLine(string(body), "accounts_http_connections_shed_total"); !ok || v == "0" {
+		t.Fatalf("accounts_http_connections_shed_total = %q (present %v), want the idle connections closed to make room", v, ok)
+	}
+	if v, _ := metricLine(string(body), "accounts_http_connections_max"); v != "100" {
+		t.Fatalf("accounts_http_connections_max = %q, want 100", v)
+	}
+}
+
+// waitListening returns the address serve (started by startCmd with JSON
+// logs) logs that it listens on, within a minute.
+func waitListening(t *testing.T, p *proc) string {
+	t.Helper()
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
-	var addr string
-	for deadline := time.Now().Add(60 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if m := addrRe.FindStringSubmatch(p.stderr.String()); m != nil {
-			addr = m[1]
+			return m[1]
 		}
 		select {
 		case <-p.done:
@@ -99,10 +125,11 @@ func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 			t.Fatalf("serve did not listen within 60s:\n%s", p.stderr.String())
 		}
 	}
-	s := &server{t: t, base: "http://" + addr, env: env, clock: &testClock{t: time.Now()}, stderr: p.stderr}
-	s.loadDocument()
-	s.newClient(false).signUp("fresh1", "fresh-password")
+}
 
+// floodIdle holds 40 idle keep-alive connections from each of 50
+// addresses and returns how many were answered.
+func floodIdle(t *testing.T, addr string) int {
 	var (
 		mu    sync.Mutex
 		held  int
@@ -117,8 +144,13 @@ func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 		})
 	}
 	flood.Wait()
-	t.Logf("%d of 2000 flood connections were answered", held)
+	return held
+}
 
+// freshRequests sends 20 requests on fresh connections, every fifth a
+// login, each of which must be answered 200 within 5 seconds.
+func freshRequests(t *testing.T, s *server, p *proc) {
+	t.Helper()
 	fresh := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for i := range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -135,22 +167,10 @@ func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 			t.Fatalf("fresh request %d (%s %s) with 2000 idle connections held: %v after %s\n%s", i, req.Method, req.URL.Path, err,
 				time.Since(start).Round(time.Millisecond), tail(p.stderr.String(), 2048))
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("fresh request %d (%s %s): %d", i, req.Method, req.URL.Path, resp.StatusCode)
 		}
-	}
-	// The room was made by shedding idle connections, and /metrics says so.
-	body := s.getMetrics().body
-	for _, series := range []string{"accounts_http_connections_shed_total", "accounts_http_connections_refused_total", "accounts_http_connections_open"} {
-		v, _ := metricLine(string(body), series)
-		t.Logf("%s %s", series, v)
-	}
-	if v, ok := metricLine(string(body), "accounts_http_connections_shed_total"); !ok || v == "0" {
-		t.Fatalf("accounts_http_connections_shed_total = %q (present %v), want the idle connections closed to make room", v, ok)
-	}
-	if v, _ := metricLine(string(body), "accounts_http_connections_max"); v != "100" {
-		t.Fatalf("accounts_http_connections_max = %q, want 100", v)
 	}
 }
 

@@ -80,7 +80,7 @@ func TestContentLengthWithTransferEncoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	smuggled := "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"
 	req := "POST /api/v1/account/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
 		"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled

@@ -10,7 +10,7 @@ import (
 
 	"accounts/internal/config"
 	"accounts/internal/database"
-	"accounts/internal/pgcluster"
+	"accounts/internal/devinfra/pgcluster"
 )
 
 // databaseKeys are the keys that, set by anything but the defaults, mean the

@@ -119,7 +119,7 @@ func TestPoolTimeoutLeavesCallerDeadlines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -225,12 +225,12 @@ func TestWaitSucceedsWhenDatabaseComesUp(t *testing.T) {
 }
 
 func forward(c net.Conn, to string) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	up, err := net.Dial("tcp", to)
 	if err != nil {
 		return
 	}
-	defer up.Close()
+	defer func() { _ = up.Close() }()
 	go func() { _, _ = io.Copy(up, c) }()
 	_, _ = io.Copy(c, up)
 }

@@ -180,10 +180,8 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if opts.Operator == "" {
 		opts.Operator = DefaultOperator()
 	}
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
-	}
+	out := newOutput(opts.Out)
+	defer func() { err = errors.Join(err, out.err) }()
 	if opts.From != "" {
 		return offlineDryRun(dir, opts, out, start)
 	}
@@ -222,7 +220,7 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "Migrating from %s to %s (%d file(s), %s):\n",
+	out.printf("Migrating from %s to %s (%d file(s), %s):\n",
 		orNone(rep.From), pending[len(pending)-1].Version(), len(pending), modes)
 	run := &applyRun{ctx: ctx, conn: conn, dir: dir, revs: revs, opts: opts, mode: mode, out: out}
 	err = run.files(pending, rep)
@@ -233,14 +231,14 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	if err != nil {
 		return rep, err
 	}
-	fmt.Fprintf(out, "Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
+	out.printf("Applied %d file(s), %d statement(s) in %s; the database is at version %s.\n",
 		len(rep.Files), rep.Statements(), round(rep.Duration), rep.To)
 	return rep, nil
 }
 
 // pendingFiles returns the files this run applies (the pending ones, as
 // N and To select them), recording in rep where the database starts.
-func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate.Dir, revs *RevisionTable, opts ApplyOptions, rep *ApplyReport, out io.Writer) ([]atlasmigrate.File, error) {
+func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate.Dir, revs *RevisionTable, opts ApplyOptions, rep *ApplyReport, out *output) ([]atlasmigrate.File, error) {
 	var rrw atlasmigrate.RevisionReadWriter = revs
 	if opts.DryRun {
 		rrw = readOnlyRevisions{revs}
@@ -266,13 +264,13 @@ func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate
 		return nil, explainPending(err, opts.Baseline)
 	}
 	if opts.Baseline != "" && len(before) > 0 {
-		fmt.Fprintf(out, "Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
+		out.printf("Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
 	}
 	rep.Pending = len(pending)
 	return selectPending(dir, pending, before, opts.N, opts.To)
 }
 
-func noPending(ctx context.Context, revs *RevisionTable, rep *ApplyReport, out io.Writer, start time.Time) error {
+func noPending(ctx context.Context, revs *RevisionTable, rep *ApplyReport, out *output, start time.Time) error {
 	after, err := revs.ReadRevisions(ctx)
 	if err != nil {
 		return err
@@ -280,9 +278,9 @@ func noPending(ctx context.Context, revs *RevisionTable, rep *ApplyReport, out i
 	rep.To = currentVersion(after)
 	rep.Duration = time.Since(start)
 	if rep.To == "" {
-		fmt.Fprintln(out, "No migration files to apply.")
+		out.println("No migration files to apply.")
 	} else {
-		fmt.Fprintf(out, "No pending migrations: the database is at version %s.\n", rep.To)
+		out.printf("No pending migrations: the database is at version %s.\n", rep.To)
 	}
 	return nil
 }
@@ -294,7 +292,7 @@ const FromNone = "none"
 // of them for FromNone), as `alembic upgrade FROM:head --sql` does, with no
 // database: the checks that read the database (rows holding a removed enum
 // value) are not made.
-func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out io.Writer, start time.Time) (*ApplyReport, error) {
+func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out *output, start time.Time) (*ApplyReport, error) {
 	if !opts.DryRun {
 		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run")
 	}
@@ -321,10 +319,10 @@ func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out io.Writer, start
 	}
 	rep.Pending = len(pending)
 	if len(pending) == 0 {
-		fmt.Fprintf(out, "-- Dry run (offline): nothing after version %s.\n", opts.From)
+		out.printf("-- Dry run (offline): nothing after version %s.\n", opts.From)
 		return rep, nil
 	}
-	fmt.Fprintf(out, "-- Dry run (offline, no database): from %s; checks that read the database are not made.\n", orNone(rep.From))
+	out.printf("-- Dry run (offline, no database): from %s; checks that read the database are not made.\n", orNone(rep.From))
 	return dryRun(context.Background(), &postgres.Driver{}, nil, pending, rep, out, start)
 }
 
@@ -420,8 +418,8 @@ func currentVersion(revs []*atlasmigrate.Revision) string {
 	return ""
 }
 
-func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out io.Writer, start time.Time) (*ApplyReport, error) {
-	fmt.Fprintf(out, "-- Dry run: %d file(s) pending; nothing is executed.\n", len(pending))
+func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, pending []atlasmigrate.File, rep *ApplyReport, out *output, start time.Time) (*ApplyReport, error) {
+	out.printf("-- Dry run: %d file(s) pending; nothing is executed.\n", len(pending))
 	refused := ""
 	for i, f := range pending {
 		res, err := dryRunFile(ctx, drv, revs, f, out)
@@ -431,7 +429,7 @@ func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, p
 		if res == nil {
 			refused = f.Name()
 			if n := len(pending) - i - 1; n > 0 {
-				fmt.Fprintf(out, "-- (apply stops at the refusal: the %d file(s) after it would not run either)\n", n)
+				out.printf("-- (apply stops at the refusal: the %d file(s) after it would not run either)\n", n)
 			}
 			break
 		}
@@ -442,17 +440,17 @@ func dryRun(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, p
 	}
 	rep.Duration = time.Since(start)
 	if refused != "" {
-		fmt.Fprintf(out, "\n-- Dry run done: apply would refuse %s; %d file(s), %d statement(s) before it would be applied.\n", refused, len(rep.Files), rep.Statements())
+		out.printf("\n-- Dry run done: apply would refuse %s; %d file(s), %d statement(s) before it would be applied.\n", refused, len(rep.Files), rep.Statements())
 		return rep, nil
 	}
-	fmt.Fprintf(out, "\n-- Dry run done: %d file(s), %d statement(s) would be applied.\n", len(rep.Files), rep.Statements())
+	out.printf("\n-- Dry run done: %d file(s), %d statement(s) would be applied.\n", len(rep.Files), rep.Statements())
 	return rep, nil
 }
 
 // dryRunFile prints what apply would run of f; a nil result means apply
 // would refuse the file (the refusal and its statements are printed as
 // comments).
-func dryRunFile(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, f atlasmigrate.File, out io.Writer) (*FileResult, error) {
+func dryRunFile(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTable, f atlasmigrate.File, out *output) (*FileResult, error) {
 	stmts, err := atlasmigrate.FileStmtDecls(drv, f)
 	if err != nil {
 		return nil, fmt.Errorf("read statements of %s: %w", f.Name(), err)
@@ -464,32 +462,32 @@ func dryRunFile(ctx context.Context, drv atlasmigrate.Driver, revs *RevisionTabl
 	res := &FileResult{Name: f.Name(), Version: f.Version(), Statements: len(stmts)}
 	if revs == nil {
 		// Offline: nothing to resume, nothing to check.
-		fmt.Fprintf(out, "\n-- %s (%d statement(s), txmode %s)\n", f.Name(), len(stmts), mode)
+		out.printf("\n-- %s (%d statement(s), txmode %s)\n", f.Name(), len(stmts), mode)
 		for _, s := range stmts {
 			res.SQL = append(res.SQL, s.Text)
-			fmt.Fprintln(out, s.Text)
+			out.println(s.Text)
 		}
 		return res, nil
 	}
 	if r, err := revs.ReadRevision(ctx, f.Version()); err == nil && r.Applied > 0 && r.Applied < len(stmts) {
 		res.Skipped = r.Applied
 	}
-	fmt.Fprintf(out, "\n-- %s (%d statement(s), txmode %s", f.Name(), len(stmts), mode)
+	out.printf("\n-- %s (%d statement(s), txmode %s", f.Name(), len(stmts), mode)
 	if res.Skipped > 0 {
-		fmt.Fprintf(out, ", resuming after statement %d", res.Skipped)
+		out.printf(", resuming after statement %d", res.Skipped)
 	}
-	fmt.Fprintln(out, ")")
+	out.println(")")
 	if err := guardEnumValueDrops(ctx, revs.conn, f.Name(), stmts[res.Skipped:]); err != nil {
 		// Judged on the database as it is now, before earlier pending files.
-		fmt.Fprintf(out, "-- apply would refuse this file: %v\n", err)
+		out.printf("-- apply would refuse this file: %v\n", err)
 		for _, s := range stmts[res.Skipped:] {
-			fmt.Fprintf(out, "-- %s\n", strings.ReplaceAll(s.Text, "\n", "\n-- "))
+			out.printf("-- %s\n", strings.ReplaceAll(s.Text, "\n", "\n-- "))
 		}
 		return nil, nil
 	}
 	for _, s := range stmts[res.Skipped:] {
 		res.SQL = append(res.SQL, s.Text)
-		fmt.Fprintln(out, s.Text)
+		out.println(s.Text)
 	}
 	return res, nil
 }
@@ -522,7 +520,7 @@ type applyRun struct {
 	revs *RevisionTable
 	opts ApplyOptions
 	mode TxMode
-	out  io.Writer
+	out  *output
 
 	tx    *sql.Tx // the open transaction of tx-mode all
 	txDrv atlasmigrate.Driver
@@ -544,7 +542,7 @@ func (a *applyRun) files(pending []atlasmigrate.File, rep *ApplyReport) error {
 					rep.Files[i].RolledBack = true
 				}
 				if n := len(rep.Files) - 1; n > 0 {
-					fmt.Fprintf(a.out, "  (tx-mode all: the %d file(s) applied before it in this run were rolled back too)\n", n)
+					a.out.printf("  (tx-mode all: the %d file(s) applied before it in this run were rolled back too)\n", n)
 				}
 				a.tx = nil
 			}
@@ -565,15 +563,15 @@ func (a *applyRun) printFile(r FileResult) {
 	case r.Err != nil:
 		var se *StatementError
 		if errors.As(r.Err, &se) {
-			fmt.Fprintf(a.out, "  FAILED %s at statement %d of %d after %s\n    statement: %s\n    error: %v\n",
+			a.out.printf("  FAILED %s at statement %d of %d after %s\n    statement: %s\n    error: %v\n",
 				r.Name, se.Index, se.Total, round(r.Duration), oneLine(se.Stmt), dbErrorText(se.Err))
 		} else {
-			fmt.Fprintf(a.out, "  FAILED %s after %s: %v\n", r.Name, round(r.Duration), r.Err)
+			a.out.printf("  FAILED %s after %s: %v\n", r.Name, round(r.Duration), r.Err)
 		}
 	case r.Skipped > 0:
-		fmt.Fprintf(a.out, "  applied %s: %d statement(s) (resumed after %d) in %s\n", r.Name, r.Executed, r.Skipped, round(r.Duration))
+		a.out.printf("  applied %s: %d statement(s) (resumed after %d) in %s\n", r.Name, r.Executed, r.Skipped, round(r.Duration))
 	default:
-		fmt.Fprintf(a.out, "  applied %s: %d statement(s) in %s\n", r.Name, r.Executed, round(r.Duration))
+		a.out.printf("  applied %s: %d statement(s) in %s\n", r.Name, r.Executed, round(r.Duration))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -126,7 +125,7 @@ func (a *applyRun) fileRetryingLocks(f atlasmigrate.File, mode TxMode) (FileResu
 		if errors.As(err, &se) {
 			stmt = fmt.Sprintf("statement %d (%s)", se.Index, oneLine(se.Stmt))
 		}
-		fmt.Fprintf(a.out, "  %s: %s waited lock_timeout (%s) for a lock held by another session; retry %d of %d in %s\n",
+		a.out.printf("  %s: %s waited lock_timeout (%s) for a lock held by another session; retry %d of %d in %s\n",
 			f.Name(), stmt, locks.timeout, n, locks.retries, wait)
 		t := time.NewTimer(wait)
 		select {
@@ -146,7 +145,7 @@ func (a *applyRun) fileRetryingLocks(f atlasmigrate.File, mode TxMode) (FileResu
 // index).
 type stmtRunner struct {
 	execQuerier
-	out io.Writer
+	out *output
 }
 
 func (r stmtRunner) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -182,7 +181,7 @@ WHERE c.relname = $1 AND NOT i.indisvalid
 		drop += "CONCURRENTLY "
 	}
 	drop += quoteIdent(nsp) + "." + quoteIdent(name)
-	fmt.Fprintf(r.out, "  index %s is INVALID (left by an interrupted CREATE INDEX CONCURRENTLY): %s, then building it again\n", name, drop)
+	r.out.printf("  index %s is INVALID (left by an interrupted CREATE INDEX CONCURRENTLY): %s, then building it again\n", name, drop)
 	if _, err := r.execQuerier.ExecContext(ctx, drop); err != nil {
 		return fmt.Errorf("drop the INVALID index %s before building it again: %w", name, err)
 	}

@@ -50,54 +50,86 @@ func (d DesiredState) atlasSchema(ctx context.Context, drv dialect.Driver) (*sch
 		return nil, fmt.Errorf("the Ent schema spans %d database schemas; this engine migrates one", len(realm.Schemas))
 	}
 	s := realm.Schemas[0]
-	enums := make(map[string]*schema.EnumType)
-	enumOwner := make(map[string]string)
+	ne := nativeEnums{s: s, types: map[string]*schema.EnumType{}, owner: map[string]string{}}
 	for _, et := range d.Tables {
-		at, ok := s.Table(et.Name)
-		if !ok {
-			continue // a view
-		}
-		for _, ec := range et.Columns {
-			if ec.Type != field.TypeEnum {
-				continue
-			}
-			typeName := strings.ToLower(strings.TrimSpace(ec.SchemaType[dialect.Postgres]))
-			if typeName == "" || strings.HasPrefix(typeName, "varchar") || strings.HasPrefix(typeName, "character") || typeName == "text" {
-				continue // Ent's default: a varchar column
-			}
-			ac, ok := at.Column(ec.Name)
-			if !ok {
-				return nil, fmt.Errorf("column %s.%s missing from Ent's state", et.Name, ec.Name)
-			}
-			if _, ok := ac.Type.Type.(*postgres.UserDefinedType); !ok {
-				continue // SchemaType named a built-in type
-			}
-			if len(ec.Enums) == 0 {
-				return nil, fmt.Errorf("column %s.%s: enum type %s has no values", et.Name, ec.Name, typeName)
-			}
-			e, ok := enums[typeName]
-			if !ok {
-				e = &schema.EnumType{T: typeName, Values: append([]string(nil), ec.Enums...), Schema: s}
-				enums[typeName] = e
-				enumOwner[typeName] = et.Name + "." + ec.Name
-				s.Objects = append(s.Objects, e)
-			} else if !slices.Equal(e.Values, ec.Enums) {
-				return nil, fmt.Errorf("enum type %s: column %s lists values %q but %s lists %q; one type has one list of values",
-					typeName, et.Name+"."+ec.Name, ec.Enums, enumOwner[typeName], e.Values)
-			}
-			ac.Type.Type = e
+		if err := ne.table(et); err != nil {
+			return nil, err
 		}
 	}
+	if err := d.addExpressionIndexes(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// nativeEnums gives the enum columns of s whose SchemaType names a
+// PostgreSQL type their native enum type, one per name.
+type nativeEnums struct {
+	s     *schema.Schema
+	types map[string]*schema.EnumType
+	owner map[string]string // the first column of each type, for errors
+}
+
+// table converts the enum columns of the Ent table et.
+func (ne nativeEnums) table(et *entschema.Table) error {
+	at, ok := ne.s.Table(et.Name)
+	if !ok {
+		return nil // a view
+	}
+	for _, ec := range et.Columns {
+		if ec.Type != field.TypeEnum {
+			continue
+		}
+		typeName := strings.ToLower(strings.TrimSpace(ec.SchemaType[dialect.Postgres]))
+		if typeName == "" || strings.HasPrefix(typeName, "varchar") || strings.HasPrefix(typeName, "character") || typeName == "text" {
+			continue // Ent's default: a varchar column
+		}
+		ac, ok := at.Column(ec.Name)
+		if !ok {
+			return fmt.Errorf("column %s.%s missing from Ent's state", et.Name, ec.Name)
+		}
+		if _, ok := ac.Type.Type.(*postgres.UserDefinedType); !ok {
+			continue // SchemaType named a built-in type
+		}
+		e, err := ne.enumType(typeName, et.Name+"."+ec.Name, ec.Enums)
+		if err != nil {
+			return err
+		}
+		ac.Type.Type = e
+	}
+	return nil
+}
+
+// enumType returns the enum type name, added to the schema's objects the
+// first time; every column of one type must list the same values.
+func (ne nativeEnums) enumType(name, column string, values []string) (*schema.EnumType, error) {
+	if len(values) == 0 {
+		return nil, fmt.Errorf("column %s: enum type %s has no values", column, name)
+	}
+	e, ok := ne.types[name]
+	if !ok {
+		e = &schema.EnumType{T: name, Values: append([]string(nil), values...), Schema: ne.s}
+		ne.types[name] = e
+		ne.owner[name] = column
+		ne.s.Objects = append(ne.s.Objects, e)
+	} else if !slices.Equal(e.Values, values) {
+		return nil, fmt.Errorf("enum type %s: column %s lists values %q but %s lists %q; one type has one list of values",
+			name, column, values, ne.owner[name], e.Values)
+	}
+	return e, nil
+}
+
+// addExpressionIndexes adds the indexes Ent cannot declare to s.
+func (d DesiredState) addExpressionIndexes(s *schema.Schema) error {
 	for _, ei := range d.ExpressionIndexes {
 		t, ok := s.Table(ei.Table)
 		if !ok {
-			return nil, fmt.Errorf("expression index %s: table %s is not in the Ent schema", ei.Name, ei.Table)
+			return fmt.Errorf("expression index %s: table %s is not in the Ent schema", ei.Name, ei.Table)
 		}
 		if _, ok := t.Index(ei.Name); ok {
-			return nil, fmt.Errorf("expression index %s: table %s already has an index of that name", ei.Name, ei.Table)
+			return fmt.Errorf("expression index %s: table %s already has an index of that name", ei.Name, ei.Table)
 		}
-		idx := schema.NewIndex(ei.Name).SetUnique(ei.Unique).AddExprs(&schema.RawExpr{X: ei.Expr})
-		t.AddIndexes(idx)
+		t.AddIndexes(schema.NewIndex(ei.Name).SetUnique(ei.Unique).AddExprs(&schema.RawExpr{X: ei.Expr}))
 	}
-	return s, nil
+	return nil
 }

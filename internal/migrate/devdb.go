@@ -84,7 +84,7 @@ func configOf(ctx context.Context, db *sql.DB) (*pgx.ConnConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // read only: it just goes back to the pool
 	var cfg *pgx.ConnConfig
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
@@ -99,7 +99,8 @@ func configOf(ctx context.Context, db *sql.DB) (*pgx.ConnConfig, error) {
 
 func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 	admin := stdlib.OpenDB(*cfg)
-	defer func() { admin.Close() }()
+	// admin only created a database (or failed to): closing it loses nothing.
+	defer func() { _ = admin.Close() }()
 	if err := admin.PingContext(ctx); err != nil {
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
@@ -109,7 +110,7 @@ func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 		// the postgres database.
 		cfg = cfg.Copy()
 		cfg.Database = "postgres"
-		admin.Close()
+		_ = admin.Close() // it never connected
 		admin = stdlib.OpenDB(*cfg)
 	}
 	suffix := make([]byte, 6)
@@ -127,8 +128,7 @@ func createThrowaway(ctx context.Context, cfg *pgx.ConnConfig) (*devDB, error) {
 	db := stdlib.OpenDB(*devCfg)
 	drv, err := postgres.Open(db)
 	if err != nil {
-		db.Close()
-		return nil, errors.Join(fmt.Errorf("open the dev database: %w", err), drop())
+		return nil, errors.Join(fmt.Errorf("open the dev database: %w", err), db.Close(), drop())
 	}
 	return &devDB{db: db, drv: drv, name: name, cleanup: func() error {
 		return errors.Join(db.Close(), drop())
@@ -166,9 +166,8 @@ func execFresh(cfg *pgx.ConnConfig, stmt string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, stmt)
-	return err
+	return errors.Join(err, conn.Close(context.Background()))
 }
 
 func openGivenDev(ctx context.Context, url string) (*devDB, error) {
@@ -179,17 +178,14 @@ func openGivenDev(ctx context.Context, url string) (*devDB, error) {
 	db := stdlib.OpenDB(*cfg)
 	drv, err := postgres.Open(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open the dev database %s: %w", cfg.Database, err)
+		return nil, errors.Join(fmt.Errorf("open the dev database %s: %w", cfg.Database, err), db.Close())
 	}
 	if err := drv.CheckClean(ctx, nil); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("the dev database %s must be empty: %w", cfg.Database, err)
+		return nil, errors.Join(fmt.Errorf("the dev database %s must be empty: %w", cfg.Database, err), db.Close())
 	}
 	restore, err := drv.Snapshot(ctx)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("the dev database %s must be empty: %w", cfg.Database, err)
+		return nil, errors.Join(fmt.Errorf("the dev database %s must be empty: %w", cfg.Database, err), db.Close())
 	}
 	return &devDB{db: db, drv: drv, name: cfg.Database, cleanup: func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -80,10 +80,8 @@ func (e *DataLossError) Error() string {
 // files renamed are renamed back, keeping the rows.
 func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOptions) (rep *DownReport, err error) {
 	start := time.Now()
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
-	}
+	out := newOutput(opts.Out)
+	defer func() { err = errors.Join(err, out.err) }()
 	if opts.N < 0 {
 		return nil, fmt.Errorf("the number of files to revert must be positive, got %d", opts.N)
 	}
@@ -103,7 +101,7 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 	revert, target, err := selectRevert(revs, opts)
 	if err != nil || len(revert) == 0 {
 		if err == nil {
-			fmt.Fprintf(out, "Nothing to revert: the database is at version %s.\n", target)
+			out.printf("Nothing to revert: the database is at version %s.\n", target)
 			rep.To = target
 		}
 		return rep, err
@@ -136,19 +134,19 @@ func Down(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DownOption
 		return rep, nil
 	}
 	for _, l := range plan.losses {
-		fmt.Fprintf(out, "--force: dropping %s\n", l)
+		out.printf("--force: dropping %s\n", l)
 	}
 	if err := runRevert(ctx, conn, plan, rep.Reverted, opts.RevisionSchema); err != nil {
 		return nil, err
 	}
 	rep.Duration = time.Since(start)
 	for _, v := range rep.Reverted {
-		fmt.Fprintf(out, "  reverted %s\n", v)
+		out.printf("  reverted %s\n", v)
 	}
 	if len(rep.SQL) == 0 {
-		fmt.Fprintln(out, "  (no schema change: those files changed no schema; data they wrote is not reverted)")
+		out.println("  (no schema change: those files changed no schema; data they wrote is not reverted)")
 	}
-	fmt.Fprintf(out, "Reverted %d file(s) with %d statement(s) in %s; the database is at %s.\n",
+	out.printf("Reverted %d file(s) with %d statement(s) in %s; the database is at %s.\n",
 		len(rep.Reverted), len(rep.SQL), round(rep.Duration), versionOrEmpty(target))
 	return rep, nil
 }
@@ -215,30 +213,30 @@ func revertedFiles(dir atlasmigrate.Dir, revert []*atlasmigrate.Revision, target
 	return out, nil
 }
 
-func printDownDryRun(out io.Writer, rep *DownReport, plan *downPlan) {
-	fmt.Fprintf(out, "-- Dry run: reverting %s would run %d statement(s)%s; nothing is executed.\n",
+func printDownDryRun(out *output, rep *DownReport, plan *downPlan) {
+	out.printf("-- Dry run: reverting %s would run %d statement(s)%s; nothing is executed.\n",
 		strings.Join(rep.Reverted, ", "), len(rep.SQL), plan.modeNote())
 	for _, l := range plan.losses {
-		fmt.Fprintf(out, "-- with --force, data would be lost: %s\n", l)
+		out.printf("-- with --force, data would be lost: %s\n", l)
 	}
 	for _, s := range rep.SQL {
-		fmt.Fprintf(out, "%s;\n", s)
+		out.printf("%s;\n", s)
 	}
-	fmt.Fprintf(out, "-- and delete the revision rows of %s.\n", strings.Join(rep.Reverted, ", "))
+	out.printf("-- and delete the revision rows of %s.\n", strings.Join(rep.Reverted, ", "))
 }
 
-func printDownRefusal(out io.Writer, rep *DownReport, dl *DataLossError) {
-	fmt.Fprintf(out, "-- Dry run: down would refuse to revert %s: it would lose data:\n", strings.Join(rep.Reverted, ", "))
+func printDownRefusal(out *output, rep *DownReport, dl *DataLossError) {
+	out.printf("-- Dry run: down would refuse to revert %s: it would lose data:\n", strings.Join(rep.Reverted, ", "))
 	for _, l := range dl.Losses {
-		fmt.Fprintf(out, "--   %s\n", l)
+		out.printf("--   %s\n", l)
 	}
 	if dl.Forced {
-		fmt.Fprintln(out, "-- (not even --force can run it) The statements it would run:")
+		out.println("-- (not even --force can run it) The statements it would run:")
 	} else {
-		fmt.Fprintln(out, "-- With --force it would run:")
+		out.println("-- With --force it would run:")
 	}
 	for _, s := range dl.SQL {
-		fmt.Fprintf(out, "%s;\n", s)
+		out.printf("%s;\n", s)
 	}
 }
 
@@ -290,39 +288,77 @@ func versionOrEmpty(v string) string {
 // hold rows (allowed with --force), and enum values still in use (never
 // allowed: the conversion would fail).
 func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []schema.Change, enums []*enumChange) (losses, blocking []string, err error) {
-	qual := func(t string) string { return quoteIdent(schemaName) + "." + quoteIdent(t) }
-	count := func(query string, args ...any) (int64, error) {
-		var n int64
-		err := q.QueryRowContext(ctx, query, args...).Scan(&n)
-		return n, err
-	}
+	lc := lossCounter{ctx: ctx, q: q, schema: schemaName}
 	for _, c := range changes {
 		switch c := c.(type) {
 		case *schema.DropTable:
-			n, err := count("SELECT count(*) FROM " + qual(c.T.Name))
-			if err != nil {
-				return nil, nil, fmt.Errorf("count rows of %s: %w", c.T.Name, err)
-			}
-			if n > 0 {
-				losses = append(losses, fmt.Sprintf("table %s with %d row(s)", c.T.Name, n))
-			}
+			losses, err = lc.droppedTable(losses, c.T.Name)
 		case *schema.ModifyTable:
-			for _, tc := range c.Changes {
-				dc, ok := tc.(*schema.DropColumn)
-				if !ok {
-					continue
-				}
-				n, err := count("SELECT count(*) FROM " + qual(c.T.Name) + " WHERE " + quoteIdent(dc.C.Name) + " IS NOT NULL")
-				if err != nil {
-					return nil, nil, fmt.Errorf("count values of %s.%s: %w", c.T.Name, dc.C.Name, err)
-				}
-				if n > 0 {
-					losses = append(losses, fmt.Sprintf("column %s.%s with %d non-null value(s)", c.T.Name, dc.C.Name, n))
-				}
-			}
+			losses, err = lc.droppedColumns(losses, c)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	// Rows in tables and columns that go away need no conversion.
+	gone := goneObjects(changes)
+	for _, f := range enums {
+		if blocking, err = lc.removedValuesInUse(blocking, f, gone); err != nil {
+			return nil, nil, err
+		}
+	}
+	return losses, blocking, nil
+}
+
+// lossCounter counts the rows a revert would destroy or could not convert.
+type lossCounter struct {
+	ctx    context.Context
+	q      execQuerier
+	schema string
+}
+
+func (lc lossCounter) qual(table string) string {
+	return quoteIdent(lc.schema) + "." + quoteIdent(table)
+}
+
+func (lc lossCounter) count(query string, args ...any) (int64, error) {
+	var n int64
+	err := lc.q.QueryRowContext(lc.ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// droppedTable adds the table to losses when it holds rows.
+func (lc lossCounter) droppedTable(losses []string, table string) ([]string, error) {
+	n, err := lc.count("SELECT count(*) FROM " + lc.qual(table))
+	if err != nil {
+		return nil, fmt.Errorf("count rows of %s: %w", table, err)
+	}
+	if n > 0 {
+		losses = append(losses, fmt.Sprintf("table %s with %d row(s)", table, n))
+	}
+	return losses, nil
+}
+
+// droppedColumns adds each column c drops to losses when it holds a value.
+func (lc lossCounter) droppedColumns(losses []string, c *schema.ModifyTable) ([]string, error) {
+	for _, tc := range c.Changes {
+		dc, ok := tc.(*schema.DropColumn)
+		if !ok {
+			continue
+		}
+		n, err := lc.count("SELECT count(*) FROM " + lc.qual(c.T.Name) + " WHERE " + quoteIdent(dc.C.Name) + " IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("count values of %s.%s: %w", c.T.Name, dc.C.Name, err)
+		}
+		if n > 0 {
+			losses = append(losses, fmt.Sprintf("column %s.%s with %d non-null value(s)", c.T.Name, dc.C.Name, n))
+		}
+	}
+	return losses, nil
+}
+
+// goneObjects are the tables ("t") and columns ("t.c") the changes drop:
+// their rows need no conversion.
+func goneObjects(changes []schema.Change) map[string]bool {
 	gone := make(map[string]bool)
 	for _, c := range changes {
 		switch c := c.(type) {
@@ -336,28 +372,32 @@ func dataLoss(ctx context.Context, q execQuerier, schemaName string, changes []s
 			}
 		}
 	}
-	for _, f := range enums {
-		if len(f.Removed) == 0 {
-			continue
-		}
-		for _, t := range f.From.Schema.Tables {
-			for _, c := range t.Columns {
-				et, ok := c.Type.Type.(*schema.EnumType)
-				if !ok || et.T != f.From.T || gone[t.Name] || gone[t.Name+"."+c.Name] {
-					continue
-				}
-				n, err := count("SELECT count(*) FROM "+qual(t.Name)+" WHERE "+quoteIdent(c.Name)+"::text = ANY($1)", f.Removed)
-				if err != nil {
-					return nil, nil, fmt.Errorf("count uses of enum %s in %s.%s: %w", f.From.T, t.Name, c.Name, err)
-				}
-				if n > 0 {
-					blocking = append(blocking, fmt.Sprintf("%d row(s) of %s.%s hold value(s) %s of enum %s, which the target version does not have",
-						n, t.Name, c.Name, strings.Join(f.Removed, ", "), f.From.T))
-				}
+	return gone
+}
+
+// removedValuesInUse adds to blocking each column of the enum type f
+// changes, except those gone, that holds one of the values f removes.
+func (lc lossCounter) removedValuesInUse(blocking []string, f *enumChange, gone map[string]bool) ([]string, error) {
+	if len(f.Removed) == 0 {
+		return blocking, nil
+	}
+	for _, t := range f.From.Schema.Tables {
+		for _, c := range t.Columns {
+			et, ok := c.Type.Type.(*schema.EnumType)
+			if !ok || et.T != f.From.T || gone[t.Name] || gone[t.Name+"."+c.Name] {
+				continue
+			}
+			n, err := lc.count("SELECT count(*) FROM "+lc.qual(t.Name)+" WHERE "+quoteIdent(c.Name)+"::text = ANY($1)", f.Removed)
+			if err != nil {
+				return nil, fmt.Errorf("count uses of enum %s in %s.%s: %w", f.From.T, t.Name, c.Name, err)
+			}
+			if n > 0 {
+				blocking = append(blocking, fmt.Sprintf("%d row(s) of %s.%s hold value(s) %s of enum %s, which the target version does not have",
+					n, t.Name, c.Name, strings.Join(f.Removed, ", "), f.From.T))
 			}
 		}
 	}
-	return losses, blocking, nil
+	return blocking, nil
 }
 
 // DriftError is returned by Down when objects the revert would change

@@ -43,7 +43,7 @@ func Drift(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts DriftOpti
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // read only: it just goes back to the pool
 	revs, err := NewRevisionTable(conn, opts.RevisionSchema).ReadRevisions(ctx)
 	if err != nil {
 		return nil, err

@@ -76,36 +76,12 @@ func planEnumChanges(changes []schema.Change, renames []EnumRename) ([]schema.Ch
 			kept = append(kept, c)
 			continue
 		}
-		e := &enumChange{From: from, To: to}
-		current := slices.Clone(from.Values)
-		for i, r := range renames {
-			if r.Type != from.T {
-				continue
-			}
-			used[i] = true
-			j := slices.Index(current, r.From)
-			switch {
-			case j < 0 || slices.Contains(to.Values, r.From):
-				return nil, nil, fmt.Errorf("--rename-enum-value %s: enum type %s has no value %s that the Ent schema drops (current values: %s)", r, r.Type, r.From, strings.Join(current, ", "))
-			case slices.Contains(current, r.To) || !slices.Contains(to.Values, r.To):
-				return nil, nil, fmt.Errorf("--rename-enum-value %s: the Ent schema adds no value %s to enum type %s (wanted values: %s)", r, r.To, r.Type, strings.Join(to.Values, ", "))
-			}
-			current[j] = r.To
-			e.Renames = append(e.Renames, r)
+		current, applied, err := applyEnumRenames(from, to, renames, used)
+		if err != nil {
+			return nil, nil, err
 		}
-		for _, v := range current {
-			if !slices.Contains(to.Values, v) {
-				e.Removed = append(e.Removed, v)
-			}
-		}
-		for _, v := range to.Values {
-			if !slices.Contains(current, v) {
-				e.Added = append(e.Added, v)
-			}
-		}
-		kept1 := slices.DeleteFunc(slices.Clone(current), func(v string) bool { return slices.Contains(e.Removed, v) })
-		kept2 := slices.DeleteFunc(slices.Clone(to.Values), func(v string) bool { return slices.Contains(e.Added, v) })
-		e.Reordered = !slices.Equal(kept1, kept2)
+		e := &enumChange{From: from, To: to, Renames: applied}
+		e.compare(current)
 		enums = append(enums, e)
 		if !e.recreate() && len(e.Added) > 0 {
 			renamed := *from
@@ -119,6 +95,47 @@ func planEnumChanges(changes []schema.Change, renames []EnumRename) ([]schema.Ch
 		}
 	}
 	return kept, enums, nil
+}
+
+// applyEnumRenames applies the renames of type from to its values, marking
+// in used those it applies; every rename must match a value that the type
+// loses (in to) and a value that it gains.
+func applyEnumRenames(from, to *schema.EnumType, renames []EnumRename, used []bool) (current []string, applied []EnumRename, err error) {
+	current = slices.Clone(from.Values)
+	for i, r := range renames {
+		if r.Type != from.T {
+			continue
+		}
+		used[i] = true
+		j := slices.Index(current, r.From)
+		switch {
+		case j < 0 || slices.Contains(to.Values, r.From):
+			return nil, nil, fmt.Errorf("--rename-enum-value %s: enum type %s has no value %s that the Ent schema drops (current values: %s)", r, r.Type, r.From, strings.Join(current, ", "))
+		case slices.Contains(current, r.To) || !slices.Contains(to.Values, r.To):
+			return nil, nil, fmt.Errorf("--rename-enum-value %s: the Ent schema adds no value %s to enum type %s (wanted values: %s)", r, r.To, r.Type, strings.Join(to.Values, ", "))
+		}
+		current[j] = r.To
+		applied = append(applied, r)
+	}
+	return current, applied, nil
+}
+
+// compare sets what e removes, adds and reorders going from current (the
+// type's values after the renames) to e.To's.
+func (e *enumChange) compare(current []string) {
+	for _, v := range current {
+		if !slices.Contains(e.To.Values, v) {
+			e.Removed = append(e.Removed, v)
+		}
+	}
+	for _, v := range e.To.Values {
+		if !slices.Contains(current, v) {
+			e.Added = append(e.Added, v)
+		}
+	}
+	kept1 := slices.DeleteFunc(slices.Clone(current), func(v string) bool { return slices.Contains(e.Removed, v) })
+	kept2 := slices.DeleteFunc(slices.Clone(e.To.Values), func(v string) bool { return slices.Contains(e.Added, v) })
+	e.Reordered = !slices.Equal(kept1, kept2)
 }
 
 // enumRenameChanges are the RENAME VALUE statements of e; they come before

@@ -200,7 +200,7 @@ func (g *enumGuard) load(oid uint32) (*simEnum, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the values of enum type %d: %w", oid, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err() reports a failed read
 	e := &simEnum{oid: oid, labels: map[string]string{}}
 	for rows.Next() {
 		var l string
@@ -261,7 +261,7 @@ func (g *enumGuard) cast(file, table, col, typ, using string) error {
 	if err != nil {
 		return fmt.Errorf("count rows of %s.%s holding %s: %w", table, col, strings.Join(goneNow, ", "), err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err() reports a failed read
 	inUse := &EnumValueInUseError{File: file, Table: lastIdent(table), Column: unquoteIdent(col), Type: lastIdent(typ)}
 	for rows.Next() {
 		var (

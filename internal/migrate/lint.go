@@ -280,15 +280,6 @@ func lintText(stmt string, add addFinding) {
 	}
 }
 
-func isGenerated(c *schema.Column) bool {
-	for _, a := range c.Attrs {
-		if _, ok := a.(*schema.GeneratedExpr); ok {
-			return true
-		}
-	}
-	return false
-}
-
 func indexColumns(idx *schema.Index) string {
 	var cols []string
 	for _, p := range idx.Parts {

@@ -63,7 +63,7 @@ func atlasLint(ctx context.Context, dev *devDB, f atlasmigrate.File, stmts []*at
 		sev := SeverityWarning
 		if err := az.Analyze(ctx, pass); err != nil {
 			if len(reports) == 0 {
-				return fmt.Errorf("Atlas's lint analyzer %T: %w", az, err)
+				return fmt.Errorf("lint analyzer %T (Atlas's): %w", az, err)
 			}
 			sev = SeverityError
 		}

@@ -41,31 +41,9 @@ func lintEnumValues(file string, stmts []*atlasmigrate.Stmt, start, end *schema.
 		if !ok {
 			continue // reported as a dropped type
 		}
-		values := slices.Clone(e1.Values)
-		idx := 0
-		for i, st := range stmts {
-			if typ, from, to, ok := renameValueStmt(st.Text); ok && lastIdent(typ) == e1.T {
-				if j := slices.Index(values, from); j >= 0 {
-					values[j] = to
-				}
-			}
-			if m := reCreateEnum.FindStringSubmatch(st.Text); m != nil && lastIdent(m[1]) == e1.T && idx == 0 {
-				idx = i + 1
-			}
-		}
-		e2 := o2.(*schema.EnumType)
-		var removed, added []string
-		for _, v := range values {
-			if !slices.Contains(e2.Values, v) {
-				removed = append(removed, v)
-			}
-		}
-		for _, v := range e2.Values {
-			if !slices.Contains(values, v) {
-				added = append(added, v)
-			}
-		}
-		if len(removed) == 0 {
+		values, idx := enumValuesInFile(stmts, e1)
+		removed, added := diffValues(values, o2.(*schema.EnumType).Values)
+		if len(removed) == 0 || suppressed(fileNolint, ClassDestructive) {
 			continue
 		}
 		f := Finding{File: file, Stmt: idx, Severity: SeverityError, Class: ClassDestructive, Code: "AC302"}
@@ -74,9 +52,6 @@ func lintEnumValues(file string, stmts []*atlasmigrate.Stmt, start, end *schema.
 			if suppressed(stmtNolint(stmts[idx-1]), ClassDestructive) {
 				continue
 			}
-		}
-		if suppressed(fileNolint, ClassDestructive) {
-			continue
 		}
 		f.Message = fmt.Sprintf("drops value(s) %s from enum %s (the type is recreated); rows holding them make the conversion fail and the migration roll back. "+
 			"Find them with %s and update them first; if none can exist, put `-- atlas:nolint destructive` above this statement",
@@ -90,6 +65,40 @@ func lintEnumValues(file string, stmts []*atlasmigrate.Stmt, start, end *schema.
 			rep.Findings = append(rep.Findings, w)
 		}
 	}
+}
+
+// enumValuesInFile returns the values of enum type e after the file's
+// RENAME VALUE statements, and the 1-based index of the file's first CREATE
+// TYPE of it (0: none).
+func enumValuesInFile(stmts []*atlasmigrate.Stmt, e *schema.EnumType) (values []string, createIdx int) {
+	values = slices.Clone(e.Values)
+	for i, st := range stmts {
+		if typ, from, to, ok := renameValueStmt(st.Text); ok && lastIdent(typ) == e.T {
+			if j := slices.Index(values, from); j >= 0 {
+				values[j] = to
+			}
+		}
+		if m := reCreateEnum.FindStringSubmatch(st.Text); m != nil && lastIdent(m[1]) == e.T && createIdx == 0 {
+			createIdx = i + 1
+		}
+	}
+	return values, createIdx
+}
+
+// diffValues returns the values of from missing in to, and those of to
+// missing in from.
+func diffValues(from, to []string) (removed, added []string) {
+	for _, v := range from {
+		if !slices.Contains(to, v) {
+			removed = append(removed, v)
+		}
+	}
+	for _, v := range to {
+		if !slices.Contains(from, v) {
+			added = append(added, v)
+		}
+	}
+	return removed, added
 }
 
 // enumUseQueries are the queries that count the rows holding values of

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -83,7 +82,7 @@ func acquireLock(ctx context.Context, conn *sql.Conn, timeout time.Duration, wai
 // works on, holding the migration lock on it unless dryRun (a dry run
 // changes nothing, so it need not wait for anyone). close releases the lock
 // and the connection.
-func session(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, dryRun bool, timeout time.Duration, out io.Writer) (conn *sql.Conn, close func() error, err error) {
+func session(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, dryRun bool, timeout time.Duration, out *output) (conn *sql.Conn, close func() error, err error) {
 	if err := Validate(dir); err != nil {
 		return nil, nil, err
 	}
@@ -100,7 +99,7 @@ func session(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, dryRun bool,
 	}
 	unwatch := watchClient(ctx, conn)
 	release, err := acquireLock(ctx, conn, timeout, func() {
-		fmt.Fprintln(out, "Waiting for another migration run to finish (migration lock held)...")
+		out.println("Waiting for another migration run to finish (migration lock held)...")
 	})
 	if err != nil {
 		unwatch()

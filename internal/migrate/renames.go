@@ -165,18 +165,9 @@ func renameIndexes(d schema.Differ, m *schema.ModifyTable, cols []ColumnRename) 
 	for i, c := range m.Changes {
 		switch c := c.(type) {
 		case *schema.DropIndex:
-			j := -1
-			for k, a := range m.Changes {
-				if ai, ok := a.(*schema.AddIndex); ok && !used[k] {
-					same, err := sameIndex(d, m.T, c.I, ai.I, cols)
-					if err != nil {
-						return err
-					}
-					if same {
-						j = k
-						break
-					}
-				}
+			j, err := matchingAddIndex(d, m, c.I, cols, used)
+			if err != nil {
+				return err
 			}
 			if j < 0 {
 				out = append(out, c)
@@ -205,6 +196,23 @@ func renameIndexes(d schema.Differ, m *schema.ModifyTable, cols []ColumnRename) 
 		return ok && slices.ContainsFunc(out, func(o schema.Change) bool { r, ok := o.(*schema.RenameIndex); return ok && r.To == ai.I })
 	})
 	return nil
+}
+
+// matchingAddIndex returns the position in m.Changes of the first AddIndex
+// not yet used that defines the same index as dropped, up to renamed
+// columns, or -1.
+func matchingAddIndex(d schema.Differ, m *schema.ModifyTable, dropped *schema.Index, cols []ColumnRename, used map[int]bool) (int, error) {
+	for k, a := range m.Changes {
+		ai, ok := a.(*schema.AddIndex)
+		if !ok || used[k] {
+			continue
+		}
+		same, err := sameIndex(d, m.T, dropped, ai.I, cols)
+		if err != nil || same {
+			return k, err
+		}
+	}
+	return -1, nil
 }
 
 // sameIndex reports whether index a (of the table before the change) and

@@ -132,7 +132,7 @@ func (r *RevisionTable) ReadRevisions(ctx context.Context) ([]*atlasmigrate.Revi
 	if err != nil {
 		return nil, fmt.Errorf("read revisions: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err() reports a failed read
 	var revs []*atlasmigrate.Revision
 	for rows.Next() {
 		rev, err := scanRevision(rows)
@@ -165,7 +165,7 @@ func (r *RevisionTable) ReadRevision(ctx context.Context, version string) (*atla
 	if err != nil {
 		return nil, fmt.Errorf("read revision %s: %w", version, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err() reports a failed read
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("read revision %s: %w", version, err)

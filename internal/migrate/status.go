@@ -63,7 +63,7 @@ func Status(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, revisionSchem
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // read only: it just goes back to the pool
 	revs := NewRevisionTable(conn, revisionSchema)
 	all, err := revs.ReadRevisions(ctx)
 	if err != nil {

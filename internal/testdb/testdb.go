@@ -31,8 +31,8 @@ import (
 	"github.com/peterldowns/pgtestdb"
 
 	"accounts/internal/database"
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/migrate"
-	"accounts/internal/pgcluster"
 	"accounts/migrations"
 )
 

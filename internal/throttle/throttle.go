@@ -17,6 +17,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -129,9 +130,9 @@ func (s *Store) reserve(ctx context.Context, k Key, now time.Time) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	defer rows.Close()
 	ok := rows.Next()
-	return ok, rows.Err()
+	// Close reports an error of the statement after its row, if any.
+	return ok, errors.Join(rows.Err(), rows.Close())
 }
 
 // wait is how long until k's window ends, at least a second.

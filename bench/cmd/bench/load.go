@@ -41,6 +41,15 @@ type headerFlags []string
 func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
+// loadOptions are the flags of the load command.
+type loadOptions struct {
+	url, method, body string
+	conns, rate       int
+	warmup, duration  time.Duration
+	timeout           time.Duration
+	header            http.Header
+}
+
 // loadCommand drives one endpoint with a fixed number of connections, each
 // sending its next request as soon as the last one is answered (vegeta at
 // an unbounded rate with exactly --conns workers), or at a fixed --rate,
@@ -48,85 +57,127 @@ func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 // the same connections. SIGTERM ends the measured part early; the result
 // covers the time until then.
 func loadCommand(ctx context.Context, args []string) error {
+	o, err := parseLoadFlags(args)
+	if err != nil {
+		return err
+	}
+	l := &loader{o: o, targeter: o.targeter(), client: o.client()}
+	if o.warmup > 0 {
+		l.attack(ctx, o.warmup, nil)
+	}
+	var m loadMetrics
+	start := time.Now()
+	l.attack(ctx, o.duration, &m)
+	return json.NewEncoder(os.Stdout).Encode(m.result(time.Since(start)))
+}
+
+func parseLoadFlags(args []string) (loadOptions, error) {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	url := fs.String("url", "", "target URL")
-	method := fs.String("method", http.MethodGet, "HTTP method")
-	body := fs.String("body", "", "request body; {n} is replaced by a number unique within this process")
-	conns := fs.Int("conns", 16, "connections (and concurrent requests)")
-	warmup := fs.Duration("warmup", time.Second, "warm-up, not measured")
-	duration := fs.Duration("duration", 3*time.Second, "measured duration")
-	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
-	rate := fs.Int("rate", 0, "requests per second, sent on time whatever the answers (open loop, up to --conns in flight); 0 sends each next request when the last is answered")
+	var o loadOptions
+	fs.StringVar(&o.url, "url", "", "target URL")
+	fs.StringVar(&o.method, "method", http.MethodGet, "HTTP method")
+	fs.StringVar(&o.body, "body", "", "request body; {n} is replaced by a number unique within this process")
+	fs.IntVar(&o.conns, "conns", 16, "connections (and concurrent requests)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up, not measured")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured duration")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.IntVar(&o.rate, "rate", 0, "requests per second, sent on time whatever the answers (open loop, up to --conns in flight); 0 sends each next request when the last is answered")
 	var headers headerFlags
 	fs.Var(&headers, "header", "request header \"Name: value\" (repeatable)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
-	if *url == "" {
-		return fmt.Errorf("--url is required")
+	if o.url == "" {
+		return o, fmt.Errorf("--url is required")
 	}
-	h := http.Header{}
+	o.header = http.Header{}
 	for _, kv := range headers {
 		k, v, ok := strings.Cut(kv, ":")
 		if !ok {
-			return fmt.Errorf("--header %q: want \"Name: value\"", kv)
+			return o, fmt.Errorf("--header %q: want \"Name: value\"", kv)
 		}
-		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		o.header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
+	return o, nil
+}
+
+// targeter builds each request; {n} in the body becomes a number unique to
+// this process, so sign-ups do not collide.
+func (o loadOptions) targeter() vegeta.Targeter {
 	var seq atomic.Uint64
 	prefix := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
-	targeter := func(t *vegeta.Target) error {
-		t.Method, t.URL, t.Header = *method, *url, h
-		if *body != "" {
-			t.Body = []byte(strings.ReplaceAll(*body, "{n}", prefix+strconv.FormatUint(seq.Add(1), 10)))
+	return func(t *vegeta.Target) error {
+		t.Method, t.URL, t.Header = o.method, o.url, o.header
+		if o.body != "" {
+			t.Body = []byte(strings.ReplaceAll(o.body, "{n}", prefix+strconv.FormatUint(seq.Add(1), 10)))
 		}
 		return nil
 	}
-	// One transport for warm-up and measurement, so the measured part runs
-	// on connections that are already open.
-	client := &http.Client{
-		Timeout: *timeout,
+}
+
+// client is the one transport for warm-up and measurement, so the
+// measured part runs on connections that are already open.
+func (o loadOptions) client() *http.Client {
+	return &http.Client{
+		Timeout: o.timeout,
 		Transport: &http.Transport{
 			DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: *conns,
-			MaxConnsPerHost:     *conns,
+			MaxIdleConnsPerHost: o.conns,
+			MaxConnsPerHost:     o.conns,
 			DisableCompression:  true,
 		},
 	}
-	attack := func(d time.Duration, m *vegeta.Metrics, first *string, transport *int) {
-		a := vegeta.NewAttacker(vegeta.Client(client), vegeta.Workers(uint64(*conns)), vegeta.MaxWorkers(uint64(*conns)))
-		done := make(chan struct{})
-		go func() {
-			select {
-			case <-ctx.Done():
-				a.Stop()
-			case <-done:
-			}
-		}()
-		for res := range a.Attack(targeter, vegeta.Rate{Freq: *rate, Per: time.Second}, d, "load") {
-			if m != nil {
-				m.Add(res)
-				if res.Code == 0 {
-					*transport++
-					if *first == "" {
-						*first = res.Error
-					}
-				}
-			}
+}
+
+// loader runs the attacks of one load process.
+type loader struct {
+	o        loadOptions
+	targeter vegeta.Targeter
+	client   *http.Client
+}
+
+// attack sends requests for d, until ctx is done, recording the answers in
+// m (nil throws them away).
+func (l *loader) attack(ctx context.Context, d time.Duration, m *loadMetrics) {
+	conns := uint64(l.o.conns)
+	a := vegeta.NewAttacker(vegeta.Client(l.client), vegeta.Workers(conns), vegeta.MaxWorkers(conns))
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			a.Stop()
+		case <-done:
 		}
-		close(done)
+	}()
+	for res := range a.Attack(l.targeter, vegeta.Rate{Freq: l.o.rate, Per: time.Second}, d, "load") {
+		if m != nil {
+			m.add(res)
+		}
 	}
-	if *warmup > 0 {
-		attack(*warmup, nil, nil, nil)
+	close(done)
+}
+
+// loadMetrics are vegeta's metrics of the measured part plus the transport
+// errors (no HTTP answer) and the first of them.
+type loadMetrics struct {
+	vegeta.Metrics
+	transport int
+	first     string
+}
+
+func (m *loadMetrics) add(res *vegeta.Result) {
+	m.Add(res)
+	if res.Code == 0 {
+		m.transport++
+		if m.first == "" {
+			m.first = res.Error
+		}
 	}
-	var (
-		m         vegeta.Metrics
-		first     string
-		transport int
-	)
-	start := time.Now()
-	attack(*duration, &m, &first, &transport)
-	elapsed := time.Since(start)
+}
+
+// result is what the process prints for the measured part, which took
+// elapsed.
+func (m *loadMetrics) result(elapsed time.Duration) loadResult {
 	m.Close()
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	ok := 0
@@ -135,11 +186,10 @@ func loadCommand(ctx context.Context, args []string) error {
 			ok += n
 		}
 	}
-	out := loadResult{
+	return loadResult{
 		Requests: m.Requests, Seconds: elapsed.Seconds(), OKPerSec: float64(ok) / elapsed.Seconds(),
 		MeanMs: ms(m.Latencies.Mean), P50Ms: ms(m.Latencies.P50), P90Ms: ms(m.Latencies.P90),
 		P99Ms: ms(m.Latencies.P99), MaxMs: ms(m.Latencies.Max),
-		Codes: m.StatusCodes, Errors: transport, FirstError: first,
+		Codes: m.StatusCodes, Errors: m.transport, FirstError: m.first,
 	}
-	return json.NewEncoder(os.Stdout).Encode(out)
 }

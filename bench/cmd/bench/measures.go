@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -92,7 +93,7 @@ func (r *runner) pgbench(ctx context.Context, db string, clients int) (loadResul
 				lat = append(lat, us/1000)
 			}
 		}
-		fh.Close()
+		_ = fh.Close() // read only
 	}
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
@@ -180,7 +181,7 @@ func fetchProfile(url, path string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end or given up
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
@@ -189,8 +190,7 @@ func fetchProfile(url, path string) error {
 		return err
 	}
 	if _, err := f.ReadFrom(resp.Body); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	return f.Close()
 }
@@ -298,46 +298,20 @@ func (r *runner) listing(ctx context.Context, small *server, auth string) error 
 // the machine's other work drifts between phases; the CPU ratio (the
 // hash's CPU beside the request's) does not drift with it.
 func (r *runner) hashing(ctx context.Context, s *server) error {
-	pw := r.cfg.Password
-	params := fmt.Sprintf("t=%d m=%dKiB p=%d, %d at once", pw.Argon2Time, pw.Argon2MemoryKB, pw.Argon2Threads, pw.MaxConcurrent)
-	warmup, duration := r.warmup, r.duration
-	if r.quick {
-		// Four of these per run: keep QUICK short.
-		warmup, duration = 300*time.Millisecond, 1500*time.Millisecond
-	}
-	hashrate := func() (rate, cpu float64, err error) {
-		cmd := exec.CommandContext(ctx, r.selfBin, "hashrate",
-			"--time", fmt.Sprint(pw.Argon2Time), "--memory-kib", fmt.Sprint(pw.Argon2MemoryKB), "--threads", fmt.Sprint(pw.Argon2Threads),
-			"--workers", fmt.Sprint(pw.MaxConcurrent), "--warmup", warmup.String(), "--duration", duration.String())
-		out, err := cmd.Output()
-		if err != nil {
-			return 0, 0, fmt.Errorf("hashrate: %w", err)
-		}
-		var hr struct {
-			Rate float64 `json:"hashes_per_sec"`
-			CPU  float64 `json:"cpu_us_per_hash"`
-		}
-		if err := json.Unmarshal(out, &hr); err != nil {
-			return 0, 0, err
-		}
-		r.add("4 raw argon2id", params, loadResult{OKPerSec: hr.Rate, ServerCPUus: hr.CPU}, 0, "golang.org/x/crypto/argon2.IDKey in a process of its own; CPU column: per hash")
-		return hr.Rate, hr.CPU, nil
-	}
-	jsonCT := "Content-Type: application/json"
 	loginBody := `{"username":"user0000001","password":"` + benchPassword + `"}`
 	for _, ep := range []struct{ name, path, body string }{
 		{"signup", "/api/v1/account/signup", `{"username":"sign_{n}","password":"` + benchPassword + `"}`},
 		{"login", "/api/v1/account/login", loginBody},
 	} {
-		rate0, cpu0, err := hashrate()
+		rate0, cpu0, err := r.hashrate(ctx)
 		if err != nil {
 			return err
 		}
-		res, rss, err := r.load(ctx, s, r.hashConns, "--method", "POST", "--url", "http://"+s.addr+ep.path, "--header", jsonCT, "--body", ep.body)
+		res, rss, err := r.load(ctx, s, r.hashConns, "--method", "POST", "--url", "http://"+s.addr+ep.path, "--header", jsonContentType, "--body", ep.body)
 		if err != nil {
 			return err
 		}
-		rate1, cpu1, err := hashrate()
+		rate1, cpu1, err := r.hashrate(ctx)
 		if err != nil {
 			return err
 		}
@@ -351,22 +325,57 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 			return err
 		}
 	}
+	return r.hashingOverload(ctx, s, loginBody)
+}
 
-	// Overload: r.overConns connections against max_concurrent hashing
-	// slots. Latency must stay bounded (503 past max_wait, no queue), and
-	// the resident set under 96 MiB with the default settings: this is
-	// where the hashes' memory peaks.
+// jsonContentType is the header of the requests with a JSON body.
+const jsonContentType = "Content-Type: application/json"
+
+// hashrate runs the raw argon2id rate with the configured parameters in a
+// process of its own and records it: hashes a second and CPU per hash.
+func (r *runner) hashrate(ctx context.Context) (rate, cpu float64, err error) {
+	pw := r.cfg.Password
+	warmup, duration := r.warmup, r.duration
+	if r.quick {
+		// Four of these per run: keep QUICK short.
+		warmup, duration = 300*time.Millisecond, 1500*time.Millisecond
+	}
+	cmd := exec.CommandContext(ctx, r.selfBin, "hashrate",
+		"--time", fmt.Sprint(pw.Argon2Time), "--memory-kib", fmt.Sprint(pw.Argon2MemoryKB), "--threads", fmt.Sprint(pw.Argon2Threads),
+		"--workers", fmt.Sprint(pw.MaxConcurrent), "--warmup", warmup.String(), "--duration", duration.String())
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("hashrate: %w", err)
+	}
+	var hr struct {
+		Rate float64 `json:"hashes_per_sec"`
+		CPU  float64 `json:"cpu_us_per_hash"`
+	}
+	if err := json.Unmarshal(out, &hr); err != nil {
+		return 0, 0, err
+	}
+	params := fmt.Sprintf("t=%d m=%dKiB p=%d, %d at once", pw.Argon2Time, pw.Argon2MemoryKB, pw.Argon2Threads, pw.MaxConcurrent)
+	r.add("4 raw argon2id", params, loadResult{OKPerSec: hr.Rate, ServerCPUus: hr.CPU}, 0, "golang.org/x/crypto/argon2.IDKey in a process of its own; CPU column: per hash")
+	return hr.Rate, hr.CPU, nil
+}
+
+// hashingOverload loads sign-up and login with r.overConns connections
+// against max_concurrent hashing slots. Latency must stay bounded (503 past
+// max_wait, no queue), and the resident set under 96 MiB with the default
+// settings: this is where the hashes' memory peaks.
+func (r *runner) hashingOverload(ctx context.Context, s *server, loginBody string) error {
+	maxWait := r.cfg.Password.MaxWait
 	for _, ep := range []struct{ name, path, body string }{
 		{"signup", "/api/v1/account/signup", `{"username":"over_{n}","password":"` + benchPassword + `"}`},
 		{"login", "/api/v1/account/login", loginBody},
 	} {
 		over, rss, err := r.load(ctx, s, r.overConns, "--method", "POST", "--url", "http://"+s.addr+ep.path,
-			"--header", jsonCT, "--body", ep.body)
+			"--header", jsonContentType, "--body", ep.body)
 		if err != nil {
 			return err
 		}
-		r.add("4 POST "+strings.TrimPrefix(ep.path, "/api/v1")+" overload", fmt.Sprintf("%d conns, max_wait %s", r.overConns, pw.MaxWait), over, rss, "503 past max_wait")
-		r.ratio(ep.name+"_overload_p99_vs_max_wait", over.P99Ms/float64(pw.MaxWait.Milliseconds()), "bounded (about 1 + one hash)")
+		r.add("4 POST "+strings.TrimPrefix(ep.path, "/api/v1")+" overload", fmt.Sprintf("%d conns, max_wait %s", r.overConns, maxWait), over, rss, "503 past max_wait")
+		r.ratio(ep.name+"_overload_p99_vs_max_wait", over.P99Ms/float64(maxWait.Milliseconds()), "bounded (about 1 + one hash)")
 		r.ratio("rss_mib_"+ep.name+"_overload_vs_96mib", rss/96, "< 1")
 	}
 	// At 64 connections a waiting login may still find a slot within
@@ -375,12 +384,12 @@ func (r *runner) hashing(ctx context.Context, s *server) error {
 	// plus one hash because the waiters past it are answered 503, not queued.
 	past := r.overConns * 5 / 2
 	res, rss, err := r.load(ctx, s, past, "--method", "POST", "--url", "http://"+s.addr+"/api/v1/account/login",
-		"--header", jsonCT, "--body", loginBody)
+		"--header", jsonContentType, "--body", loginBody)
 	if err != nil {
 		return err
 	}
-	r.add("4 POST /account/login overload", fmt.Sprintf("%d conns, max_wait %s", past, pw.MaxWait), res, rss, "503 past max_wait")
-	r.ratio("login_far_overload_p99_vs_max_wait", res.P99Ms/float64(pw.MaxWait.Milliseconds()), "bounded (about 1 + one hash)")
+	r.add("4 POST /account/login overload", fmt.Sprintf("%d conns, max_wait %s", past, maxWait), res, rss, "503 past max_wait")
+	r.ratio("login_far_overload_p99_vs_max_wait", res.P99Ms/float64(maxWait.Milliseconds()), "bounded (about 1 + one hash)")
 	var answered, unavailable int
 	for code, n := range res.Codes {
 		answered += n
@@ -401,7 +410,7 @@ func (r *runner) migrations(ctx context.Context) error {
 		return err
 	}
 	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".sql") || path == "atlas.sum") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".sql") && path != "atlas.sum" {
 			return err
 		}
 		b, err := fs.ReadFile(migrations.FS, path)
@@ -522,7 +531,7 @@ func (r *runner) loginProfile(ctx context.Context, db, body string) error {
 	go func() {
 		var err error
 		res, _, err = r.load(ctx, s, r.hashConns, "--method", "POST", "--url", "http://"+s.addr+"/api/v1/account/login",
-			"--header", "Content-Type: application/json", "--body", body)
+			"--header", jsonContentType, "--body", body)
 		done <- err
 	}()
 	time.Sleep(r.warmup + 200*time.Millisecond)

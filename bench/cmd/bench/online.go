@@ -154,7 +154,7 @@ func (r *runner) onlineLoads(s *server) []onlineLoad {
 		{"GET /users/{id}", "get_user", []string{"--url", "http://" + s.addr + "/api/v1/users/" + r.targetID.String(),
 			"--header", "Authorization: Bearer " + r.token, "--rate", fmt.Sprint(onlineGetRate), "--conns", fmt.Sprint(onlineGetConns)}},
 		{"POST /account/signup", "signup", []string{"--method", "POST", "--url", "http://" + s.addr + "/api/v1/account/signup",
-			"--header", "Content-Type: application/json", "--body", `{"username":"mig_{n}","password":"` + benchPassword + `"}`,
+			"--header", jsonContentType, "--body", `{"username":"mig_{n}","password":"` + benchPassword + `"}`,
 			"--conns", fmt.Sprint(r.cfg.Password.MaxConcurrent)}},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,13 +44,14 @@ func startServer(ctx context.Context, name, logPath string, env []string, bin st
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, errors.Join(fmt.Errorf("start %s: %w", name, err), logFile.Close())
 	}
 	s := &server{name: name, cmd: cmd, done: make(chan struct{})}
 	found := make(chan struct{})
 	go func() {
-		defer logFile.Close()
+		// The log is a copy for a reader after the run: a failed close
+		// shows there as a short log, nothing the run could act on.
+		defer func() { _ = logFile.Close() }()
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		signalled := false
@@ -96,7 +98,7 @@ func startServer(ctx context.Context, name, logPath string, env []string, bin st
 	for i := 0; ; i++ {
 		resp, err := http.Get("http://" + s.addr + "/livez")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status matters
 			if resp.StatusCode == http.StatusOK {
 				return s, nil
 			}

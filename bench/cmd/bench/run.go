@@ -29,9 +29,9 @@ import (
 
 	"accounts/internal/config"
 	"accounts/internal/database"
+	"accounts/internal/devinfra/pgcluster"
 	"accounts/internal/migrate"
 	"accounts/internal/password"
-	"accounts/internal/pgcluster"
 	"accounts/migrations"
 )
 
@@ -142,7 +142,11 @@ func runCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() {
+		if err := os.RemoveAll(work); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: remove the work directory:", err)
+		}
+	}()
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
 	}
@@ -208,38 +212,61 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.smallDB = small
-
-	// 1 and 2: GET /users/{id} as an admin: the service, the baseline, the
-	// floor, any other build to compare, pgbench.
 	real, err := r.start(ctx, "accounts serve (small)", small, r.accountsBin, "serve", "--addr", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	base, err := r.start(ctx, "bench serve --impl baseline", small, r.selfBin, "serve", "--impl", "baseline")
+	getPath := "/api/v1/users/" + r.targetID.String()
+	auth := "Authorization: Bearer " + r.token
+	if r.wants("1") {
+		if err := r.getUser(ctx, small, real, getPath, auth); err != nil {
+			return err
+		}
+	}
+	if r.wants("5") {
+		if err := r.peakRSS(ctx, real, getPath, auth); err != nil {
+			return err
+		}
+	}
+	// 3: listing, first page at two table sizes, a deep page by offset and by cursor.
+	if r.wants("3") {
+		if err := r.listing(ctx, real, auth); err != nil {
+			return err
+		}
+	}
+	// 4: sign-up and login against the raw hash rate; overload.
+	if r.wants("4") {
+		if err := r.hashing(ctx, real); err != nil {
+			return err
+		}
+	}
+	real.stop()
+	// 6: migrate apply and migrate diff.
+	if r.wants("6") {
+		if err := r.migrations(ctx); err != nil {
+			return err
+		}
+	}
+	// 7: a migration of users under load, online and blocking.
+	if r.wants("7") {
+		return r.onlineMigration(ctx)
+	}
+	return nil
+}
+
+// getUser is measurements 1 and 2: GET /users/{id} as an admin on the
+// service, the baseline, the floor and any other build to compare, in
+// rounds, then pgbench running the same two queries.
+func (r *runner) getUser(ctx context.Context, small string, real *server, getPath, auth string) error {
+	servers, err := r.getUserServers(ctx, small, real)
+	for _, s := range servers[1:] {
+		defer s.s.stop()
+	}
 	if err != nil {
 		return err
 	}
-	servers := []getServer{{"service (Ent)", real}, {"baseline (pgxpool)", base}}
-	if r.wants("1") {
-		floor, err := r.start(ctx, "bench serve --impl floor", small, r.selfBin, "serve", "--impl", "floor")
-		if err != nil {
-			return err
-		}
-		defer floor.stop()
-		servers = append(servers, getServer{"floor (bare Gin + pgxpool)", floor})
-		if r.compare != "" {
-			other, err := r.start(ctx, "accounts serve ("+r.compareName+")", small, r.compare, "serve", "--addr", "127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			defer other.stop()
-			servers = append(servers, getServer{"service at " + r.compareName, other})
-		}
-	}
-	getPath := "/api/v1/users/" + r.targetID.String()
-	auth := "Authorization: Bearer " + r.token
 	runs := make([][]loadResult, len(servers))
-	for i := range r.rounds * b2i(r.wants("1")) {
+	for i := range r.rounds {
 		// Rotate the order, so drift on a shared machine hits all alike.
 		for k := range servers {
 			j := (k + i) % len(servers)
@@ -252,83 +279,77 @@ func (r *runner) run(ctx context.Context) error {
 			r.add("1 GET /users/{id}", fmt.Sprintf("%s, round %d, %d conns", s.name, i+1, r.conns), res, rss, "")
 		}
 	}
-	if r.wants("1") {
-		realRuns, baseRuns, floorRuns := runs[0], runs[1], runs[2]
-		realRPS, baseRPS := median(realRuns, okPerSec), median(baseRuns, okPerSec)
-		r.ratio("get_user_throughput_vs_baseline", realRPS/baseRPS, ">= 0.80")
-		r.ratio("get_user_p99_vs_baseline", median(realRuns, p99)/median(baseRuns, p99), "<= 1.25")
-		r.ratio("get_user_server_cpu_per_request_vs_baseline", median(realRuns, cpuPerReq)/median(baseRuns, cpuPerReq), "report")
-		r.ratio("get_user_throughput_vs_floor", realRPS/median(floorRuns, okPerSec), "report")
-		r.ratio("get_user_server_cpu_per_request_vs_floor", median(realRuns, cpuPerReq)/median(floorRuns, cpuPerReq), "report")
-		if r.compare != "" {
-			r.ratio("get_user_server_cpu_per_request_vs_"+r.compareName, median(realRuns, cpuPerReq)/median(runs[3], cpuPerReq), "<= 1.0")
-		}
+	realRPS := r.getUserRatios(runs)
+	pg, err := r.pgbench(ctx, small, r.conns)
+	if err != nil {
+		return err
+	}
+	r.add("2 same two queries", fmt.Sprintf("pgbench -M prepared, %d clients", r.conns), pg, 0, "transactions of SessionSQL + UserSQL")
+	r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, ">= 0.30")
+	r.ratio("floor_throughput_vs_pgbench", median(runs[2], okPerSec)/pg.OKPerSec, "report")
+	r.ratio("baseline_throughput_vs_pgbench", median(runs[1], okPerSec)/pg.OKPerSec, "report")
+	if r.profile {
+		return r.cpuProfile(ctx, small, getPath, auth)
+	}
+	return nil
+}
 
-		pg, err := r.pgbench(ctx, small, r.conns)
+// getUserServers starts the servers measurement 1 compares with the
+// service (real, first): the baseline, the floor and, with --compare, the
+// other build. It returns those it started even when one fails to start,
+// for the caller to stop.
+func (r *runner) getUserServers(ctx context.Context, small string, real *server) ([]getServer, error) {
+	servers := []getServer{{"service (Ent)", real}}
+	base, err := r.start(ctx, "bench serve --impl baseline", small, r.selfBin, "serve", "--impl", "baseline")
+	if err != nil {
+		return servers, err
+	}
+	servers = append(servers, getServer{"baseline (pgxpool)", base})
+	floor, err := r.start(ctx, "bench serve --impl floor", small, r.selfBin, "serve", "--impl", "floor")
+	if err != nil {
+		return servers, err
+	}
+	servers = append(servers, getServer{"floor (bare Gin + pgxpool)", floor})
+	if r.compare != "" {
+		other, err := r.start(ctx, "accounts serve ("+r.compareName+")", small, r.compare, "serve", "--addr", "127.0.0.1:0")
 		if err != nil {
-			return err
+			return servers, err
 		}
-		r.add("2 same two queries", fmt.Sprintf("pgbench -M prepared, %d clients", r.conns), pg, 0, "transactions of SessionSQL + UserSQL")
-		r.ratio("get_user_throughput_vs_pgbench", realRPS/pg.OKPerSec, ">= 0.30")
-		r.ratio("floor_throughput_vs_pgbench", median(floorRuns, okPerSec)/pg.OKPerSec, "report")
-		r.ratio("baseline_throughput_vs_pgbench", baseRPS/pg.OKPerSec, "report")
-
-		if r.profile {
-			if err := r.cpuProfile(ctx, small, getPath, auth); err != nil {
-				return err
-			}
-		}
+		servers = append(servers, getServer{"service at " + r.compareName, other})
 	}
+	return servers, nil
+}
 
-	// 5: peak RSS at 64 connections (every load above and below records its own).
-	if r.wants("5") {
-		res, rss, err := r.load(ctx, real, r.rssConns, "--url", "http://"+real.addr+getPath, "--header", auth)
-		if err != nil {
-			return err
-		}
-		r.add("5 GET /users/{id}", fmt.Sprintf("service, %d conns", r.rssConns), res, rss, "")
-		r.ratio("rss_mib_at_64_conns_vs_64mib", rss/64, "< 1")
+// getUserRatios records the ratios of measurement 1 from runs, in the
+// order of getUserServers, and returns the service's median throughput.
+func (r *runner) getUserRatios(runs [][]loadResult) (realRPS float64) {
+	realRuns, baseRuns, floorRuns := runs[0], runs[1], runs[2]
+	realRPS, baseRPS := median(realRuns, okPerSec), median(baseRuns, okPerSec)
+	r.ratio("get_user_throughput_vs_baseline", realRPS/baseRPS, ">= 0.80")
+	r.ratio("get_user_p99_vs_baseline", median(realRuns, p99)/median(baseRuns, p99), "<= 1.25")
+	r.ratio("get_user_server_cpu_per_request_vs_baseline", median(realRuns, cpuPerReq)/median(baseRuns, cpuPerReq), "report")
+	r.ratio("get_user_throughput_vs_floor", realRPS/median(floorRuns, okPerSec), "report")
+	r.ratio("get_user_server_cpu_per_request_vs_floor", median(realRuns, cpuPerReq)/median(floorRuns, cpuPerReq), "report")
+	if r.compare != "" {
+		r.ratio("get_user_server_cpu_per_request_vs_"+r.compareName, median(realRuns, cpuPerReq)/median(runs[3], cpuPerReq), "<= 1.0")
 	}
-	base.stop()
+	return realRPS
+}
 
-	// 3: listing, first page at two table sizes, a deep page by offset and by cursor.
-	if r.wants("3") {
-		if err := r.listing(ctx, real, auth); err != nil {
-			return err
-		}
+// peakRSS is measurement 5: the service's peak RSS at r.rssConns
+// connections (every load above and below records its own).
+func (r *runner) peakRSS(ctx context.Context, real *server, getPath, auth string) error {
+	res, rss, err := r.load(ctx, real, r.rssConns, "--url", "http://"+real.addr+getPath, "--header", auth)
+	if err != nil {
+		return err
 	}
-
-	// 4: sign-up and login against the raw hash rate; overload.
-	if r.wants("4") {
-		if err := r.hashing(ctx, real); err != nil {
-			return err
-		}
-	}
-	real.stop()
-
-	// 6: migrate apply and migrate diff.
-	if r.wants("6") {
-		if err := r.migrations(ctx); err != nil {
-			return err
-		}
-	}
-
-	// 7: a migration of users under load, online and blocking.
-	if r.wants("7") {
-		return r.onlineMigration(ctx)
-	}
+	r.add("5 GET /users/{id}", fmt.Sprintf("service, %d conns", r.rssConns), res, rss, "")
+	r.ratio("rss_mib_at_64_conns_vs_64mib", rss/64, "< 1")
 	return nil
 }
 
 // wants reports whether measurement m is part of this run.
 func (r *runner) wants(m string) bool { return len(r.only) == 0 || r.only[m] }
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // findServer picks the PostgreSQL server: BENCH_DATABASE_URL, else the one
 // at 127.0.0.1:5432, else a private cluster in .data/bench-postgres.
@@ -372,9 +393,8 @@ func (r *runner) exec(ctx context.Context, db, sql string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, sql, args...)
-	return err
+	return errors.Join(err, conn.Close(context.Background()))
 }
 
 // newDatabase creates a database of this run, applies the migrations, and
@@ -399,7 +419,7 @@ func (r *runner) newDatabase(ctx context.Context, tag string, users int) (string
 		return "", err
 	}
 	sqlDB := stdlib.OpenDBFromPool(pool)
-	defer sqlDB.Close()
+	defer func() { _ = sqlDB.Close() }() // the pool it wraps is closed after it
 	if err := migrate.ApplyAll(ctx, sqlDB, dir, "bench"); err != nil {
 		return "", err
 	}
@@ -584,7 +604,7 @@ func getJSON(s *server, path, auth string, dst any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
@@ -663,7 +683,7 @@ func (r *runner) serverVersion(ctx context.Context) string {
 	if err != nil {
 		return "?"
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }() // a read; the answer is in
 	var v string
 	_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return v

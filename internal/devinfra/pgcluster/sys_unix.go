@@ -18,7 +18,7 @@ func isRoot() bool { return os.Geteuid() == 0 }
 
 // runAs makes cmd run with the identity of a, with no supplementary groups,
 // so the server never holds any of root's privileges.
-func runAs(cmd *exec.Cmd, a *account) {
+func runAs(cmd *exec.Cmd, a *osUser) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: a.uid, Gid: a.gid, Groups: []uint32{}},
 	}
@@ -34,16 +34,15 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil
+			// Closing releases the lock; nothing was written to the file.
+			return func() { _ = f.Close() }, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, err
+			return nil, errors.Join(err, f.Close())
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
+			return nil, errors.Join(ctx.Err(), f.Close())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -78,7 +77,7 @@ func fileOwner(fi fs.FileInfo) (uid uint32, ok bool) {
 
 // canTraverse applies the kernel's permission check for the search (x) bit:
 // only the first matching class of owner, group or other counts.
-func canTraverse(fi fs.FileInfo, a *account) bool {
+func canTraverse(fi fs.FileInfo, a *osUser) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return true

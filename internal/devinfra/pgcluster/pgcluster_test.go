@@ -51,7 +51,8 @@ func connect(t *testing.T, url string) *pgx.Conn {
 	if err != nil {
 		t.Fatalf("connect %s: %v", url, err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	// Closed at the end of the test, whose checks are done by then.
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
 
@@ -71,14 +72,30 @@ func stopOnCleanup(t *testing.T, c *Cluster) {
 // it to a single initdb.
 func TestLifecycle(t *testing.T) {
 	requireBinaries(t)
-	ctx := t.Context()
 	// t.TempDir is private (0700); as root, Start has to open it to the
 	// postgres account, which is part of what this exercises.
 	dir := filepath.Join(t.TempDir(), "data", "postgres")
 	opts := Options{DataDir: dir, Logger: testLogger(t), NoSync: true}
 
+	c := firstStart(t, opts)
+	checkServes(t, c)
+	port := attachThenStop(t, c, opts)
+	c3 := restartKeepsData(t, opts, port)
+	// A crash leaves postmaster.pid behind, and after a container restart its
+	// PID may belong to an unrelated live process.
+	if err := c3.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	badSettingSaysWhy(t, opts)
+	c4 := startOverStalePidFile(t, opts, port)
+	ensureDatabaseTwice(t, c4)
+}
+
+// firstStart runs initdb and starts the server of a new data directory.
+func firstStart(t *testing.T, opts Options) *Cluster {
+	t.Helper()
 	began := time.Now()
-	c, err := Start(ctx, opts)
+	c, err := Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("first Start: %v", err)
 	}
@@ -87,8 +104,8 @@ func TestLifecycle(t *testing.T) {
 	if !c.Initialized() || c.Attached() {
 		t.Errorf("first Start: Initialized=%v Attached=%v, want true, false", c.Initialized(), c.Attached())
 	}
-	if c.DataDir() != dir {
-		t.Errorf("DataDir() = %q, want %q", c.DataDir(), dir)
+	if c.DataDir() != opts.DataDir {
+		t.Errorf("DataDir() = %q, want %q", c.DataDir(), opts.DataDir)
 	}
 	if c.Port() == 0 || c.Port() == 5432 {
 		t.Errorf("Port() = %d, want a free non-default port", c.Port())
@@ -96,7 +113,14 @@ func TestLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.SocketDir(), ".s.PGSQL."+strconv.Itoa(c.Port()))); err != nil {
 		t.Errorf("unix socket: %v", err)
 	}
+	return c
+}
 
+// checkServes queries the new cluster, checks its encoding and collation,
+// and writes the row restartKeepsData reads back.
+func checkServes(t *testing.T, c *Cluster) {
+	t.Helper()
+	ctx := t.Context()
 	if err := database.Ping(ctx, c.URL("postgres"), 5*time.Second); err != nil {
 		t.Fatalf("Ping of the running cluster: %v", err)
 	}
@@ -115,11 +139,18 @@ func TestLifecycle(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')"); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close(ctx)
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
 
-	// A second Start while the server runs, as from a second `accounts dev`
-	// or another test package, adopts it.
-	began = time.Now()
+// attachThenStop starts the running cluster again, as a second `accounts
+// dev` or another test package would, which adopts it; then stops it
+// through both handles. It returns the port, which a restart reuses.
+func attachThenStop(t *testing.T, c *Cluster, opts Options) int {
+	t.Helper()
+	ctx := t.Context()
+	began := time.Now()
 	c2, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("Start on a running cluster: %v", err)
@@ -129,8 +160,6 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("attached cluster: Attached=%v Initialized=%v port %d socket %s, want true, false, %d, %s",
 			c2.Attached(), c2.Initialized(), c2.Port(), c2.SocketDir(), c.Port(), c.SocketDir())
 	}
-
-	port := c.Port()
 	if err := c.Stop(ctx); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -140,11 +169,18 @@ func TestLifecycle(t *testing.T) {
 	if err := database.Ping(ctx, c.URL("postgres"), 2*time.Second); err == nil {
 		t.Error("Ping of a stopped cluster succeeded")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(opts.DataDir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("postmaster.pid after Stop: %v", err)
 	}
+	return c.Port()
+}
 
-	began = time.Now()
+// restartKeepsData starts the stopped cluster on its remembered port and
+// reads back the row checkServes wrote.
+func restartKeepsData(t *testing.T, opts Options, port int) *Cluster {
+	t.Helper()
+	ctx := t.Context()
+	began := time.Now()
 	c3, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("Start on a stopped cluster: %v", err)
@@ -157,40 +193,47 @@ func TestLifecycle(t *testing.T) {
 	if c3.Port() != port {
 		t.Errorf("restart chose port %d, want the remembered %d", c3.Port(), port)
 	}
-	conn = connect(t, c3.URL("postgres"))
+	conn := connect(t, c3.URL("postgres"))
 	var v string
 	if err := conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != "still here" {
 		t.Fatalf("persisted row = %q, %v", v, err)
 	}
-	conn.Close(ctx)
-
-	// A crash leaves postmaster.pid behind, and after a container restart its
-	// PID may belong to an unrelated live process.
-	if err := c3.Stop(ctx); err != nil {
+	if err := conn.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// A server that cannot start must say why, from its log.
+	return c3
+}
+
+// badSettingSaysWhy checks that a server that cannot start says why, from
+// its log, and leaves no postmaster.pid behind.
+func badSettingSaysWhy(t *testing.T, opts Options) {
+	t.Helper()
 	bad := opts
 	bad.Settings = map[string]string{"shared_buffers": "lots"}
-	_, err = Start(ctx, bad)
-	if err == nil || !strings.Contains(err.Error(), "shared_buffers") || !strings.Contains(err.Error(), filepath.Join(dir, "server.log")) {
+	_, err := Start(t.Context(), bad)
+	if err == nil || !strings.Contains(err.Error(), "shared_buffers") || !strings.Contains(err.Error(), filepath.Join(opts.DataDir, "server.log")) {
 		t.Fatalf("Start with a bad setting = %v, want an error quoting the server log", err)
 	}
 	t.Logf("start failure reads:\n%v", err)
-	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(opts.DataDir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a failed start left postmaster.pid behind: %v", err)
 	}
+}
 
+// startOverStalePidFile writes a postmaster.pid whose PID is a live
+// unrelated process and checks that Start starts the server anyway.
+func startOverStalePidFile(t *testing.T, opts Options, port int) *Cluster {
+	t.Helper()
 	other := exec.Command("sleep", "60")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
-	stale := strconv.Itoa(other.Process.Pid) + "\n" + dir + "\n1700000000\n" + strconv.Itoa(port) + "\n/nonexistent\n127.0.0.1\n  0  0\nready   \n"
-	if err := os.WriteFile(filepath.Join(dir, "postmaster.pid"), []byte(stale), 0o600); err != nil {
+	stale := strconv.Itoa(other.Process.Pid) + "\n" + opts.DataDir + "\n1700000000\n" + strconv.Itoa(port) + "\n/nonexistent\n127.0.0.1\n  0  0\nready   \n"
+	if err := os.WriteFile(filepath.Join(opts.DataDir, "postmaster.pid"), []byte(stale), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c4, err := Start(ctx, opts)
+	c4, err := Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Start over a stale postmaster.pid: %v", err)
 	}
@@ -198,20 +241,26 @@ func TestLifecycle(t *testing.T) {
 	if c4.Attached() {
 		t.Errorf("adopted a stale pid file")
 	}
+	return c4
+}
 
-	// The URL names the database before it exists, as `accounts dev` does.
+// ensureDatabaseTwice creates a database with an awkward name through a
+// URL that names it before it exists, as `accounts dev` does, then finds it.
+func ensureDatabaseTwice(t *testing.T, c *Cluster) {
+	t.Helper()
+	ctx := t.Context()
 	name := `Odd "db" name`
-	began = time.Now()
-	created, err := EnsureDatabase(ctx, c4.URL(name), name)
+	began := time.Now()
+	created, err := EnsureDatabase(ctx, c.URL(name), name)
 	if err != nil || !created {
 		t.Fatalf("first EnsureDatabase = %v, %v; want true, nil", created, err)
 	}
 	t.Logf("CREATE DATABASE took %v", time.Since(began).Round(time.Millisecond))
-	created, err = EnsureDatabase(ctx, c4.URL(name), name)
+	created, err = EnsureDatabase(ctx, c.URL(name), name)
 	if err != nil || created {
 		t.Fatalf("second EnsureDatabase = %v, %v; want false, nil", created, err)
 	}
-	conn = connect(t, c4.URL(name))
+	conn := connect(t, c.URL(name))
 	var current string
 	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&current); err != nil || current != name {
 		t.Errorf("current_database() = %q, %v; want %q", current, err, name)

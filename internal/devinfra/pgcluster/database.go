@@ -47,7 +47,8 @@ func EnsureDatabase(ctx context.Context, serverURL, name string) (created bool, 
 	if err != nil {
 		return false, fmt.Errorf("pgcluster: connect to %s to create database %q: %w", server, name, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	// CREATE DATABASE commits on its own; closing after it loses nothing.
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 
 	for attempt := 1; ; attempt++ {
 		var exists bool

@@ -15,7 +15,7 @@ import (
 
 func isRoot() bool { return false }
 
-func runAs(*exec.Cmd, *account) {}
+func runAs(*exec.Cmd, *osUser) {}
 
 func lockFile(context.Context, string) (func(), error) {
 	return nil, errors.New("pgcluster: not supported on this operating system")
@@ -27,4 +27,4 @@ func processIsPostgres(int) bool { return false }
 
 func fileOwner(fs.FileInfo) (uint32, bool) { return 0, false }
 
-func canTraverse(fs.FileInfo, *account) bool { return true }
+func canTraverse(fs.FileInfo, *osUser) bool { return true }
