@@ -73,7 +73,7 @@ func (a *app) createSuperAdmin(cmd *cobra.Command, username, pw string) error {
 	return a.withUsers(cmd, func(ctx context.Context, users *account.Users) error {
 		// No check before the insert: the unique index decides, also
 		// against a sign-up of the same name at the same moment.
-		u, err := users.CreateSuperAdmin(ctx, username, pw)
+		u, err := users.CreateSuperAdmin(ctx, account.NewUser{Username: username, Password: pw})
 		if err != nil {
 			if account.ErrorCode(err) == account.CodeUsernameTaken {
 				return fmt.Errorf("username %q is taken (in some letter case); choose another", username)

@@ -5,6 +5,7 @@
 package account
 
 import (
+	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -109,15 +110,35 @@ func ValidatePassword(pw string) string {
 	return ""
 }
 
-// validateCredentials checks a username and password pair, naming each
-// invalid field.
-func validateCredentials(username, pw, pwField string) error {
+// NewUser is what SignUp, Create and CreateSuperAdmin make a user from. A
+// field a client may set at creation is a field here (and of User), so
+// adding one changes no signature.
+type NewUser struct {
+	Username string
+	Password string
+	// Role is the new user's role for Create ("" means user); SignUp and
+	// CreateSuperAdmin decide the role themselves and refuse another.
+	Role Role
+}
+
+// fixRole sets the role an operation decides, refusing a caller that asked
+// for another: a programming error, not a client's.
+func (n *NewUser) fixRole(r Role) error {
+	if n.Role != "" && n.Role != r {
+		return fmt.Errorf("account: NewUser.Role %q where only %q is made", n.Role, r)
+	}
+	n.Role = r
+	return nil
+}
+
+// validate checks the fields of a new user, naming each invalid one.
+func (n NewUser) validate() error {
 	var fe fieldErrors
-	if msg := ValidateUsername(username); msg != "" {
+	if msg := ValidateUsername(n.Username); msg != "" {
 		fe.add("username", "%s", msg)
 	}
-	if msg := ValidatePassword(pw); msg != "" {
-		fe.add(pwField, "%s", msg)
+	if msg := ValidatePassword(n.Password); msg != "" {
+		fe.add("password", "%s", msg)
 	}
 	return fe.err()
 }
