@@ -112,24 +112,13 @@ func (a *app) usersListCommand() *cobra.Command {
 	return cmd
 }
 
-type listedUser struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Role      string    `json:"role"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 func (a *app) printUsers(cmd *cobra.Command, users []account.User, asJSON bool) error {
 	out := cmd.OutOrStdout()
 	if asJSON {
-		list := make([]listedUser, len(users))
-		for i, u := range users {
-			list[i] = listedUser{ID: u.ID.String(), Username: u.Username, Role: string(u.Role), IsActive: u.IsActive, CreatedAt: u.CreatedAt.UTC()}
-		}
+		// account.User as the API shows it: every field, a new one included.
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return enc.Encode(users)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\tACTIVE\tCREATED")

@@ -142,11 +142,14 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 				return err
 			}
 		}
-		u, err = tx.User.Create().
+		c := tx.User.Create().
 			SetUsername(n.Username).
 			SetPasswordHash([]byte(hash)).
-			SetRole(roleToEnt(n.Role)).
-			Save(ctx)
+			SetRole(roleToEnt(n.Role))
+		if err := n.setOptional(c.Mutation()); err != nil {
+			return err
+		}
+		u, err = c.Save(ctx)
 		if err != nil {
 			return storageError(err, "")
 		}

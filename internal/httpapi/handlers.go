@@ -83,9 +83,7 @@ func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpRe
 			return nil, err
 		}
 	}
-	u, err := h.s.Users.SignUp(c.Request.Context(), account.NewUser{
-		Username: req.Body.Username, Password: req.Body.Password,
-	})
+	u, err := h.s.Users.SignUp(c.Request.Context(), *req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +179,7 @@ func (h handlers) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResp
 }
 
 func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
-	n := account.NewUser{Username: req.Body.Username, Password: req.Body.Password}
-	if req.Body.Role != nil {
-		n.Role = account.Role(*req.Body.Role)
-	}
-	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), n)
+	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), *req.Body)
 	if err != nil {
 		return nil, err
 	}
