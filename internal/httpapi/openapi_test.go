@@ -203,7 +203,7 @@ func TestDocumentMatchesDomain(t *testing.T) {
 			t.Errorf("%s maxLength %v, want account.DisplayNameMaxLen %d", name, max, account.DisplayNameMaxLen)
 		}
 	}
-		total := doc.Components.Schemas["UserList"].Value.Properties["total"].Value.Description
+	total := doc.Components.Schemas["UserList"].Value.Properties["total"].Value.Description
 	if !strings.Contains(total, fmt.Sprintf("offset + %d", account.CountCap)) {
 		t.Errorf("UserList.total says %q; the count cap is %d", total, account.CountCap)
 	}
