@@ -5,6 +5,8 @@
 
 # Version stamped into the binary by `make build` (main.version).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Commit stamped beside it (main.commit), shown by `accounts version`.
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # Upper bound for the whole test run; go test fails the run past it.
 TEST_TIMEOUT ?= 20m
 # How long `make fuzz` runs each fuzz target: short in CI, longer by hand.
@@ -16,8 +18,15 @@ help: ## List the targets (the default)
 	@echo "Usage: make TARGET [NAME=...]; TARGET is one of:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## Serve the API, on a private PostgreSQL when none is configured or answers
-	go run ./cmd/accounts dev
+# `make run` listens on 127.0.0.1:8080 (accounts dev's default, loopback as
+# a dev server should); `make run ADDR=:8080` exposes it on every interface.
+ADDR ?=
+
+run: ## Serve the API on 127.0.0.1:8080 (ADDR=:8080 for every interface), on a private PostgreSQL when none is configured or answers
+	@go build -o bin/accounts ./cmd/accounts
+	@# Run the binary itself, not `go run`, which exits 1 when it is
+	@# interrupted even though the server stopped cleanly on Ctrl-C.
+	bin/accounts dev$(if $(ADDR), --addr $(ADDR))
 
 test: ## Run every test against a real PostgreSQL
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -45,4 +54,4 @@ bench: ## Benchmark against baselines (bench/RESULTS.md); QUICK=1 is a short che
 	bench/run.sh $(if $(QUICK),--quick)
 
 build: ## Build a static bin/accounts stamped with VERSION
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/accounts ./cmd/accounts
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/accounts ./cmd/accounts

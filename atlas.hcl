@@ -18,7 +18,8 @@
 #
 # The dev database must be an empty scratch database: Atlas runs the schema
 # file and replays migrations/ on it to compute changes (create it once with
-# `createdb dev`, or point ATLAS_DEV_URL at another one). It is bound to the
+# `createdb -h localhost -U postgres dev`, or point ATLAS_DEV_URL at another
+# one). It is bound to the
 # public schema so statements are written unqualified, as `accounts migrate
 # diff` writes them.
 
@@ -29,8 +30,9 @@ env "local" {
   // Scratch database.
   dev = getenv("ATLAS_DEV_URL") != "" ? getenv("ATLAS_DEV_URL") : "postgres://postgres:postgres@localhost:5432/dev?search_path=public&sslmode=disable"
 
-  // The database to migrate.
-  url = getenv("DATABASE_URL")
+  // The database to migrate: DATABASE_URL, else the one the service uses
+  // without configuration (database.* defaults: database app on localhost).
+  url = getenv("DATABASE_URL") != "" ? getenv("DATABASE_URL") : "postgres://postgres:postgres@localhost:5432/app?sslmode=disable"
 
   migration {
     dir = "file://migrations"

@@ -32,7 +32,9 @@ func TestAccountLifecycle(t *testing.T) {
 	id := browser.signUp("alice", "alice-password")
 
 	r := browser.do("POST", "/api/v1/account/signup", map[string]string{"username": "alice2", "password": "alice-password"})
-	if loc := r.Header.Get("Location"); r.StatusCode != 201 || !strings.HasPrefix(loc, "/api/v1/users/") {
+	// The new user reads their account at /api/v1/account; /users/{id}
+	// is for admins.
+	if loc := r.Header.Get("Location"); r.StatusCode != 201 || loc != "/api/v1/account" {
 		t.Fatalf("sign-up: %d, Location %q", r.StatusCode, loc)
 	}
 
@@ -402,8 +404,8 @@ func TestRoutesAndProbes(t *testing.T) {
 	expect(t, c.do("GET", "/api/v1/account/", nil), 404, "not_found")
 	r = c.do("PATCH", "/api/v1/account", nil)
 	expect(t, r, 405, "method_not_allowed")
-	if r.Header.Get("Allow") != "GET" {
-		t.Fatalf("Allow %q, want GET", r.Header.Get("Allow"))
+	if r.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("Allow %q, want GET, HEAD", r.Header.Get("Allow"))
 	}
 	expect(t, c.do("POST", "/api/v1/users/"+"not-a-uuid"+"/activation", nil), 405, "method_not_allowed")
 

@@ -50,6 +50,11 @@ func (a *app) withOperator(cmd *cobra.Command, fn func(ctx context.Context, op *
 // preamble of every users command that changes an account.
 func (a *app) withUsers(cmd *cobra.Command, fn func(ctx context.Context, users *account.Users) error) error {
 	ctx := account.WithOrigin(cmd.Context(), account.Origin{Operator: operatorName()})
+	// A database that does not exist or refuses the credentials will not
+	// answer later either: say what to fix rather than "try again".
+	if err := database.Check(ctx, a.cfg.Database.ConnString(), a.cfg.Database.PoolTimeout); err != nil {
+		return err
+	}
 	db, err := database.Open(ctx, a.cfg.Database, a.log)
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ does not exist, applies pending migrations and serves.`,
 			return a.dev(cmd.Context())
 		},
 	}
-	cmd.Flags().String("addr", "", "listen address, host:port (http.addr, default :8080)")
+	cmd.Flags().String("addr", "", "listen address, host:port (http.addr; dev's default is "+devAddr+", loopback: :8080 listens on every interface)")
 	cmd.Flags().String("data-dir", "", "where the private cluster lives (dev.data_dir)")
 	return cmd
 }
@@ -62,6 +62,9 @@ func (a *app) dev(ctx context.Context) error {
 			return err
 		}
 		a.log.Info("private PostgreSQL cluster is up", "url", c.URL(cfg.Database.Name), "data_dir", c.DataDir())
+		// Other commands do not know of the cluster: say how they reach it.
+		a.log.Info(fmt.Sprintf("the private cluster listens on a port of its own; give other commands its URL: DATABASE_URL='%s' %s users create-superadmin --username admin",
+			c.URL(cfg.Database.Name), a.cli))
 		if !c.Attached() {
 			// A cluster this process started stops with it, so no server
 			// outlives `make run`; one that was already running (another
@@ -86,13 +89,27 @@ func (a *app) dev(ctx context.Context) error {
 		a.log.Info("created database", "name", databaseName(target))
 	}
 	cfg.Database.URL = target
+	devDefaults(cfg)
+	return a.serve(ctx)
+}
+
+// devAddr is where dev listens unless told otherwise: loopback, since a
+// development server with /docs on is for this machine, not the network.
+const devAddr = "127.0.0.1:8080"
+
+// devDefaults turns serve's settings into dev's: migrations applied on
+// start, and the keys left at their defaults set for one person trying
+// the API on their own machine.
+func devDefaults(cfg *config.Config) {
 	cfg.Migrate.OnStart = true
 	if cfg.Source("http.docs") == "default" {
 		// The interactive documentation is for people trying the API,
 		// which is what dev is for; serve leaves it to the operator.
 		cfg.HTTP.Docs = true
 	}
-	return a.serve(ctx)
+	if cfg.Source("http.addr") == "default" {
+		cfg.HTTP.Addr = devAddr
+	}
 }
 
 // maintenanceURL points u at the postgres database, which every server has.

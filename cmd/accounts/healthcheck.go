@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,12 +25,14 @@ func (a *app) healthcheckCommand() *cobra.Command {
 			target, _ := cmd.Flags().GetString("url")
 			if target == "" {
 				target = readyURL(a.cfg.HTTP.Addr)
+			} else {
+				target = probeURL(target)
 			}
 			timeout, _ := cmd.Flags().GetDuration("timeout")
 			return a.healthcheck(cmd.Context(), target, timeout)
 		},
 	}
-	cmd.Flags().String("url", "", "URL to GET (default: /readyz at http.addr, on the loopback address when http.addr names no host)")
+	cmd.Flags().String("url", "", "base URL of the server (its /readyz is probed) or a full probe URL (default: /readyz at http.addr, on the loopback address when http.addr names no host)")
 	cmd.Flags().Duration("timeout", 5*time.Second, "give up after this long")
 	return cmd
 }
@@ -51,6 +54,18 @@ func readyURL(addr string) string {
 		host = "::1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/readyz"
+}
+
+// probeURL is /readyz of a base URL given without a path
+// (http://127.0.0.1:8080 or http://127.0.0.1:8080/), and any other URL as
+// it is.
+func probeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return raw
+	}
+	u.Path = "/readyz"
+	return u.String()
 }
 
 // healthcheck GETs target and succeeds on 200 only. Otherwise the error

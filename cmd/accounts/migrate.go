@@ -155,9 +155,9 @@ func (a *app) migrateDiffCommand() *cobra.Command {
 				fmt.Fprintf(out, "Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir.Path(), f.Name, f.Statements, f.SQL)
 			}
 			for _, n := range res.Notes {
-				fmt.Fprintf(out, "Note: %s.\n\n", n)
+				fmt.Fprintf(out, "Note: %s.\n\n", advise(n, a.cli))
 			}
-			fmt.Fprintln(out, "Review it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.")
+			fmt.Fprintln(out, advise("Review it, then `accounts migrate lint --latest 1` and commit it with atlas.sum.", a.cli))
 			return nil
 		},
 	})
@@ -500,7 +500,7 @@ func (a *app) migrateNewCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Created %s/%s; after editing it, run `accounts migrate hash`.\n", dir.Path(), name)
+			fmt.Fprintf(cmd.OutOrStdout(), "Created %s/%s; after editing it, run %s.\n", dir.Path(), name, advise("`accounts migrate hash`", a.cli))
 			return nil
 		},
 	})

@@ -67,7 +67,7 @@ func (a *app) readiness(ctx context.Context, db *database.DB, dir atlasmigrate.D
 		return ready, nil
 	}
 	if err := st.Ready(); err != nil {
-		a.log.Warn(err.Error()+"; /readyz answers 503 until they are applied (accounts migrate apply, or serve --migrate)",
+		a.log.Warn(advise(err.Error()+"; /readyz answers 503 until they are applied (`accounts migrate apply`, or `accounts serve --migrate`)", a.cli),
 			"version", st.Current, "build", build.Head())
 	}
 	if ahead := st.Ahead(); ahead != "" {

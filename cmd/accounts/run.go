@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +28,9 @@ type app struct {
 	stderr io.Writer
 	cfg    *config.Config
 	log    *slog.Logger
+	// cli is how the user runs this binary (invocation), named in the
+	// commands the tool advises.
+	cli string
 }
 
 // exitCode is the process's exit status for what run returned: 1 for any
@@ -42,12 +47,12 @@ func exitCode(err error) int {
 // arguments, environment, clock and output, so tests can run it
 // in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr}
+	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr, cli: invocation(args[0])}
 	root := a.rootCommand()
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	return adviseError(root.ExecuteContext(ctx), a.cli)
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -57,8 +62,12 @@ func (a *app) rootCommand() *cobra.Command {
 		Short:         "User-account service: REST API, migrations and developer tools",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(config.Sources{File: configFile, Getenv: a.getenv, Flags: cmd.Flags()})
+			cfg, err := config.Load(config.Sources{
+				File: configFile, Getenv: a.getenv, Flags: cmd.Flags(),
+				Environ: environNames(), OtherVariables: []string{superAdminPasswordEnv, userPasswordEnv},
+			})
 			if err != nil {
 				return err
 			}
@@ -67,8 +76,9 @@ func (a *app) rootCommand() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate(versionText())
 	pf := root.PersistentFlags()
-	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (its keys are those that accounts config show prints)")
+	pf.StringVar(&configFile, "config", "", "YAML configuration `FILE` (accounts config show --format yaml prints one)")
 	pf.String("database-url", "", "database URL (overrides DATABASE_URL and the database.* parts)")
 	pf.String("log-level", "", "debug, info, warn or error")
 	pf.String("log-format", "", "text, json or auto")
@@ -82,20 +92,44 @@ func (a *app) rootCommand() *cobra.Command {
 		a.usersCommand(),
 		a.auditCommand(),
 		a.migrateCommand(),
+		a.versionCommand(),
 	)
 	return root
 }
 
+// environNames are the names of the process's environment variables. The
+// values always come from getenv, so a name the injected environment does
+// not set (in tests) is not checked.
+func environNames() []string {
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	return names
+}
+
 func (a *app) configCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "show",
+	show := &cobra.Command{
+		Use:   "show [--format text|yaml]",
 		Short: "Print the effective configuration, with the source of each value and secrets redacted",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return a.cfg.Show(a.stdout)
+		Long: "Print the effective configuration, with the source of each value and secrets redacted.\n" +
+			"--format yaml prints a file that --config accepts (set secrets are left as comments).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch f, _ := cmd.Flags().GetString("format"); f {
+			case "text":
+				return a.cfg.Show(a.stdout)
+			case "yaml":
+				return a.cfg.ShowYAML(a.stdout)
+			default:
+				return fmt.Errorf("--format %q: want text or yaml", f)
+			}
 		},
-	})
+	}
+	show.Flags().String("format", "text", "`text` (key = value, one a line) or yaml (a file for --config)")
+	cmd.AddCommand(show)
 	return cmd
 }
 
@@ -131,7 +165,18 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	if format == "text" {
 		return slog.New(httpapi.LogHandler(slog.NewTextHandler(w, opts)))
 	}
+	opts.ReplaceAttr = secondsAttr
 	return slog.New(httpapi.LogHandler(slog.NewJSONHandler(w, opts)))
+}
+
+// secondsAttr writes a duration in a JSON line as seconds, a float
+// ("took":0.012), as log pipelines and Prometheus expect, instead of
+// slog's integer of nanoseconds.
+func secondsAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+	}
+	return a
 }
 
 func (a *app) waitDB(ctx context.Context) error {

@@ -64,8 +64,9 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}
 
+	build, _ := buildInfo()
 	h, err := service.New(ctx, service.Options{
-		Config: cfg, Log: a.log, DB: db, Now: a.now,
+		Config: cfg, Log: a.log, DB: db, Now: a.now, Build: build,
 		Readiness: func(ctx context.Context, m *metrics.Metrics) (func(context.Context) error, error) {
 			return a.readiness(ctx, db, dir, m)
 		},
@@ -255,6 +256,3 @@ func (a *app) httpServer(h http.Handler) *http.Server {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 }
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"

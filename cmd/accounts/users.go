@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"accounts/internal/account"
 )
@@ -24,7 +26,7 @@ func (a *app) usersCommand() *cobra.Command {
 		Use:   "create-superadmin --username NAME",
 		Short: "Create a super admin (the API never creates one)",
 		Long: "Create a super admin. The password is read from " + superAdminPasswordEnv +
-			" when it is set, otherwise from the first line of standard input; it must satisfy the same rules as in the API.",
+			" when it is set, otherwise asked twice, hidden, when standard input is a terminal, otherwise read from the first line of standard input; it must satisfy the same rules as in the API.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pw, err := a.readPassword(cmd.InOrStdin(), superAdminPasswordEnv)
@@ -41,11 +43,15 @@ func (a *app) usersCommand() *cobra.Command {
 	return cmd
 }
 
-// readPassword reads a password from the variable env or the first line
-// of in, without its line ending.
+// readPassword reads a password from the variable env, else from a
+// terminal on in (a hidden prompt, asked twice, the two must match), else
+// from the first line of in, without its line ending.
 func (a *app) readPassword(in io.Reader, env string) (string, error) {
 	if pw := a.getenv(env); pw != "" {
 		return pw, nil
+	}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return promptPassword(f)
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -54,6 +60,39 @@ func (a *app) readPassword(in io.Reader, env string) (string, error) {
 	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
 		return "", fmt.Errorf("no password: set %s or write it on standard input", env)
+	}
+	return pw, nil
+}
+
+// promptPassword asks for the password twice on the terminal tty, without
+// echo, as Django's createsuperuser does, and returns it when both match.
+// The prompts go to the terminal itself, so that stdout stays the
+// command's answer.
+func promptPassword(tty *os.File) (string, error) {
+	read := func(prompt string) (string, error) {
+		if _, err := fmt.Fprint(tty, prompt); err != nil {
+			return "", err
+		}
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		if err != nil {
+			return "", fmt.Errorf("read the password from the terminal: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := read("Password: ")
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", errors.New("no password: an empty one is not allowed")
+	}
+	again, err := read("Password (again): ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("the two passwords do not match; nothing was created")
 	}
 	return pw, nil
 }

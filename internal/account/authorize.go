@@ -1,5 +1,7 @@
 package account
 
+import "strings"
+
 // Action is something a caller does through an admin endpoint.
 type Action string
 
@@ -58,7 +60,7 @@ func Authorize(caller User, action Action, target User) error {
 				Fields: []FieldError{{Field: "role", Message: "super_admin cannot be given through the API"}}}
 		}
 		if !caller.Role.Manages(target.Role) {
-			return Errorf(CodeForbidden, "a %s cannot create a user with role %s", caller.Role, target.Role)
+			return Errorf(CodeForbidden, "%s cannot create a user with role %s", withArticle(caller.Role), target.Role)
 		}
 		return nil
 	case ActionGrantAdmin, ActionRevokeAdmin:
@@ -73,7 +75,16 @@ func Authorize(caller User, action Action, target User) error {
 		return Errorf(CodeForbidden, "you cannot do this to your own account; use /account instead")
 	}
 	if !caller.Role.Manages(target.Role) {
-		return Errorf(CodeForbidden, "a %s cannot manage a user with role %s", caller.Role, target.Role)
+		return Errorf(CodeForbidden, "%s cannot manage a user with role %s", withArticle(caller.Role), target.Role)
 	}
 	return nil
+}
+
+// withArticle is the role with its indefinite article, for messages: "an
+// admin", "a user", "a super_admin".
+func withArticle(r Role) string {
+	if strings.HasPrefix(string(r), "a") {
+		return "an " + string(r)
+	}
+	return "a " + string(r)
 }

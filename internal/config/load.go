@@ -102,6 +102,14 @@ type Sources struct {
 	Getenv func(string) string
 	// Flags are the parsed command-line flags; nil reads none.
 	Flags *pflag.FlagSet
+	// Environ names the variables set in the environment (os.Environ's
+	// names); an ACCOUNTS_* one among them that no key reads and that is
+	// not in OtherVariables is an error, as an unknown key in the file is.
+	// Nil checks none.
+	Environ []string
+	// OtherVariables are the ACCOUNTS_* variables that commands read
+	// besides the keys (the password of users create-superadmin, say).
+	OtherVariables []string
 }
 
 // Load builds the configuration from defaults, file, environment and flags,
@@ -122,7 +130,7 @@ func Load(src Sources) (*Config, error) {
 		}
 		for _, key := range l.Keys() {
 			if !known[key] {
-				return fmt.Errorf("%s: unknown key %q; see `accounts config show` for the valid keys", name, key)
+				return fmt.Errorf("%s: unknown key %q%s; see `accounts config show` for the valid keys", name, key, didYouMean(key, keyNames(keys)))
 			}
 			sources[key] = name
 		}
@@ -138,6 +146,9 @@ func Load(src Sources) (*Config, error) {
 		if err := layer("file "+src.File, file.Provider(src.File), yaml.Parser()); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkEnviron(src, keys); err != nil {
+		return nil, err
 	}
 	if src.Getenv != nil {
 		for _, key := range keys {
@@ -201,6 +212,48 @@ func Load(src Sources) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return &cfg, nil
+}
+
+// checkEnviron refuses an ACCOUNTS_* variable that nothing reads: a typo
+// there would otherwise be ignored in silence.
+func checkEnviron(src Sources, keys []Key) error {
+	read := map[string]bool{}
+	var names []string
+	for _, k := range keys {
+		for _, e := range k.Env {
+			read[e] = true
+			names = append(names, e)
+		}
+	}
+	for _, v := range src.OtherVariables {
+		read[v] = true
+	}
+	var problems []string
+	for _, v := range src.Environ {
+		if strings.HasPrefix(v, EnvPrefix) && !read[v] && (src.Getenv == nil || src.Getenv(v) != "") {
+			problems = append(problems, fmt.Sprintf("environment variable %s: no configuration key reads it%s; see `accounts config show` for the valid keys", v, didYouMean(v, names)))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+func keyNames(keys []Key) []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.Name
+	}
+	return names
+}
+
+func didYouMean(name string, candidates []string) string {
+	if c := closest(name, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %s?)", c)
+	}
+	return ""
 }
 
 func decode(in, out any) error {
@@ -330,6 +383,14 @@ func (c *Config) validate() []string {
 			c.problem(&p, "http.public_origins", "%q is not an origin like https://accounts.example.com", o)
 		}
 	}
+	for _, o := range strings.Split(c.HTTP.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o == "" || o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			c.problem(&p, "http.cors_origins", "%q is not an origin like https://app.example.com (or *)", o)
+		}
+	}
 	pw := c.Password
 	if pw.Argon2Time < 1 {
 		c.problem(&p, "password.argon2_time", "must be at least 1, got %d", pw.Argon2Time)
@@ -348,6 +409,10 @@ func (c *Config) validate() []string {
 	}
 	if c.Migrate.LockRetries < 0 {
 		c.problem(&p, "migrate.lock_retries", "must not be negative, got %d", c.Migrate.LockRetries)
+	}
+	c.validateAddr(&p, "http.addr", c.HTTP.Addr)
+	if c.Metrics.Addr != "" {
+		c.validateAddr(&p, "metrics.addr", c.Metrics.Addr)
 	}
 	c.validateMemoryLimit(&p)
 	return p

@@ -253,6 +253,9 @@ type ManageForbidden = Problem
 // RoleForbidden defines model for RoleForbidden.
 type RoleForbidden = Problem
 
+// SignedUp defines model for SignedUp.
+type SignedUp = Created
+
 // TooLarge defines model for TooLarge.
 type TooLarge = Problem
 
@@ -1535,6 +1538,16 @@ type RoleForbiddenApplicationProblemPlusJSONResponse struct {
 	Headers RoleForbiddenResponseHeaders
 }
 
+type SignedUpResponseHeaders struct {
+	Location   string
+	XRequestID *string
+}
+type SignedUpJSONResponse struct {
+	Body Created
+
+	Headers SignedUpResponseHeaders
+}
+
 type StatusResponseHeaders struct {
 	XRequestID *string
 }
@@ -2317,7 +2330,7 @@ type SignUpResponseObject interface {
 	VisitSignUpResponse(w http.ResponseWriter) error
 }
 
-type SignUp201JSONResponse struct{ CreatedJSONResponse }
+type SignUp201JSONResponse struct{ SignedUpJSONResponse }
 
 func (response SignUp201JSONResponse) VisitSignUpResponse(w http.ResponseWriter) error {
 

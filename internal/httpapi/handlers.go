@@ -87,7 +87,9 @@ func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpRe
 	if err != nil {
 		return nil, err
 	}
-	return SignUp201JSONResponse{created(u)}, nil
+	// Location is where the new user reads the account once logged in;
+	// /users/{id} answers only admins.
+	return SignUp201JSONResponse{SignedUpJSONResponse{Body: Created{Id: u.ID}, Headers: SignedUpResponseHeaders{Location: "/api/v1/account"}}}, nil
 }
 
 func created(u account.User) CreatedJSONResponse {

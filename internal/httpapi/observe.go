@@ -65,7 +65,7 @@ func (s *server) observe(c *gin.Context) {
 
 	latency := time.Since(start)
 	status := c.Writer.Status()
-	route := c.FullPath() // the template, "" when no route matched
+	route := c.FullPath()
 	if s.ObserveHTTP != nil {
 		s.ObserveHTTP(c.Request.Method, route, status, latency)
 	}
@@ -74,14 +74,22 @@ func (s *server) observe(c *gin.Context) {
 		level = slog.LevelError
 	}
 	// request_id is added by the handler LogHandler wraps, from the context.
-	s.Log.LogAttrs(c.Request.Context(), level, "request",
-		slog.String("method", c.Request.Method),
-		slog.String("route", route),
-		slog.String("path", c.Request.URL.Path),
+	s.Log.LogAttrs(c.Request.Context(), level, "request", append(requestAttrs(c),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 		slog.String("client", c.ClientIP()),
-	)
+	)...)
+}
+
+// requestAttrs are the fields that say which request a line is about, the
+// same on every line logged for one: method, route (the template, "" when
+// no route matched) and path (the request's, never the query string).
+func requestAttrs(c *gin.Context) []slog.Attr {
+	return []slog.Attr{
+		slog.String("method", c.Request.Method),
+		slog.String("route", c.FullPath()),
+		slog.String("path", c.Request.URL.Path),
+	}
 }
 
 // LogHandler returns h adding request_id, the id of the request the

@@ -139,6 +139,10 @@ func TestRequestLogLine(t *testing.T) {
 	if panicLine == nil || panicLine["request_id"] != "req-panic" {
 		t.Errorf("the internal-error line does not carry the request id: %v", panicLine)
 	}
+	// One vocabulary on every line: route is the template, path the path.
+	if panicLine["route"] != "/test/panic/:n" || panicLine["path"] != "/test/panic/7" || panicLine["method"] != "GET" {
+		t.Errorf("the internal-error line has route %v and path %v, want /test/panic/:n and /test/panic/7", panicLine["route"], panicLine["path"])
+	}
 
 	got := observed()
 	if len(got) != len(cases) {

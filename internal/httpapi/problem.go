@@ -48,12 +48,12 @@ const problemTypePrefix = "urn:accounts:problem:"
 func (s *server) writeError(c *gin.Context, err error) {
 	var e *account.Error
 	if !errors.As(err, &e) {
-		s.Log.ErrorContext(c.Request.Context(), "internal error",
-			"method", c.Request.Method, "path", c.FullPath(), "error", err.Error())
+		s.Log.LogAttrs(c.Request.Context(), slog.LevelError, "internal error",
+			append(requestAttrs(c), slog.String("error", err.Error()))...)
 		e = account.Errorf(account.CodeInternal, "an internal error occurred")
 	} else if e.Code == account.CodeServiceUnavailable && e.Unwrap() != nil {
-		s.Log.WarnContext(c.Request.Context(), "service unavailable",
-			"method", c.Request.Method, "path", c.FullPath(), "error", e.Unwrap().Error())
+		s.Log.LogAttrs(c.Request.Context(), slog.LevelWarn, "service unavailable",
+			append(requestAttrs(c), slog.String("error", e.Unwrap().Error()))...)
 	}
 	writeProblem(c, e)
 }
@@ -101,9 +101,8 @@ func (s *server) recoverPanics(c *gin.Context) {
 		if r == http.ErrAbortHandler {
 			panic(r)
 		}
-		s.Log.ErrorContext(c.Request.Context(), "panic in handler",
-			"method", c.Request.Method, "path", c.FullPath(),
-			slog.Any("panic", r), "stack", string(debug.Stack()))
+		s.Log.LogAttrs(c.Request.Context(), slog.LevelError, "panic in handler",
+			append(requestAttrs(c), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))...)
 		if !c.Writer.Written() {
 			writeProblem(c, account.Errorf(account.CodeInternal, "an internal error occurred"))
 		}

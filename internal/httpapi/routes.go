@@ -21,6 +21,7 @@ func (s *server) routes(e *gin.Engine) {
 		s.observe,
 		s.recoverPanics,
 		securityHeaders,
+		s.cors,
 		refuseTransferEncoding,
 		s.checkPath,
 		s.checkSession,
@@ -61,6 +62,7 @@ func (s *server) routes(e *gin.Engine) {
 			s.writeError(c, e)
 		},
 	})
+	addHeadRoutes(e)
 }
 
 // boundParameter reads the parameter's name out of an error of the

@@ -47,6 +47,10 @@ type Config struct {
 	// reached at; a cookie-authenticated state change that is not JSON
 	// must come from one of them.
 	PublicOrigins []string
+	// CORSOrigins are the origins whose scripts may call the API across
+	// origins (cors.go); "*" is any origin, without credentials. Empty
+	// turns CORS off.
+	CORSOrigins []string
 }
 
 // UserService is what the handlers call on users. *account.Users is the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -30,9 +31,13 @@ import (
 // does not have (no route matched) passes through untouched.
 
 // operationOf returns the document's operation for the matched route, or
-// nil.
+// nil. HEAD is checked as the GET it stands for (addHeadRoutes).
 func (s *server) operationOf(c *gin.Context) *operation {
-	return s.ops[routeKey{c.Request.Method, c.FullPath()}]
+	method := c.Request.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	return s.ops[routeKey{method, c.FullPath()}]
 }
 
 func (s *server) checkPath(c *gin.Context) {

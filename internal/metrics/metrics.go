@@ -156,6 +156,32 @@ func (m *Metrics) RegisterConnections(stats func() (open int, shed, refused uint
 	)
 }
 
+// BuildInfo is what accounts_build_info labels: the binary's version, its
+// commit and the Go release that built it.
+type BuildInfo struct {
+	Version, Commit, GoVersion string
+}
+
+// RegisterBuild exposes accounts_build_info{version,commit,goversion} 1, so
+// that a dashboard can tell which build each replica runs. Empty fields are
+// "unknown". Call it once; a second call panics.
+func (m *Metrics) RegisterBuild(b BuildInfo) {
+	label := func(s string) string {
+		if s == "" {
+			return "unknown"
+		}
+		return s
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace:   namespace,
+		Name:        "build_info",
+		Help:        "Always 1, labelled with the version, the commit and the Go version of the running binary.",
+		ConstLabels: prometheus.Labels{"version": label(b.Version), "commit": label(b.Commit), "goversion": label(b.GoVersion)},
+	})
+	g.Set(1)
+	m.registry.MustRegister(g)
+}
+
 // HasherRejected counts one password hash refused with 503 because no
 // hashing slot freed up in time.
 func (m *Metrics) HasherRejected() {

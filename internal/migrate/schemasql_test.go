@@ -135,7 +135,13 @@ func TestAtlasCLIDiffMatchesEngine(t *testing.T) {
 // the SQL file src as desired state.
 func cliDiff(t *testing.T, ctx context.Context, dir atlasmigrate.Dir, src []byte, policy schema.DiffOption) string {
 	t.Helper()
-	dev, err := openDev(ctx, devServer(t), nil)
+	return cliDiffOn(t, ctx, devServer(t), dir, src, policy)
+}
+
+// cliDiffOn is cliDiff on the dev database devDB.
+func cliDiffOn(t *testing.T, ctx context.Context, devDB DevDatabase, dir atlasmigrate.Dir, src []byte, policy schema.DiffOption) string {
+	t.Helper()
+	dev, err := openDev(ctx, devDB, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,8 @@ type Options struct {
 	// Services, when set, replaces the account services built on DB:
 	// the benchmark's baseline (bench/baseline) passes its own here.
 	Services func(db *database.DB) (httpapi.UserService, httpapi.SessionService)
+	// Build labels accounts_build_info; empty fields are "unknown".
+	Build metrics.BuildInfo
 }
 
 // Handlers are the HTTP handlers New builds. MetricsOnly is the /metrics
@@ -71,6 +73,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 		now = time.Now
 	}
 	m := metrics.New()
+	m.RegisterBuild(o.Build)
 	m.RegisterPool(o.DB.Stat)
 	hasher, err := NewHasher(cfg.Password, m.HasherRejected)
 	if err != nil {
@@ -128,6 +131,7 @@ func New(ctx context.Context, o Options) (Handlers, error) {
 			MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 			TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
 			PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
+			CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
 			ReadyTimeout:   cfg.HTTP.ReadyTimeout,
 			Docs:           cfg.HTTP.Docs,
 		},
@@ -234,4 +238,16 @@ func purge(ctx context.Context, log *slog.Logger, steps []func(context.Context) 
 			}
 		}
 	}
+}
+
+// corsOrigins splits http.cors_origins, dropping empty entries so that the
+// default, "", turns CORS off.
+func corsOrigins(list string) []string {
+	var origins []string
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return origins
 }

@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
+
+	"accounts/internal/account"
+)
+
+// adminActions names the domain action each operation with an
+// x-required-role asks account.Authorize about, so that the role the
+// document declares is checked against the one the domain enforces.
+var adminActions = map[string]account.Action{
+	"createUser":      account.ActionCreateUser,
+	"listUsers":       account.ActionViewUsers,
+	"getUser":         account.ActionViewUsers,
+	"setUserPassword": account.ActionSetPassword,
+	"grantAdmin":      account.ActionGrantAdmin,
+	"revokeAdmin":     account.ActionRevokeAdmin,
+	"activate":        account.ActionActivate,
+	"deactivate":      account.ActionDeactivate,
+}
+
+// TestRequiredRoleIsWhatTheDomainEnforces: the x-required-role of every
+// admin operation is the least role account.Authorize lets act on a plain
+// user, so the document never promises an admin what answers 403.
+func TestRequiredRoleIsWhatTheDomainEnforces(t *testing.T) {
+	t.Parallel()
+	doc := loadDocument(t)
+	target := account.User{ID: uuid.New(), Role: account.RoleUser, IsActive: true}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			declared, _ := op.Extensions["x-required-role"].(string)
+			if op.OperationID == "listAudit" {
+				continue // no domain action: super admins only, checked by the validator alone
+			}
+			action, ok := adminActions[op.OperationID]
+			if declared == "" && !ok {
+				continue
+			}
+			if !ok {
+				t.Errorf("%s %s (%s) declares x-required-role %q but has no row in adminActions", method, path, op.OperationID, declared)
+				continue
+			}
+			least := ""
+			for _, r := range []account.Role{account.RoleAdmin, account.RoleSuperAdmin} {
+				caller := account.User{ID: uuid.New(), Role: r, IsActive: true}
+				if account.Authorize(caller, action, target) == nil {
+					least = string(r)
+					break
+				}
+			}
+			if declared != least {
+				t.Errorf("%s %s (%s): x-required-role %q, but the domain lets %q act", method, path, op.OperationID, declared, least)
+			}
+		}
+	}
+}
+
+// TestReadmeEndpointTable: every row of the README's API table names
+// operations of the document (with the base path), every operation has a
+// row, and the "who" column says what the document requires.
+func TestReadmeEndpointTable(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	start := strings.Index(readme, "<!-- api-table")
+	end := strings.Index(readme, "<!-- /api-table -->")
+	if start < 0 || end < start {
+		t.Fatal("README has no api-table section")
+	}
+	doc := loadDocument(t)
+	opRe := regexp.MustCompile("`((?:GET|POST|PUT|DELETE)(?:`/`(?:GET|POST|PUT|DELETE))*) (/[^` ?]*)")
+	listed := map[string]string{}
+	for _, line := range strings.Split(readme[start:end], "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(line, " | ")
+		if len(cells) < 3 {
+			t.Errorf("README row %q has no who column", line)
+			continue
+		}
+		for _, m := range opRe.FindAllStringSubmatch(cells[0], -1) {
+			path := m[2]
+			if !strings.HasPrefix(path, "/livez") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/metrics") && !strings.HasPrefix(path, "/openapi.json") {
+				path = "/api/v1" + path
+			}
+			for _, method := range strings.Split(m[1], "`/`") {
+				key := method + " " + path
+				item := doc.Paths.Find(path)
+				if item == nil || item.GetOperation(method) == nil {
+					t.Errorf("README lists %s, which the document does not have", key)
+					continue
+				}
+				listed[key] = cells[1]
+			}
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			key := method + " " + path
+			who, ok := listed[key]
+			if !ok {
+				t.Errorf("the README's API table lacks %s", key)
+				continue
+			}
+			want := map[string]string{"admin": "admins", "super_admin": "super admins"}[asString(op.Extensions["x-required-role"])]
+			switch {
+			case op.Extensions["x-anonymous-only"] == true:
+				want = "anyone not logged in"
+			case want == "" && op.Security != nil && len(*op.Security) > 0:
+				want = "logged in"
+			case want == "":
+				want = "anyone"
+			}
+			if !strings.HasPrefix(who, want) {
+				t.Errorf("README says %s is for %q; the document says %q", key, who, want)
+			}
+		}
+	}
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// TestNoBadArticle: the domain's messages say "an admin", never "a admin".
+func TestNoBadArticle(t *testing.T) {
+	t.Parallel()
+	caller := account.User{ID: uuid.New(), Role: account.RoleAdmin, IsActive: true}
+	for _, target := range []account.User{{ID: uuid.New(), Role: account.RoleAdmin}, {ID: uuid.New(), Role: account.RoleSuperAdmin}} {
+		for _, action := range []account.Action{account.ActionCreateUser, account.ActionSetPassword} {
+			err := account.Authorize(caller, action, target)
+			if err == nil {
+				continue
+			}
+			if msg := err.Error(); slices.ContainsFunc([]string{"a admin", "a super_admin"}, func(s string) bool { return strings.Contains(msg, s) }) {
+				t.Errorf("%s on a %s: %q", action, target.Role, msg)
+			}
+		}
+	}
+}
+
+// TestEveryBodyHasAnExample: every request body and every response body
+// of the document has an example, for Swagger UI's "Try it out" and for
+// readers, and each example is valid against its schema.
+func TestEveryBodyHasAnExample(t *testing.T) {
+	t.Parallel()
+	doc := loadDocument(t)
+	check := func(where string, content openapi3.Content) {
+		for mt, media := range content {
+			if media.Example == nil {
+				t.Errorf("%s %s has no example", where, mt)
+				continue
+			}
+			if media.Schema == nil || media.Schema.Value == nil {
+				continue
+			}
+			if err := media.Schema.Value.VisitJSON(media.Example); err != nil {
+				t.Errorf("%s %s: the example does not match the schema: %v", where, mt, err)
+			}
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody != nil {
+				check(method+" "+path+" request", op.RequestBody.Value.Content)
+			}
+			for status, r := range op.Responses.Map() {
+				check(method+" "+path+" "+status, r.Value.Content)
+			}
+		}
+	}
+}

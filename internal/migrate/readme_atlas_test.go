@@ -1,0 +1,127 @@
+package migrate
+
+import (
+	"database/sql"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"accounts/internal/config"
+)
+
+// TestReadmeAtlasSection keeps the README's Atlas CLI commands working as
+// written. It reads the section and atlas.hcl, checks that the section
+// creates every database atlas.hcl's URLs name, that its DATABASE_URL is
+// the service's default database and that atlas.hcl falls back to the
+// service's default URL without DATABASE_URL; then it runs the section
+// with the Atlas library, as TestAtlasCLIDiffMatchesEngine does, on
+// scratch copies of the databases it creates: `atlas migrate diff` on
+// the dev database (bound to public, as atlas.hcl binds it) writes
+// nothing for the committed schema, `atlas migrate apply` applies every
+// file, and `atlas migrate status` then finds none pending.
+func TestReadmeAtlasSection(t *testing.T) {
+	t.Parallel()
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	readme, hcl := read("README.md"), read("atlas.hcl")
+	start, end := strings.Index(readme, "<!-- atlas-cli"), strings.Index(readme, "<!-- /atlas-cli -->")
+	if start < 0 || end < start {
+		t.Fatal("README has no atlas-cli section")
+	}
+	section := readme[start:end]
+	created := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^createdb -h localhost -U postgres (\w+)`).FindAllStringSubmatch(section, -1) {
+		created[m[1]] = true
+	}
+	m := regexp.MustCompile(`(?m)^export DATABASE_URL='([^']+)'`).FindStringSubmatch(section)
+	if m == nil {
+		t.Fatal("the section sets no DATABASE_URL")
+	}
+	target := parseURL(t, m[1])
+	defaults := config.Default().Database
+	if name := strings.TrimPrefix(target.Path, "/"); name != defaults.Name || !created[name] {
+		t.Errorf("the section's DATABASE_URL names %q; want the service's default %q, created by the section (created: %v)", name, defaults.Name, created)
+	}
+	dm := regexp.MustCompile(`dev = getenv\("ATLAS_DEV_URL"\) != "" \? getenv\("ATLAS_DEV_URL"\) : "([^"]+)"`).FindStringSubmatch(hcl)
+	um := regexp.MustCompile(`url = getenv\("DATABASE_URL"\) != "" \? getenv\("DATABASE_URL"\) : "([^"]+)"`).FindStringSubmatch(hcl)
+	if dm == nil || um == nil {
+		t.Fatal("atlas.hcl has no default dev URL or no default url for an unset DATABASE_URL")
+	}
+	dev := parseURL(t, dm[1])
+	if name := strings.TrimPrefix(dev.Path, "/"); !created[name] {
+		t.Errorf("atlas.hcl's dev database %q is not created by the section (created: %v)", name, created)
+	}
+	if um[1] != m[1] {
+		t.Errorf("without DATABASE_URL atlas.hcl uses %s, not the section's (the service's default) %s", um[1], m[1])
+	}
+	pw, _ := target.User.Password()
+	if target.Hostname() != defaults.Host || target.Port() != "5432" || target.User.Username() != defaults.User || pw != defaults.Password {
+		t.Errorf("the section's DATABASE_URL %s is not the service's default server and user", m[1])
+	}
+
+	// Run it, on scratch databases of the test server.
+	ctx := ctxFor(t)
+	// scratch is a new empty database with the query of the section's URL
+	// (search_path=public for dev), so the statements come out as the
+	// CLI writes them.
+	scratch := func(query string) string {
+		_, u := newDB(t)
+		p := parseURL(t, u)
+		p.RawQuery = query
+		return p.String()
+	}
+	devURL := scratch(dev.RawQuery)
+	appURL := scratch(target.RawQuery)
+	dir := repoDir(t)
+	src := []byte(read("ent/schema.sql"))
+	if got := cliDiffOn(t, ctx, DevDatabase{URL: devURL}, dir, src, atlasHCLDiffPolicy(t)); strings.TrimSpace(got) != "" {
+		t.Errorf("atlas migrate diff on the committed schema would write:\n%s", got)
+	}
+	db, err := sql.Open("pgx", appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := ApplyAll(ctx, db, dir, "readme test"); err != nil {
+		t.Fatalf("atlas migrate apply: %v", err)
+	}
+	files, err := dir.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := NewRevisionTable(db, "").ReadRevisions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := 0
+	for _, r := range revs {
+		if r.Applied == r.Total && r.Error == "" {
+			applied++
+		}
+	}
+	if applied != len(files) {
+		t.Errorf("atlas migrate status: %d of %d files applied", applied, len(files))
+	}
+}
+
+func parseURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	if _, err := pgx.ParseConfig(raw); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
