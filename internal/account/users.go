@@ -90,7 +90,7 @@ func (s *Users) CheckPepper(ctx context.Context) error {
 	if err != nil {
 		return storageError(err, "")
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // a read: its error is rows.Err
 	var found []string
 	for rows.Next() {
 		var k string

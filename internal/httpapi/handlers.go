@@ -70,7 +70,7 @@ func (r handlerResponse) VisitMetricsResponse(w http.ResponseWriter) error {
 }
 
 func (h handlers) Metrics(ctx context.Context, _ MetricsRequestObject) (MetricsResponseObject, error) {
-	return handlerResponse{handler: h.s.Deps.Metrics, request: ginOf(ctx).Request}, nil
+	return handlerResponse{handler: h.s.Metrics, request: ginOf(ctx).Request}, nil
 }
 
 func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpResponseObject, error) {
