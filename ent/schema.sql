@@ -20,7 +20,7 @@ CREATE TABLE "throttle_counters" ("id" character varying(64) NOT NULL, "window_s
 -- Create index "ix_throttle_counters_window_start" to table: "throttle_counters"
 CREATE INDEX "ix_throttle_counters_window_start" ON "throttle_counters" ("window_start");
 -- Create "users" table
-CREATE TABLE "users" ("id" uuid NOT NULL, "is_active" boolean NOT NULL DEFAULT 'true', "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), "username" character varying(32) NOT NULL, "password_hash" bytea NOT NULL, "role" "userrole" NOT NULL DEFAULT 'USER', "credential_version" bigint NOT NULL DEFAULT '0', PRIMARY KEY ("id"));
+CREATE TABLE "users" ("id" uuid NOT NULL, "is_active" boolean NOT NULL DEFAULT 'true', "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), "username" character varying(32) NOT NULL, "password_hash" bytea NOT NULL, "role" "userrole" NOT NULL DEFAULT 'USER', "credential_version" bigint NOT NULL DEFAULT '0', "display_name" character varying(64) NULL, PRIMARY KEY ("id"));
 -- Create index "ix_users_username" to table: "users"
 CREATE UNIQUE INDEX "ix_users_username" ON "users" ("username");
 -- Create index "ix_users_created_at_id" to table: "users"

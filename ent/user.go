@@ -32,6 +32,8 @@ type User struct {
 	Role user.Role `json:"role,omitempty"`
 	// CredentialVersion holds the value of the "credential_version" field.
 	CredentialVersion int64 `json:"credential_version,omitempty"`
+	// DisplayName holds the value of the "display_name" field.
+	DisplayName *string `json:"display_name,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -67,7 +69,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldCredentialVersion:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldRole:
+		case user.FieldUsername, user.FieldRole, user.FieldDisplayName:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -136,6 +138,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CredentialVersion = value.Int64
 			}
+		case user.FieldDisplayName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field display_name", values[i])
+			} else if value.Valid {
+				_m.DisplayName = new(string)
+				*_m.DisplayName = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -196,6 +205,11 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("credential_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
+	builder.WriteString(", ")
+	if v := _m.DisplayName; v != nil {
+		builder.WriteString("display_name=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -106,6 +106,26 @@ func (_u *UserUpdate) AddCredentialVersion(v int64) *UserUpdate {
 	return _u
 }
 
+// SetDisplayName sets the "display_name" field.
+func (_u *UserUpdate) SetDisplayName(v string) *UserUpdate {
+	_u.mutation.SetDisplayName(v)
+	return _u
+}
+
+// SetNillableDisplayName sets the "display_name" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableDisplayName(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetDisplayName(*v)
+	}
+	return _u
+}
+
+// ClearDisplayName clears the value of the "display_name" field.
+func (_u *UserUpdate) ClearDisplayName() *UserUpdate {
+	_u.mutation.ClearDisplayName()
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the AuthSession entity by IDs.
 func (_u *UserUpdate) AddSessionIDs(ids ...uuid.UUID) *UserUpdate {
 	_u.mutation.AddSessionIDs(ids...)
@@ -242,6 +262,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
 		_spec.AddField(user.FieldCredentialVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.DisplayName(); ok {
+		_spec.SetField(user.FieldDisplayName, field.TypeString, value)
+	}
+	if _u.mutation.DisplayNameCleared() {
+		_spec.ClearField(user.FieldDisplayName, field.TypeString)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -382,6 +408,26 @@ func (_u *UserUpdateOne) SetNillableCredentialVersion(v *int64) *UserUpdateOne {
 // AddCredentialVersion adds value to the "credential_version" field.
 func (_u *UserUpdateOne) AddCredentialVersion(v int64) *UserUpdateOne {
 	_u.mutation.AddCredentialVersion(v)
+	return _u
+}
+
+// SetDisplayName sets the "display_name" field.
+func (_u *UserUpdateOne) SetDisplayName(v string) *UserUpdateOne {
+	_u.mutation.SetDisplayName(v)
+	return _u
+}
+
+// SetNillableDisplayName sets the "display_name" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableDisplayName(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetDisplayName(*v)
+	}
+	return _u
+}
+
+// ClearDisplayName clears the value of the "display_name" field.
+func (_u *UserUpdateOne) ClearDisplayName() *UserUpdateOne {
+	_u.mutation.ClearDisplayName()
 	return _u
 }
 
@@ -551,6 +597,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
 		_spec.AddField(user.FieldCredentialVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.DisplayName(); ok {
+		_spec.SetField(user.FieldDisplayName, field.TypeString, value)
+	}
+	if _u.mutation.DisplayNameCleared() {
+		_spec.ClearField(user.FieldDisplayName, field.TypeString)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -1,9 +1,11 @@
 // Package baseline is the yardstick of the benchmarks: the user and session
 // services the HTTP API needs, written by hand on a pgxpool, with no Ent and
 // no database/sql in between. It implements only what GET /api/v1/users/{id}
-// needs when an admin calls it (the session lookup and the user read);
-// every other method answers an error. It lives in bench/ only and is never
-// wired into the service.
+// needs when an admin calls it (the session lookup and the user read). Each
+// service embeds the HTTP layer's interface, left nil, for every other
+// method, so a method added to the interface needs no edit here; calling one
+// panics, and the router's recovery answers 500. It lives in bench/ only and
+// is never wired into the service.
 package baseline
 
 import (
@@ -37,17 +39,18 @@ WHERE s.token_hash = $1`
 	extendSQL = `UPDATE auth_sessions SET expires_at = $1 WHERE id = $2 AND expires_at = $3`
 )
 
-// errUnsupported answers every method the baseline does not implement.
-var errUnsupported = errors.New("baseline: not implemented; the baseline serves only GET /api/v1/users/{id}")
+// Users is the baseline user service: Get, and nothing else.
+type Users struct {
+	httpapi.UserService // nil: the methods the baseline does not serve
+	pool                *pgxpool.Pool
+}
 
-// Users is the baseline user service.
-type Users struct{ pool *pgxpool.Pool }
-
-// Sessions is the baseline session service.
+// Sessions is the baseline session service: Authenticate, and nothing else.
 type Sessions struct {
-	pool *pgxpool.Pool
-	ttl  time.Duration
-	now  func() time.Time
+	httpapi.SessionService // nil: the methods the baseline does not serve
+	pool                   *pgxpool.Pool
+	ttl                    time.Duration
+	now                    func() time.Time
 }
 
 // The baseline fits the HTTP layer's interfaces.
@@ -157,45 +160,4 @@ func roleOf(db string) account.Role {
 		return account.RoleSuperAdmin
 	}
 	return account.RoleUser
-}
-
-// Login is not part of the baseline.
-func (s *Sessions) Login(context.Context, string, string, account.Client) (account.Login, error) {
-	return account.Login{}, errUnsupported
-}
-
-// Logout is not part of the baseline.
-func (s *Sessions) Logout(context.Context, account.Principal) error { return errUnsupported }
-
-// SignUp is not part of the baseline.
-func (u *Users) SignUp(context.Context, string, string) (account.User, error) {
-	return account.User{}, errUnsupported
-}
-
-// Create is not part of the baseline.
-func (u *Users) Create(context.Context, account.User, string, string, account.Role) (account.User, error) {
-	return account.User{}, errUnsupported
-}
-
-// List is not part of the baseline.
-func (u *Users) List(context.Context, account.User, account.ListParams) (account.Page, error) {
-	return account.Page{}, errUnsupported
-}
-
-// SetPassword is not part of the baseline.
-func (u *Users) SetPassword(context.Context, account.User, uuid.UUID, string) error {
-	return errUnsupported
-}
-
-// SetAdmin is not part of the baseline.
-func (u *Users) SetAdmin(context.Context, account.User, uuid.UUID, bool) error { return errUnsupported }
-
-// SetActive is not part of the baseline.
-func (u *Users) SetActive(context.Context, account.User, uuid.UUID, bool) error {
-	return errUnsupported
-}
-
-// ChangePassword is not part of the baseline.
-func (s *Sessions) ChangePassword(context.Context, account.Principal, account.Client, string, string) (account.Login, error) {
-	return account.Login{}, errUnsupported
 }

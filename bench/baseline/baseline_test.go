@@ -48,19 +48,19 @@ func TestBaselineAnswersLikeTheService(t *testing.T) {
 	}
 	users := account.NewUsers(db, hasher)
 	sessions := account.NewSessions(db, hasher, time.Hour, nil)
-	admin, err := users.CreateSuperAdmin(ctx, "admin1", "password1")
+	admin, err := users.CreateSuperAdmin(ctx, account.NewUser{Username: "admin1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	member, err := users.SignUp(ctx, "member1", "password1")
+	member, err := users.SignUp(ctx, account.NewUser{Username: "member1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminLogin, err := sessions.Login(ctx, "admin1", "password1", account.Client{})
+	adminLogin, err := sessions.Login(ctx, account.Credentials{Username: "admin1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	memberLogin, err := sessions.Login(ctx, "member1", "password1", account.Client{})
+	memberLogin, err := sessions.Login(ctx, account.Credentials{Username: "member1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}

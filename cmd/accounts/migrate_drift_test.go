@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,9 @@ func TestMigrateDriftCommand(t *testing.T) {
 		t.Fatalf("drift after a DBA's index: %v\n%s", err, out)
 	}
 	out, _, err = runCapture(env, "migrate", "status")
-	if err != nil || !strings.Contains(out, "ix_dba_users_active") || !strings.Contains(out, "Files:           3 (applied 3") {
+	// Every file applied, however many the service has.
+	files := regexp.MustCompile(`Files:\s+(\d+) \(applied (\d+)`).FindStringSubmatch(out)
+	if err != nil || !strings.Contains(out, "ix_dba_users_active") || files == nil || files[1] != files[2] {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 }

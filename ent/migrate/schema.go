@@ -107,6 +107,7 @@ var (
 		{Name: "password_hash", Type: field.TypeBytes, SchemaType: map[string]string{"postgres": "bytea"}},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN", "SUPER_ADMIN"}, Default: "USER", SchemaType: map[string]string{"postgres": "userrole"}},
 		{Name: "credential_version", Type: field.TypeInt64, Default: "0"},
+		{Name: "display_name", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(64)"}},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

@@ -44,6 +44,13 @@ func (User) Fields() []ent.Field {
 		field.Int64("credential_version").
 			Default(0).
 			Annotations(entsql.Default("0")),
+		// display_name is optional: NULL until set, a nil *string in Ent's
+		// node and in account.User, null in the API. varchar(64) holds what
+		// the API allows (64 characters; Ent's MaxLen would count bytes).
+		field.String("display_name").
+			Optional().
+			Nillable().
+			SchemaType(map[string]string{dialect.Postgres: "varchar(64)"}),
 	}
 }
 

@@ -31,6 +31,8 @@ const (
 	FieldRole = "role"
 	// FieldCredentialVersion holds the string denoting the credential_version field in the database.
 	FieldCredentialVersion = "credential_version"
+	// FieldDisplayName holds the string denoting the display_name field in the database.
+	FieldDisplayName = "display_name"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
 	// Table holds the table name of the user in the database.
@@ -54,6 +56,7 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldRole,
 	FieldCredentialVersion,
+	FieldDisplayName,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -152,6 +155,11 @@ func ByRole(opts ...sql.OrderTermOption) OrderOption {
 // ByCredentialVersion orders the results by the credential_version field.
 func ByCredentialVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCredentialVersion, opts...).ToFunc()
+}
+
+// ByDisplayName orders the results by the display_name field.
+func ByDisplayName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDisplayName, opts...).ToFunc()
 }
 
 // BySessionsCount orders the results by sessions count.

@@ -63,19 +63,19 @@ func TestAuditAtomic(t *testing.T) {
 	f := newFixture(t)
 	ctx := WithOrigin(context.Background(), Origin{RequestID: "req-1", Address: "192.0.2.7"})
 	db := f.db.SQL
-	super, err := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	super, err := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := f.users.Create(ctx, super, "admin1", "password1", RoleAdmin)
+	admin, err := f.users.Create(ctx, super, NewUser{Username: "admin1", Password: "password1", Role: RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := f.users.Create(ctx, admin, "user1", "password1", "")
+	user, err := f.users.Create(ctx, admin, NewUser{Username: "user1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.sessions.Login(ctx, "user1", "password1", Client{}); err != nil {
+	if _, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
 	op := f.users.Operator()
@@ -86,17 +86,20 @@ func TestAuditAtomic(t *testing.T) {
 	}{
 		{AuditSignedUp, func() error {
 			n++
-			_, err := f.users.SignUp(ctx, fmt.Sprintf("signup%d", n), "password1")
+			_, err := f.users.SignUp(ctx, NewUser{Username: fmt.Sprintf("signup%d", n), Password: "password1"})
 			return err
 		}},
 		{AuditCreated, func() error {
 			n++
-			_, err := f.users.Create(ctx, admin, fmt.Sprintf("created%d", n), "password1", "")
+			_, err := f.users.Create(ctx, admin, NewUser{Username: fmt.Sprintf("created%d", n), Password: "password1"})
 			return err
 		}},
-		{AuditLoggedIn, func() error { _, err := f.sessions.Login(ctx, "user1", "password1", Client{}); return err }},
+		{AuditLoggedIn, func() error {
+			_, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"})
+			return err
+		}},
 		{AuditPasswordChanged, func() error {
-			l, err := f.sessions.Login(ctx, "admin1", "password1", Client{})
+			l, err := f.sessions.Login(ctx, Credentials{Username: "admin1", Password: "password1"})
 			if err != nil {
 				return err
 			}
@@ -108,7 +111,7 @@ func TestAuditAtomic(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = f.sessions.ChangePassword(ctx, p, Client{}, "password1", "password2")
+			_, err = f.sessions.ChangePassword(ctx, p, PasswordChange{Current: "password1", New: "password2"})
 			return err
 		}},
 		{AuditPasswordSet, func() error { return f.users.SetPassword(ctx, admin, user.ID, "password9") }},
@@ -170,10 +173,10 @@ func TestAuditAtomic(t *testing.T) {
 func TestAuditPasswordChangeRollsBack(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.users.SignUp(ctx, "user1", "password1"); err != nil {
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "user1", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
-	l, err := f.sessions.Login(ctx, "user1", "password1", Client{})
+	l, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +188,7 @@ func TestAuditPasswordChangeRollsBack(t *testing.T) {
 	if _, err := f.db.SQL.Exec(auditFaults["commit"]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.sessions.ChangePassword(ctx, p, Client{}, "password1", "password2"); err == nil {
+	if _, err := f.sessions.ChangePassword(ctx, p, PasswordChange{Current: "password1", New: "password2"}); err == nil {
 		t.Fatal("password change with a commit fault: no error")
 	}
 	if after := accountState(t, f.db.SQL); after != before {
@@ -198,7 +201,7 @@ func TestAuditPasswordChangeRollsBack(t *testing.T) {
 func TestAuditRowContents(t *testing.T) {
 	f := newFixture(t)
 	ctx := WithOrigin(context.Background(), Origin{RequestID: "req-42", Address: "2001:db8::1"})
-	u, err := f.users.SignUp(ctx, "user1", "password1")
+	u, err := f.users.SignUp(ctx, NewUser{Username: "user1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +231,7 @@ func TestAuditRowContents(t *testing.T) {
 func TestAuditAppendOnly(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.users.SignUp(ctx, "user1", "password1"); err != nil {
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "user1", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.db.Ent.AuditEvent.Update().Save(ctx)

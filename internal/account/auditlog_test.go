@@ -14,7 +14,7 @@ func TestAuditListAndPurge(t *testing.T) {
 	audit := NewAudit(f.db)
 	var ids []User
 	for _, name := range []string{"user1", "user2", "user3", "user4", "user5"} {
-		u, err := f.users.SignUp(ctx, name, "password1")
+		u, err := f.users.SignUp(ctx, NewUser{Username: name, Password: "password1"})
 		if err != nil {
 			t.Fatal(err)
 		}

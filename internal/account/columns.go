@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"accounts/ent"
+	entmigrate "accounts/ent/migrate"
 	entuser "accounts/ent/user"
 )
 
@@ -16,7 +17,11 @@ import (
 // that one declaration come the columns the prebuilt statements select,
 // the destination of each column when a row is scanned (by its name), and
 // the copy out of an Ent node. Adding a field to User (with the column in
-// the Ent schema) is all it takes for reads to carry it.
+// the Ent schema) is all it takes for reads to carry it. A nullable column
+// (Ent's Optional) must be a pointer field, so that a NULL scans as nil
+// and never fails a read; fieldsOf refuses anything else at start-up.
+// Likewise a pointer field of NewUser is an optional column that create
+// sets when the field is not nil.
 
 // userField is one field of User and the column that holds it.
 type userField struct {
@@ -27,6 +32,8 @@ type userField struct {
 
 var (
 	userFields = fieldsOf(reflect.TypeFor[User]())
+	// newUserFields are the optional columns a NewUser sets.
+	newUserFields = optionalFieldsOf(reflect.TypeFor[NewUser]())
 	// userFieldOf finds a field by its column name.
 	userFieldOf = func() map[string]userField {
 		m := make(map[string]userField, len(userFields))
@@ -37,20 +44,67 @@ var (
 	}()
 )
 
+// nullableColumns are the columns of users that may hold NULL.
+var nullableColumns = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, c := range entmigrate.UsersColumns {
+		m[c.Name] = c.Nullable
+	}
+	return m
+}()
+
 // fieldsOf reads the column of each field of User. It panics at start-up
-// when a field names no column of the users table, or names the hash, so
-// a mistake cannot reach a request.
+// when a field names no column of the users table, or names the hash, or
+// is not a pointer while its column is nullable, so a mistake cannot
+// reach a request.
 func fieldsOf(t reflect.Type) []userField {
 	var out []userField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		col, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if !slices.Contains(entuser.Columns, col) || col == entuser.FieldPasswordHash {
-			panic(fmt.Sprintf("account.User.%s: json tag %q is not a public column of %s", f.Name, col, entuser.Table))
+			panic(fmt.Sprintf("account.%s.%s: json tag %q is not a public column of %s", t.Name(), f.Name, col, entuser.Table))
 		}
-		out = append(out, userField{column: col, index: i, isTime: f.Type == reflect.TypeFor[time.Time]()})
+		if nullableColumns[col] && f.Type.Kind() != reflect.Pointer {
+			panic(fmt.Sprintf("account.%s.%s: column %s is nullable (Ent's Optional), so a NULL would fail its scan; make the field a pointer (and the Ent field Nillable)",
+				t.Name(), f.Name, col))
+		}
+		isTime := f.Type == reflect.TypeFor[time.Time]() || f.Type == reflect.TypeFor[*time.Time]()
+		out = append(out, userField{column: col, index: i, isTime: isTime})
 	}
 	return out
+}
+
+// optionalFieldsOf reads the pointer fields of NewUser: each must name a
+// nullable public column.
+func optionalFieldsOf(t reflect.Type) []userField {
+	var out []userField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type.Kind() != reflect.Pointer {
+			continue // set by create itself
+		}
+		col, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !nullableColumns[col] || col == entuser.FieldPasswordHash {
+			panic(fmt.Sprintf("account.%s.%s: json tag %q is not an optional column of %s", t.Name(), f.Name, col, entuser.Table))
+		}
+		out = append(out, userField{column: col, index: i})
+	}
+	return out
+}
+
+// setOptional sets on m each optional column that n gives (a pointer
+// field that is not nil).
+func (n NewUser) setOptional(m *ent.UserMutation) error {
+	v := reflect.ValueOf(n)
+	for _, f := range newUserFields {
+		if p := v.Field(f.index); !p.IsNil() {
+			if err := m.SetField(f.column, p.Elem().Interface()); err != nil {
+				return fmt.Errorf("account.NewUser: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // userColumnNames are the public columns, in User's field order.
@@ -75,9 +129,17 @@ func userDest(u *User, col string) (any, bool) {
 func inUTC(u *User) {
 	v := reflect.ValueOf(u).Elem()
 	for _, f := range userFields {
-		if f.isTime {
-			t := v.Field(f.index).Addr().Interface().(*time.Time)
+		if !f.isTime {
+			continue
+		}
+		switch t := v.Field(f.index).Addr().Interface().(type) {
+		case *time.Time:
 			*t = t.UTC()
+		case **time.Time:
+			if *t != nil {
+				utc := (*t).UTC()
+				*t = &utc
+			}
 		}
 	}
 }

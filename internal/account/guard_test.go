@@ -23,7 +23,7 @@ func TestDeviceTokenTrust(t *testing.T) {
 	g := NewGuard(throttle.New(f.db.Ent, key, 16, f.clock.now), limits, key)
 	other := NewGuard(throttle.New(f.db.Ent, key, 16, f.clock.now), limits, []byte(strings.Repeat("o", 32)))
 	for _, n := range []string{"alice1", "bobby1"} {
-		if _, err := f.users.SignUp(ctx, n, "password1"); err != nil {
+		if _, err := f.users.SignUp(ctx, NewUser{Username: n, Password: "password1"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,10 +13,10 @@ func TestSessionAbsoluteLifetime(t *testing.T) {
 	f := newFixture(t)
 	f.sessions.SetMaxLifetime(2 * time.Hour)
 	ctx := context.Background()
-	if _, err := f.users.SignUp(ctx, "slider", "password1"); err != nil {
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "slider", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
-	l, err := f.sessions.Login(ctx, "slider", "password1", Client{})
+	l, err := f.sessions.Login(ctx, Credentials{Username: "slider", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,19 +46,19 @@ func TestSessionTableBoundedUnderLoginFlood(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	for _, n := range []string{"flooder", "sleeper"} {
-		if _, err := f.users.SignUp(ctx, n, "password1"); err != nil {
+		if _, err := f.users.SignUp(ctx, NewUser{Username: n, Password: "password1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 30 {
-		if _, err := f.sessions.Login(ctx, "sleeper", "password1", Client{}); err != nil {
+		if _, err := f.sessions.Login(ctx, Credentials{Username: "sleeper", Password: "password1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.clock.advance(31 * time.Minute) // the sleeper's sessions expire
 	var last Login
 	for range 3 * MaxSessionsPerUser {
-		l, err := f.sessions.Login(ctx, "flooder", "password1", Client{})
+		l, err := f.sessions.Login(ctx, Credentials{Username: "flooder", Password: "password1"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ func TestLastSuperAdminGuardRace(t *testing.T) {
 	ctx := WithOrigin(context.Background(), Origin{Operator: "test@host"})
 	op := f.users.Operator()
 	for _, name := range []string{"root1", "root2"} {
-		if _, err := f.users.CreateSuperAdmin(ctx, name, "password1"); err != nil {
+		if _, err := f.users.CreateSuperAdmin(ctx, NewUser{Username: name, Password: "password1"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -55,10 +55,10 @@ func newRaceFixture(t *testing.T) raceFixture {
 	f := raceFixture{fixture: fixture{users: NewUsers(db, h), sessions: NewSessions(db, h, 30*time.Minute, c.now), clock: c, db: db}}
 	ctx := context.Background()
 	var err error
-	if f.admin, err = f.users.CreateSuperAdmin(ctx, "racer-admin", "admin-password"); err != nil {
+	if f.admin, err = f.users.CreateSuperAdmin(ctx, NewUser{Username: "racer-admin", Password: "admin-password"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.users.SignUp(ctx, "victim", "password-0"); err != nil {
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "victim", Password: "password-0"}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -73,7 +73,7 @@ func newRaceFixture(t *testing.T) raceFixture {
 
 // raceLogin logs in as a client with no device cookie from one address.
 func raceLogin(ctx context.Context, s *Sessions, name, pw string) (Login, error) {
-	return s.Login(ctx, name, pw, Client{})
+	return s.Login(ctx, Credentials{Username: name, Password: pw})
 }
 
 // jitter waits a random part of span, so that over the rounds the second
@@ -264,7 +264,7 @@ func TestAdminActionAfterRevoke(t *testing.T) {
 	acted := 0
 	for i := range raceRounds {
 		name := "admin-" + uuid.NewString()[:8]
-		a, err := f.users.Create(ctx, f.admin, name, "admin-password", RoleAdmin)
+		a, err := f.users.Create(ctx, f.admin, NewUser{Username: name, Password: "admin-password", Role: RoleAdmin})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,6 +299,6 @@ func passwordN(i int) string { return "password-" + strconv.Itoa(i) }
 
 // changeOwn changes the caller's own password.
 func changeOwn(ctx context.Context, s *Sessions, p Principal, current, next string) error {
-	_, err := s.ChangePassword(ctx, p, Client{}, current, next)
+	_, err := s.ChangePassword(ctx, p, PasswordChange{Current: current, New: next})
 	return err
 }

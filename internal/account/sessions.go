@@ -37,6 +37,23 @@ type Principal struct {
 	Extended bool
 }
 
+// Credentials are what a login presents, and who presents them.
+type Credentials struct {
+	Username string
+	Password string
+	// From is the client, whose address and device token the throttle
+	// keys on.
+	From Client
+}
+
+// PasswordChange is a user's change of the own password.
+type PasswordChange struct {
+	Current string
+	New     string
+	// From is the client; a wrong Current counts against its address.
+	From Client
+}
+
 // Login is the result of a successful login. Token is the only copy of the
 // session token the server ever holds: the database keeps its hash.
 type Login struct {
@@ -119,7 +136,8 @@ var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 // hashed and given back unless it failed, so parallel guesses count. A
 // name that breaks the username rules cannot exist: it is refused before
 // any counter or hash, so no input grows the throttle's state.
-func (s *Sessions) Login(ctx context.Context, username, pw string, from Client) (Login, error) {
+func (s *Sessions) Login(ctx context.Context, c Credentials) (Login, error) {
+	username, pw, from := c.Username, c.Password, c.From
 	// openapi.yaml requires both, non-empty; a name that breaks the
 	// username rule cannot exist, and is answered as an unknown one.
 	if ValidateUsername(username) != "" {
@@ -311,8 +329,9 @@ func (s *Sessions) Purge(ctx context.Context, batch int) (int, error) {
 // token ends with the old password, the caller's is renewed.
 //
 // A wrong current password counts as a failed login of the caller's name
-// from from's address: a stolen session cannot guess without limit.
-func (s *Sessions) ChangePassword(ctx context.Context, p Principal, from Client, current, next string) (Login, error) {
+// c.From's address: a stolen session cannot guess without limit.
+func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordChange) (Login, error) {
+	from, current, next := c.From, c.Current, c.New
 	var fe fieldErrors
 	if current == "" {
 		fe.add("current_password", "is required")

@@ -122,7 +122,7 @@ func queryRow(ctx context.Context, drv dialect.Driver, query string, args []any,
 	if err := drv.Query(ctx, query, args, &rows); err != nil {
 		return false, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // a read: its error is rows.Err
 	if !rows.Next() {
 		return false, rows.Err()
 	}

@@ -5,7 +5,10 @@
 package account
 
 import (
+	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -48,22 +51,25 @@ func (r Role) Manages(target Role) bool {
 // User schema of the API document (internal/httpapi/openapi.yaml) is this
 // type, and its json tags are the schema's property names. It never holds
 // the password hash, so it can be logged or encoded without leaking it.
-// Times are in UTC.
+// Times are in UTC. An optional field (a nullable column) is a pointer,
+// nil for NULL and null in JSON; columns.go refuses any other type for it.
 type User struct {
-	ID        uuid.UUID `json:"id"`
-	Username  string    `json:"username"`
-	Role      Role      `json:"role"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID          uuid.UUID `json:"id"`
+	Username    string    `json:"username"`
+	DisplayName *string   `json:"display_name"`
+	Role        Role      `json:"role"`
+	IsActive    bool      `json:"is_active"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// Username and password limits.
+// Username, password and display name limits.
 const (
-	UsernameMinLen = 5
-	UsernameMaxLen = 32
-	PasswordMinLen = 8
-	PasswordMaxLen = 128
+	UsernameMinLen    = 5
+	UsernameMaxLen    = 32
+	PasswordMinLen    = 8
+	PasswordMaxLen    = 128
+	DisplayNameMaxLen = 64
 )
 
 // ValidateUsername checks the username rule: 5–32 characters of
@@ -109,15 +115,61 @@ func ValidatePassword(pw string) string {
 	return ""
 }
 
-// validateCredentials checks a username and password pair, naming each
-// invalid field.
-func validateCredentials(username, pw, pwField string) error {
+// ValidateDisplayName checks the display name rule: 1–64 characters
+// (Unicode code points), none of them a control character. It returns a
+// message, or "" when name is valid.
+func ValidateDisplayName(name string) string {
+	switch n := utf8.RuneCountInString(name); {
+	case !utf8.ValidString(name):
+		return "must be valid UTF-8"
+	case n == 0:
+		return "must not be empty; leave it out for none"
+	case n > DisplayNameMaxLen:
+		return "must be at most 64 characters"
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// NewUser is what SignUp, Create and CreateSuperAdmin make a user from, and
+// the request body of sign-up and of an admin's create (openapi.yaml names
+// it with x-go-type). A field a client may set at creation is a field here,
+// so adding one changes no signature: a pointer field is an optional
+// column, named by its json tag as in User, and create sets it when it is
+// not nil (columns.go).
+type NewUser struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// Role is the new user's role for Create ("" means user); SignUp and
+	// CreateSuperAdmin decide the role themselves and refuse another.
+	Role        Role    `json:"role,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+}
+
+// fixRole sets the role an operation decides, refusing a caller that asked
+// for another: a programming error, not a client's.
+func (n *NewUser) fixRole(r Role) error {
+	if n.Role != "" && n.Role != r {
+		return fmt.Errorf("account: NewUser.Role %q where only %q is made", n.Role, r)
+	}
+	n.Role = r
+	return nil
+}
+
+// validate checks the fields of a new user, naming each invalid one.
+func (n NewUser) validate() error {
 	var fe fieldErrors
-	if msg := ValidateUsername(username); msg != "" {
+	if msg := ValidateUsername(n.Username); msg != "" {
 		fe.add("username", "%s", msg)
 	}
-	if msg := ValidatePassword(pw); msg != "" {
-		fe.add(pwField, "%s", msg)
+	if msg := ValidatePassword(n.Password); msg != "" {
+		fe.add("password", "%s", msg)
+	}
+	if n.DisplayName != nil {
+		if msg := ValidateDisplayName(*n.DisplayName); msg != "" {
+			fe.add("display_name", "%s", msg)
+		}
 	}
 	return fe.err()
 }

@@ -36,31 +36,38 @@ func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
 	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher}
 }
 
-// SignUp creates an active user with role user.
-func (s *Users) SignUp(ctx context.Context, username, pw string) (User, error) {
-	return s.create(ctx, username, pw, RoleUser, nil, false)
-}
-
-// Create creates a user on behalf of caller; role "" means user.
-func (s *Users) Create(ctx context.Context, caller User, username, pw string, role Role) (User, error) {
-	if role == "" {
-		role = RoleUser
-	}
-	// Decided before the hash is paid for, and again on the locked caller.
-	if err := Authorize(caller, ActionCreateUser, User{Role: role}); err != nil {
+// SignUp creates an active user with role user; n.Role must be "" or user.
+func (s *Users) SignUp(ctx context.Context, n NewUser) (User, error) {
+	if err := n.fixRole(RoleUser); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, username, pw, role, &caller, false)
+	return s.create(ctx, n, nil, false)
 }
 
-// CreateSuperAdmin creates a super admin. Only the command line calls it:
-// the API never creates one. It refuses when the database's hashes show
-// that the command runs with another pepper than the server (CheckPepper).
-func (s *Users) CreateSuperAdmin(ctx context.Context, username, pw string) (User, error) {
+// Create creates a user on behalf of caller; n.Role "" means user.
+func (s *Users) Create(ctx context.Context, caller User, n NewUser) (User, error) {
+	if n.Role == "" {
+		n.Role = RoleUser
+	}
+	// Decided before the hash is paid for, and again on the locked caller.
+	if err := Authorize(caller, ActionCreateUser, User{Role: n.Role}); err != nil {
+		return User{}, err
+	}
+	return s.create(ctx, n, &caller, false)
+}
+
+// CreateSuperAdmin creates a super admin; n.Role must be "" or
+// super_admin. Only the command line calls it: the API never creates one.
+// It refuses when the database's hashes show that the command runs with
+// another pepper than the server (CheckPepper).
+func (s *Users) CreateSuperAdmin(ctx context.Context, n NewUser) (User, error) {
+	if err := n.fixRole(RoleSuperAdmin); err != nil {
+		return User{}, err
+	}
 	if err := s.CheckPepper(ctx); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, username, pw, RoleSuperAdmin, nil, true)
+	return s.create(ctx, n, nil, true)
 }
 
 // PepperKeyID is the key id of the pepper the service hashes with ("" for
@@ -83,7 +90,7 @@ func (s *Users) CheckPepper(ctx context.Context) error {
 	if err != nil {
 		return storageError(err, "")
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // a read: its error is rows.Err
 	var found []string
 	for rows.Next() {
 		var k string
@@ -113,11 +120,11 @@ func (s *Users) CheckPepper(ctx context.Context) error {
 // create inserts a user. When an admin asks (caller not nil), the
 // caller's role and state are read again in the inserting transaction,
 // so a revoke that commits first also stops a request already under way.
-func (s *Users) create(ctx context.Context, username, pw string, role Role, caller *User, operator bool) (User, error) {
-	if err := validateCredentials(username, pw, "password"); err != nil {
+func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bool) (User, error) {
+	if err := n.validate(); err != nil {
 		return User{}, err
 	}
-	hash, err := s.hash(ctx, pw)
+	hash, err := s.hash(ctx, n.Password)
 	if err != nil {
 		return User{}, err
 	}
@@ -131,15 +138,18 @@ func (s *Users) create(ctx context.Context, username, pw string, role Role, call
 			if err != nil {
 				return err
 			}
-			if err := Authorize(now, ActionCreateUser, User{Role: role}); err != nil {
+			if err := Authorize(now, ActionCreateUser, User{Role: n.Role}); err != nil {
 				return err
 			}
 		}
-		u, err = tx.User.Create().
-			SetUsername(username).
+		c := tx.User.Create().
+			SetUsername(n.Username).
 			SetPasswordHash([]byte(hash)).
-			SetRole(roleToEnt(role)).
-			Save(ctx)
+			SetRole(roleToEnt(n.Role))
+		if err := n.setOptional(c.Mutation()); err != nil {
+			return err
+		}
+		u, err = c.Save(ctx)
 		if err != nil {
 			return storageError(err, "")
 		}

@@ -40,16 +40,16 @@ func TestSignUpAndCaseInsensitiveUniqueness(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	u, err := f.users.SignUp(ctx, "Alice", "password1")
+	u, err := f.users.SignUp(ctx, NewUser{Username: "Alice", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Role != RoleUser || !u.IsActive || u.ID.Version() != 7 {
 		t.Fatalf("signed-up user %+v: want an active user with a UUIDv7 id", u)
 	}
-	_, err = f.users.SignUp(ctx, "alice", "password2")
+	_, err = f.users.SignUp(ctx, NewUser{Username: "alice", Password: "password2"})
 	mustCode(t, err, CodeUsernameTaken)
-	_, err = f.users.SignUp(ctx, "bad..name", "short")
+	_, err = f.users.SignUp(ctx, NewUser{Username: "bad..name", Password: "short"})
 	mustCode(t, err, CodeValidationFailed)
 	if fe := err.(*Error).Fields; len(fe) != 2 {
 		t.Fatalf("validation fields %+v, want username and password", fe)
@@ -67,7 +67,7 @@ func TestConcurrentSignUps(t *testing.T) {
 	for i := range codes {
 		name := []string{"Bobby", "bobby", "BOBBY", "bObBy"}[i%4]
 		wg.Go(func() {
-			_, err := f.users.SignUp(context.Background(), name, "password1")
+			_, err := f.users.SignUp(context.Background(), NewUser{Username: name, Password: "password1"})
 			codes[i] = ErrorCode(err)
 		})
 	}
@@ -91,19 +91,19 @@ func TestLoginAndSessions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.users.SignUp(ctx, "carol", "password1"); err != nil {
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "carol", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.sessions.Login(ctx, "carol", "wrong password", Client{})
+	_, err := f.sessions.Login(ctx, Credentials{Username: "carol", Password: "wrong password"})
 	mustCode(t, err, CodeInvalidCredentials)
-	_, err = f.sessions.Login(ctx, "nobody", "password1", Client{})
+	_, err = f.sessions.Login(ctx, Credentials{Username: "nobody", Password: "password1"})
 	mustCode(t, err, CodeInvalidCredentials)
 
-	l1, err := f.sessions.Login(ctx, "CAROL", "password1", Client{})
+	l1, err := f.sessions.Login(ctx, Credentials{Username: "CAROL", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := f.sessions.Login(ctx, "carol", "password1", Client{})
+	l2, err := f.sessions.Login(ctx, Credentials{Username: "carol", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +137,13 @@ func TestLoginAndSessions(t *testing.T) {
 
 	// Own password change: every session ends, the one that asked
 	// included, and the answer carries a new one.
-	l3, _ := f.sessions.Login(ctx, "carol", "password1", Client{})
+	l3, _ := f.sessions.Login(ctx, Credentials{Username: "carol", Password: "password1"})
 	p1, _ := f.sessions.Authenticate(ctx, l1.Token)
-	_, err = f.sessions.ChangePassword(ctx, p1, Client{}, "nope-nope", "password2")
+	_, err = f.sessions.ChangePassword(ctx, p1, PasswordChange{Current: "nope-nope", New: "password2"})
 	mustCode(t, err, CodeWrongPassword)
-	_, err = f.sessions.ChangePassword(ctx, p1, Client{}, "password1", "password1")
+	_, err = f.sessions.ChangePassword(ctx, p1, PasswordChange{Current: "password1", New: "password1"})
 	mustCode(t, err, CodeValidationFailed)
-	l4, err := f.sessions.ChangePassword(ctx, p1, Client{}, "password1", "password2")
+	l4, err := f.sessions.ChangePassword(ctx, p1, PasswordChange{Current: "password1", New: "password2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,23 +170,23 @@ func TestAdminActions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	super, err := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	super, err := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := f.users.Create(ctx, super, "admin1", "password1", RoleAdmin)
+	admin, err := f.users.Create(ctx, super, NewUser{Username: "admin1", Password: "password1", Role: RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.users.Create(ctx, admin, "admin2", "password1", RoleAdmin)
+	_, err = f.users.Create(ctx, admin, NewUser{Username: "admin2", Password: "password1", Role: RoleAdmin})
 	mustCode(t, err, CodeForbidden)
-	_, err = f.users.Create(ctx, super, "root2", "password1", RoleSuperAdmin)
+	_, err = f.users.Create(ctx, super, NewUser{Username: "root2", Password: "password1", Role: RoleSuperAdmin})
 	mustCode(t, err, CodeValidationFailed)
-	user, err := f.users.Create(ctx, admin, "user1", "password1", "")
+	user, err := f.users.Create(ctx, admin, NewUser{Username: "user1", Password: "password1"})
 	if err != nil || user.Role != RoleUser {
 		t.Fatalf("admin creates user: %+v, %v", user, err)
 	}
-	login, err := f.sessions.Login(ctx, "user1", "password1", Client{})
+	login, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,9 +211,9 @@ func TestAdminActions(t *testing.T) {
 	}
 	_, err = f.sessions.Authenticate(ctx, login.Token)
 	mustCode(t, err, CodeUnauthenticated)
-	_, err = f.sessions.Login(ctx, "user1", "password1", Client{})
+	_, err = f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"})
 	mustCode(t, err, CodeAccountInactive)
-	_, err = f.sessions.Login(ctx, "user1", "wrong password", Client{})
+	_, err = f.sessions.Login(ctx, Credentials{Username: "user1", Password: "wrong password"})
 	mustCode(t, err, CodeInvalidCredentials)
 	got, err := f.users.Get(ctx, admin, user.ID)
 	if err != nil || got.IsActive {
@@ -237,7 +237,7 @@ func TestAdminActions(t *testing.T) {
 	if err := f.users.SetActive(ctx, super, user.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	l, err := f.sessions.Login(ctx, "user1", "password1", Client{})
+	l, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestAdminActions(t *testing.T) {
 	}
 	_, err = f.sessions.Authenticate(ctx, l.Token)
 	mustCode(t, err, CodeUnauthenticated)
-	if _, err := f.sessions.Login(ctx, "user1", "password9", Client{}); err != nil {
+	if _, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password9"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -258,9 +258,9 @@ func TestInactiveSessionEndsAll(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	u, _ := f.users.SignUp(ctx, "dave1", "password1")
-	l1, _ := f.sessions.Login(ctx, "dave1", "password1", Client{})
-	l2, _ := f.sessions.Login(ctx, "dave1", "password1", Client{})
+	u, _ := f.users.SignUp(ctx, NewUser{Username: "dave1", Password: "password1"})
+	l1, _ := f.sessions.Login(ctx, Credentials{Username: "dave1", Password: "password1"})
+	l2, _ := f.sessions.Login(ctx, Credentials{Username: "dave1", Password: "password1"})
 	if err := f.users.client.User.UpdateOneID(u.ID).SetIsActive(false).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestRehashOnLogin(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	u, _ := f.users.SignUp(ctx, "erin1", "password1")
+	u, _ := f.users.SignUp(ctx, NewUser{Username: "erin1", Password: "password1"})
 	old := "$argon2id$v=19$m=64,t=1,p=1,keyid=" + f.users.PepperKeyID() + "$"
 	row, _ := f.users.client.User.Get(ctx, u.ID)
 	if string(row.PasswordHash[:len(old)]) != old {
@@ -290,7 +290,7 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := NewSessions(f.db, h2, time.Hour, nil)
-	if _, err := s2.Login(ctx, "erin1", "password1", Client{}); err != nil {
+	if _, err := s2.Login(ctx, Credentials{Username: "erin1", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
 	row, _ = f.users.client.User.Get(ctx, u.ID)
@@ -303,13 +303,13 @@ func TestList(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	super, _ := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	super, _ := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	for i := range 7 {
 		role := RoleUser
 		if i%3 == 0 {
 			role = RoleAdmin
 		}
-		if _, err := f.users.Create(ctx, super, fmt.Sprintf("user%d", 7-i), "password1", role); err != nil {
+		if _, err := f.users.Create(ctx, super, NewUser{Username: fmt.Sprintf("user%d", 7-i), Password: "password1", Role: role}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,13 +347,13 @@ func TestListKeyset(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	super, _ := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	super, _ := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	for i := range 11 {
 		role := RoleUser
 		if i%4 == 0 {
 			role = RoleAdmin
 		}
-		u, err := f.users.Create(ctx, super, fmt.Sprintf("user%02d", 11-i), "password1", role)
+		u, err := f.users.Create(ctx, super, NewUser{Username: fmt.Sprintf("user%02d", 11-i), Password: "password1", Role: role})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +435,7 @@ func TestListCountStopsAtCap(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	super, _ := f.users.CreateSuperAdmin(ctx, "root1", "password1")
+	super, _ := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	if _, err := f.users.client.ExecContext(ctx, `INSERT INTO users (id, username, password_hash)
 		SELECT gen_random_uuid(), 'bulk' || i, '\x00' FROM generate_series(1, $1::int) i`, CountCap+4); err != nil {
 		t.Fatal(err)
@@ -476,7 +476,7 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 	}
 	users, sessions := NewUsers(db, h), NewSessions(db, h, time.Hour, nil)
 	ctx := context.Background()
-	if _, err := users.SignUp(ctx, "timing", "password1"); err != nil {
+	if _, err := users.SignUp(ctx, NewUser{Username: "timing", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
 	// The two are measured in turns, so that load from the tests running
@@ -485,7 +485,7 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 	for range 7 {
 		for _, name := range []string{"timing", "nobody"} {
 			start := time.Now()
-			_, err := sessions.Login(ctx, name, "wrong password", Client{})
+			_, err := sessions.Login(ctx, Credentials{Username: name, Password: "wrong password"})
 			d := time.Since(start)
 			mustCode(t, err, CodeInvalidCredentials)
 			if name == "timing" {
@@ -504,4 +504,19 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 		t.Fatalf("unknown user took %s, wrong password %s: the unknown user skips the hash", unknown, wrong)
 	}
 	t.Logf("median login: wrong password %s, unknown user %s", wrong, unknown)
+}
+
+// TestNewUserRoleDecided checks that SignUp and CreateSuperAdmin refuse a
+// NewUser that asks for another role than the one they make, before any
+// work: a caller cannot get an admin out of a sign-up.
+func TestNewUserRoleDecided(t *testing.T) {
+	t.Parallel()
+	var s Users // no database: the refusal comes first
+	ctx := context.Background()
+	if _, err := s.SignUp(ctx, NewUser{Username: "someone", Password: "password1", Role: RoleAdmin}); err == nil {
+		t.Error("SignUp with Role admin: no error")
+	}
+	if _, err := s.CreateSuperAdmin(ctx, NewUser{Username: "someone", Password: "password1", Role: RoleUser}); err == nil {
+		t.Error("CreateSuperAdmin with Role user: no error")
+	}
 }

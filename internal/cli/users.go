@@ -184,7 +184,7 @@ func (u *users) runCreateSuperAdmin(cmd *cobra.Command, _ []string) error {
 	return u.withUsers(cmd, func(ctx context.Context, users *account.Users) error {
 		// No check before the insert: the unique index decides, also
 		// against a sign-up of the same name at the same moment.
-		created, err := users.CreateSuperAdmin(ctx, u.username, pw)
+		created, err := users.CreateSuperAdmin(ctx, account.NewUser{Username: u.username, Password: pw})
 		if err != nil {
 			if account.ErrorCode(err) == account.CodeUsernameTaken {
 				return fmt.Errorf("username %q is taken (in some letter case); choose another", u.username)

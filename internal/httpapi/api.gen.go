@@ -61,24 +61,6 @@ func (e AuditAction) Valid() bool {
 	}
 }
 
-// Defines values for CreateUserRequestRole.
-const (
-	CreateUserRequestRoleAdmin CreateUserRequestRole = "admin"
-	CreateUserRequestRoleUser  CreateUserRequestRole = "user"
-)
-
-// Valid indicates whether the value is a known member of the CreateUserRequestRole enum.
-func (e CreateUserRequestRole) Valid() bool {
-	switch e {
-	case CreateUserRequestRoleAdmin:
-		return true
-	case CreateUserRequestRoleUser:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for LoginTokenType.
 const (
 	Bearer LoginTokenType = "Bearer"
@@ -162,24 +144,15 @@ type ChangePasswordRequest struct {
 }
 
 // CreateUserRequest defines model for CreateUserRequest.
-type CreateUserRequest struct {
-	// Password 8–128 characters.
-	Password Password `json:"password"`
-
-	// Role admin needs a super admin; super_admin is refused with 422.
-	Role *CreateUserRequestRole `json:"role,omitempty"`
-
-	// Username 5–32 of A-Z a-z 0-9 . _ -, starting and ending with a letter or digit, no two of . _ - in a row; unique in any letter case.
-	Username Username `json:"username"`
-}
-
-// CreateUserRequestRole admin needs a super admin; super_admin is refused with 422.
-type CreateUserRequestRole string
+type CreateUserRequest = account.NewUser
 
 // Created defines model for Created.
 type Created struct {
 	Id openapi_types.UUID `json:"id"`
 }
+
+// DisplayName 1–64 characters, no control characters; leave it out for none.
+type DisplayName = string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -230,20 +203,14 @@ type SetPasswordRequest struct {
 }
 
 // SignUpRequest defines model for SignUpRequest.
-type SignUpRequest struct {
-	// Password 8–128 characters.
-	Password Password `json:"password"`
-
-	// Username 5–32 of A-Z a-z 0-9 . _ -, starting and ending with a letter or digit, no two of . _ - in a row; unique in any letter case.
-	Username Username `json:"username"`
-}
+type SignUpRequest = account.NewUser
 
 // Status defines model for Status.
 type Status struct {
 	Status string `json:"status"`
 }
 
-// User A user as every response shows it; never the password hash.
+// User A user as every response shows it; never the password hash. An optional property is always present, null when unset.
 type User = account.User
 
 // UserList defines model for UserList.

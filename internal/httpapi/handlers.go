@@ -70,7 +70,7 @@ func (r handlerResponse) VisitMetricsResponse(w http.ResponseWriter) error {
 }
 
 func (h handlers) Metrics(ctx context.Context, _ MetricsRequestObject) (MetricsResponseObject, error) {
-	return handlerResponse{handler: h.s.Deps.Metrics, request: ginOf(ctx).Request}, nil
+	return handlerResponse{handler: h.s.Metrics, request: ginOf(ctx).Request}, nil
 }
 
 func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpResponseObject, error) {
@@ -83,7 +83,7 @@ func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpRe
 			return nil, err
 		}
 	}
-	u, err := h.s.Users.SignUp(c.Request.Context(), req.Body.Username, req.Body.Password)
+	u, err := h.s.Users.SignUp(c.Request.Context(), *req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,9 @@ func created(u account.User) CreatedJSONResponse {
 // success sets the session cookie and hands out a new device token.
 func (h handlers) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
 	c := ginOf(ctx)
-	l, err := h.s.Sessions.Login(c.Request.Context(), req.Body.Username, req.Body.Password, h.s.clientOf(c))
+	l, err := h.s.Sessions.Login(c.Request.Context(), account.Credentials{
+		Username: req.Body.Username, Password: req.Body.Password, From: h.s.clientOf(c),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +157,9 @@ func (h handlers) GetAccount(ctx context.Context, _ GetAccountRequestObject) (Ge
 
 func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
 	c := ginOf(ctx)
-	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.Client{Address: clientAddress(c)},
-		req.Body.CurrentPassword, req.Body.NewPassword)
+	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.PasswordChange{
+		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c)},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +181,7 @@ func (h handlers) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResp
 }
 
 func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
-	var role account.Role
-	if req.Body.Role != nil {
-		role = account.Role(*req.Body.Role)
-	}
-	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), req.Body.Username, req.Body.Password, role)
+	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), *req.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -199,6 +199,13 @@ func TestDocumentMatchesDomain(t *testing.T) {
 			t.Errorf("role %q is not valid in the domain", r)
 		}
 	}
+	for name, s := range map[string]*openapi3.SchemaRef{
+		"DisplayName": doc.Components.Schemas["DisplayName"], "User.display_name": doc.Components.Schemas["User"].Value.Properties["display_name"],
+	} {
+		if max := s.Value.MaxLength; max == nil || *max != account.DisplayNameMaxLen {
+			t.Errorf("%s maxLength %v, want account.DisplayNameMaxLen %d", name, max, account.DisplayNameMaxLen)
+		}
+	}
 	total := doc.Components.Schemas["UserList"].Value.Properties["total"].Value.Description
 	if !strings.Contains(total, fmt.Sprintf("offset + %d", account.CountCap)) {
 		t.Errorf("UserList.total says %q; the count cap is %d", total, account.CountCap)

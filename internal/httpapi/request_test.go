@@ -42,11 +42,11 @@ type stubUsers struct {
 	reached func(username, pw string)
 }
 
-func (u stubUsers) SignUp(_ context.Context, username, pw string) (account.User, error) {
+func (u stubUsers) SignUp(_ context.Context, n account.NewUser) (account.User, error) {
 	if u.reached != nil {
-		u.reached(username, pw)
+		u.reached(n.Username, n.Password)
 	}
-	return account.User{ID: uuid.New(), Username: username, Role: account.RoleUser, IsActive: true}, nil
+	return account.User{ID: uuid.New(), Username: n.Username, Role: account.RoleUser, IsActive: true}, nil
 }
 
 func (stubUsers) List(_ context.Context, _ account.User, p account.ListParams) (account.Page, error) {

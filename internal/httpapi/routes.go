@@ -45,8 +45,8 @@ func (s *server) routes(e *gin.Engine) {
 	// their own, and /api/v1/audit only when the service has an audit
 	// trail; otherwise the path is unmatched, like any unknown one.
 	router := skipRoutes{IRouter: e, skip: map[string]bool{
-		"GET /metrics":      s.Deps.Metrics == nil,
-		"GET /api/v1/audit": s.Deps.Audit == nil,
+		"GET /metrics":      s.Metrics == nil,
+		"GET /api/v1/audit": s.Audit == nil,
 	}}
 	RegisterHandlersWithOptions(router, strict, GinServerOptions{
 		// The compiled rules have checked every parameter against the same
@@ -84,7 +84,7 @@ func (r skipRoutes) handle(method, path string, h []gin.HandlerFunc) gin.IRoutes
 	if r.skip[method+" "+path] {
 		return r
 	}
-	return r.IRouter.Handle(method, path, h...)
+	return r.Handle(method, path, h...)
 }
 
 // GET registers a GET route unless it is skipped.

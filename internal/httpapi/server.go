@@ -58,8 +58,8 @@ type Config struct {
 // used, so that another storage (the raw-pgx baseline in bench/) can sit
 // behind the same router and middleware.
 type UserService interface {
-	SignUp(ctx context.Context, username, pw string) (account.User, error)
-	Create(ctx context.Context, caller account.User, username, pw string, role account.Role) (account.User, error)
+	SignUp(ctx context.Context, n account.NewUser) (account.User, error)
+	Create(ctx context.Context, caller account.User, n account.NewUser) (account.User, error)
 	Get(ctx context.Context, caller account.User, id uuid.UUID) (account.User, error)
 	List(ctx context.Context, caller account.User, p account.ListParams) (account.Page, error)
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
@@ -70,10 +70,10 @@ type UserService interface {
 // SessionService is what the handlers and the authentication middleware
 // call on sessions. *account.Sessions is the service's implementation.
 type SessionService interface {
-	Login(ctx context.Context, username, pw string, from account.Client) (account.Login, error)
+	Login(ctx context.Context, c account.Credentials) (account.Login, error)
 	Authenticate(ctx context.Context, token string) (account.Principal, error)
 	Logout(ctx context.Context, p account.Principal) error
-	ChangePassword(ctx context.Context, p account.Principal, from account.Client, current, next string) (account.Login, error)
+	ChangePassword(ctx context.Context, p account.Principal, c account.PasswordChange) (account.Login, error)
 }
 
 // SignUpLimiter bounds sign-ups per client address. *account.Guard is the

@@ -37,12 +37,12 @@ func indexValid(t *testing.T, db *sql.DB, name string) (valid, ok bool) {
 func TestDiffWritesConcurrentIndexFileThatApplies(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	db, _ := newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
 	}
-	desired := EntState()
+	desired := serviceState()
 	desired.Tables = entTables()
 	users := tableByName(t, desired.Tables, "users")
 	kept := users.Indexes[:0]
@@ -302,7 +302,7 @@ func holdRowExclusive(t *testing.T, ctx context.Context, db *sql.DB) (release fu
 // file builds an index on users CONCURRENTLY.
 func concurrentIndexDir(t *testing.T, ctx context.Context) (*sql.DB, *atlasmigrate.LocalDir) {
 	t.Helper()
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	db, _ := newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestRevisionTableIsAtlasCompatible(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestTxModeAllRollsBackTheWholeRun(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_bad.sql", "SELECT no_such_function();\n")
 	_, err := Apply(ctx, db, dir, ApplyOptions{TxMode: TxModeAll})
 	var se *StatementError
@@ -345,7 +345,7 @@ func TestTamperedFileIsRefused(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	name := fileNames(t, dir)[0]
 	path := filepath.Join(dir.Path(), name)
 	b, err := os.ReadFile(path)

@@ -24,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	st, err := Status(ctx, db, dir, "")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,8 @@ func TestRoundTrip(t *testing.T) {
 	if v, err := CurrentVersion(ctx, db); err != nil || v != head {
 		t.Errorf("current version %q (%v), head %q", v, err, head)
 	}
-	chk, err := Check(ctx, dir, DiffOptions{Dev: devServer(t)})
+	desired := serviceState()
+	chk, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("check finds changes migrations/ lacks:\n%s", chk.SQL)
 	}
 	before := fileNames(t, dir)
-	res, err := Diff(ctx, dir, DiffOptions{Name: "nothing", Dev: devServer(t)})
+	res, err := Diff(ctx, dir, DiffOptions{Name: "nothing", Desired: &desired, Dev: devServer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +64,12 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// The committed initial migration must build exactly the documented schema.
-func TestInitialMigrationMatchesSchema(t *testing.T) {
+// The snapshot's migrations build exactly the schema its tables describe.
+func TestServiceMigrationsBuildTheSchema(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	if err := ApplyAll(ctx, db, repoDir(t), ""); err != nil {
+	if err := ApplyAll(ctx, db, serviceDir(t), ""); err != nil {
 		t.Fatal(err)
 	}
 	s := inspect(t, db)
@@ -189,7 +190,7 @@ func changedState() DesiredState {
 func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	desired := changedState()
 	res, err := Diff(ctx, dir, DiffOptions{Name: "audit", Desired: &desired, Dev: devServer(t)})
 	if err != nil {
@@ -228,7 +229,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	}
 
 	db, _ := newDB(t)
-	if _, err := Apply(ctx, db, dir, ApplyOptions{N: len(fileNames(t, repoDir(t)))}); err != nil {
+	if _, err := Apply(ctx, db, dir, ApplyOptions{N: len(fileNames(t, serviceDir(t)))}); err != nil {
 		t.Fatal(err)
 	}
 	previous := inspect(t, db) // the replayed state before the change
@@ -259,7 +260,7 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 	if got := enumValues(t, after, "auditkind"); got != nil {
 		t.Errorf("auditkind survived down: %q", got)
 	}
-	if rows := revisionRows(t, db); len(rows) != len(fileNames(t, repoDir(t))) || rows[len(rows)-1].Version != headVersion(t) {
+	if rows := revisionRows(t, db); len(rows) != len(fileNames(t, serviceDir(t))) || rows[len(rows)-1].Version != headVersion(t) {
 		t.Errorf("revisions after down: %+v", rows)
 	}
 	// And up again works: the directory still applies on top.
@@ -274,12 +275,12 @@ func TestSchemaChangeDiffApplyAndDown(t *testing.T) {
 func TestColumnMovesToEnumType(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_status.sql", "CREATE TABLE tickets (id bigint PRIMARY KEY, status character varying NOT NULL);\n")
 	status := &entschema.Column{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "CLOSED"}, SchemaType: map[string]string{"postgres": "ticketstatus"}}
 	id := &entschema.Column{Name: "id", Type: field.TypeInt64}
 	tickets := &entschema.Table{Name: "tickets", Columns: []*entschema.Column{id, status}, PrimaryKey: []*entschema.Column{id}}
-	desired := EntState()
+	desired := serviceState()
 	desired.Tables = append(entTables(), tickets)
 	res, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
 	if err != nil {
@@ -318,7 +319,7 @@ func TestDiffLeavesNoDatabasesBehind(t *testing.T) {
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
 	before := listDevDatabases(t, db)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	desired := changedState()
 	first, err := Diff(ctx, dir, DiffOptions{Name: "one", Desired: &desired, Dev: devServer(t)})
 	if err != nil || first.NoChanges() {

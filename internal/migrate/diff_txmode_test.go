@@ -18,7 +18,7 @@ import (
 func TestDiffSplitsEnumValueAddedAndUsed(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	tables := entTables()
 	for _, c := range tableByName(t, tables, "users").Columns {
 		if c.Name == "role" {
@@ -70,7 +70,7 @@ func TestVerifyRunsThePlannedFileInItsTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.close()
-	want, err := replay(ctx, dev, repoDir(t), "")
+	want, err := replay(ctx, dev, serviceDir(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"accounts/migrations"
 )
 
 func TestOpenDirPrefersWorkingDirectory(t *testing.T) {
 	t.Parallel()
-	dir := repoDir(t)
-	d, origin, err := OpenDir(dir.Path(), migrations.FS)
+	dir := serviceDir(t)
+	// The snapshot stands in for the embedded files too: the same files
+	// either way, as in the binary.
+	embedded := os.DirFS(filepath.Join("testdata", "service"))
+	d, origin, err := OpenDir(dir.Path(), embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +23,7 @@ func TestOpenDirPrefersWorkingDirectory(t *testing.T) {
 		t.Errorf("origin %q", origin)
 	}
 	localHead, _ := Head(d)
-	e, origin, err := OpenDir(filepath.Join(t.TempDir(), "absent"), migrations.FS)
+	e, origin, err := OpenDir(filepath.Join(t.TempDir(), "absent"), embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestOpenDirPrefersWorkingDirectory(t *testing.T) {
 
 func TestNewHashAndValidate(t *testing.T) {
 	t.Parallel()
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	name, err := New(dir, "backfill_roles")
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestNewHashAndValidate(t *testing.T) {
 
 func TestNextVersionIsUTC(t *testing.T) {
 	t.Parallel()
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	loc := time.FixedZone("east", 5*3600)
 	v, err := nextVersion(dir, time.Date(2999, 6, 1, 3, 0, 0, 0, loc))
 	if err != nil {

@@ -74,7 +74,7 @@ func TestDownRefusesToDropEnumValueInUse(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	db, _ := newDB(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_auditor.sql", "ALTER TYPE userrole ADD VALUE 'AUDITOR';\n")
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)

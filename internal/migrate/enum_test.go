@@ -94,7 +94,7 @@ func assertDrift(ctx context.Context, t *testing.T, dir atlasmigrate.Dir, desire
 func TestDiffRemovesEnumValue(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	withAuditor := roleState(t, "USER", "ADMIN", "SUPER_ADMIN", "AUDITOR")
 	added := mustDiff(ctx, t, dir, "add_auditor", withAuditor)
 	if !strings.Contains(added.SQL, `ALTER TYPE "userrole" ADD VALUE 'AUDITOR'`) {
@@ -144,7 +144,7 @@ func TestDiffRemovesEnumValue(t *testing.T) {
 // a database migrated to it, with n users holding AUDITOR.
 func withAuditorApplied(ctx context.Context, t *testing.T, n int) (*atlasmigrate.LocalDir, *sql.DB) {
 	t.Helper()
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	mustDiff(ctx, t, dir, "add_auditor", roleState(t, "USER", "ADMIN", "SUPER_ADMIN", "AUDITOR"))
 	db, _ := newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
@@ -287,7 +287,7 @@ func TestDiffRenamesEnumValue(t *testing.T) {
 func TestDiffRemoveAndAddWithoutRenameFlag(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	mustDiff(ctx, t, dir, "add_auditor", roleState(t, "USER", "ADMIN", "SUPER_ADMIN", "AUDITOR"))
 	reviewer := roleState(t, "USER", "ADMIN", "SUPER_ADMIN", "REVIEWER")
 	assertDrift(ctx, t, dir, reviewer, true)
@@ -322,7 +322,7 @@ func TestDiffRemoveAndAddWithoutRenameFlag(t *testing.T) {
 func TestDiffReordersEnumValues(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	db, _ := newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestDiffReordersEnumValues(t *testing.T) {
 func TestNoOpDiffLeavesDirectoryUnchanged(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	mustDiff(ctx, t, dir, "add_auditor", roleState(t, "USER", "ADMIN", "SUPER_ADMIN", "AUDITOR"))
 	original := roleState(t, "USER", "ADMIN", "SUPER_ADMIN")
 	mustDiff(ctx, t, dir, "drop_auditor", original)
@@ -376,7 +376,7 @@ func TestNoOpDiffLeavesDirectoryUnchanged(t *testing.T) {
 func TestDiffRefusesAChangeItCannotPlan(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_admins_view.sql", "CREATE VIEW admins AS SELECT id, role FROM users WHERE role = 'ADMIN';\n")
 	before := dirSnapshot(t, dir)
 	noSuper := roleState(t, "USER", "ADMIN")
@@ -459,7 +459,7 @@ ALTER TYPE userrole_new RENAME TO userrole;
 func TestDiffRecreatesEnumUsedByTwoTables(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	db, _ := newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
@@ -506,7 +506,7 @@ func TestDiffRecreatesEnumUsedByTwoTables(t *testing.T) {
 func TestDiffMovesDefaultToANewEnumValue(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	desired := roleState(t, "MEMBER", "ADMIN", "SUPER_ADMIN")
 	for _, c := range tableByName(t, desired.Tables, "users").Columns {
 		if c.Name == "role" {

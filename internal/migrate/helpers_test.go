@@ -20,8 +20,6 @@ import (
 	entschema "entgo.io/ent/dialect/sql/schema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	entmigrate "accounts/ent/migrate"
 )
 
 const defaultTestURL = "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -142,33 +140,12 @@ func newDB(t testing.TB) (*sql.DB, string) {
 	return db, u
 }
 
-// repoDir copies the committed migrations/ into a temporary directory, so
-// tests can add and edit files freely.
-func repoDir(t testing.TB) *atlasmigrate.LocalDir {
+// serviceDir copies testdata/service (the snapshot of the service's
+// history, fixture_service_test.go) into a temporary directory, so tests
+// can add and edit files freely.
+func serviceDir(t testing.TB) *atlasmigrate.LocalDir {
 	t.Helper()
-	tmp := t.TempDir()
-	src := filepath.Join("..", "..", "migrations")
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".sql") && e.Name() != "atlas.sum" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir, err := atlasmigrate.NewLocalDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return fixtureDir(t, "service")
 }
 
 // addFile writes a hand-written migration file and re-hashes the directory.
@@ -195,12 +172,12 @@ func fileNames(t testing.TB, dir atlasmigrate.Dir) []string {
 	return names
 }
 
-// initialDir is repoDir with the first committed migration only (and its
+// initialDir is serviceDir with its first migration only (and its
 // atlas.sum): the engine tests that count files and revisions add their own
-// files on top of a history that does not grow with the product's schema.
+// files on top of a one-file history.
 func initialDir(t testing.TB) *atlasmigrate.LocalDir {
 	t.Helper()
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	names := fileNames(t, dir)
 	for _, n := range names[1:] {
 		if err := os.Remove(filepath.Join(dir.Path(), n)); err != nil {
@@ -217,18 +194,18 @@ func initialDir(t testing.TB) *atlasmigrate.LocalDir {
 	return dir
 }
 
-// headVersion is the version of the last committed migration.
+// headVersion is the version of the snapshot's last migration.
 func headVersion(t testing.TB) string {
 	t.Helper()
-	names := fileNames(t, repoDir(t))
+	names := fileNames(t, serviceDir(t))
 	return strings.SplitN(names[len(names)-1], "_", 2)[0]
 }
 
 func initialVersion(t testing.TB) string {
 	t.Helper()
-	names := fileNames(t, repoDir(t))
+	names := fileNames(t, serviceDir(t))
 	if len(names) == 0 {
-		t.Fatal("migrations/ has no files")
+		t.Fatal("testdata/service has no files")
 	}
 	return strings.SplitN(names[0], "_", 2)[0]
 }
@@ -365,7 +342,9 @@ func cloneTables(src []*entschema.Table) []*entschema.Table {
 	return out
 }
 
-func entTables() []*entschema.Table { return cloneTables(entmigrate.Tables) }
+// entTables returns a fresh copy of the snapshot's Ent tables, for a test
+// to change.
+func entTables() []*entschema.Table { return cloneTables(svcTables) }
 
 func tableByName(t testing.TB, tables []*entschema.Table, name string) *entschema.Table {
 	t.Helper()

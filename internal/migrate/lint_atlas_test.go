@@ -82,7 +82,7 @@ func atlasReference(ctx context.Context, t *testing.T, dir atlasmigrate.Dir) []s
 func TestLintReportsAtlasDiagnostics(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_battery.sql", `ALTER TABLE users DROP COLUMN is_active;
 ALTER TABLE users ADD COLUMN email character varying NOT NULL;
 CREATE UNIQUE INDEX ux_users_password ON users (password_hash);

@@ -14,7 +14,7 @@ import (
 func TestLintBreaksTheRunningRelease(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	files := []struct{ name, sql string }{
 		{"29990201000001_expand_and_drop.sql", `ALTER TABLE users ADD COLUMN nickname character varying NULL;
 ALTER TABLE users DROP COLUMN is_active;

@@ -10,7 +10,7 @@ import (
 func TestLintEnumValueRemoval(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	const rename = "29990101000000_rename.sql"
 	addFile(t, dir, rename, "ALTER TYPE userrole RENAME VALUE 'ADMIN' TO 'MODERATOR';\n")
 	const drop = "29990101000001_drop.sql"

@@ -30,7 +30,7 @@ func TestLintTypeChangeWarnsOnlyOnRewrite(t *testing.T) {
 		fmt.Fprintf(&create, "CREATE TABLE t%d (id int PRIMARY KEY, c %s);\nINSERT INTO t%d VALUES (1, '7');\n", i, c.from, i)
 		fmt.Fprintf(&alter, "ALTER TABLE t%d ALTER COLUMN c TYPE %s;\n", i, c.to)
 	}
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_tables.sql", create.String())
 	addFile(t, dir, "29990101000001_types.sql", alter.String())
 	rep, err := Lint(ctx, dir, LintOptions{Latest: 1, Dev: devServer(t)})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/jackc/pgx/v5"
 
 	"accounts/internal/config"
@@ -82,7 +83,10 @@ func TestReadmeAtlasSection(t *testing.T) {
 	}
 	devURL := scratch(dev.RawQuery)
 	appURL := scratch(target.RawQuery)
-	dir := repoDir(t)
+	// The README's commands run on the service's own files, not the
+	// engine's snapshot: migrations/ and ent/schema.sql, which a schema
+	// change moves together.
+	dir := liveMigrations(t)
 	src := []byte(read("ent/schema.sql"))
 	if got := cliDiffOn(t, ctx, DevDatabase{URL: devURL}, dir, src, atlasHCLDiffPolicy(t)); strings.TrimSpace(got) != "" {
 		t.Errorf("atlas migrate diff on the committed schema would write:\n%s", got)
@@ -124,4 +128,34 @@ func parseURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// liveMigrations copies the service's migrations/ into a temporary
+// directory. Only the README test uses it; the engine's tests run on
+// testdata/service.
+func liveMigrations(t testing.TB) *atlasmigrate.LocalDir {
+	t.Helper()
+	tmp := t.TempDir()
+	src := filepath.Join("..", "..", "migrations")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".sql") && e.Name() != "atlas.sum" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := atlasmigrate.NewLocalDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

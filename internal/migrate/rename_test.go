@@ -23,7 +23,7 @@ func TestDiffRenameColumnKeepsData(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	desired := renamedColumnState(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	res, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestDiffRenameTableKeepsRows(t *testing.T) {
 	tables := entTables()
 	tableByName(t, tables, "throttle_counters").Name = "rate_counters"
 	desired := DesiredState{Tables: tables, ExpressionIndexes: appschema.ExpressionIndexes}
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	db, _ := newDB(t)
 	if err := ApplyAll(ctx, db, dir, ""); err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestDiffRenamesIndex(t *testing.T) {
 		}
 	}
 	desired := DesiredState{Tables: tables, ExpressionIndexes: appschema.ExpressionIndexes}
-	res, err := Check(ctx, repoDir(t), DiffOptions{Desired: &desired, Dev: devServer(t)})
+	res, err := Check(ctx, serviceDir(t), DiffOptions{Desired: &desired, Dev: devServer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func TestVerifyPlanNamesWhatIsLeft(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
-	dir := repoDir(t)
+	dir := serviceDir(t)
 	addFile(t, dir, "29990101000000_auditor.sql", "ALTER TYPE userrole ADD VALUE 'AUDITOR';\n")
 	dev, err := openDev(ctx, devServer(t), nil)
 	if err != nil {
