@@ -82,7 +82,7 @@ func (a *app) healthcheck(ctx context.Context, target string, timeout time.Durat
 	if err != nil {
 		return fmt.Errorf("healthcheck: GET %s: %w", target, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()                 // the answer is read; closing a response body reports nothing useful
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)) // the status decides; a cut body only shortens the reason
 	if resp.StatusCode == http.StatusOK {
 		_, err := fmt.Fprintf(a.stdout, "ready: GET %s answered %s\n", target, resp.Status)
