@@ -31,7 +31,9 @@ func auditActions(t *testing.T, db *sql.DB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	// A read-only query: a close error cannot lose data, and Next and
+	// Scan already reported whatever went wrong.
+	defer func() { _ = rows.Close() }()
 	var out []string
 	for rows.Next() {
 		var a string
@@ -62,6 +64,24 @@ var auditFaults = map[string]string{
 func TestAuditAtomic(t *testing.T) {
 	f := newFixture(t)
 	ctx := WithOrigin(context.Background(), Origin{RequestID: "req-1", Address: "192.0.2.7"})
+	for _, st := range auditSteps(ctx, t, f) {
+		for _, fault := range []string{"insert", "commit", ""} {
+			runAuditStep(t, f.db.SQL, st, fault)
+		}
+	}
+}
+
+// auditStep is one audited action: the action it must log and the call
+// that performs it.
+type auditStep struct {
+	action string
+	run    func() error
+}
+
+// auditSteps creates the super admin, admin and user the actions work on,
+// logs the user in once, and returns one step per audited action.
+func auditSteps(ctx context.Context, t *testing.T, f fixture) []auditStep {
+	t.Helper()
 	db := f.db.SQL
 	super, err := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	if err != nil {
@@ -80,10 +100,7 @@ func TestAuditAtomic(t *testing.T) {
 	}
 	op := f.users.Operator()
 	n := 0
-	steps := []struct {
-		action string
-		run    func() error
-	}{
+	return []auditStep{
 		{AuditSignedUp, func() error {
 			n++
 			_, err := f.users.SignUp(ctx, NewUser{Username: fmt.Sprintf("signup%d", n), Password: "password1"})
@@ -121,49 +138,61 @@ func TestAuditAtomic(t *testing.T) {
 		{AuditActivated, func() error { return f.users.SetActive(ctx, admin, user.ID, true) }},
 		{AuditSessionsRevoked, func() error { _, err := op.RevokeSessions(ctx, "user1"); return err }},
 	}
-	for _, st := range steps {
-		for _, fault := range []string{"insert", "commit", ""} {
-			if _, err := db.Exec(`DELETE FROM audit_events`); err != nil {
-				t.Fatal(err)
-			}
-			if fault != "" {
-				if _, err := db.Exec(auditFaults[fault]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			before := accountState(t, db)
-			err := st.run()
-			if st.action == AuditPasswordChanged {
-				// Its step logs in first, outside the fault: compare from there.
-				before = ""
-			}
-			after := accountState(t, db)
-			rows := auditActions(t, db)
-			if fault != "" {
-				if _, err := db.Exec(`DROP TRIGGER audit_fault ON audit_events; DROP FUNCTION audit_fault()`); err != nil {
-					t.Fatal(err)
-				}
-				if err == nil {
-					t.Fatalf("%s with the %s fault: no error", st.action, fault)
-				}
-				if before != "" && after != before {
-					t.Fatalf("%s with the %s fault: the change survived without its audit row", st.action, fault)
-				}
-				if len(rows) != 0 {
-					t.Fatalf("%s with the %s fault: rows %v survived the rollback", st.action, fault, rows)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", st.action, err)
-			}
-			if before != "" && after == before {
-				t.Fatalf("%s: nothing changed", st.action)
-			}
-			if len(rows) != 1 || rows[0] != st.action {
-				t.Fatalf("%s: audit rows %v, want exactly the action", st.action, rows)
-			}
+}
+
+// runAuditStep empties the audit log, installs the fault (none when fault
+// is empty), runs the step and checks the outcome: a faulted run must fail
+// and leave neither the change nor a row, a clean run must change the
+// accounts and write exactly one row of its action.
+func runAuditStep(t *testing.T, db *sql.DB, st auditStep, fault string) {
+	t.Helper()
+	if _, err := db.Exec(`DELETE FROM audit_events`); err != nil {
+		t.Fatal(err)
+	}
+	if fault != "" {
+		if _, err := db.Exec(auditFaults[fault]); err != nil {
+			t.Fatal(err)
 		}
+	}
+	before := accountState(t, db)
+	err := st.run()
+	if st.action == AuditPasswordChanged {
+		// Its step logs in first, outside the fault: compare from there.
+		before = ""
+	}
+	after := accountState(t, db)
+	rows := auditActions(t, db)
+	if fault != "" {
+		checkFaultedAuditStep(t, db, st.action, fault, err, before, after, rows)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", st.action, err)
+	}
+	if before != "" && after == before {
+		t.Fatalf("%s: nothing changed", st.action)
+	}
+	if len(rows) != 1 || rows[0] != st.action {
+		t.Fatalf("%s: audit rows %v, want exactly the action", st.action, rows)
+	}
+}
+
+// checkFaultedAuditStep removes the fault, then checks that the faulted
+// run failed and rolled back both the change (unless before is empty, the
+// step having nothing to compare) and its audit rows.
+func checkFaultedAuditStep(t *testing.T, db *sql.DB, action, fault string, err error, before, after string, rows []string) {
+	t.Helper()
+	if _, err := db.Exec(`DROP TRIGGER audit_fault ON audit_events; DROP FUNCTION audit_fault()`); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil {
+		t.Fatalf("%s with the %s fault: no error", action, fault)
+	}
+	if before != "" && after != before {
+		t.Fatalf("%s with the %s fault: the change survived without its audit row", action, fault)
+	}
+	if len(rows) != 0 {
+		t.Fatalf("%s with the %s fault: rows %v survived the rollback", action, fault, rows)
 	}
 }
 

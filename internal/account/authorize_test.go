@@ -16,15 +16,6 @@ import (
 func TestAuthorizeMatrix(t *testing.T) {
 	t.Parallel()
 	roles := []Role{RoleUser, RoleAdmin, RoleSuperAdmin}
-	manages := map[Role][]Role{RoleSuperAdmin: {RoleAdmin, RoleUser}, RoleAdmin: {RoleUser}}
-	canManage := func(c, t Role) bool {
-		for _, r := range manages[c] {
-			if r == t {
-				return true
-			}
-		}
-		return false
-	}
 	for _, callerRole := range roles {
 		for _, targetRole := range roles {
 			for _, action := range Actions {
@@ -32,51 +23,79 @@ func TestAuthorizeMatrix(t *testing.T) {
 					if self && callerRole != targetRole {
 						continue
 					}
-					name := fmt.Sprintf("%s/%s/%s/self=%v", callerRole, action, targetRole, self)
-					caller := User{ID: uuid.New(), Role: callerRole, IsActive: true}
-					target := User{ID: uuid.New(), Role: targetRole, IsActive: true}
-					if self {
-						target = caller
-					}
-					var want Code
-					isAdmin := callerRole != RoleUser
-					switch action {
-					case ActionViewUsers:
-						if !isAdmin {
-							want = CodeForbidden
-						}
-					case ActionCreateUser:
-						switch {
-						case !isAdmin:
-							want = CodeForbidden
-						case targetRole == RoleSuperAdmin:
-							want = CodeValidationFailed
-						case !canManage(callerRole, targetRole):
-							want = CodeForbidden
-						}
-					case ActionReadAudit:
-						if callerRole != RoleSuperAdmin {
-							want = CodeForbidden
-						}
-					case ActionGrantAdmin, ActionRevokeAdmin:
-						if callerRole != RoleSuperAdmin || self || !canManage(callerRole, targetRole) {
-							want = CodeForbidden
-						}
-					default:
-						if !isAdmin || self || !canManage(callerRole, targetRole) {
-							want = CodeForbidden
-						}
-					}
 					if action == ActionCreateUser && self {
 						continue // creating oneself is not a thing
 					}
-					got := ErrorCode(Authorize(caller, action, target))
-					if got != want {
-						t.Errorf("%s: got %q, want %q", name, got, want)
-					}
+					checkAuthorizeCell(t, callerRole, targetRole, action, self)
 				}
 			}
 		}
+	}
+}
+
+// authorizeManages is who manages whom, from the API reference.
+var authorizeManages = map[Role][]Role{RoleSuperAdmin: {RoleAdmin, RoleUser}, RoleAdmin: {RoleUser}}
+
+// canManage reports whether a caller of role c manages a target of role t.
+func canManage(c, t Role) bool {
+	for _, r := range authorizeManages[c] {
+		if r == t {
+			return true
+		}
+	}
+	return false
+}
+
+// wantAuthorize states the outcome the API reference gives a caller of
+// callerRole taking action on a target of targetRole (or on themselves
+// when self): the empty code for allowed, otherwise the refusal's code.
+func wantAuthorize(callerRole, targetRole Role, action Action, self bool) Code {
+	isAdmin := callerRole != RoleUser
+	switch action {
+	case ActionViewUsers:
+		if !isAdmin {
+			return CodeForbidden
+		}
+	case ActionCreateUser:
+		switch {
+		case !isAdmin:
+			return CodeForbidden
+		case targetRole == RoleSuperAdmin:
+			return CodeValidationFailed
+		case !canManage(callerRole, targetRole):
+			return CodeForbidden
+		}
+	case ActionReadAudit:
+		if callerRole != RoleSuperAdmin {
+			return CodeForbidden
+		}
+	case ActionGrantAdmin, ActionRevokeAdmin:
+		if callerRole != RoleSuperAdmin || self || !canManage(callerRole, targetRole) {
+			return CodeForbidden
+		}
+	default:
+		if !isAdmin || self || !canManage(callerRole, targetRole) {
+			return CodeForbidden
+		}
+	}
+	return ""
+}
+
+// checkAuthorizeCell runs Authorize for one cell of the matrix, with fresh
+// active users of the two roles (the same user when self), and reports an
+// error unless its code is the one wantAuthorize states.
+func checkAuthorizeCell(t *testing.T, callerRole, targetRole Role, action Action, self bool) {
+	t.Helper()
+	name := fmt.Sprintf("%s/%s/%s/self=%v", callerRole, action, targetRole, self)
+	caller := User{ID: uuid.New(), Role: callerRole, IsActive: true}
+	target := User{ID: uuid.New(), Role: targetRole, IsActive: true}
+	if self {
+		target = caller
+	}
+	want := wantAuthorize(callerRole, targetRole, action, self)
+	got := ErrorCode(Authorize(caller, action, target))
+	if got != want {
+		t.Errorf("%s: got %q, want %q", name, got, want)
 	}
 }
 

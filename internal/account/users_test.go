@@ -347,6 +347,20 @@ func TestListKeyset(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
+	super := seedKeysetUsers(ctx, t, f)
+	for _, sort := range SortFields {
+		for _, desc := range []bool{false, true} {
+			checkCursorPagesJoin(ctx, t, f, super, sort, desc)
+		}
+	}
+	checkCursorRejected(ctx, t, f, super)
+}
+
+// seedKeysetUsers creates a super admin and eleven users whose usernames
+// run against their creation order, with admins and inactive users mixed
+// in so that role and is_active repeat; it returns the super admin.
+func seedKeysetUsers(ctx context.Context, t *testing.T, f fixture) User {
+	t.Helper()
 	super, _ := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
 	for i := range 11 {
 		role := RoleUser
@@ -363,43 +377,56 @@ func TestListKeyset(t *testing.T) {
 			}
 		}
 	}
-	ids := func(us []User) (out []uuid.UUID) {
-		for _, u := range us {
-			out = append(out, u.ID)
-		}
-		return out
-	}
-	for _, sort := range SortFields {
-		for _, desc := range []bool{false, true} {
-			all, err := f.users.List(ctx, super, ListParams{Limit: 100, Sort: sort, Desc: desc})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if all.NextCursor != "" || len(all.Users) != 12 || all.Total != 12 || !all.TotalExact {
-				t.Fatalf("sort=%s desc=%v: one page of all: %d users, total %d exact %v, cursor %q", sort, desc, len(all.Users), all.Total, all.TotalExact, all.NextCursor)
-			}
-			var got []User
-			p := ListParams{Limit: 5, Sort: sort, Desc: desc}
-			for range 10 {
-				page, err := f.users.List(ctx, super, p)
-				if err != nil {
-					t.Fatalf("sort=%s desc=%v after %q: %v", sort, desc, p.After, err)
-				}
-				if page.Total != 12 {
-					t.Fatalf("sort=%s: total %d on a cursor page, want 12 (all pages)", sort, page.Total)
-				}
-				got = append(got, page.Users...)
-				if page.NextCursor == "" {
-					break
-				}
-				p.After = page.NextCursor
-			}
-			if !slices.Equal(ids(got), ids(all.Users)) {
-				t.Fatalf("sort=%s desc=%v: cursor pages give another sequence than one page", sort, desc)
-			}
-		}
-	}
+	return super
+}
 
+// userIDs returns the ids of us in order.
+func userIDs(us []User) (out []uuid.UUID) {
+	for _, u := range us {
+		out = append(out, u.ID)
+	}
+	return out
+}
+
+// checkCursorPagesJoin lists all twelve users on one page, then pages
+// through them five at a time with cursors, and fails unless the cursor
+// pages give the same sequence and every page reports the full total.
+func checkCursorPagesJoin(ctx context.Context, t *testing.T, f fixture, super User, sort string, desc bool) {
+	t.Helper()
+	all, err := f.users.List(ctx, super, ListParams{Limit: 100, Sort: sort, Desc: desc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.NextCursor != "" || len(all.Users) != 12 || all.Total != 12 || !all.TotalExact {
+		t.Fatalf("sort=%s desc=%v: one page of all: %d users, total %d exact %v, cursor %q", sort, desc, len(all.Users), all.Total, all.TotalExact, all.NextCursor)
+	}
+	var got []User
+	p := ListParams{Limit: 5, Sort: sort, Desc: desc}
+	for range 10 {
+		page, err := f.users.List(ctx, super, p)
+		if err != nil {
+			t.Fatalf("sort=%s desc=%v after %q: %v", sort, desc, p.After, err)
+		}
+		if page.Total != 12 {
+			t.Fatalf("sort=%s: total %d on a cursor page, want 12 (all pages)", sort, page.Total)
+		}
+		got = append(got, page.Users...)
+		if page.NextCursor == "" {
+			break
+		}
+		p.After = page.NextCursor
+	}
+	if !slices.Equal(userIDs(got), userIDs(all.Users)) {
+		t.Fatalf("sort=%s desc=%v: cursor pages give another sequence than one page", sort, desc)
+	}
+}
+
+// checkCursorRejected takes a cursor from a first page and checks that a
+// garbage cursor, or the cursor with another sort, order or an offset, is
+// refused on the after field, and that a role filter still applies after
+// a valid cursor.
+func checkCursorRejected(ctx context.Context, t *testing.T, f fixture, super User) {
+	t.Helper()
 	first, _ := f.users.List(ctx, super, ListParams{Limit: 2, Sort: "created_at"})
 	admin := RoleAdmin
 	for _, tc := range []struct {

@@ -88,13 +88,59 @@ func (w *pageWatch) listen(ev any) {
 // (go test -artifacts keeps it).
 func TestDocsInBrowser(t *testing.T) {
 	exe := browserPath(t)
+	url := docsServer(t)
+	ctx := browserContext(t, exe)
+
+	var watch pageWatch
+	if err := chromedp.Listen(ctx, watch.listen); err != nil {
+		t.Fatal(err)
+	}
+	livez := "#operations-operations-livez"
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(url+docsPath),
+		chromedp.WaitVisible(chromedp.CSS(livez)),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v (page problems: %v)", err, watch.problems)
+	}
+	listed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.opblock')).map(b =>
+		b.querySelector('.opblock-summary-method').textContent.trim() + ' ' +
+		b.querySelector('.opblock-summary-path').getAttribute('data-path'))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveScreenshot(ctx, t)
+	status := tryLivez(ctx, t, livez, &watch)
+
+	want := documentedOperations(t)
+	slices.Sort(listed)
+	if !slices.Equal(listed, want) {
+		t.Errorf("the page lists\n%v\nthe document has\n%v", listed, want)
+	}
+	if strings.TrimSpace(status) != "200" {
+		t.Errorf("Try it out on GET /livez shows %q, want 200", status)
+	}
+	watch.check(t)
+}
+
+// docsServer serves the real router, with the documentation page on, for
+// the length of the test and returns its URL.
+func docsServer(t *testing.T) string {
+	t.Helper()
 	h, err := New(Deps{Users: stubUsers{}, Sessions: stubSessions{}, Log: slog.New(slog.DiscardHandler), Config: Config{Docs: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	return srv.URL
+}
 
+// browserContext starts headless chromium from exe for the length of the
+// test and returns a context of one of its tabs, which times out after
+// four minutes.
+func browserContext(t *testing.T, exe string) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -112,25 +158,13 @@ func TestDocsInBrowser(t *testing.T) {
 	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(cancel)
+	return ctx
+}
 
-	var watch pageWatch
-	if err := chromedp.Listen(ctx, watch.listen); err != nil {
-		t.Fatal(err)
-	}
-	livez := "#operations-operations-livez"
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+docsPath),
-		chromedp.WaitVisible(chromedp.CSS(livez)),
-	)
-	if err != nil {
-		t.Fatalf("browser: %v (page problems: %v)", err, watch.problems)
-	}
-	listed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.opblock')).map(b =>
-		b.querySelector('.opblock-summary-method').textContent.trim() + ' ' +
-		b.querySelector('.opblock-summary-path').getAttribute('data-path'))`))
-	if err != nil {
-		t.Fatal(err)
-	}
+// saveScreenshot saves a full screenshot of the page as docs.png in the
+// test's artifact directory.
+func saveScreenshot(ctx context.Context, t *testing.T) {
+	t.Helper()
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +174,13 @@ func TestDocsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
-	err = chromedp.Do(ctx,
+}
+
+// tryLivez opens the operation at the livez selector, runs "Try it out"
+// and returns the status the page shows.
+func tryLivez(ctx context.Context, t *testing.T, livez string, watch *pageWatch) string {
+	t.Helper()
+	err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(livez+" .opblock-summary")),
 		chromedp.Click(chromedp.CSS(livez+" .try-out__btn")),
 		chromedp.Click(chromedp.CSS(livez+" .execute")),
@@ -153,7 +193,13 @@ func TestDocsInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return status
+}
 
+// documentedOperations returns "METHOD /path" of every operation of the
+// OpenAPI document, sorted.
+func documentedOperations(t *testing.T) []string {
+	t.Helper()
 	doc := loadDocument(t)
 	var want []string
 	for path, item := range doc.Paths.Map() {
@@ -162,19 +208,19 @@ func TestDocsInBrowser(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
-	slices.Sort(listed)
-	if !slices.Equal(listed, want) {
-		t.Errorf("the page lists\n%v\nthe document has\n%v", listed, want)
+	return want
+}
+
+// check fails the test when the browser reported fewer responses than the
+// page and its assets make, and reports every problem seen.
+func (w *pageWatch) check(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.responses < 4 {
+		t.Errorf("the browser reported %d responses; the page and its assets are at least 4", w.responses)
 	}
-	if strings.TrimSpace(status) != "200" {
-		t.Errorf("Try it out on GET /livez shows %q, want 200", status)
-	}
-	watch.mu.Lock()
-	defer watch.mu.Unlock()
-	if watch.responses < 4 {
-		t.Errorf("the browser reported %d responses; the page and its assets are at least 4", watch.responses)
-	}
-	for _, p := range watch.problems {
+	for _, p := range w.problems {
 		t.Error(p)
 	}
 }

@@ -68,6 +68,27 @@ func TestRequiredRoleIsWhatTheDomainEnforces(t *testing.T) {
 // row, and the "who" column says what the document requires.
 func TestReadmeEndpointTable(t *testing.T) {
 	t.Parallel()
+	doc := loadDocument(t)
+	listed := readmeListedOperations(t, doc, readmeAPITable(t))
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			key := method + " " + path
+			who, ok := listed[key]
+			if !ok {
+				t.Errorf("the README's API table lacks %s", key)
+				continue
+			}
+			if want := documentedWho(op); !strings.HasPrefix(who, want) {
+				t.Errorf("README says %s is for %q; the document says %q", key, who, want)
+			}
+		}
+	}
+}
+
+// readmeAPITable returns the README's api-table section, failing the test
+// when there is none.
+func readmeAPITable(t *testing.T) string {
+	t.Helper()
 	raw, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +99,20 @@ func TestReadmeEndpointTable(t *testing.T) {
 	if start < 0 || end < start {
 		t.Fatal("README has no api-table section")
 	}
-	doc := loadDocument(t)
-	opRe := regexp.MustCompile("`((?:GET|POST|PUT|DELETE)(?:`/`(?:GET|POST|PUT|DELETE))*) (/[^` ?]*)")
+	return readme[start:end]
+}
+
+// readmeOpRe matches one cell's operations: methods joined by `/` and a
+// path without the base path.
+var readmeOpRe = regexp.MustCompile("`((?:GET|POST|PUT|DELETE)(?:`/`(?:GET|POST|PUT|DELETE))*) (/[^` ?]*)")
+
+// readmeListedOperations maps "METHOD /path" of every operation the
+// table's rows name to the row's who column, reporting rows without that
+// column and operations the document does not have.
+func readmeListedOperations(t *testing.T, doc *openapi3.T, table string) map[string]string {
+	t.Helper()
 	listed := map[string]string{}
-	for _, line := range strings.Split(readme[start:end], "\n") {
+	for _, line := range strings.Split(table, "\n") {
 		if !strings.HasPrefix(line, "| `") {
 			continue
 		}
@@ -90,7 +121,7 @@ func TestReadmeEndpointTable(t *testing.T) {
 			t.Errorf("README row %q has no who column", line)
 			continue
 		}
-		for _, m := range opRe.FindAllStringSubmatch(cells[0], -1) {
+		for _, m := range readmeOpRe.FindAllStringSubmatch(cells[0], -1) {
 			path := m[2]
 			if !strings.HasPrefix(path, "/livez") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/metrics") && !strings.HasPrefix(path, "/openapi.json") {
 				path = "/api/v1" + path
@@ -106,28 +137,22 @@ func TestReadmeEndpointTable(t *testing.T) {
 			}
 		}
 	}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			key := method + " " + path
-			who, ok := listed[key]
-			if !ok {
-				t.Errorf("the README's API table lacks %s", key)
-				continue
-			}
-			want := map[string]string{"admin": "admins", "super_admin": "super admins"}[asString(op.Extensions["x-required-role"])]
-			switch {
-			case op.Extensions["x-anonymous-only"] == true:
-				want = "anyone not logged in"
-			case want == "" && op.Security != nil && len(*op.Security) > 0:
-				want = "logged in"
-			case want == "":
-				want = "anyone"
-			}
-			if !strings.HasPrefix(who, want) {
-				t.Errorf("README says %s is for %q; the document says %q", key, who, want)
-			}
-		}
+	return listed
+}
+
+// documentedWho is how the README's who column starts for op, from what
+// the document requires of its caller.
+func documentedWho(op *openapi3.Operation) string {
+	want := map[string]string{"admin": "admins", "super_admin": "super admins"}[asString(op.Extensions["x-required-role"])]
+	switch {
+	case op.Extensions["x-anonymous-only"] == true:
+		want = "anyone not logged in"
+	case want == "" && op.Security != nil && len(*op.Security) > 0:
+		want = "logged in"
+	case want == "":
+		want = "anyone"
 	}
+	return want
 }
 
 func asString(v any) string {

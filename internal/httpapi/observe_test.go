@@ -72,27 +72,13 @@ func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
 func TestRequestLogLine(t *testing.T) {
 	t.Parallel()
 	e, logs, observed := observedEngine(t)
-	cases := []struct {
-		path, id, route string
-		status          int
-		level           string
-	}{
+	cases := []logLineCase{
 		{"/livez", "req-livez", "/livez", http.StatusOK, "INFO"},
 		{"/nowhere?access_token=secret-in-query", "req-unmatched", "", http.StatusNotFound, "INFO"},
 		{"/test/panic/7", "req-panic", "/test/panic/:n", http.StatusInternalServerError, "ERROR"},
 	}
 	for _, c := range cases {
-		req := httptest.NewRequest(http.MethodGet, c.path, nil)
-		req.RemoteAddr = "192.0.2.7:40000"
-		req.Header.Set(RequestIDHeader, c.id)
-		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, req)
-		if rec.Code != c.status {
-			t.Fatalf("GET %s: status %d, want %d", c.path, rec.Code, c.status)
-		}
-		if got := rec.Header().Get(RequestIDHeader); got != c.id {
-			t.Errorf("GET %s: X-Request-ID %q in the response, want %q", c.path, got, c.id)
-		}
+		sendLogLineCase(t, e, c)
 	}
 	if strings.Contains(logs.String(), "secret-in-query") {
 		t.Errorf("the log holds the query string:\n%s", logs)
@@ -100,36 +86,77 @@ func TestRequestLogLine(t *testing.T) {
 
 	lines := logLines(t, logs)
 	for _, c := range cases {
-		var found []map[string]any
-		for _, l := range lines {
-			if l["msg"] == "request" && l["request_id"] == c.id {
-				found = append(found, l)
-			}
-		}
-		if len(found) != 1 {
-			t.Errorf("%s: %d request lines, want 1:\n%s", c.path, len(found), logs)
-			continue
-		}
-		l := found[0]
-		path, _, _ := strings.Cut(c.path, "?")
-		want := map[string]any{
-			"level":  c.level,
-			"method": "GET",
-			"route":  c.route,
-			"path":   path,
-			"status": float64(c.status),
-			"client": "192.0.2.7",
-		}
-		for k, v := range want {
-			if l[k] != v {
-				t.Errorf("%s: %s = %v, want %v (line %v)", c.path, k, l[k], v, l)
-			}
-		}
-		if ms, ok := l["latency_ms"].(float64); !ok || ms < 0 {
-			t.Errorf("%s: latency_ms = %v, want a number of milliseconds", c.path, l["latency_ms"])
+		checkRequestLine(t, logs, lines, c)
+	}
+	checkPanicLine(t, lines)
+	checkObserved(t, observed(), cases)
+}
+
+// logLineCase is one request of TestRequestLogLine: the path it asks for,
+// the request id it sends, and the route, status and level it must log.
+type logLineCase struct {
+	path, id, route string
+	status          int
+	level           string
+}
+
+// sendLogLineCase sends c's GET with its request id from a fixed client
+// address, and checks the status and that the id comes back.
+func sendLogLineCase(t *testing.T, e *gin.Engine, c logLineCase) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, c.path, nil)
+	req.RemoteAddr = "192.0.2.7:40000"
+	req.Header.Set(RequestIDHeader, c.id)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != c.status {
+		t.Fatalf("GET %s: status %d, want %d", c.path, rec.Code, c.status)
+	}
+	if got := rec.Header().Get(RequestIDHeader); got != c.id {
+		t.Errorf("GET %s: X-Request-ID %q in the response, want %q", c.path, got, c.id)
+	}
+}
+
+// checkRequestLine finds the one "request" line of c's request id among
+// lines and checks its level, method, route, path (without the query),
+// status, client address and latency.
+func checkRequestLine(t *testing.T, logs *bytes.Buffer, lines []map[string]any, c logLineCase) {
+	t.Helper()
+	var found []map[string]any
+	for _, l := range lines {
+		if l["msg"] == "request" && l["request_id"] == c.id {
+			found = append(found, l)
 		}
 	}
+	if len(found) != 1 {
+		t.Errorf("%s: %d request lines, want 1:\n%s", c.path, len(found), logs)
+		return
+	}
+	l := found[0]
+	path, _, _ := strings.Cut(c.path, "?")
+	want := map[string]any{
+		"level":  c.level,
+		"method": "GET",
+		"route":  c.route,
+		"path":   path,
+		"status": float64(c.status),
+		"client": "192.0.2.7",
+	}
+	for k, v := range want {
+		if l[k] != v {
+			t.Errorf("%s: %s = %v, want %v (line %v)", c.path, k, l[k], v, l)
+		}
+	}
+	if ms, ok := l["latency_ms"].(float64); !ok || ms < 0 {
+		t.Errorf("%s: latency_ms = %v, want a number of milliseconds", c.path, l["latency_ms"])
+	}
+}
 
+// checkPanicLine checks that the last internal-error line carries the
+// panicking request's id and the same route, path and method vocabulary
+// as the request line.
+func checkPanicLine(t *testing.T, lines []map[string]any) {
+	t.Helper()
 	var panicLine map[string]any
 	for _, l := range lines {
 		if l["msg"] == "panic in handler" {
@@ -143,8 +170,12 @@ func TestRequestLogLine(t *testing.T) {
 	if panicLine["route"] != "/test/panic/:n" || panicLine["path"] != "/test/panic/7" || panicLine["method"] != "GET" {
 		t.Errorf("the internal-error line has route %v and path %v, want /test/panic/:n and /test/panic/7", panicLine["route"], panicLine["path"])
 	}
+}
 
-	got := observed()
+// checkObserved checks that ObserveHTTP was called once per case, in
+// order, with GET, the case's route and status, and a latency.
+func checkObserved(t *testing.T, got []observedRequest, cases []logLineCase) {
+	t.Helper()
 	if len(got) != len(cases) {
 		t.Fatalf("ObserveHTTP called %d times, want %d: %v", len(got), len(cases), got)
 	}

@@ -110,33 +110,48 @@ func TestDocumentIsValid(t *testing.T) {
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if op.Responses.Default() == nil {
-				t.Errorf("%s %s: no default (problem) response", method, path)
-			}
-			if op.Security != nil && len(*op.Security) > 0 && op.Responses.Status(401) == nil {
-				t.Errorf("%s %s: authenticated but no 401", method, path)
-			}
-			takes := false
-			for _, p := range op.Parameters {
-				takes = takes || (p.Value.In == "header" && p.Value.Name == RequestIDHeader)
-			}
-			if !takes {
-				t.Errorf("%s %s: the %s request header is not documented", method, path, RequestIDHeader)
-			}
-			for code, r := range op.Responses.Map() {
-				if r.Value.Headers[RequestIDHeader] == nil {
-					t.Errorf("%s %s %s: the %s response header is not documented", method, path, code, RequestIDHeader)
-				}
-				if code[0] < '4' && code != "default" {
-					continue
-				}
-				if r.Value.Content.Get("application/problem+json") == nil {
-					t.Errorf("%s %s %s: error response is not problem+json", method, path, code)
-				}
-			}
+			checkOperationDocumented(t, method, path, op)
 		}
 	}
-	// Every code the service can answer with is in the Problem schema.
+	checkCodesInProblemSchema(t, doc)
+}
+
+// checkOperationDocumented reports what one operation leaves out: a
+// default (problem) response, a 401 when it is authenticated, the
+// X-Request-ID request header, the X-Request-ID header of every response,
+// and problem+json on every error response.
+func checkOperationDocumented(t *testing.T, method, path string, op *openapi3.Operation) {
+	t.Helper()
+	if op.Responses.Default() == nil {
+		t.Errorf("%s %s: no default (problem) response", method, path)
+	}
+	if op.Security != nil && len(*op.Security) > 0 && op.Responses.Status(401) == nil {
+		t.Errorf("%s %s: authenticated but no 401", method, path)
+	}
+	takes := false
+	for _, p := range op.Parameters {
+		takes = takes || (p.Value.In == "header" && p.Value.Name == RequestIDHeader)
+	}
+	if !takes {
+		t.Errorf("%s %s: the %s request header is not documented", method, path, RequestIDHeader)
+	}
+	for code, r := range op.Responses.Map() {
+		if r.Value.Headers[RequestIDHeader] == nil {
+			t.Errorf("%s %s %s: the %s response header is not documented", method, path, code, RequestIDHeader)
+		}
+		if code[0] < '4' && code != "default" {
+			continue
+		}
+		if r.Value.Content.Get("application/problem+json") == nil {
+			t.Errorf("%s %s %s: error response is not problem+json", method, path, code)
+		}
+	}
+}
+
+// checkCodesInProblemSchema reports every code the service can answer
+// with that the Problem schema's code enum lacks.
+func checkCodesInProblemSchema(t *testing.T, doc *openapi3.T) {
+	t.Helper()
 	enum := doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum
 	for code := range statusOf {
 		found := false
