@@ -38,7 +38,7 @@ ORDER BY ordinal_position`)
 		}
 		got = append(got, strings.Join([]string{n, typ, null, def}, " "))
 	}
-	rows.Close()
+	_ = rows.Close()
 	want := []string{
 		"version character varying NO ",
 		"description character varying NO ",

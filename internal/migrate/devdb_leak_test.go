@@ -23,7 +23,7 @@ func limitedServer(t *testing.T) (adminURL string, hold func() (release func()),
 		t.Fatal(err)
 	}
 	super := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { super.Close() })
+	t.Cleanup(func() { _ = super.Close() })
 	role, dbName := randomName("migrole_"), randomName("migadmin_")
 	execAll(t, super, "CREATE ROLE "+role+" LOGIN CREATEDB", "CREATE DATABASE "+dbName+" OWNER "+role+" CONNECTION LIMIT 1 TEMPLATE template0")
 	t.Cleanup(func() {
@@ -44,12 +44,12 @@ func limitedServer(t *testing.T) (adminURL string, hold func() (release func()),
 	c.User, c.Database = role, dbName
 	hold = func() func() {
 		db := stdlib.OpenDB(*c)
-		t.Cleanup(func() { db.Close() })
+		t.Cleanup(func() { _ = db.Close() })
 		// A closed connection's backend takes a moment to go.
 		for i := 0; ; i++ {
 			conn, err := db.Conn(context.Background())
 			if err == nil {
-				return func() { conn.Close(); db.Close() }
+				return func() { _ = conn.Close(); _ = db.Close() }
 			}
 			if i == 50 {
 				var n int

@@ -76,6 +76,16 @@ func TestServiceMigrationsBuildTheSchema(t *testing.T) {
 	if got := enumValues(t, s, "userrole"); !slices.Equal(got, []string{"USER", "ADMIN", "SUPER_ADMIN"}) {
 		t.Errorf("enum userrole values %q", got)
 	}
+	checkServiceUsersTable(t, s)
+	checkServiceSessionsTable(t, s)
+	checkUsernameUniqueIgnoringCase(ctx, t, db)
+}
+
+// checkServiceUsersTable checks the users table the snapshot's migrations
+// build: its columns (type, nullability, default), its primary key and its
+// two unique indexes on username.
+func checkServiceUsersTable(t *testing.T, s *schema.Schema) {
+	t.Helper()
 	users, ok := s.Table("users")
 	if !ok {
 		t.Fatal("no users table")
@@ -94,24 +104,7 @@ func TestServiceMigrationsBuildTheSchema(t *testing.T) {
 		t.Errorf("users has %d columns, want %d", len(users.Columns), len(wantCols))
 	}
 	for _, c := range users.Columns {
-		typ, err := postgres.FormatType(c.Type.Type)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e, ok := c.Type.Type.(*schema.EnumType); ok {
-			typ = e.T
-		}
-		null := "NOT NULL"
-		if c.Type.Null {
-			null = "NULL"
-		}
-		def := ""
-		if x, ok := c.Default.(*schema.RawExpr); ok {
-			def = x.X
-		} else if l, ok := c.Default.(*schema.Literal); ok {
-			def = l.V
-		}
-		if got := typ + " " + null + " " + def; got != wantCols[c.Name] {
+		if got := columnSignature(t, c); got != wantCols[c.Name] {
 			t.Errorf("users.%s: %q, want %q", c.Name, got, wantCols[c.Name])
 		}
 	}
@@ -126,6 +119,38 @@ func TestServiceMigrationsBuildTheSchema(t *testing.T) {
 	if !ok || !ux.Unique || len(ux.Parts) != 1 || ux.Parts[0].X == nil || ux.Parts[0].X.(*schema.RawExpr).X != "lower((username)::text)" {
 		t.Errorf("ux_users_username_lower: %+v", ux)
 	}
+}
+
+// columnSignature renders an inspected column as "type NULL|NOT NULL
+// default": the type as PostgreSQL formats it (an enum by its name) and the
+// default's expression or literal, empty when there is none.
+func columnSignature(t *testing.T, c *schema.Column) string {
+	t.Helper()
+	typ, err := postgres.FormatType(c.Type.Type)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := c.Type.Type.(*schema.EnumType); ok {
+		typ = e.T
+	}
+	null := "NOT NULL"
+	if c.Type.Null {
+		null = "NULL"
+	}
+	def := ""
+	if x, ok := c.Default.(*schema.RawExpr); ok {
+		def = x.X
+	} else if l, ok := c.Default.(*schema.Literal); ok {
+		def = l.V
+	}
+	return typ + " " + null + " " + def
+}
+
+// checkServiceSessionsTable checks the auth_sessions table the snapshot's
+// migrations build: its columns, its one foreign key (user_id -> users.id
+// ON DELETE CASCADE) and the uniqueness of token_hash.
+func checkServiceSessionsTable(t *testing.T, s *schema.Schema) {
+	t.Helper()
 	sessions, ok := s.Table("auth_sessions")
 	if !ok {
 		t.Fatal("no auth_sessions table")
@@ -145,7 +170,12 @@ func TestServiceMigrationsBuildTheSchema(t *testing.T) {
 	if th, ok := sessions.Index("auth_sessions_token_hash_key"); !ok || !th.Unique {
 		t.Errorf("token_hash is not unique")
 	}
-	// Case-insensitive uniqueness is enforced by the database.
+}
+
+// checkUsernameUniqueIgnoringCase checks that the database itself enforces
+// case-insensitive uniqueness of usernames: after Alice, alice is refused.
+func checkUsernameUniqueIgnoringCase(ctx context.Context, t *testing.T, db *sql.DB) {
+	t.Helper()
 	if _, err := db.ExecContext(ctx, `INSERT INTO users (id, username, password_hash) VALUES (gen_random_uuid(), 'Alice', '\x00')`); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +329,7 @@ func listDevDatabases(t *testing.T, db *sql.DB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var names []string
 	for rows.Next() {
 		var n string

@@ -69,7 +69,11 @@ func TestVerifyRunsThePlannedFileInItsTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dev.close()
+	defer func() {
+		if err := dev.close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	want, err := replay(ctx, dev, serviceDir(t), "")
 	if err != nil {
 		t.Fatal(err)

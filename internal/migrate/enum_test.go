@@ -168,7 +168,7 @@ func roleCounts(t *testing.T, db *sql.DB) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[string]int{}
 	for rows.Next() {
 		var (

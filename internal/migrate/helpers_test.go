@@ -46,7 +46,7 @@ func childApply(url, path string) int {
 		return 2
 	}
 	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	dir, err := atlasmigrate.NewLocalDir(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -83,7 +83,7 @@ func serverURL(t testing.TB) string {
 			return
 		}
 		db := stdlib.OpenDB(*cfg)
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		serverErr = db.PingContext(ctx)
@@ -117,14 +117,14 @@ func newDB(t testing.TB) (*sql.DB, string) {
 		t.Fatal(err)
 	}
 	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	name := randomName("migtest_")
 	if _, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0"); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
 		admin := stdlib.OpenDB(*cfg)
-		defer admin.Close()
+		defer func() { _ = admin.Close() }()
 		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
@@ -132,7 +132,7 @@ func newDB(t testing.TB) (*sql.DB, string) {
 	c := cfg.Copy()
 	c.Database = name
 	db := stdlib.OpenDB(*c)
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	u := strings.Replace(url, "/"+cfg.Database+"?", "/"+name+"?", 1)
 	if !strings.Contains(u, "/"+name) {
 		u = strings.TrimSuffix(url, "/"+cfg.Database) + "/" + name
@@ -268,7 +268,7 @@ FROM atlas_schema_revisions.atlas_schema_revisions ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []revisionRow
 	for rows.Next() {
 		var r revisionRow

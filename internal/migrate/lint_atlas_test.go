@@ -26,7 +26,11 @@ func atlasReference(ctx context.Context, t *testing.T, dir atlasmigrate.Dir) []s
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dev.close()
+	defer func() {
+		if err := dev.close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	azs, err := sqlcheck.AnalyzerFor(postgres.DriverName, &schemahcl.Resource{})
 	if err != nil || len(azs) != 4 {
 		t.Fatalf("analyzers %d: %v", len(azs), err)

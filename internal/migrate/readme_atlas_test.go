@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"database/sql"
 	"net/url"
 	"os"
@@ -27,19 +28,41 @@ import (
 // file, and `atlas migrate status` then finds none pending.
 func TestReadmeAtlasSection(t *testing.T) {
 	t.Parallel()
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join("..", "..", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+	readme, hcl := readRepoFile(t, "README.md"), readRepoFile(t, "atlas.hcl")
+	target, dev := checkReadmeAtlasURLs(t, readmeAtlasSection(t, readme), hcl)
+	runReadmeAtlasSection(t, target, dev)
+}
+
+// readRepoFile returns the content of the repository's file name, given
+// relative to the repository's root.
+func readRepoFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	readme, hcl := read("README.md"), read("atlas.hcl")
+	return string(b)
+}
+
+// readmeAtlasSection returns the README's atlas-cli section, from its
+// opening marker up to its closing one.
+func readmeAtlasSection(t *testing.T, readme string) string {
+	t.Helper()
 	start, end := strings.Index(readme, "<!-- atlas-cli"), strings.Index(readme, "<!-- /atlas-cli -->")
 	if start < 0 || end < start {
 		t.Fatal("README has no atlas-cli section")
 	}
-	section := readme[start:end]
+	return readme[start:end]
+}
+
+// checkReadmeAtlasURLs checks the URLs of the README's atlas-cli section
+// against atlas.hcl (its content hcl) and the service's defaults: the
+// section's DATABASE_URL names the service's default database on its
+// default server and user, atlas.hcl falls back to that URL without
+// DATABASE_URL, and the section creates both it and atlas.hcl's default dev
+// database. It returns the section's DATABASE_URL and atlas.hcl's dev URL.
+func checkReadmeAtlasURLs(t *testing.T, section, hcl string) (target, dev *url.URL) {
+	t.Helper()
 	created := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^createdb -h localhost -U postgres (\w+)`).FindAllStringSubmatch(section, -1) {
 		created[m[1]] = true
@@ -48,7 +71,7 @@ func TestReadmeAtlasSection(t *testing.T) {
 	if m == nil {
 		t.Fatal("the section sets no DATABASE_URL")
 	}
-	target := parseURL(t, m[1])
+	target = parseURL(t, m[1])
 	defaults := config.Default().Database
 	if name := strings.TrimPrefix(target.Path, "/"); name != defaults.Name || !created[name] {
 		t.Errorf("the section's DATABASE_URL names %q; want the service's default %q, created by the section (created: %v)", name, defaults.Name, created)
@@ -58,7 +81,7 @@ func TestReadmeAtlasSection(t *testing.T) {
 	if dm == nil || um == nil {
 		t.Fatal("atlas.hcl has no default dev URL or no default url for an unset DATABASE_URL")
 	}
-	dev := parseURL(t, dm[1])
+	dev = parseURL(t, dm[1])
 	if name := strings.TrimPrefix(dev.Path, "/"); !created[name] {
 		t.Errorf("atlas.hcl's dev database %q is not created by the section (created: %v)", name, created)
 	}
@@ -69,33 +92,51 @@ func TestReadmeAtlasSection(t *testing.T) {
 	if target.Hostname() != defaults.Host || target.Port() != "5432" || target.User.Username() != defaults.User || pw != defaults.Password {
 		t.Errorf("the section's DATABASE_URL %s is not the service's default server and user", m[1])
 	}
+	return target, dev
+}
 
-	// Run it, on scratch databases of the test server.
+// runReadmeAtlasSection runs the section's commands, on scratch databases
+// of the test server with the queries of target (the section's
+// DATABASE_URL) and dev (atlas.hcl's dev URL): `atlas migrate diff` writes
+// nothing for the committed schema, then `atlas migrate apply` and `atlas
+// migrate status` as checkReadmeAtlasApply checks them.
+func runReadmeAtlasSection(t *testing.T, target, dev *url.URL) {
+	t.Helper()
 	ctx := ctxFor(t)
-	// scratch is a new empty database with the query of the section's URL
-	// (search_path=public for dev), so the statements come out as the
-	// CLI writes them.
-	scratch := func(query string) string {
-		_, u := newDB(t)
-		p := parseURL(t, u)
-		p.RawQuery = query
-		return p.String()
-	}
-	devURL := scratch(dev.RawQuery)
-	appURL := scratch(target.RawQuery)
+	devURL := scratchURL(t, dev.RawQuery)
+	appURL := scratchURL(t, target.RawQuery)
 	// The README's commands run on the service's own files, not the
 	// engine's snapshot: migrations/ and ent/schema.sql, which a schema
 	// change moves together.
 	dir := liveMigrations(t)
-	src := []byte(read("ent/schema.sql"))
+	src := []byte(readRepoFile(t, "ent/schema.sql"))
 	if got := cliDiffOn(t, ctx, DevDatabase{URL: devURL}, dir, src, atlasHCLDiffPolicy(t)); strings.TrimSpace(got) != "" {
 		t.Errorf("atlas migrate diff on the committed schema would write:\n%s", got)
 	}
+	checkReadmeAtlasApply(ctx, t, appURL, dir)
+}
+
+// scratchURL creates a new empty database and returns its URL with the
+// query of the section's URL (search_path=public for dev), so the
+// statements come out as the CLI writes them.
+func scratchURL(t *testing.T, query string) string {
+	t.Helper()
+	_, u := newDB(t)
+	p := parseURL(t, u)
+	p.RawQuery = query
+	return p.String()
+}
+
+// checkReadmeAtlasApply runs `atlas migrate apply` of dir on the database
+// at appURL and checks that `atlas migrate status` then finds every file
+// applied.
+func checkReadmeAtlasApply(ctx context.Context, t *testing.T, appURL string, dir *atlasmigrate.LocalDir) {
+	t.Helper()
 	db, err := sql.Open("pgx", appURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if err := ApplyAll(ctx, db, dir, "readme test"); err != nil {
 		t.Fatalf("atlas migrate apply: %v", err)
 	}

@@ -57,11 +57,28 @@ func TestSchemaFileUpToDate(t *testing.T) {
 func TestAtlasCLIDiffMatchesEngine(t *testing.T) {
 	t.Parallel()
 	policy := atlasHCLDiffPolicy(t)
-	cases := []struct {
-		name       string
-		change     func(t *testing.T, d *DesiredState)
-		concurrent bool
-	}{
+	for _, tc := range cliDiffCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			checkCLIDiffMatchesEngine(t, tc, policy)
+		})
+	}
+}
+
+// cliDiffCase is one schema change TestAtlasCLIDiffMatchesEngine diffs both
+// ways: change edits the service's desired state, and concurrent says
+// whether the engine must plan it CONCURRENTLY under the txmode directive.
+type cliDiffCase struct {
+	name       string
+	change     func(t *testing.T, d *DesiredState)
+	concurrent bool
+}
+
+// cliDiffCases lists the schema changes TestAtlasCLIDiffMatchesEngine
+// covers: a column, an enum value, a table with a new enum type, and an
+// index added and dropped.
+func cliDiffCases() []cliDiffCase {
+	return []cliDiffCase{
 		{name: "add column", change: func(t *testing.T, d *DesiredState) {
 			users := tableByName(t, d.Tables, "users")
 			users.Columns = append(users.Columns, &entschema.Column{Name: "nickname", Type: field.TypeString, Nullable: true})
@@ -100,34 +117,37 @@ func TestAtlasCLIDiffMatchesEngine(t *testing.T) {
 			users.Indexes = kept
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := ctxFor(t)
-			dir := serviceDir(t)
-			desired := serviceState()
-			desired.Tables = entTables()
-			tc.change(t, &desired)
-			engine, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if engine.NoChanges() {
-				t.Fatal("the engine finds no change")
-			}
-			src, err := desired.SchemaSQL(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cli := cliDiff(t, ctx, dir, src, policy)
-			stmts, directive := strings.CutPrefix(engine.SQL, txModeNoneDirective)
-			if stmts != cli {
-				t.Fatalf("statements differ.\nengine:\n%s\natlas CLI:\n%s", engine.SQL, cli)
-			}
-			if directive != tc.concurrent || strings.Contains(stmts, "CONCURRENTLY") != tc.concurrent {
-				t.Fatalf("want CONCURRENTLY and the txmode directive: %v; engine wrote:\n%s", tc.concurrent, engine.SQL)
-			}
-		})
+}
+
+// checkCLIDiffMatchesEngine applies tc's change to the service's desired
+// state, diffs it against the snapshot's migrations with the engine and as
+// the Atlas CLI does, and checks that both write the same statements, the
+// engine adding the txmode directive exactly when the change is concurrent.
+func checkCLIDiffMatchesEngine(t *testing.T, tc cliDiffCase, policy schema.DiffOption) {
+	t.Helper()
+	ctx := ctxFor(t)
+	dir := serviceDir(t)
+	desired := serviceState()
+	desired.Tables = entTables()
+	tc.change(t, &desired)
+	engine, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if engine.NoChanges() {
+		t.Fatal("the engine finds no change")
+	}
+	src, err := desired.SchemaSQL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := cliDiff(t, ctx, dir, src, policy)
+	stmts, directive := strings.CutPrefix(engine.SQL, txModeNoneDirective)
+	if stmts != cli {
+		t.Fatalf("statements differ.\nengine:\n%s\natlas CLI:\n%s", engine.SQL, cli)
+	}
+	if directive != tc.concurrent || strings.Contains(stmts, "CONCURRENTLY") != tc.concurrent {
+		t.Fatalf("want CONCURRENTLY and the txmode directive: %v; engine wrote:\n%s", tc.concurrent, engine.SQL)
 	}
 }
 
