@@ -110,10 +110,6 @@ func (s *server) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
-// securityHeaders stops browsers from sniffing content types and keeps
-// every answer out of caches (those of /api/v1 carry tokens or users, and
-// the rest are cheap). The server sends no Server header: net/http adds
-// none and neither does this code.
 // refuseTransferEncoding answers a request that came with a
 // Transfer-Encoding 400 and closes the connection. net/http drops a
 // Content-Length sent beside a Transfer-Encoding before a handler runs, so
@@ -131,6 +127,10 @@ func refuseTransferEncoding(c *gin.Context) {
 	c.Abort()
 }
 
+// securityHeaders stops browsers from sniffing content types and keeps
+// every answer out of caches (those of /api/v1 carry tokens or users, and
+// the rest are cheap). The server sends no Server header: net/http adds
+// none and neither does this code.
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-store")
