@@ -79,7 +79,8 @@ func parseBody(raw []byte, rule *bodyRule) (map[string]any, error) {
 }
 
 // unknownMembers is the members of a body that its schema does not have:
-// the first maxFieldErrors names, and how many there are in all.
+// the first maxFieldErrors names, as echo repeats them, and how many there
+// are in all.
 type unknownMembers struct {
 	names []string
 	n     int
@@ -108,14 +109,14 @@ func readMembers(dec *jsontext.Decoder, rule *bodyRule) (map[string]any, *unknow
 		case i < 0:
 			unknown.n++
 			if len(unknown.names) < maxFieldErrors {
-				unknown.names = append(unknown.names, name)
+				unknown.names = append(unknown.names, echo(name))
 			}
 			if err := skipValue(dec); err != nil {
 				return nil, nil, err
 			}
 			continue
 		case name != rule.names[i]:
-			return nil, nil, keyError(name, fmt.Sprintf("is not a known field; the field is %q", rule.names[i]))
+			return nil, nil, keyError(echo(name), fmt.Sprintf("is not a known field; the field is %q", rule.names[i]))
 		}
 		if _, seen := members[name]; seen {
 			return nil, nil, keyError(name, "appears more than once")
