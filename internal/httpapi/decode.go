@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -28,7 +27,7 @@ const maxFieldErrors = 20
 const maxDepth = 32
 
 // readBody reads the request body strictly, in one pass: the body must be
-// application/json, at most MaxBodyBytes, valid UTF-8, one JSON object
+// application/json, at most MaxBodyBytes, arrive in time (readRaw), valid UTF-8, one JSON object
 // with nothing after it, holding only members of rule, each once and in
 // its exact letter case. It returns the members it read; readBody does
 // not check their values (bodyOf does). Each failure is a 4xx problem
@@ -38,12 +37,9 @@ func (s *server) readBody(c *gin.Context, rule *bodyRule) (map[string]any, error
 	if !isJSON(c.GetHeader("Content-Type")) {
 		return nil, account.Errorf(account.CodeUnsupportedMediaType, "the body must be sent as Content-Type: application/json")
 	}
-	if c.Request.ContentLength > s.MaxBodyBytes {
-		return nil, tooLarge(s.MaxBodyBytes)
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	raw, err := s.readRaw(c)
 	if err != nil {
-		return nil, s.jsonError(err)
+		return nil, err
 	}
 	// A decoder would turn each invalid byte into U+FFFD, so that two
 	// different byte strings became one password.
@@ -195,14 +191,6 @@ func kindWords(k jsontext.Kind) string {
 
 func tooLarge(limit int64) error {
 	return account.Errorf(account.CodeBodyTooLarge, "the body is larger than %d bytes", limit)
-}
-
-func (s *server) jsonError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(s.MaxBodyBytes)
-	}
-	return syntaxError(err)
 }
 
 // syntaxError says what is wrong with a body that is not JSON.
