@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"accounts/internal/account"
 )
@@ -226,5 +228,42 @@ func TestClientRequestIDKeptOnlyWhenPlain(t *testing.T) {
 		case tc.kept && lines[0]["client_request_id"] != nil:
 			t.Errorf("kept id %q is logged twice", tc.sent)
 		}
+	}
+}
+
+// TestDisplayNameRuleInTheDocument (issue 29, finding 8): the document
+// refuses what account.ValidateDisplayName refuses, bidi and zero-width
+// characters included, so a display name never reaches the domain with
+// them.
+func TestDisplayNameRuleInTheDocument(t *testing.T) {
+	t.Parallel()
+	h := stubEngine(t, stubUsers{})
+	for _, name := range []string{"Alice\u202eecilA", "Ali\u200bce", "\ufeffAlice", "Alice\u2028Bob", "Alice\x07"} {
+		quoted, _ := json.Marshal(name)
+		body := `{"username":"alice","password":"alice-password","display_name":` + string(quoted) + `}`
+		a := send(h, "POST", "/api/v1/account/signup", "", "application/json", body)
+		if a.status != http.StatusUnprocessableEntity || len(a.fields()) != 1 || a.fields()[0] != "display_name" {
+			t.Errorf("display name %q: %d %v, want 422 naming display_name", name, a.status, a.fields())
+		}
+		if account.ValidateDisplayName(name) == "" {
+			t.Errorf("display name %q: the domain accepts what the document refuses", name)
+		}
+	}
+	// Every format character and separator of the Basic Multilingual
+	// Plane, which the document's pattern lists one by one.
+	for r := rune(0); r <= 0xFFFF; r++ {
+		if !unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+			continue
+		}
+		quoted, _ := json.Marshal("a" + string(r) + "b")
+		a := send(h, "POST", "/api/v1/account/signup", "", "application/json",
+			`{"username":"alice","password":"alice-password","display_name":`+string(quoted)+`}`)
+		if a.status != http.StatusUnprocessableEntity {
+			t.Errorf("display name with U+%04X: %d, want 422", r, a.status)
+		}
+	}
+	ok := send(h, "POST", "/api/v1/account/signup", "", "application/json", `{"username":"alice","password":"alice-password","display_name":"Zoë 山田"}`)
+	if ok.status != http.StatusCreated {
+		t.Errorf("a plain display name: %d", ok.status)
 	}
 }
