@@ -31,3 +31,34 @@ func TestAuthValidationNamesSource(t *testing.T) {
 		t.Errorf("0 (throttle off) was refused: %v", err)
 	}
 }
+
+// TestCookieSecureByDefault (issue 29, finding 8): cookies are Secure by
+// default, unless http.addr listens only on loopback (a developer's
+// machine, or a proxy on the same host), which the source of the key
+// then says; a value set anywhere wins either way.
+func TestCookieSecureByDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		vars     map[string]string
+		secure   bool
+		loopback bool
+	}{
+		{map[string]string{}, true, false},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": "0.0.0.0:8080"}, true, false},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": "10.0.0.5:8080"}, true, false},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": "127.0.0.1:0"}, false, true},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": "[::1]:8080"}, false, true},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": "localhost:8080"}, false, true},
+		{map[string]string{"ACCOUNTS_HTTP_ADDR": "127.0.0.1:0", "ACCOUNTS_AUTH_COOKIE_SECURE": "true"}, true, false},
+		{map[string]string{"ACCOUNTS_AUTH_COOKIE_SECURE": "false"}, false, false},
+	} {
+		cfg, err := config.Load(config.Sources{Getenv: env(c.vars)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := cfg.Source("auth.cookie_secure")
+		if cfg.Auth.CookieSecure != c.secure || strings.Contains(src, "loopback") != c.loopback {
+			t.Errorf("%v: cookie_secure %v from %q; want %v, the source naming loopback: %v", c.vars, cfg.Auth.CookieSecure, src, c.secure, c.loopback)
+		}
+	}
+}

@@ -85,7 +85,7 @@ type Auth struct {
 	SessionTTL         time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
 	SessionMaxLifetime time.Duration `koanf:"session_max_lifetime" help:"Absolute lifetime of a session from its login; sliding extension never goes past it."`
 	AuditRetention     time.Duration `koanf:"audit_retention" help:"How long audit events are kept; older ones are deleted by the purge job, in batches. 0 keeps them forever."`
-	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix (set it when served over HTTPS)."`
+	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix, as the API must be reached over HTTPS. Unset, it is true unless http.addr listens only on loopback (then false, as serve logs at start)."`
 	// The login throttle keeps its counters in PostgreSQL, shared by every
 	// replica (package throttle).
 	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
@@ -222,6 +222,9 @@ func Default() Config {
 		},
 		Log: Log{Level: "info", Format: "auto"},
 		Auth: Auth{
+			// Load turns it off, when no source sets it, for an API that
+			// listens only on loopback.
+			CookieSecure:             true,
 			SessionTTL:               30 * time.Minute,
 			SessionMaxLifetime:       12 * time.Hour,
 			AuditRetention:           365 * 24 * time.Hour,

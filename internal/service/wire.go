@@ -35,6 +35,9 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
 		debug.SetMemoryLimit(int64(mib) << 20)
 	}
+	// Whether cookies are Secure decides whether a browser sends them over
+	// plain HTTP: said at every start, with why.
+	p.log.Info("cookies", "secure", cfg.Auth.CookieSecure, "auth.cookie_secure", cfg.Source("auth.cookie_secure"))
 	if cfg.Password.Pepper == "" {
 		p.log.Warn("password.pepper is empty: password hashes are not peppered; set ACCOUNTS_PASSWORD_PEPPER")
 	}
