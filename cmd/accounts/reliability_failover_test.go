@@ -231,7 +231,7 @@ func replicatedPair(t *testing.T, synchronous bool) (primary, standby *pgcluster
 	}
 	migrateDatabase(t, primary.URL("accounts"))
 	standby, err := primary.StartStandby(ctx, pgcluster.Options{
-		DataDir:  filepath.Join(t.TempDir(), "standby"),
+		DataDir:  filepath.Join(reachableTempDir(t), "standby"),
 		NoSync:   true,
 		Settings: settings,
 	})

@@ -94,3 +94,16 @@ func (c *Cluster) setPassword(ctx context.Context) error {
 	_, err = conn.Exec(ctx, "ALTER ROLE postgres PASSWORD '"+c.password+"'")
 	return err
 }
+
+// ThrowawayParent makes a fresh folder under os.TempDir that any account
+// may enter, to hold the data directory of a throwaway cluster (a test's):
+// run as root, the server's account must reach it, and pgcluster opens no
+// folder above a data directory itself. The caller removes it.
+func ThrowawayParent() (string, error) {
+	// Not "pgcluster-": that names the socket folders Stop removes.
+	dir, err := os.MkdirTemp("", "throwaway-cluster-")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Chmod(dir, 0o755)
+}

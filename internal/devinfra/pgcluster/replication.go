@@ -30,11 +30,16 @@ func (c *Cluster) StartStandby(ctx context.Context, o Options) (*Cluster, error)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	// Folders made on the way are open to the server's account; the
+	// data directory is its alone.
+	if err := os.MkdirAll(filepath.Dir(dataDir), 0o755); err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := os.Mkdir(dataDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	if c.user != nil {
-		if err := c.makeTraversable(filepath.Dir(dataDir)); err != nil {
+		if err := c.checkReachable(filepath.Dir(dataDir), dataDir); err != nil {
 			return nil, err
 		}
 	}
