@@ -62,3 +62,29 @@ func TestCookieSecureByDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyLimitsValidation: the body budget must hold one body of the
+// largest size, and the pace settings must be positive; each problem
+// names its key and source.
+func TestBodyLimitsValidation(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"ACCOUNTS_HTTP_BODY_BUDGET_BYTES": "1000"},
+			"http.body_budget_bytes: must be at least http.max_body_bytes (1048576, from default), got 1000 (from environment variable ACCOUNTS_HTTP_BODY_BUDGET_BYTES)"},
+		{map[string]string{"ACCOUNTS_HTTP_BODY_MIN_RATE": "0"},
+			"http.body_min_rate: must be at least 1 byte a second, got 0 (from environment variable ACCOUNTS_HTTP_BODY_MIN_RATE)"},
+		{map[string]string{"ACCOUNTS_HTTP_BODY_READ_TIMEOUT": "0s"},
+			"http.body_read_timeout: must be a positive duration, got 0s (from environment variable ACCOUNTS_HTTP_BODY_READ_TIMEOUT)"},
+	} {
+		_, err := config.Load(config.Sources{Getenv: env(c.vars)})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%v) = %v; want an error containing %q", c.vars, err, c.want)
+		}
+	}
+	if _, err := config.Load(config.Sources{Getenv: env(map[string]string{"ACCOUNTS_HTTP_MAX_BODY_BYTES": "1000", "ACCOUNTS_HTTP_BODY_BUDGET_BYTES": "1000"})}); err != nil {
+		t.Errorf("a budget of one body was refused: %v", err)
+	}
+}
