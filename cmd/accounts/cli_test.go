@@ -121,7 +121,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL":          target.String(),
 		"ACCOUNTS_LOG_FORMAT":   "json",
-		"ACCOUNTS_DEV_DATA_DIR": t.TempDir(),
+		"ACCOUNTS_DEV_DATA_DIR": reachableTempDir(t),
 		// The soft memory limit is the process's, which other tests share.
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 	}

@@ -235,7 +235,7 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	cmd := exec.Command("make", "-s", "run", "ADDR=127.0.0.1:0")
 	cmd.Dir = "../.."
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+target.String(), "ACCOUNTS_METRICS_ADDR=127.0.0.1:0",
-		"ACCOUNTS_LOG_FORMAT=json", "ACCOUNTS_DEV_DATA_DIR="+t.TempDir())
+		"ACCOUNTS_LOG_FORMAT=json", "ACCOUNTS_DEV_DATA_DIR="+reachableTempDir(t))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

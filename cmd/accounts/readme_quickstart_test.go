@@ -75,7 +75,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	env := append(os.Environ(), "DATABASE_URL="+target.String(), "ACCOUNTS_METRICS_ADDR=127.0.0.1:0",
-		"ACCOUNTS_LOG_FORMAT=json", "ACCOUNTS_DEV_DATA_DIR="+t.TempDir())
+		"ACCOUNTS_LOG_FORMAT=json", "ACCOUNTS_DEV_DATA_DIR="+reachableTempDir(t))
 
 	out := &syncbuf.Buffer{}
 	srv := exec.Command("bash", "-c", strings.TrimSpace(blocks[0])+" ADDR="+addr)

@@ -92,8 +92,8 @@ type failover struct {
 func runFailover(t *testing.T, synchronous bool) *failover {
 	ctx := context.Background()
 	primary, standby := replicatedPair(t, synchronous)
-	multiHost := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/accounts?sslmode=disable&target_session_attrs=read-write",
-		primary.Port(), standby.Port())
+	multiHost := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d,127.0.0.1:%d/accounts?sslmode=disable&target_session_attrs=read-write",
+		primary.Password(), primary.Port(), standby.Port())
 	s := startServerOn(t, multiHost, map[string]string{
 		"ACCOUNTS_DATABASE_POOL_TIMEOUT": "2s",
 		"ACCOUNTS_DATABASE_POOL_SIZE":    "2",
@@ -231,7 +231,7 @@ func replicatedPair(t *testing.T, synchronous bool) (primary, standby *pgcluster
 	}
 	migrateDatabase(t, primary.URL("accounts"))
 	standby, err := primary.StartStandby(ctx, pgcluster.Options{
-		DataDir:  filepath.Join(t.TempDir(), "standby"),
+		DataDir:  filepath.Join(reachableTempDir(t), "standby"),
 		NoSync:   true,
 		Settings: settings,
 	})

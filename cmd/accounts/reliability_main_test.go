@@ -311,6 +311,19 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+// reachableTempDir is a pgcluster.ThrowawayParent, removed when the
+// test ends: as root the cluster runs as postgres, which cannot enter a
+// t.TempDir (0700).
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := pgcluster.ThrowawayParent()
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // startPrivateCluster starts a PostgreSQL cluster of the test's own from
 // the installed server binaries, for tests that stop or restart their
 // database (never the machine's shared server). It is stopped when the
@@ -319,7 +332,7 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 func startPrivateCluster(t *testing.T, settings ...map[string]string) *pgcluster.Cluster {
 	t.Helper()
 	o := pgcluster.Options{
-		DataDir:  filepath.Join(t.TempDir(), "postgres"),
+		DataDir:  filepath.Join(reachableTempDir(t), "postgres"),
 		NoSync:   true,
 		Settings: map[string]string{"max_connections": "60"},
 	}

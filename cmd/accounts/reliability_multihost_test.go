@@ -24,7 +24,7 @@ func TestMultiHostGoesToTheWritableHost(t *testing.T) {
 	directOnly(t)
 	t.Parallel()
 	primary, standby := replicatedPair(t, false)
-	standbyFirst := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/accounts?sslmode=disable", standby.Port(), primary.Port())
+	standbyFirst := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d,127.0.0.1:%d/accounts?sslmode=disable", primary.Password(), standby.Port(), primary.Port())
 	dir := migrationDirWith(t, deployFiles)
 	env := func(url string) map[string]string {
 		return map[string]string{"DATABASE_URL": url, "ACCOUNTS_MIGRATE_DIR": dir, "ACCOUNTS_DATABASE_WAIT_INTERVAL": "200ms"}

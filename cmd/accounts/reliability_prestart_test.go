@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,13 +36,11 @@ func TestServeBeforeDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The cluster trusts local connections; the password is there to
-	// prove it never shows in a log line.
-	u, _ := url.Parse(pg.URL("accounts"))
-	dbPassword := "dbpw-" + randomHex(8)
-	u.User = url.UserPassword("postgres", dbPassword)
+	// The URL carries the cluster's generated password, which must never
+	// show in a log line.
+	dbPassword := pg.Password()
 	started := time.Now()
-	s := launchServer(t, u.String(), map[string]string{
+	s := launchServer(t, pg.URL("accounts"), map[string]string{
 		"ACCOUNTS_DATABASE_WAIT_INTERVAL": "200ms",
 		"ACCOUNTS_DATABASE_WAIT_TIMEOUT":  "1m",
 		"ACCOUNTS_LOG_LEVEL":              "info",

@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"accounts/internal/testdb"
 )
 
 // holdIdle opens n keep-alive connections to addr from the loopback
@@ -65,26 +62,14 @@ func holdIdle(t *testing.T, addr, from string, n int) int {
 func TestIdleConnectionsLeaveRoomForFreshClients(t *testing.T) {
 	directOnly(t)
 	t.Parallel()
-	dbURL := testdb.URL(t)
-	pepper := "pepper-" + randomHex(16)
-	suiteSecrets.add(t.Name(), pepper)
 	env := map[string]string{
-		"DATABASE_URL":                              dbURL,
-		"ACCOUNTS_LOG_FORMAT":                       "json",
-		"ACCOUNTS_PASSWORD_PEPPER":                  pepper,
-		"ACCOUNTS_PASSWORD_ARGON2_TIME":             "1",
-		"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB":       "64",
-		"ACCOUNTS_DATABASE_POOL_SIZE":               "1",
-		"ACCOUNTS_DATABASE_MAX_OVERFLOW":            "4",
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB":         "0",
 		"ACCOUNTS_HTTP_MAX_CONNECTIONS":             "100",
 		"ACCOUNTS_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "16",
 	}
 	// The shell lowers the soft and the hard limit, so serve cannot raise
 	// it back: 256 descriptors, as on a small host.
-	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, accountsBinary(t), "serve", "--addr", "127.0.0.1:0")
-	p := startCmd(t, cmd, env, "serve")
-	addr := waitListening(t, p)
+	p, addr, env := startAttacked(t, 256, env)
 	s := &server{t: t, base: "http://" + addr, env: env, clock: &testClock{t: time.Now()}, stderr: p.stderr}
 	s.loadDocument()
 	s.newClient(false).signUp("fresh1", "fresh-password")

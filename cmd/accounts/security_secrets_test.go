@@ -26,7 +26,7 @@ func secretsEnv(t *testing.T, extra map[string]string) map[string]string {
 		"ACCOUNTS_LOG_FORMAT":               "json",
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 		"ACCOUNTS_METRICS_ADDR":             "127.0.0.1:0",
-		"ACCOUNTS_DEV_DATA_DIR":             t.TempDir(),
+		"ACCOUNTS_DEV_DATA_DIR":             reachableTempDir(t),
 	}
 	maps.Copy(env, extra)
 	return env

@@ -116,8 +116,11 @@ func ValidatePassword(pw string) string {
 }
 
 // ValidateDisplayName checks the display name rule: 1–64 characters
-// (Unicode code points), none of them a control character. It returns a
-// message, or "" when name is valid.
+// (Unicode code points), none of them a control character, a format
+// character (Unicode's Cf: zero-width and bidi controls, the byte-order
+// mark) or a line or paragraph separator, any of which would make the
+// name read otherwise than it is stored. It returns a message, or "" when
+// name is valid.
 func ValidateDisplayName(name string) string {
 	switch n := utf8.RuneCountInString(name); {
 	case !utf8.ValidString(name):
@@ -128,8 +131,16 @@ func ValidateDisplayName(name string) string {
 		return "must be at most 64 characters"
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return "must not contain control characters"
+	case strings.IndexFunc(name, invisible) >= 0:
+		return "must not contain invisible format characters (zero-width, bidi controls) or line separators"
 	}
 	return ""
+}
+
+// invisible reports whether r is a format character (Cf) or a line or
+// paragraph separator (Zl, Zp).
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // NewUser is what SignUp, Create and CreateSuperAdmin make a user from, and

@@ -15,6 +15,7 @@ import (
 
 	"accounts/internal/account"
 	"accounts/internal/database"
+	"accounts/internal/visible"
 )
 
 // audit is `accounts audit`: the operators' view of the audit trail, read
@@ -123,7 +124,7 @@ func printAudit(cmd *cobra.Command, page account.AuditPage, asJSON bool) error {
 	p.f("TIME\tACTION\tACTOR\tTARGET\tREQUEST\tCLIENT\tDETAILS\n")
 	for _, e := range page.Events {
 		p.f("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.OccurredAt.UTC().Format(time.RFC3339), e.Action,
-			e.ActorName, e.TargetName, dash(e.RequestID), dash(e.ClientAddress), details(e.Details))
+			dash(e.ActorName), dash(e.TargetName), dash(e.RequestID), dash(e.ClientAddress), details(e.Details))
 	}
 	if err := errors.Join(p.err, tw.Flush()); err != nil {
 		return err
@@ -135,12 +136,15 @@ func printAudit(cmd *cobra.Command, page account.AuditPage, asJSON bool) error {
 	return nil
 }
 
-// dash is s, or "-" for nothing.
+// dash is s with its invisible characters, tabs and line breaks escaped
+// (visible.Text), as a table cell must be, or "-" for nothing. The audit
+// trail holds what clients sent (request ids from before they had to be
+// plain, for one).
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return visible.Text(s, 0)
 }
 
 // details prints an event's details as key=value pairs in key order.

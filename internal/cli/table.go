@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"accounts/internal/visible"
 )
 
 // printJSON writes v as indented JSON: the domain type's own json tags are
@@ -53,8 +55,14 @@ func printTable[T any](w io.Writer, rows []T) error {
 // cell is how a table shows one value: times in UTC as RFC 3339, a nil
 // pointer (a NULL) as "-", a value of a type with a JSON form of its own
 // (a nullable type) as that form, null as "-", anything else as fmt
-// prints it.
+// prints it; whatever it is, with its invisible characters, tabs and line
+// breaks escaped (visible.Text), so that a value a user chose can neither
+// drive the terminal nor forge a column or a row.
 func cell(v reflect.Value) string {
+	return visible.Text(rawCell(v), 0)
+}
+
+func rawCell(v reflect.Value) string {
 	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return "-"

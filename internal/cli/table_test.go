@@ -50,3 +50,36 @@ func TestPrintTableNullableField(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintTableEscapesText (issue 29, finding 8): a value that a user
+// chose (a display name) cannot drive the terminal or forge the table:
+// escape sequences, bidi controls, zero-width characters, tabs and line
+// breaks are printed as visible escapes.
+func TestPrintTableEscapesText(t *testing.T) {
+	type row struct {
+		Name    string  `json:"name"`
+		Display *string `json:"display_name"`
+	}
+	for raw, want := range map[string]string{
+		"\x1b[2J\x1b[31mroot":  `\x1b[2J\x1b[31mroot`,
+		"evil\u202eelif.exe":   `evil\u202eelif.exe`,
+		"zero\u200bwidth":      `zero\u200bwidth`,
+		"two\tcols":            `two\tcols`,
+		"fake\nbob1  Bob  row": `fake\nbob1`,
+		"Zoë 山田":               "Zoë",
+		"back\\slash":          `back\\slash`,
+	} {
+		var b strings.Builder
+		if err := printTable(&b, []row{{"ann1", &raw}}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		if len(lines) != 2 || strings.ContainsAny(b.String(), "\x1b\u202e\u200b\t") {
+			t.Errorf("%q printed raw:\n%s", raw, b.String())
+			continue
+		}
+		if f := strings.Fields(lines[1]); len(f) < 2 || f[1] != want {
+			t.Errorf("%q printed as %q, want %q", raw, f, want)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type HTTP struct {
 	MaxConnsPerAddr   int           `koanf:"max_connections_per_address" help:"Of http.max_connections, how many one client address (an IPv6 /64) may hold; the addresses of http.trusted_proxies are exempt. 0: no cap but max_connections."`
 	MaxHeaderBytes    int           `koanf:"max_header_bytes" help:"Largest request header block accepted."`
 	MaxBodyBytes      int64         `koanf:"max_body_bytes" help:"Largest request body accepted (413 above)."`
+	BodyBudgetBytes   int64         `koanf:"body_budget_bytes" help:"Bytes that the request bodies read at once may hold together (at least max_body_bytes); a body over 4 KiB that does not fit waits up to a second, then is answered 503 with Retry-After. Bodies of 4 KiB or less (every normal request) are not counted: max_connections of them hold at most 4 KiB each."`
+	BodyReadTimeout   time.Duration `koanf:"body_read_timeout" help:"Longest pause between two reads of a request body (nginx's client_body_timeout); a body must also arrive within this plus its size at body_min_rate. Slower bodies are answered 400 bad_request and their connection closed."`
+	BodyMinRate       int           `koanf:"body_min_rate" help:"Slowest rate, in bytes per second, a request body may arrive at beyond body_read_timeout."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
 	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at; a cookie-authenticated state change that is not application/json passes the CSRF check only with one of them as Origin. Empty: only JSON ones pass."`
@@ -82,7 +85,7 @@ type Auth struct {
 	SessionTTL         time.Duration `koanf:"session_ttl" help:"Lifetime of a session; a request with less than 20% left extends it."`
 	SessionMaxLifetime time.Duration `koanf:"session_max_lifetime" help:"Absolute lifetime of a session from its login; sliding extension never goes past it."`
 	AuditRetention     time.Duration `koanf:"audit_retention" help:"How long audit events are kept; older ones are deleted by the purge job, in batches. 0 keeps them forever."`
-	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix (set it when served over HTTPS)."`
+	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix, as the API must be reached over HTTPS. Unset, it is true unless http.addr listens only on loopback (then false, as serve logs at start)."`
 	// The login throttle keeps its counters in PostgreSQL, shared by every
 	// replica (package throttle).
 	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
@@ -192,6 +195,12 @@ func Default() Config {
 			MaxConnsPerAddr: 64,
 			MaxHeaderBytes:  64 << 10,
 			MaxBodyBytes:    1 << 20,
+			// Eight bodies of the largest size: the held-body attack of
+			// issue 29 (256 of them) then costs 8 MiB, not 256.
+			BodyBudgetBytes: 8 << 20,
+			BodyReadTimeout: 5 * time.Second,
+			// A 1 MiB body may take 5 s + 16 s; a login's 100 bytes, 5 s.
+			BodyMinRate:     64 << 10,
 			ShutdownTimeout: 15 * time.Second,
 			ReadyTimeout:    2 * time.Second,
 		},
@@ -213,6 +222,9 @@ func Default() Config {
 		},
 		Log: Log{Level: "info", Format: "auto"},
 		Auth: Auth{
+			// Load turns it off, when no source sets it, for an API that
+			// listens only on loopback.
+			CookieSecure:             true,
 			SessionTTL:               30 * time.Minute,
 			SessionMaxLifetime:       12 * time.Hour,
 			AuditRetention:           365 * 24 * time.Hour,

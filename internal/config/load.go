@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -137,6 +138,12 @@ func Load(src Sources) (*Config, error) {
 		// operator set for this key overrides it.
 		cfg.Runtime.MemoryLimitMiB = 0
 		l.sources["runtime.memory_limit_mib"] = "default (0: environment variable GOMEMLIMIT is set)"
+	}
+	if cfg.Source("auth.cookie_secure") == "default" && loopbackOnly(cfg.HTTP.Addr) {
+		// Only this host can reach the API: a browser on it speaks plain
+		// HTTP to it, and would drop a Secure cookie.
+		cfg.Auth.CookieSecure = false
+		l.sources["auth.cookie_secure"] = "default (false: http.addr listens only on loopback)"
 	}
 	if len(problems) == 0 {
 		problems = cfg.validate()
@@ -365,4 +372,19 @@ func (c *Config) Show(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// loopbackOnly reports whether addr (host:port) listens on loopback only:
+// its host is localhost or a loopback address. An empty host listens on
+// every interface.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

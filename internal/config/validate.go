@@ -92,11 +92,18 @@ func (c *Config) validateHTTP(p *[]string) {
 	h := c.HTTP
 	c.positive(p, map[string]time.Duration{
 		"http.read_header_timeout": h.ReadHeaderTimeout,
+		"http.body_read_timeout":   h.BodyReadTimeout,
 		"http.shutdown_timeout":    h.ShutdownTimeout,
 		"http.ready_timeout":       h.ReadyTimeout,
 	})
 	if h.MaxBodyBytes < 1 {
 		c.problem(p, "http.max_body_bytes", "must be positive, got %d", h.MaxBodyBytes)
+	}
+	if h.BodyBudgetBytes < h.MaxBodyBytes {
+		c.problem(p, "http.body_budget_bytes", "must be at least http.max_body_bytes (%d, from %s), got %d", h.MaxBodyBytes, c.Source("http.max_body_bytes"), h.BodyBudgetBytes)
+	}
+	if h.BodyMinRate < 1 {
+		c.problem(p, "http.body_min_rate", "must be at least 1 byte a second, got %d", h.BodyMinRate)
 	}
 	if h.MaxConnections < 1 {
 		c.problem(p, "http.max_connections", "must be at least 1, got %d", h.MaxConnections)

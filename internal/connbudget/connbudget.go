@@ -25,6 +25,12 @@ type Options struct {
 	// PerAddress is how many of them one client address may hold (IPv6
 	// addresses by their /64); 0 means no cap but Max.
 	PerAddress int
+	// Reserved is how many of Max are kept for new clients: once only
+	// Reserved places are left, an address that already holds
+	// newClientConns connections gets no more (its own idle ones are
+	// shed to make room, as past PerAddress), so that clients that hold
+	// many, busy or slow, cannot fill the last places.
+	Reserved int
 	// Exempt, when set, names addresses without a per-address cap:
 	// reverse proxies, whose connections carry many clients.
 	Exempt func(netip.Addr) bool
@@ -32,6 +38,11 @@ type Options struct {
 	// or refused; nil logs nothing.
 	Log *slog.Logger
 }
+
+// newClientConns is how many connections an address may hold and still
+// take one of the Reserved places: a browser opens up to six to a host,
+// and a fresh client one.
+const newClientConns = 4
 
 // LogEvery is the least time between two log lines of a Listener.
 const LogEvery = 10 * time.Second
@@ -114,14 +125,17 @@ func (l *Listener) admit(c *conn) (victim *conn, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	defer l.maybeLog()
-	capped := l.opts.PerAddress > 0 && (l.opts.Exempt == nil || !l.opts.Exempt(c.ip))
+	exempt := l.opts.Exempt != nil && l.opts.Exempt(c.ip)
+	held := l.perKey[c.key]
+	ownCap := !exempt && (l.opts.PerAddress > 0 && held >= l.opts.PerAddress ||
+		l.opts.Reserved > 0 && len(l.open) >= l.opts.Max-l.opts.Reserved && held >= newClientConns)
 	switch {
-	case capped && l.perKey[c.key] >= l.opts.PerAddress:
+	case ownCap:
 		victim = l.idlest(func(o *conn) bool { return o.key == c.key })
 	case len(l.open) >= l.opts.Max:
 		victim = l.idlest(func(*conn) bool { return true })
 	}
-	full := capped && l.perKey[c.key] >= l.opts.PerAddress || len(l.open) >= l.opts.Max
+	full := ownCap || len(l.open) >= l.opts.Max
 	if full && victim == nil {
 		l.refused++
 		l.totalRefused++

@@ -135,3 +135,24 @@ func TestPerAddressCap(t *testing.T) {
 		}
 	}
 }
+
+// TestReservedForNewClients: once only Reserved places are left, an
+// address holding newClientConns busy connections gets no more, while an
+// address new to the server still does, up to Max.
+func TestReservedForNewClients(t *testing.T) {
+	t.Parallel()
+	addr, release := serve(t, Options{Max: 10, Reserved: 4})
+	defer close(release)
+	for range 6 {
+		go get(dial(t, addr, "127.0.0.1"), "/block")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if c := dial(t, addr, "127.0.0.1"); !closed(c) {
+		t.Fatal("an address holding 6 busy connections took a reserved place")
+	}
+	for i := range 4 {
+		if c := dial(t, addr, fmt.Sprintf("127.0.0.%d", 2+i)); !get(c, "/") {
+			t.Fatalf("a new address was refused a reserved place (%d)", i)
+		}
+	}
+}

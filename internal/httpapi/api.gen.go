@@ -151,7 +151,7 @@ type Created struct {
 	Id openapi_types.UUID `json:"id"`
 }
 
-// DisplayName 1–64 characters, no control characters; leave it out for none.
+// DisplayName 1–64 characters, with no control characters, no invisible format characters (zero-width, bidi controls) and no line separators; leave it out for none.
 type DisplayName = string
 
 // FieldError defines model for FieldError.

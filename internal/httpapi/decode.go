@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -28,7 +27,7 @@ const maxFieldErrors = 20
 const maxDepth = 32
 
 // readBody reads the request body strictly, in one pass: the body must be
-// application/json, at most MaxBodyBytes, valid UTF-8, one JSON object
+// application/json, at most MaxBodyBytes, arrive in time (readRaw), valid UTF-8, one JSON object
 // with nothing after it, holding only members of rule, each once and in
 // its exact letter case. It returns the members it read; readBody does
 // not check their values (bodyOf does). Each failure is a 4xx problem
@@ -38,12 +37,9 @@ func (s *server) readBody(c *gin.Context, rule *bodyRule) (map[string]any, error
 	if !isJSON(c.GetHeader("Content-Type")) {
 		return nil, account.Errorf(account.CodeUnsupportedMediaType, "the body must be sent as Content-Type: application/json")
 	}
-	if c.Request.ContentLength > s.MaxBodyBytes {
-		return nil, tooLarge(s.MaxBodyBytes)
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	raw, err := s.readRaw(c)
 	if err != nil {
-		return nil, s.jsonError(err)
+		return nil, err
 	}
 	// A decoder would turn each invalid byte into U+FFFD, so that two
 	// different byte strings became one password.
@@ -79,7 +75,8 @@ func parseBody(raw []byte, rule *bodyRule) (map[string]any, error) {
 }
 
 // unknownMembers is the members of a body that its schema does not have:
-// the first maxFieldErrors names, and how many there are in all.
+// the first maxFieldErrors names, as echo repeats them, and how many there
+// are in all.
 type unknownMembers struct {
 	names []string
 	n     int
@@ -108,14 +105,14 @@ func readMembers(dec *jsontext.Decoder, rule *bodyRule) (map[string]any, *unknow
 		case i < 0:
 			unknown.n++
 			if len(unknown.names) < maxFieldErrors {
-				unknown.names = append(unknown.names, name)
+				unknown.names = append(unknown.names, echo(name))
 			}
 			if err := skipValue(dec); err != nil {
 				return nil, nil, err
 			}
 			continue
 		case name != rule.names[i]:
-			return nil, nil, keyError(name, fmt.Sprintf("is not a known field; the field is %q", rule.names[i]))
+			return nil, nil, keyError(echo(name), fmt.Sprintf("is not a known field; the field is %q", rule.names[i]))
 		}
 		if _, seen := members[name]; seen {
 			return nil, nil, keyError(name, "appears more than once")
@@ -194,14 +191,6 @@ func kindWords(k jsontext.Kind) string {
 
 func tooLarge(limit int64) error {
 	return account.Errorf(account.CodeBodyTooLarge, "the body is larger than %d bytes", limit)
-}
-
-func (s *server) jsonError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(s.MaxBodyBytes)
-	}
-	return syntaxError(err)
 }
 
 // syntaxError says what is wrong with a body that is not JSON.

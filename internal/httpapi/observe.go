@@ -12,12 +12,11 @@ import (
 )
 
 // RequestIDHeader carries the id of a request: taken from the request when
-// it is a sane token, made up otherwise, and always sent back.
+// it is short and plain, made up otherwise, and always sent back.
 const RequestIDHeader = "X-Request-ID"
 
-// maxRequestIDLen bounds a request id taken from a client, so that a client
-// cannot make every log line of its requests arbitrarily long.
-const maxRequestIDLen = 128
+// maxRequestIDLen bounds a request id taken from a client.
+const maxRequestIDLen = 64
 
 type requestIDKey struct{}
 
@@ -27,14 +26,19 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// saneRequestID tells whether a client's X-Request-ID can be logged as it
-// is: 1 to 128 printable ASCII characters, no spaces.
-func saneRequestID(id string) bool {
+// plainRequestID tells whether a client's X-Request-ID can be the
+// request's id in logs, answers and the audit trail: 1 to 64 ASCII
+// letters, digits, '-', '_' and '.', which no log, shell or browser reads
+// as anything but a word (a UUID, a ULID and the ids of common proxies
+// qualify).
+func plainRequestID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLen {
 		return false
 	}
 	for i := range len(id) {
-		if id[i] <= ' ' || id[i] > '~' {
+		switch b := id[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_', b == '.':
+		default:
 			return false
 		}
 	}
@@ -48,7 +52,13 @@ func saneRequestID(id string) bool {
 func (s *server) observe(c *gin.Context) {
 	start := time.Now()
 	id := c.GetHeader(RequestIDHeader)
-	if !saneRequestID(id) {
+	var sent []slog.Attr
+	if !plainRequestID(id) {
+		// The client's id may still help find its request: it is logged
+		// apart, escaped and cut, never as the id of record.
+		if id != "" {
+			sent = append(sent, slog.String("client_request_id", echo(id)))
+		}
 		id = uuid.NewString()
 	}
 	c.Header(RequestIDHeader, id)
@@ -74,21 +84,23 @@ func (s *server) observe(c *gin.Context) {
 		level = slog.LevelError
 	}
 	// request_id is added by the handler LogHandler wraps, from the context.
-	s.Log.LogAttrs(c.Request.Context(), level, "request", append(requestAttrs(c),
+	attrs := append(requestAttrs(c),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 		slog.String("client", c.ClientIP()),
-	)...)
+	)
+	s.Log.LogAttrs(c.Request.Context(), level, "request", append(attrs, sent...)...)
 }
 
 // requestAttrs are the fields that say which request a line is about, the
 // same on every line logged for one: method, route (the template, "" when
-// no route matched) and path (the request's, never the query string).
+// no route matched) and path (the request's, never the query string), the
+// method and path as echo repeats them.
 func requestAttrs(c *gin.Context) []slog.Attr {
 	return []slog.Attr{
-		slog.String("method", c.Request.Method),
+		slog.String("method", echo(c.Request.Method)),
 		slog.String("route", c.FullPath()),
-		slog.String("path", c.Request.URL.Path),
+		slog.String("path", echo(c.Request.URL.Path)),
 	}
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -46,6 +47,12 @@ const problemTypePrefix = "urn:accounts:problem:"
 // the request and shown as a generic 500, so no SQL, DSN or stack trace
 // reaches the client.
 func (s *server) writeError(c *gin.Context, err error) {
+	if clientGone(c, err) {
+		// Nobody reads the answer; the status is for the log and the
+		// metrics, which must not count the client's leaving as a fault.
+		c.AbortWithStatus(StatusClientClosed)
+		return
+	}
 	var e *account.Error
 	if !errors.As(err, &e) {
 		s.Log.LogAttrs(c.Request.Context(), slog.LevelError, "internal error",
@@ -56,6 +63,16 @@ func (s *server) writeError(c *gin.Context, err error) {
 			append(requestAttrs(c), slog.String("error", e.Unwrap().Error()))...)
 	}
 	writeProblem(c, e)
+}
+
+// StatusClientClosed is the status logged and counted for a request whose
+// client closed the connection before the answer (nginx's 499).
+const StatusClientClosed = 499
+
+// clientGone reports whether err is the request failing because its
+// client went away: the request's context was cancelled and err says so.
+func clientGone(c *gin.Context, err error) bool {
+	return errors.Is(c.Request.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
 }
 
 func writeProblem(c *gin.Context, e *account.Error) {
@@ -82,13 +99,13 @@ func writeProblem(c *gin.Context, e *account.Error) {
 }
 
 func (s *server) noRoute(c *gin.Context) {
-	writeProblem(c, account.Errorf(account.CodeNotFound, "no route matches %s", c.Request.URL.Path))
+	writeProblem(c, account.Errorf(account.CodeNotFound, "no route matches %s", echo(c.Request.URL.Path)))
 }
 
 func (s *server) noMethod(c *gin.Context) {
 	// Gin has set the Allow header listing the methods that do exist.
 	writeProblem(c, account.Errorf(account.CodeMethodNotAllowed, "%s is not allowed here; allowed: %s",
-		c.Request.Method, c.Writer.Header().Get("Allow")))
+		echo(c.Request.Method), c.Writer.Header().Get("Allow")))
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 problem.

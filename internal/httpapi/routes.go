@@ -19,6 +19,7 @@ func (s *server) routes(e *gin.Engine) {
 	// so that they also see the 500s that recover writes.
 	e.Use(
 		s.observe,
+		s.releaseBody,
 		s.recoverPanics,
 		securityHeaders,
 		s.cors,

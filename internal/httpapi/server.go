@@ -36,6 +36,15 @@ type Config struct {
 	DeviceLifetime time.Duration
 	// MaxBodyBytes is the largest request body accepted (413 above).
 	MaxBodyBytes int64
+	// BodyBudgetBytes is what the bodies being read may hold together
+	// (bodyread.go); 0 means 8 × MaxBodyBytes.
+	BodyBudgetBytes int64
+	// BodyReadTimeout is the longest pause between two reads of a body;
+	// 0 means 5 s.
+	BodyReadTimeout time.Duration
+	// BodyMinRate is the slowest a body may arrive beyond
+	// BodyReadTimeout, in bytes a second; 0 means 64 KiB/s.
+	BodyMinRate int
 	// TrustedProxies lists proxy addresses or CIDRs whose X-Forwarded-For
 	// names the client; empty trusts none.
 	TrustedProxies []string
@@ -123,6 +132,8 @@ type server struct {
 	ops map[routeKey]*operation
 	// origins are PublicOrigins, normalized (normalOrigin).
 	origins []string
+	// budget is what the bodies being read share (bodyread.go).
+	budget *bodyBudget
 }
 
 // New returns the API as an http.Handler.
@@ -144,6 +155,15 @@ func newEngine(d Deps) (*gin.Engine, error) {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
+	if d.BodyBudgetBytes < d.MaxBodyBytes {
+		d.BodyBudgetBytes = 8 * d.MaxBodyBytes
+	}
+	if d.BodyReadTimeout <= 0 {
+		d.BodyReadTimeout = 5 * time.Second
+	}
+	if d.BodyMinRate <= 0 {
+		d.BodyMinRate = 64 << 10
+	}
 	if d.Ready == nil {
 		d.Ready = func(context.Context) error { return nil }
 	}
@@ -163,7 +183,7 @@ func newEngine(d Deps) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, doc: doc, ops: ops}
+	s := &server{Deps: d, doc: doc, ops: ops, budget: newBodyBudget(d.BodyBudgetBytes)}
 	for _, o := range d.PublicOrigins {
 		if o = strings.TrimSpace(o); o == "" {
 			continue

@@ -62,11 +62,16 @@ func (p *Process) connectionBudget(ln net.Listener) *connbudget.Listener {
 		p.log.Warn("http.max_connections lowered to fit the open-file limit (raise the hard limit, ulimit -Hn, to keep it)",
 			"configured", cfg.MaxConnections, "max_connections", maxConns, "open_file_limit", limit, "reserved", reserve)
 	}
-	p.log.Info("connection budget", "max_connections", maxConns, "max_connections_per_address", cfg.MaxConnsPerAddr, "open_file_limit", limit)
+	p.log.Info("connection budget", "max_connections", maxConns, "max_connections_per_address", cfg.MaxConnsPerAddr,
+		"reserved_for_new_clients", maxConns/8, "open_file_limit", limit)
 	proxies := parsePrefixes(cfg.TrustedProxies)
 	return connbudget.New(ln, connbudget.Options{
 		Max:        maxConns,
 		PerAddress: cfg.MaxConnsPerAddr,
+		// An eighth of the places stays for addresses that hold few
+		// connections, so that clients holding many slow ones (8 × 64
+		// bodies at a byte every 2 s, issue 29) leave fresh ones room.
+		Reserved: maxConns / 8,
 		Exempt: func(ip netip.Addr) bool {
 			return slices.ContainsFunc(proxies, func(p netip.Prefix) bool { return p.Contains(ip) })
 		},

@@ -35,6 +35,9 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
 		debug.SetMemoryLimit(int64(mib) << 20)
 	}
+	// Whether cookies are Secure decides whether a browser sends them over
+	// plain HTTP: said at every start, with why.
+	p.log.Info("cookies", "secure", cfg.Auth.CookieSecure, "auth.cookie_secure", cfg.Source("auth.cookie_secure"))
 	if cfg.Password.Pepper == "" {
 		p.log.Warn("password.pepper is empty: password hashes are not peppered; set ACCOUNTS_PASSWORD_PEPPER")
 	}
@@ -94,14 +97,17 @@ func (p *Process) handlers(d httpapi.Deps) (handlers, error) {
 		}
 	}
 	d.Config = httpapi.Config{
-		CookieSecure:   cfg.Auth.CookieSecure,
-		DeviceLifetime: cfg.Auth.DeviceTokenLifetime,
-		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-		TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
-		PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
-		CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
-		ReadyTimeout:   cfg.HTTP.ReadyTimeout,
-		Docs:           cfg.HTTP.Docs,
+		CookieSecure:    cfg.Auth.CookieSecure,
+		DeviceLifetime:  cfg.Auth.DeviceTokenLifetime,
+		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+		BodyBudgetBytes: cfg.HTTP.BodyBudgetBytes,
+		BodyReadTimeout: cfg.HTTP.BodyReadTimeout,
+		BodyMinRate:     cfg.HTTP.BodyMinRate,
+		TrustedProxies:  strings.Split(cfg.HTTP.TrustedProxies, ","),
+		PublicOrigins:   strings.Split(cfg.HTTP.PublicOrigins, ","),
+		CORSOrigins:     corsOrigins(cfg.HTTP.CORSOrigins),
+		ReadyTimeout:    cfg.HTTP.ReadyTimeout,
+		Docs:            cfg.HTTP.Docs,
 	}
 	var err error
 	h.api, err = httpapi.New(d)

@@ -93,6 +93,11 @@ func (c *Cluster) writeConf(path string, o Options) error {
 	settings["port"] = strconv.Itoa(c.port)
 	settings["listen_addresses"] = "127.0.0.1"
 	settings["unix_socket_directories"] = c.socketDir
+	hba, err := c.writeHBA()
+	if err != nil {
+		return err
+	}
+	settings["hba_file"] = hba
 
 	var b strings.Builder
 	b.WriteString("# Written by accounts/internal/devinfra/pgcluster at every start; edits are lost.\n")

@@ -62,7 +62,11 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		if err := c.initdb(ctx, o.NoSync); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	if err := c.loadPassword(); err != nil {
+		return nil, err
+	}
+	if version != "" {
 		attached, err := c.reuse(ctx, o.Port)
 		if err != nil {
 			return nil, err
@@ -300,6 +304,9 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 
 	began := time.Now()
 	out, err := c.command(ctx, "pg_ctl", "start", "-D", c.dataDir, "-l", c.logPath, "-w", "-t", waitSeconds(ctx, time.Minute), "-s").CombinedOutput()
+	if err == nil {
+		err = c.setPassword(ctx)
+	}
 	if err == nil {
 		err = c.waitReady(ctx)
 	} else if msg := bytes.TrimSpace(out); len(msg) > 0 {

@@ -27,8 +27,8 @@ func (u *osUser) inGroup(gid uint32) bool {
 }
 
 // setServerUser picks the system user the server runs as when the caller
-// is root (PostgreSQL refuses to run as root) and lets it reach the data
-// directory; as anyone else the server runs as the caller.
+// is root (PostgreSQL refuses to run as root) and checks that it can reach
+// the data directory; as anyone else the server runs as the caller.
 func (c *Cluster) setServerUser(name string) error {
 	if !isRoot() {
 		return nil
@@ -41,7 +41,7 @@ func (c *Cluster) setServerUser(name string) error {
 		return err
 	}
 	c.user = u
-	return c.makeTraversable(filepath.Dir(c.dataDir))
+	return c.checkReachable(filepath.Dir(c.dataDir), c.dataDir)
 }
 
 func lookupOSUser(name string) (*osUser, error) {
@@ -105,23 +105,22 @@ func (c *Cluster) chown(path string) error {
 	return nil
 }
 
-// makeTraversable lets the server account reach the data directory through
-// its ancestors. Private temporary directories (t.TempDir creates them 0700)
-// and home directories often deny that; only the search bit for others is
-// added, which exposes no listing.
-func (c *Cluster) makeTraversable(dir string) error {
+// checkReachable makes sure the server account can enter every folder
+// from the root down to dir, the data directory's parent. It changes no
+// permission: opening a private folder (t.TempDir is 0700, so is /root)
+// to other accounts is the owner's decision, not a side effect of
+// starting a database.
+func (c *Cluster) checkReachable(dir, dataDir string) error {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
 			return fmt.Errorf("pgcluster: %w", err)
 		}
 		if !canTraverse(fi, c.user) {
-			mode := fi.Mode()&(fs.ModePerm|fs.ModeSticky|fs.ModeSetgid|fs.ModeSetuid) | 0o001
-			if err := os.Chmod(d, mode); err != nil {
-				return fmt.Errorf("pgcluster: the %s user cannot reach the data directory through %s: %w", c.user.name, d, err)
-			}
-			c.logger.Warn("made directory searchable by others so the server account can reach its data directory",
-				"dir", d, "user", c.user.name)
+			return fmt.Errorf("pgcluster: the %s account, which runs PostgreSQL because PostgreSQL refuses to run as root, cannot enter %s (mode %v) "+
+				"on the way to the data directory %s, and pgcluster changes no permission outside its data directory: "+
+				"put the data directory where %s can reach it (dev.data_dir, under /var/tmp for one), or run as a normal user",
+				c.user.name, d, fi.Mode().Perm(), dataDir, c.user.name)
 		}
 		if filepath.Dir(d) == d {
 			return nil

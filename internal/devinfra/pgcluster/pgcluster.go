@@ -3,9 +3,10 @@
 // test harness run against a real database on a machine where nothing is
 // configured, without Docker and without downloading anything.
 //
-// The cluster trusts every connection from the local machine and listens only
-// on 127.0.0.1 and a unix socket under the data directory, which suits a
-// developer machine or a CI runner but not a shared host.
+// The cluster listens only on 127.0.0.1, where it asks the superuser's
+// password (generated per data directory, in URL), and on a unix socket in
+// a folder only the server's account may enter, where it trusts the
+// account (access.go).
 //
 // The files hold one concern each: this one the options and the cluster,
 // lifecycle.go starting, attaching to and stopping the server, conf.go the
@@ -82,20 +83,27 @@ type Cluster struct {
 	attached     bool
 	user         *osUser // set when running as root
 	logger       *slog.Logger
+	// password is the superuser's over TCP (access.go).
+	password string
 }
 
 // URL returns a connection URL for the superuser postgres on the TCP port,
-// which needs no password because the cluster trusts local connections.
+// with the password Start generated for the data directory (access.go).
 func (c *Cluster) URL(dbname string) string {
 	u := url.URL{
 		Scheme:   "postgres",
-		User:     url.User("postgres"),
+		User:     url.UserPassword("postgres", c.password),
 		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
 		Path:     "/" + dbname,
 		RawQuery: "sslmode=disable",
 	}
 	return u.String()
 }
+
+// Password returns the superuser's password over TCP, which URL carries,
+// for callers that build a URL of their own (several hosts, say). A
+// standby has its primary's.
+func (c *Cluster) Password() string { return c.password }
 
 // Port returns the TCP port the server listens on at 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }

@@ -72,9 +72,9 @@ func stopOnCleanup(t *testing.T, c *Cluster) {
 // it to a single initdb.
 func TestLifecycle(t *testing.T) {
 	requireBinaries(t)
-	// t.TempDir is private (0700); as root, Start has to open it to the
-	// postgres account, which is part of what this exercises.
-	dir := filepath.Join(t.TempDir(), "data", "postgres")
+	// As root, the folders Start makes on the way ("data") must be open
+	// to the postgres account.
+	dir := filepath.Join(reachableDir(t), "data", "postgres")
 	opts := Options{DataDir: dir, Logger: testLogger(t), NoSync: true}
 
 	c := firstStart(t, opts)
@@ -272,7 +272,7 @@ func ensureDatabaseTwice(t *testing.T, c *Cluster) {
 // and starts it, the others adopt it.
 func TestConcurrentStart(t *testing.T) {
 	requireBinaries(t)
-	dir := filepath.Join(t.TempDir(), "pg")
+	dir := filepath.Join(reachableDir(t), "pg")
 	const n = 3
 	clusters := make([]*Cluster, n)
 	errs := make([]error, n)
@@ -346,7 +346,7 @@ func TestRootWithoutServerAccount(t *testing.T) {
 
 func TestVersionMismatchNamesVersion(t *testing.T) {
 	bin := requireBinaries(t)
-	dir := filepath.Join(t.TempDir(), "pg")
+	dir := filepath.Join(reachableDir(t), "pg")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +365,7 @@ func TestVersionMismatchNamesVersion(t *testing.T) {
 
 func TestRefusesForeignDirectory(t *testing.T) {
 	bin := requireBinaries(t)
-	dir := filepath.Join(t.TempDir(), "pg")
+	dir := filepath.Join(reachableDir(t), "pg")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}

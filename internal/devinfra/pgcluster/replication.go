@@ -14,7 +14,7 @@ import (
 
 // StartStandby copies c into o.DataDir with pg_basebackup -R, which makes
 // the copy a streaming standby of c (standby.signal, and primary_conninfo
-// pointing at c's port), and starts it with o. The standby accepts
+// pointing at c's socket and port), and starts it with o. The standby accepts
 // read-only connections; Promote makes it a primary. o.DataDir must not
 // exist or be empty. It is how tests build a replicated pair to fail over.
 func (c *Cluster) StartStandby(ctx context.Context, o Options) (*Cluster, error) {
@@ -30,11 +30,16 @@ func (c *Cluster) StartStandby(ctx context.Context, o Options) (*Cluster, error)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	// Folders made on the way are open to the server's account; the
+	// data directory is its alone.
+	if err := os.MkdirAll(filepath.Dir(dataDir), 0o755); err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := os.Mkdir(dataDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	if c.user != nil {
-		if err := c.makeTraversable(filepath.Dir(dataDir)); err != nil {
+		if err := c.checkReachable(filepath.Dir(dataDir), dataDir); err != nil {
 			return nil, err
 		}
 	}
@@ -43,7 +48,10 @@ func (c *Cluster) StartStandby(ctx context.Context, o Options) (*Cluster, error)
 	}
 	// A fast checkpoint starts the copy at once instead of after a spread
 	// one; --no-sync matches the throwaway clusters this is for.
-	args := []string{"-D", dataDir, "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres",
+	// Over the socket, which needs no password: primary_conninfo then
+	// names the socket too, and the copy brings the primary's password
+	// file along.
+	args := []string{"-D", dataDir, "-h", c.socketDir, "-p", strconv.Itoa(c.port), "-U", "postgres",
 		"-R", "-X", "stream", "-c", "fast", "--no-sync"}
 	began := time.Now()
 	if out, err := c.command(ctx, "pg_basebackup", args...).CombinedOutput(); err != nil {

@@ -16,7 +16,7 @@ func TestStandbyPromote(t *testing.T) {
 	requireBinaries(t)
 	t.Parallel()
 	ctx := t.Context()
-	base := t.TempDir()
+	base := reachableDir(t)
 	primary, err := Start(ctx, Options{DataDir: filepath.Join(base, "primary"), Logger: testLogger(t), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
