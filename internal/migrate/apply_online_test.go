@@ -18,6 +18,11 @@ import (
 	"accounts/internal/syncbuf"
 )
 
+// txModeNoneDirective starts a migration file whose statements run outside
+// a transaction; the blank line after it makes it a file directive rather
+// than a statement's comment.
+const txModeNoneDirective = "-- atlas:txmode none\n\n"
+
 // indexValid reports whether index name exists (ok) and is valid.
 func indexValid(t *testing.T, db *sql.DB, name string) (valid, ok bool) {
 	t.Helper()

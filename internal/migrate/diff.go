@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
@@ -32,27 +33,16 @@ type DiffOptions struct {
 
 // DiffResult is a computed migration.
 type DiffResult struct {
-	// File is the name of the (first) written file; "" when nothing was
-	// written.
+	// File is the name of the written file; "" when nothing was written.
 	File string
-	// SQL is the content of the migration files, one after the other; ""
-	// when there are no changes.
+	// SQL is the content of the migration file; "" when there are no
+	// changes.
 	SQL string
 	// Statements is the number of statements in SQL.
 	Statements int
-	// Files are the migration files, more than one when a change cannot
-	// apply in one transaction (an enum value added and used).
-	Files []DiffFile
 	// Notes are hints for the person reviewing the file (a removed and an
 	// added enum value that may be a rename).
 	Notes []string
-}
-
-// DiffFile is one migration file of a diff.
-type DiffFile struct {
-	Name       string
-	SQL        string
-	Statements int
 }
 
 // NoChanges reports whether migrations/ already reaches the desired state.
@@ -134,45 +124,34 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	if len(plan.Changes) == 0 {
-		if err := verifyPlan(ctx, dev, want, plan); err != nil {
+		if err := verifyPlan(ctx, dev, want, plan, false); err != nil {
 			return nil, err
 		}
 		return res, nil // the differences were no-ops: the file would be empty
 	}
-	plans := splitEnumAdds(plan)
-	if err := verifyPlan(ctx, dev, want, plans...); err != nil {
+	if plan.Version, err = nextVersion(dir, time.Now()); err != nil {
+		return nil, err
+	}
+	f, none, err := formatPlan(plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyPlan(ctx, dev, want, plan, none); err != nil {
+		for _, h := range hints {
+			err = fmt.Errorf("%w\nNote: %s", err, h)
+		}
 		return nil, err
 	}
 	res.Notes = append(enumNotes(enums), hints...)
-	if err := versionPlans(dir, plans); err != nil {
-		return nil, err
-	}
-	return res, writePlans(dev, dir, plans, res, write)
-}
-
-// writePlans formats the plans as migration files into res and, when
-// write is set, writes them and atlas.sum.
-func writePlans(dev *devDB, dir atlasmigrate.Dir, plans []*atlasmigrate.Plan, res *DiffResult, write bool) error {
-	for _, plan := range plans {
-		files, err := onlineFormatter{}.Format(plan)
-		if err != nil {
-			return err
-		}
-		f := files[0]
-		res.Files = append(res.Files, DiffFile{Name: f.Name(), SQL: string(f.Bytes()), Statements: len(plan.Changes)})
-		res.SQL += string(f.Bytes())
-		res.Statements += len(plan.Changes)
-	}
+	res.SQL, res.Statements = string(f.Bytes()), len(plan.Changes)
 	if !write {
-		return nil
+		return res, nil
 	}
-	for _, plan := range plans {
-		if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(onlineFormatter{})).WritePlan(plan); err != nil {
-			return fmt.Errorf("write the migration file: %w", err)
-		}
+	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(diffFormatter)).WritePlan(plan); err != nil {
+		return nil, fmt.Errorf("write the migration file: %w", err)
 	}
-	res.File = res.Files[0].Name
-	return nil
+	res.File = f.Name()
+	return res, nil
 }
 
 // planChanges plans changes as unqualified statements, as the Atlas CLI does

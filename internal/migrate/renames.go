@@ -58,6 +58,9 @@ func ParseTableRename(s string) (TableRename, error) {
 // and columns named by the flags (strict: a flag that matches no drop and
 // add is an error; down passes the reverted files' renames leniently), and
 // every index dropped and added with the same definition under a new name.
+// A diff with no rename flag keeps its index drops and adds: that is the
+// file the Atlas CLI writes for the same change, and both tools write the
+// same files.
 func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename, tables []TableRename, strict bool) ([]schema.Change, error) {
 	changes, err := renameTables(d, changes, tables, strict)
 	if err != nil {
@@ -75,6 +78,9 @@ func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename,
 		if !ok && strict {
 			return nil, fmt.Errorf("--rename-column %s: the diff does not drop column %s.%s and add %s.%s", r, r.Table, r.From, r.Table, r.To)
 		}
+	}
+	if strict && len(cols) == 0 && len(tables) == 0 {
+		return changes, nil
 	}
 	for _, c := range changes {
 		if m, ok := c.(*schema.ModifyTable); ok {
@@ -251,11 +257,21 @@ func dropEmptyModifies(changes []schema.Change) []schema.Change {
 	})
 }
 
-// renameHints are notes for a diff that drops a column and adds one of the
-// same type to the same table: it may be a rename, which the flag keeps.
+// renameHints are notes for a diff that drops a table and adds one, or
+// drops a column and adds one of the same type to the same table: it may be
+// a rename, which the flag keeps.
 func renameHints(changes []schema.Change) []string {
 	var notes []string
 	for _, c := range changes {
+		if dt, ok := c.(*schema.DropTable); ok {
+			for _, c2 := range changes {
+				if at, ok := c2.(*schema.AddTable); ok {
+					notes = append(notes, fmt.Sprintf("the diff drops table %s and adds table %s; dropping loses its rows. "+
+						"If it was renamed, `accounts migrate diff NAME --rename-table %s=%s` writes ALTER TABLE … RENAME TO instead, which keeps them",
+						dt.T.Name, at.T.Name, dt.T.Name, at.T.Name))
+				}
+			}
+		}
 		m, ok := c.(*schema.ModifyTable)
 		if !ok {
 			continue
