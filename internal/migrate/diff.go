@@ -78,6 +78,8 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	desired := EntState()
 	if opts.Desired != nil {
 		desired = *opts.Desired
+	} else if err := checkTreeSchema(ctx, dir); err != nil {
+		return nil, err
 	}
 	dev, err := openDev(ctx, opts.Dev, nil)
 	if err != nil {
