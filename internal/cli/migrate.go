@@ -23,7 +23,7 @@ type migrateGroup struct {
 	enumRenames, columnRenames, tableRenames []string
 
 	to, from, baseline, txMode string
-	dryRun, force              bool
+	dryRun, force, sql         bool
 	lockTimeout                time.Duration
 	check, noDrift             bool
 	latest                     int
@@ -105,7 +105,12 @@ func (m *migrateGroup) withDir(cmd *cobra.Command, withDB bool, fn func(r migrat
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(r.out, "Migration directory: %s\n", origin); err != nil {
+	// A script for psql (apply --sql) has nothing but SQL on stdout.
+	originOut := r.out
+	if m.sql {
+		originOut = cmd.ErrOrStderr()
+	}
+	if _, err := fmt.Fprintf(originOut, "Migration directory: %s\n", origin); err != nil {
 		return err
 	}
 	r.dir = dir
@@ -177,7 +182,8 @@ func (m *migrateGroup) applyCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&m.to, "to", "", "apply pending files up to and including this version")
 	f.BoolVar(&m.dryRun, "dry-run", false, "print the SQL that would run; change nothing (not even the revision table)")
-	f.StringVar(&m.from, "from", "", "with --dry-run: the version the database is at (\"none\" for an empty one); print the SQL of the later files without connecting to any database (like alembic upgrade FROM:head --sql)")
+	f.StringVar(&m.from, "from", "", "with --dry-run or --sql: the version the database is at (\"none\" for an empty one); print the later files without connecting to any database")
+	f.BoolVar(&m.sql, "sql", false, "with --from: write only SQL, a script for psql -v ON_ERROR_STOP=1: each file in its transaction mode with the revision rows the Atlas CLI writes (like alembic upgrade FROM:head --sql)")
 	f.StringVar(&m.baseline, "baseline", "", "the database already has the schema of this version (no revision table yet): record it and apply what follows")
 	f.StringVar(&m.txMode, "tx-mode", "file", "transaction per file (file), one for the whole run (all), or none")
 	f.DurationVar(&m.lockTimeout, "lock-timeout", 0, "give up when another run holds the migration lock this long (default: wait)")
@@ -193,16 +199,13 @@ func (m *migrateGroup) runApply(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if m.from != "" && !m.dryRun {
-		return errors.New("--from VERSION is for a dry run without a database; add --dry-run")
-	}
 	return m.withDir(cmd, m.from == "", func(r migrateRun) error {
 		var db *sql.DB
 		if r.db != nil {
 			db = r.db.SQL
 		}
 		_, err := migrate.Apply(cmd.Context(), db, r.dir, migrate.ApplyOptions{
-			N: n, To: m.to, DryRun: m.dryRun, From: m.from, Baseline: m.baseline, TxMode: mode,
+			N: n, To: m.to, DryRun: m.dryRun, From: m.from, SQL: m.sql, Baseline: m.baseline, TxMode: mode,
 			Operator: migrate.Operator(m.Version), Out: r.out, LockTimeout: m.lockTimeout,
 			RevisionSchema: m.revisionSchema(),
 		}.LockOptions(m.Config.Migrate.StatementLockTimeout, m.Config.Migrate.LockRetries))

@@ -70,9 +70,12 @@ type ApplyOptions struct {
 	// LockRetryBackoff is the first pause before such a retry, doubling
 	// after each; 0 means DefaultLockRetryBackoff.
 	LockRetryBackoff time.Duration
-	// From, with DryRun, is the version the database is at (FromNone for
-	// none): the dry run prints the later files without a database.
+	// From, with DryRun or SQL, is the version the database is at
+	// (FromNone for none): the later files are printed without a database.
 	From string
+	// SQL, with From, prints a script for psql instead of a dry run: only
+	// SQL, each file in its transaction mode with its revision rows.
+	SQL bool
 }
 
 // FileResult is what happened to one migration file.
@@ -182,7 +185,14 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	}
 	out := newOutput(opts.Out)
 	defer func() { err = errors.Join(err, out.err) }()
-	if opts.From != "" {
+	switch {
+	case opts.From != "" && opts.SQL:
+		return offlineScript(dir, opts, mode, out)
+	case opts.SQL:
+		return nil, errors.New("--sql writes a script for a database at a known version without connecting to it: add --from VERSION (or --from none for an empty database)")
+	case opts.From != "" && !opts.DryRun:
+		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run or --sql")
+	case opts.From != "":
 		return offlineDryRun(dir, opts, out, start)
 	}
 	conn, closeSession, err := session(ctx, db, dir, opts.DryRun, opts.LockTimeout, out)
@@ -293,31 +303,11 @@ const FromNone = "none"
 // database: the checks that read the database (rows holding a removed enum
 // value) are not made.
 func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out *output, start time.Time) (*ApplyReport, error) {
-	if !opts.DryRun {
-		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run")
-	}
-	if err := Validate(dir); err != nil {
-		return nil, err
-	}
-	files, err := dir.Files()
+	pending, from, err := filesAfter(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ApplyReport{DryRun: true}
-	var pending []atlasmigrate.File
-	if opts.From == FromNone {
-		pending = files
-	} else {
-		i := slices.IndexFunc(files, func(f atlasmigrate.File) bool { return f.Version() == opts.From })
-		if i < 0 {
-			return nil, fmt.Errorf("--from %s: no migration file has that version (use %q for an empty database)", opts.From, FromNone)
-		}
-		pending, rep.From = files[i+1:], opts.From
-	}
-	if pending, err = selectPending(dir, pending, nil, opts.N, opts.To); err != nil {
-		return nil, err
-	}
-	rep.Pending = len(pending)
+	rep := &ApplyReport{DryRun: true, From: from, Pending: len(pending)}
 	if len(pending) == 0 {
 		out.printf("-- Dry run (offline): nothing after version %s.\n", opts.From)
 		return rep, nil
