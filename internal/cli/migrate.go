@@ -120,7 +120,15 @@ func (m *migrateGroup) withDir(cmd *cobra.Command, withDB bool, fn func(r migrat
 		}
 		defer r.db.Close()
 	}
-	return fn(r)
+	err = fn(r)
+	if withDB {
+		// A database or role that does not exist, a refused password: the
+		// words serve and wait-db use, with what to do.
+		if perr := database.Permanent(err, m.Config.Database.ConnString()); perr != nil {
+			return perr
+		}
+	}
+	return err
 }
 
 func (m *migrateGroup) diffCommand() *cobra.Command {
