@@ -96,11 +96,26 @@ type migrateRun struct {
 	db  *database.DB
 }
 
+// adviceWriter names the binary as invoked in the advice that the engine
+// prints ("run `accounts migrate hash`"). The engine writes each message
+// in one Write, so no advice is split across two.
+type adviceWriter struct {
+	w   io.Writer
+	cli string
+}
+
+func (a adviceWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(a.w, Advise(string(p), a.cli)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // withDir is the preamble of every subcommand that reads the directory: it
 // opens the directory and says where it came from, opens the configured
 // database when withDB is set (closed when fn returns), and runs fn.
 func (m *migrateGroup) withDir(cmd *cobra.Command, withDB bool, fn func(r migrateRun) error) error {
-	r := migrateRun{out: cmd.OutOrStdout()}
+	r := migrateRun{out: adviceWriter{w: cmd.OutOrStdout(), cli: m.CLI}}
 	dir, origin, err := migrate.OpenDir(m.Config.Migrate.Dir, migrations.FS)
 	if err != nil {
 		return err
