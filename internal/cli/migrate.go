@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -69,6 +71,23 @@ server and dropped afterwards, unless --dev-url names an empty one.`,
 	}
 	cmd.AddCommand(subs...)
 	return cmd
+}
+
+// DownCountArgs rewrites `migrate down -N` (Alembic's `downgrade -1`) as
+// `migrate down N` in a command line (without the program name): cobra
+// would read -1 as an unknown shorthand flag.
+func DownCountArgs(args []string) []string {
+	down := slices.Index(args, "down")
+	if down < 1 || !slices.Contains(args[:down], "migrate") {
+		return args
+	}
+	out := slices.Clone(args)
+	for i := down + 1; i < len(out) && out[i] != "--"; i++ {
+		if n, ok := strings.CutPrefix(out[i], "-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			out[i] = n
+		}
+	}
+	return out
 }
 
 // dev returns where the dev database comes from.
@@ -239,7 +258,7 @@ func (m *migrateGroup) runApply(cmd *cobra.Command, args []string) error {
 func (m *migrateGroup) downCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down [N]",
-		Short: "Revert the last N applied migrations, default 1 (like alembic downgrade -1); the SQL is computed",
+		Short: "Revert the last N applied migrations, default 1 (down 2, or down -2 as in alembic downgrade -2); the SQL is computed",
 		Args:  cobra.MaximumNArgs(1),
 		RunE:  m.runDown,
 	}
