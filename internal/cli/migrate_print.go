@@ -126,7 +126,7 @@ func printStatus(p *printer, st *migrate.StatusReport) {
 		p.f("  - %s\n", f.Name())
 	}
 	for _, f := range st.OutOfOrder {
-		p.f("  ! %s was added out of order (older than the applied history); regenerate it with a newer version\n", f.Name())
+		p.f("  ! %s was added out of order (older than the applied history); rename it to a version after the history, then `accounts migrate hash`\n", f.Name())
 	}
 	if st.NotClean != "" {
 		p.f("Note: the database has tables but no migration history (%s); apply needs --baseline VERSION.\n", st.NotClean)

@@ -271,7 +271,7 @@ func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate
 	case errors.Is(err, atlasmigrate.ErrNoPendingFiles):
 		pending = nil
 	case err != nil:
-		return nil, explainPending(err, opts.Baseline)
+		return nil, explainPending(err, opts.Baseline, dir)
 	}
 	if opts.Baseline != "" && len(before) > 0 {
 		out.printf("Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
@@ -365,8 +365,9 @@ func selectPending(dir atlasmigrate.Dir, pending []atlasmigrate.File, revs []*at
 	return pending, nil
 }
 
-// explainPending turns the executor's refusals into errors that say what to do.
-func explainPending(err error, baseline string) error {
+// explainPending turns the executor's refusals into errors that say what to
+// do with dir's files.
+func explainPending(err error, baseline string, dir atlasmigrate.Dir) error {
 	var (
 		notClean  *atlasmigrate.NotCleanError
 		nonLinear *atlasmigrate.HistoryNonLinearError
@@ -378,13 +379,11 @@ func explainPending(err error, baseline string) error {
 			"if its schema already matches a migration, run `accounts migrate apply --baseline VERSION` "+
 			"with that migration's version, or migrate an empty database", notClean.Reason)
 	case errors.As(err, &nonLinear):
-		names := make([]string, len(nonLinear.OutOfOrder))
-		for i, f := range nonLinear.OutOfOrder {
-			names[i] = f.Name()
-		}
-		return fmt.Errorf("migration file(s) %s are older than the latest applied version but were never applied "+
-			"(added out of order, e.g. by a merge); regenerate them with a newer version (`accounts migrate diff`) "+
-			"so the history stays linear", strings.Join(names, ", "))
+		return fmt.Errorf("migration file(s) older than the latest applied version were never applied "+
+			"(added out of order: a merge, or a hand-written file with an old version); "+
+			"rename each to a version after the applied history, keeping its name (%s), then run `accounts migrate hash`; "+
+			"a generated file whose change a newer file already makes: delete it instead, then hash",
+			strings.Join(renamesAfterHead(dir, nonLinear.OutOfOrder), "; "))
 	case errors.As(err, &missing):
 		return fmt.Errorf("revision %s (%s) is partially applied but its file is missing from the migration directory; restore the file", missing.Version, missing.Description)
 	case baseline != "" && strings.Contains(err.Error(), "baseline version"):
@@ -394,6 +393,21 @@ func explainPending(err error, baseline string) error {
 		return err2
 	}
 	return err
+}
+
+// renamesAfterHead says, for each out-of-order file, the name that puts it
+// after every file of dir: "OLD → NEW", consecutive versions from now.
+func renamesAfterHead(dir atlasmigrate.Dir, files []atlasmigrate.File) []string {
+	out := make([]string, len(files))
+	v, err := nextVersion(dir, time.Now())
+	t, perr := time.Parse(versionLayout, v)
+	for i, f := range files {
+		out[i] = f.Name()
+		if err == nil && perr == nil {
+			out[i] += " → " + t.Add(time.Duration(i)*time.Second).Format(versionLayout) + "_" + f.Desc() + ".sql"
+		}
+	}
+	return out
 }
 
 // currentVersion is the version of the newest revision that is fully
