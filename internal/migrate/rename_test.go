@@ -143,3 +143,21 @@ ALTER TABLE "items" ADD COLUMN "title" character varying(32) NOT NULL DEFAULT ''
 		t.Errorf("lint findings %v", rep.Findings)
 	}
 }
+
+// A file that renames a column with RENAME COLUMN keeps the data: lint does
+// not suggest --rename-column for it (AC303 is for a drop and an add).
+func TestLintAcceptsExplicitRenameColumn(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	dir := fixtureDir(t, "base")
+	addFile(t, dir, "20000101000001_title.sql", `ALTER TABLE "items" RENAME COLUMN "name" TO "title";`+"\n")
+	rep, err := Lint(ctx, dir, LintOptions{Latest: 1, Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if f.Code == "AC303" {
+			t.Errorf("lint of an explicit rename: %v", f)
+		}
+	}
+}
