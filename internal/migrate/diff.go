@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,6 +161,7 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 // for a schema-scoped dev database, so files apply to whatever schema the
 // target connection's search_path selects.
 func planChanges(ctx context.Context, drv atlasmigrate.PlanApplier, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
+	changes, renames := takeConstraintRenames(changes)
 	plan, err := drv.PlanChanges(ctx, name, changes, func(o *atlasmigrate.PlanOptions) {
 		q := ""
 		o.SchemaQualifier = &q
@@ -167,7 +169,45 @@ func planChanges(ctx context.Context, drv atlasmigrate.PlanApplier, name string,
 	if err != nil {
 		return nil, fmt.Errorf("plan the migration: %w", err)
 	}
+	plan.Changes = append(plan.Changes, renames...)
 	return plan, nil
+}
+
+// takeConstraintRenames removes the RenameConstraint changes, which the
+// open-source PostgreSQL planner does not plan, from changes and returns
+// them as statements, to run after the rest (after the RENAME of their
+// table).
+func takeConstraintRenames(changes []schema.Change) ([]schema.Change, []*atlasmigrate.Change) {
+	var renames []*atlasmigrate.Change
+	for _, c := range changes {
+		m, ok := c.(*schema.ModifyTable)
+		if !ok {
+			continue
+		}
+		m.Changes = slices.DeleteFunc(m.Changes, func(tc schema.Change) bool {
+			r, ok := tc.(*schema.RenameConstraint)
+			if !ok {
+				return false
+			}
+			from, to := constraintName(r.From), constraintName(r.To)
+			renames = append(renames, &atlasmigrate.Change{
+				Cmd:     fmt.Sprintf("ALTER TABLE %s RENAME CONSTRAINT %s TO %s", quoteIdent(m.T.Name), quoteIdent(from), quoteIdent(to)),
+				Comment: fmt.Sprintf("rename a constraint from %q to %q", from, to),
+				Source:  r,
+			})
+			return true
+		})
+	}
+	return dropEmptyModifies(changes), renames
+}
+
+// constraintName is the name of a foreign key (the only constraint
+// renameForeignKeys renames).
+func constraintName(o schema.Object) string {
+	if fk, ok := o.(*schema.ForeignKey); ok {
+		return fk.Symbol
+	}
+	return fmt.Sprintf("%v", o)
 }
 
 // replay applies dir (up to and including version to, or all files when to

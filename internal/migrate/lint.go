@@ -168,6 +168,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if err != nil {
 			return false, err
 		}
+		changes = renamedConstraints(st.Text, changes)
 		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
 			lintChanges(changes, st.Text, existed, add)
 			sc, err := stmtChange(dev.drv, st, changes)

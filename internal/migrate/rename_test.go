@@ -161,3 +161,51 @@ func TestLintAcceptsExplicitRenameColumn(t *testing.T) {
 		}
 	}
 }
+
+// A renamed table's foreign key, renamed with it (Ent names it after the
+// table), follows by RENAME CONSTRAINT: no drop and re-add (a validation
+// scan under lock). The engine's own lint accepts the file, it applies,
+// and down renames everything back.
+func TestDiffRenameTableRenamesItsForeignKey(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	tables := entTables()
+	sessions := tableByName(t, tables, "auth_sessions")
+	sessions.Name = "login_sessions"
+	for _, fk := range sessions.ForeignKeys {
+		fk.Symbol = strings.Replace(fk.Symbol, "auth_sessions", "login_sessions", 1)
+	}
+	desired := DesiredState{Tables: tables, ExpressionIndexes: svcExpressionIndexes}
+	dir := serviceDir(t)
+	db, _ := newDB(t)
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Diff(ctx, dir, DiffOptions{Name: "rename_sessions", Desired: &desired, Dev: devServer(t),
+		TableRenames: []TableRename{{From: "auth_sessions", To: "login_sessions"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.SQL, `RENAME CONSTRAINT "auth_sessions_users_sessions" TO "login_sessions_users_sessions"`) ||
+		strings.Contains(res.SQL, "DROP CONSTRAINT") || strings.Contains(res.SQL, "ADD CONSTRAINT") {
+		t.Fatalf("diff with --rename-table:\n%s", res.SQL)
+	}
+	rep, err := Lint(ctx, dir, LintOptions{Latest: 1, Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors() > 0 {
+		t.Fatalf("the engine's lint refuses its own file: %v\n%s", rep.Findings, res.SQL)
+	}
+	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	down, err := Down(ctx, db, dir, DownOptions{Dev: devServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	downSQL := strings.Join(down.SQL, "\n")
+	if !strings.Contains(downSQL, `RENAME CONSTRAINT "login_sessions_users_sessions" TO "auth_sessions_users_sessions"`) || strings.Contains(downSQL, "DROP CONSTRAINT") {
+		t.Errorf("down:\n%s", downSQL)
+	}
+}

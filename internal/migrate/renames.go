@@ -121,7 +121,7 @@ func renameTables(d schema.Differ, changes []schema.Change, renames []TableRenam
 			return nil, fmt.Errorf("--rename-table %s: %w", r, err)
 		}
 		changes[di] = &schema.RenameTable{From: from, To: to}
-		changes[ai] = &schema.ModifyTable{T: to, Changes: rest}
+		changes[ai] = &schema.ModifyTable{T: to, Changes: renameForeignKeys(rest)}
 		// The table goes before its remaining changes.
 		if ai < di {
 			changes[ai], changes[di] = changes[di], changes[ai]
@@ -159,6 +159,62 @@ func renameColumn(d schema.Differ, m *schema.ModifyTable, r ColumnRename) (bool,
 	m.Changes = slices.Delete(m.Changes, ai, ai+1)
 	m.Changes = append(m.Changes, rest...)
 	return true, nil
+}
+
+// renameForeignKeys turns each DropForeignKey and AddForeignKey of a
+// renamed table's changes that define the same key under another name (Ent
+// names a key after its table) into a RenameConstraint: the key is renamed,
+// not dropped and validated again under lock.
+func renameForeignKeys(changes []schema.Change) []schema.Change {
+	var out []schema.Change
+	used := make(map[int]bool)
+	for _, c := range changes {
+		d, ok := c.(*schema.DropForeignKey)
+		if !ok {
+			continue
+		}
+		for j, c2 := range changes {
+			if a, ok := c2.(*schema.AddForeignKey); ok && !used[j] && sameForeignKey(d.F, a.F) {
+				used[j] = true
+				out = append(out, &schema.RenameConstraint{From: d.F, To: a.F})
+				break
+			}
+		}
+	}
+	renamed := func(fk *schema.ForeignKey) bool {
+		return slices.ContainsFunc(out, func(c schema.Change) bool {
+			r := c.(*schema.RenameConstraint)
+			return r.From == fk || r.To == fk
+		})
+	}
+	for _, c := range changes {
+		switch c := c.(type) {
+		case *schema.DropForeignKey:
+			if renamed(c.F) {
+				continue
+			}
+		case *schema.AddForeignKey:
+			if renamed(c.F) {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// sameForeignKey reports whether a and b differ in their name only.
+func sameForeignKey(a, b *schema.ForeignKey) bool {
+	names := func(cs []*schema.Column) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = c.Name
+		}
+		return out
+	}
+	return slices.Equal(names(a.Columns), names(b.Columns)) && slices.Equal(names(a.RefColumns), names(b.RefColumns)) &&
+		a.RefTable != nil && b.RefTable != nil && a.RefTable.Name == b.RefTable.Name &&
+		a.OnUpdate == b.OnUpdate && a.OnDelete == b.OnDelete
 }
 
 // renameIndexes turns each DropIndex and AddIndex of m whose definitions
@@ -307,7 +363,28 @@ func dropAddPairs(m *schema.ModifyTable) [][2]string {
 var (
 	reRenameColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+RENAME\s+(?:COLUMN\s+)?(` + sqlIdent + `)\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
 	reRenameTable  = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+RENAME\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
+	// reRenameConstraint matches the statement takeConstraintRenames writes.
+	reRenameConstraint = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+RENAME\s+CONSTRAINT\s+(` + sqlIdent + `)\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
 )
+
+// renamedConstraints is the changes of a RENAME CONSTRAINT statement (a
+// foreign key dropped and added under another name, as the differ sees
+// it) with the key renamed, so that lint sees no dropped or new key; any
+// other statement's changes are returned as they are.
+func renamedConstraints(stmt string, changes []schema.Change) []schema.Change {
+	if !reRenameConstraint.MatchString(stripLeadingComments(stmt)) {
+		return changes
+	}
+	out := slices.Clone(changes)
+	for i, c := range out {
+		if m, ok := c.(*schema.ModifyTable); ok {
+			cp := *m
+			cp.Changes = renameForeignKeys(m.Changes)
+			out[i] = &cp
+		}
+	}
+	return out
+}
 
 // revertedRenames returns the renames that undo the RENAME COLUMN and
 // RENAME TO statements of files, newest first, so that down renames back
