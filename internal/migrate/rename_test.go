@@ -209,3 +209,41 @@ func TestDiffRenameTableRenamesItsForeignKey(t *testing.T) {
 		t.Errorf("down:\n%s", downSQL)
 	}
 }
+
+// Down of a file that renames a table and one of its columns renames both
+// back, keeping the rows.
+func TestDownRenamedTableAndColumn(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	tables := entTables()
+	counters := tableByName(t, tables, "throttle_counters")
+	counters.Name = "rate_counters"
+	for _, c := range counters.Columns {
+		if c.Name == "hits" {
+			c.Name = "attempts"
+		}
+	}
+	desired := DesiredState{Tables: tables, ExpressionIndexes: svcExpressionIndexes}
+	dir := serviceDir(t)
+	db, _ := newDB(t)
+	if err := ApplyAll(ctx, db, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, db, `INSERT INTO throttle_counters (id, window_start, hits) VALUES ('k', now(), 3)`)
+	res, err := Diff(ctx, dir, DiffOptions{Name: "rename_both", Desired: &desired, Dev: devServer(t),
+		TableRenames:  []TableRename{{From: "throttle_counters", To: "rate_counters"}},
+		ColumnRenames: []ColumnRename{{Table: "rate_counters", From: "hits", To: "attempts"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
+		t.Fatalf("%v\n%s", err, res.SQL)
+	}
+	if _, err := Down(ctx, db, dir, DownOptions{Dev: devServer(t)}); err != nil {
+		t.Fatalf("down of\n%s: %v", res.SQL, err)
+	}
+	var hits int
+	if err := db.QueryRowContext(ctx, "SELECT hits FROM throttle_counters").Scan(&hits); err != nil || hits != 3 {
+		t.Fatalf("after down: %d %v", hits, err)
+	}
+}

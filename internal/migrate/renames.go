@@ -66,6 +66,7 @@ func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename,
 	if err != nil {
 		return nil, err
 	}
+	cols = followTableRenames(cols, tables)
 	for _, r := range cols {
 		m := findModifyTable(changes, r.Table)
 		ok := false
@@ -90,6 +91,21 @@ func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename,
 		}
 	}
 	return dropEmptyModifies(changes), nil
+}
+
+// followTableRenames names the table of each column rename by its new name
+// when the same change renames the table: the changes hold the table under
+// that name (down reverts a file that renamed both).
+func followTableRenames(cols []ColumnRename, tables []TableRename) []ColumnRename {
+	out := slices.Clone(cols)
+	for i, r := range out {
+		for _, tr := range tables {
+			if tr.From == r.Table {
+				out[i].Table = tr.To
+			}
+		}
+	}
+	return out
 }
 
 func findModifyTable(changes []schema.Change, name string) *schema.ModifyTable {
