@@ -10,18 +10,18 @@ import (
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 )
 
-// DiffTemplate is the content template of a migration file that `migrate
+// diffTemplate is the content template of a migration file that `migrate
 // diff` writes. atlas.hcl hands the same file to the Atlas CLI (env
 // "local": format { migrate { diff = file("internal/migrate/diff.tmpl") } }),
 // so both tools write byte-identical files, with `-- atlas:txmode none`
 // where a file cannot run in a transaction.
 //
 //go:embed diff.tmpl
-var DiffTemplate string
+var diffTemplate string
 
-// diffFormatter is the formatter both tools build from DiffTemplate: the
-// library's default file name, and DiffTemplate as content.
-var diffFormatter = mustDiffFormatter(DiffTemplate)
+// diffFormatter is the formatter both tools build from diffTemplate: the
+// library's default file name, and diffTemplate as content.
+var diffFormatter = mustDiffFormatter(diffTemplate)
 
 // parseDiffTemplate parses a content template the way the Atlas CLI parses
 // a `migrate diff` format: with text/template's builtins only (the CLI
