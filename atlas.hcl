@@ -1,7 +1,7 @@
 # Atlas project file: the Atlas CLI (any build, open-source or official)
 # and the accounts binary read and write the same migrations/ directory
 # (same atlas.sum) and the same revision table (atlas_schema_revisions), and
-# write the same statements for a schema change:
+# write the same file for a schema change:
 #
 #   atlas migrate diff --env local NAME     # = accounts migrate diff NAME
 #   atlas migrate apply --env local         # = accounts migrate apply
@@ -13,8 +13,8 @@
 # type userrole, the expression index ux_users_username_lower). Regenerate
 # it after changing ent/schema, before `atlas migrate diff`.
 # For a removed enum value the Atlas planner writes an empty file (the type
-# keeps the value) and it refuses a reorder: write those with `accounts
-# migrate diff`.
+# keeps the value) and it refuses a reorder; a renamed table needs a rename:
+# write those with `accounts migrate diff` (README, Migrations).
 #
 # The dev database must be an empty scratch database: Atlas runs the schema
 # file and replays migrations/ on it to compute changes (create it once with
@@ -39,14 +39,21 @@ env "local" {
   }
 
   // The engine's policy (internal/migrate.onlineDiffPolicy): indexes on
-  // tables that already exist are created and dropped CONCURRENTLY. The CLI
-  // does not add `-- atlas:txmode none` to such a file; `accounts migrate
-  // diff` does, and `accounts migrate lint` flags a file that lacks it (add
-  // the line, then `atlas migrate hash`).
+  // tables that already exist are created and dropped CONCURRENTLY.
   diff {
     concurrent_index {
       create = true
       drop   = true
+    }
+  }
+
+  // The content of a file `migrate diff` writes, shared with the engine:
+  // the default format, plus `-- atlas:txmode none` on a file that cannot
+  // run in a transaction (a CONCURRENTLY index, an enum value added and
+  // used), so `atlas migrate apply` runs it as written.
+  format {
+    migrate {
+      diff = file("internal/migrate/diff.tmpl")
     }
   }
 }

@@ -43,7 +43,7 @@ func TestPermanentConnectionErrorsFailAtOnce(t *testing.T) {
 		url  string
 		want []string
 	}{
-		{noDB.String(), []string{"does not exist", "createdb " + strings.TrimPrefix(noDB.Path, "/"), "database.name"}},
+		{noDB.String(), []string{"does not exist", "createdb -h " + server.Hostname() + " -p " + server.Port() + " " + strings.TrimPrefix(noDB.Path, "/"), "database.name"}},
 		{noRole.String(), []string{"no_such_role_", "database.user"}},
 	}
 	for _, c := range cases {

@@ -52,7 +52,7 @@ func exitCode(err error) int {
 func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	a := &app{getenv: getenv, now: now, stdout: stdout, stderr: stderr, cli: invocation(args[0])}
 	root := a.rootCommand()
-	root.SetArgs(args[1:])
+	root.SetArgs(cli.DownCountArgs(args[1:]))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return adviseError(root.ExecuteContext(ctx), a.cli)

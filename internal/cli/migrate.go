@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -23,7 +25,7 @@ type migrateGroup struct {
 	enumRenames, columnRenames, tableRenames []string
 
 	to, from, baseline, txMode string
-	dryRun, force              bool
+	dryRun, force, sql         bool
 	lockTimeout                time.Duration
 	check, noDrift             bool
 	latest                     int
@@ -71,6 +73,23 @@ server and dropped afterwards, unless --dev-url names an empty one.`,
 	return cmd
 }
 
+// DownCountArgs rewrites `migrate down -N` (Alembic's `downgrade -1`) as
+// `migrate down N` in a command line (without the program name): cobra
+// would read -1 as an unknown shorthand flag.
+func DownCountArgs(args []string) []string {
+	down := slices.Index(args, "down")
+	if down < 1 || !slices.Contains(args[:down], "migrate") {
+		return args
+	}
+	out := slices.Clone(args)
+	for i := down + 1; i < len(out) && out[i] != "--"; i++ {
+		if n, ok := strings.CutPrefix(out[i], "-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			out[i] = n
+		}
+	}
+	return out
+}
+
 // dev returns where the dev database comes from.
 func (m *migrateGroup) dev() migrate.DevDatabase {
 	return migrate.DevDatabase{URL: m.Config.Migrate.DevURL, ServerURL: m.Config.Database.ConnString()}
@@ -96,16 +115,36 @@ type migrateRun struct {
 	db  *database.DB
 }
 
+// adviceWriter names the binary as invoked in the advice that the engine
+// prints ("run `accounts migrate hash`"). The engine writes each message
+// in one Write, so no advice is split across two.
+type adviceWriter struct {
+	w   io.Writer
+	cli string
+}
+
+func (a adviceWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(a.w, Advise(string(p), a.cli)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // withDir is the preamble of every subcommand that reads the directory: it
 // opens the directory and says where it came from, opens the configured
 // database when withDB is set (closed when fn returns), and runs fn.
 func (m *migrateGroup) withDir(cmd *cobra.Command, withDB bool, fn func(r migrateRun) error) error {
-	r := migrateRun{out: cmd.OutOrStdout()}
+	r := migrateRun{out: adviceWriter{w: cmd.OutOrStdout(), cli: m.CLI}}
 	dir, origin, err := migrate.OpenDir(m.Config.Migrate.Dir, migrations.FS)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(r.out, "Migration directory: %s\n", origin); err != nil {
+	// A script for psql (apply --sql) has nothing but SQL on stdout.
+	originOut := r.out
+	if m.sql {
+		originOut = cmd.ErrOrStderr()
+	}
+	if _, err := fmt.Fprintf(originOut, "Migration directory: %s\n", origin); err != nil {
 		return err
 	}
 	r.dir = dir
@@ -115,7 +154,15 @@ func (m *migrateGroup) withDir(cmd *cobra.Command, withDB bool, fn func(r migrat
 		}
 		defer r.db.Close()
 	}
-	return fn(r)
+	err = fn(r)
+	if withDB {
+		// A database or role that does not exist, a refused password: the
+		// words serve and wait-db use, with what to do.
+		if perr := database.Permanent(err, m.Config.Database.ConnString()); perr != nil {
+			return perr
+		}
+	}
+	return err
 }
 
 func (m *migrateGroup) diffCommand() *cobra.Command {
@@ -177,7 +224,8 @@ func (m *migrateGroup) applyCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&m.to, "to", "", "apply pending files up to and including this version")
 	f.BoolVar(&m.dryRun, "dry-run", false, "print the SQL that would run; change nothing (not even the revision table)")
-	f.StringVar(&m.from, "from", "", "with --dry-run: the version the database is at (\"none\" for an empty one); print the SQL of the later files without connecting to any database (like alembic upgrade FROM:head --sql)")
+	f.StringVar(&m.from, "from", "", "with --dry-run or --sql: the version the database is at (\"none\" for an empty one); print the later files without connecting to any database")
+	f.BoolVar(&m.sql, "sql", false, "with --from: write only SQL, a script for psql -v ON_ERROR_STOP=1: each file in its transaction mode with the revision rows the Atlas CLI writes (like alembic upgrade FROM:head --sql)")
 	f.StringVar(&m.baseline, "baseline", "", "the database already has the schema of this version (no revision table yet): record it and apply what follows")
 	f.StringVar(&m.txMode, "tx-mode", "file", "transaction per file (file), one for the whole run (all), or none")
 	f.DurationVar(&m.lockTimeout, "lock-timeout", 0, "give up when another run holds the migration lock this long (default: wait)")
@@ -193,16 +241,13 @@ func (m *migrateGroup) runApply(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if m.from != "" && !m.dryRun {
-		return errors.New("--from VERSION is for a dry run without a database; add --dry-run")
-	}
 	return m.withDir(cmd, m.from == "", func(r migrateRun) error {
 		var db *sql.DB
 		if r.db != nil {
 			db = r.db.SQL
 		}
 		_, err := migrate.Apply(cmd.Context(), db, r.dir, migrate.ApplyOptions{
-			N: n, To: m.to, DryRun: m.dryRun, From: m.from, Baseline: m.baseline, TxMode: mode,
+			N: n, To: m.to, DryRun: m.dryRun, From: m.from, SQL: m.sql, Baseline: m.baseline, TxMode: mode,
 			Operator: migrate.Operator(m.Version), Out: r.out, LockTimeout: m.lockTimeout,
 			RevisionSchema: m.revisionSchema(),
 		}.LockOptions(m.Config.Migrate.StatementLockTimeout, m.Config.Migrate.LockRetries))
@@ -213,7 +258,7 @@ func (m *migrateGroup) runApply(cmd *cobra.Command, args []string) error {
 func (m *migrateGroup) downCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down [N]",
-		Short: "Revert the last N applied migrations, default 1 (like alembic downgrade -1); the SQL is computed",
+		Short: "Revert the last N applied migrations, default 1 (down 2, or down -2 as in alembic downgrade -2); the SQL is computed",
 		Args:  cobra.MaximumNArgs(1),
 		RunE:  m.runDown,
 	}

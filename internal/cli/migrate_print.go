@@ -22,12 +22,7 @@ func printDiff(out io.Writer, dir string, res *migrate.DiffResult, advise func(s
 		p.f("No changes: migrations/ already matches the Ent schema; nothing written.\n")
 		return p.err
 	}
-	if len(res.Files) > 1 {
-		p.f("The change cannot apply in one transaction (an enum value added and used in it), so it is split into %d consecutive files.\n\n", len(res.Files))
-	}
-	for _, f := range res.Files {
-		p.f("Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir, f.Name, f.Statements, f.SQL)
-	}
+	p.f("Wrote %s/%s (%d statement(s)) and updated atlas.sum:\n\n%s\n", dir, res.File, res.Statements, res.SQL)
 	for _, n := range res.Notes {
 		p.f("Note: %s.\n\n", advise(n))
 	}
@@ -131,7 +126,7 @@ func printStatus(p *printer, st *migrate.StatusReport) {
 		p.f("  - %s\n", f.Name())
 	}
 	for _, f := range st.OutOfOrder {
-		p.f("  ! %s was added out of order (older than the applied history); regenerate it with a newer version\n", f.Name())
+		p.f("  ! %s was added out of order (older than the applied history); rename it to a version after the history, then `accounts migrate hash`\n", f.Name())
 	}
 	if st.NotClean != "" {
 		p.f("Note: the database has tables but no migration history (%s); apply needs --baseline VERSION.\n", st.NotClean)

@@ -21,7 +21,7 @@ func TestPermanent(t *testing.T) {
 		want string
 	}{
 		{&pgconn.PgError{Code: "28P01"}, `refused the password of user "alice"; set database.password`},
-		{&pgconn.PgError{Code: "3D000"}, "create it with `createdb app`"},
+		{&pgconn.PgError{Code: "3D000"}, "create it with `createdb -h db.example -p 5433 app`"},
 		{&pgconn.PgError{Code: "28000"}, `does not let user "alice" in`},
 		{&pgconn.PgError{Code: "57P03"}, ""}, // the database system is starting up
 		{syscall.ECONNREFUSED, ""},

@@ -77,8 +77,8 @@ func Permanent(err error, connString string) error {
 	where := fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
 	switch pg.Code {
 	case "3D000": // invalid_catalog_name
-		return fmt.Errorf("database %q does not exist on %s; create it with `createdb %s` (or run `accounts dev`, which creates it), or set database.name (or the database in DATABASE_URL) to one that exists: %w",
-			cfg.Database, where, cfg.Database, err)
+		return fmt.Errorf("database %q does not exist on %s; create it with `createdb -h %s -p %d %s` (or run `accounts dev`, which creates it), or set database.name (or the database in DATABASE_URL) to one that exists: %w",
+			cfg.Database, where, cfg.Host, cfg.Port, cfg.Database, err)
 	case "28P01": // invalid_password
 		return fmt.Errorf("the server at %s refused the password of user %q; set database.password (or the password in DATABASE_URL) to that user's: %w",
 			where, cfg.User, err)

@@ -70,9 +70,12 @@ type ApplyOptions struct {
 	// LockRetryBackoff is the first pause before such a retry, doubling
 	// after each; 0 means DefaultLockRetryBackoff.
 	LockRetryBackoff time.Duration
-	// From, with DryRun, is the version the database is at (FromNone for
-	// none): the dry run prints the later files without a database.
+	// From, with DryRun or SQL, is the version the database is at
+	// (FromNone for none): the later files are printed without a database.
 	From string
+	// SQL, with From, prints a script for psql instead of a dry run: only
+	// SQL, each file in its transaction mode with its revision rows.
+	SQL bool
 }
 
 // FileResult is what happened to one migration file.
@@ -182,7 +185,14 @@ func Apply(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, opts ApplyOpti
 	}
 	out := newOutput(opts.Out)
 	defer func() { err = errors.Join(err, out.err) }()
-	if opts.From != "" {
+	switch {
+	case opts.From != "" && opts.SQL:
+		return offlineScript(dir, opts, mode, out)
+	case opts.SQL:
+		return nil, errors.New("--sql writes a script for a database at a known version without connecting to it: add --from VERSION (or --from none for an empty database)")
+	case opts.From != "" && !opts.DryRun:
+		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run or --sql")
+	case opts.From != "":
 		return offlineDryRun(dir, opts, out, start)
 	}
 	conn, closeSession, err := session(ctx, db, dir, opts.DryRun, opts.LockTimeout, out)
@@ -261,7 +271,7 @@ func pendingFiles(ctx context.Context, drv atlasmigrate.Driver, dir atlasmigrate
 	case errors.Is(err, atlasmigrate.ErrNoPendingFiles):
 		pending = nil
 	case err != nil:
-		return nil, explainPending(err, opts.Baseline)
+		return nil, explainPending(err, opts.Baseline, dir)
 	}
 	if opts.Baseline != "" && len(before) > 0 {
 		out.printf("Note: --baseline %s ignored: the database already has a migration history.\n", opts.Baseline)
@@ -293,31 +303,11 @@ const FromNone = "none"
 // database: the checks that read the database (rows holding a removed enum
 // value) are not made.
 func offlineDryRun(dir atlasmigrate.Dir, opts ApplyOptions, out *output, start time.Time) (*ApplyReport, error) {
-	if !opts.DryRun {
-		return nil, errors.New("--from VERSION says where the database is for a dry run without it; use it with --dry-run")
-	}
-	if err := Validate(dir); err != nil {
-		return nil, err
-	}
-	files, err := dir.Files()
+	pending, from, err := filesAfter(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ApplyReport{DryRun: true}
-	var pending []atlasmigrate.File
-	if opts.From == FromNone {
-		pending = files
-	} else {
-		i := slices.IndexFunc(files, func(f atlasmigrate.File) bool { return f.Version() == opts.From })
-		if i < 0 {
-			return nil, fmt.Errorf("--from %s: no migration file has that version (use %q for an empty database)", opts.From, FromNone)
-		}
-		pending, rep.From = files[i+1:], opts.From
-	}
-	if pending, err = selectPending(dir, pending, nil, opts.N, opts.To); err != nil {
-		return nil, err
-	}
-	rep.Pending = len(pending)
+	rep := &ApplyReport{DryRun: true, From: from, Pending: len(pending)}
 	if len(pending) == 0 {
 		out.printf("-- Dry run (offline): nothing after version %s.\n", opts.From)
 		return rep, nil
@@ -375,8 +365,9 @@ func selectPending(dir atlasmigrate.Dir, pending []atlasmigrate.File, revs []*at
 	return pending, nil
 }
 
-// explainPending turns the executor's refusals into errors that say what to do.
-func explainPending(err error, baseline string) error {
+// explainPending turns the executor's refusals into errors that say what to
+// do with dir's files.
+func explainPending(err error, baseline string, dir atlasmigrate.Dir) error {
 	var (
 		notClean  *atlasmigrate.NotCleanError
 		nonLinear *atlasmigrate.HistoryNonLinearError
@@ -388,13 +379,11 @@ func explainPending(err error, baseline string) error {
 			"if its schema already matches a migration, run `accounts migrate apply --baseline VERSION` "+
 			"with that migration's version, or migrate an empty database", notClean.Reason)
 	case errors.As(err, &nonLinear):
-		names := make([]string, len(nonLinear.OutOfOrder))
-		for i, f := range nonLinear.OutOfOrder {
-			names[i] = f.Name()
-		}
-		return fmt.Errorf("migration file(s) %s are older than the latest applied version but were never applied "+
-			"(added out of order, e.g. by a merge); regenerate them with a newer version (`accounts migrate diff`) "+
-			"so the history stays linear", strings.Join(names, ", "))
+		return fmt.Errorf("migration file(s) older than the latest applied version were never applied "+
+			"(added out of order: a merge, or a hand-written file with an old version); "+
+			"rename each to a version after the applied history, keeping its name (%s), then run `accounts migrate hash`; "+
+			"a generated file whose change a newer file already makes: delete it instead, then hash",
+			strings.Join(renamesAfterHead(dir, nonLinear.OutOfOrder), "; "))
 	case errors.As(err, &missing):
 		return fmt.Errorf("revision %s (%s) is partially applied but its file is missing from the migration directory; restore the file", missing.Version, missing.Description)
 	case baseline != "" && strings.Contains(err.Error(), "baseline version"):
@@ -404,6 +393,21 @@ func explainPending(err error, baseline string) error {
 		return err2
 	}
 	return err
+}
+
+// renamesAfterHead says, for each out-of-order file, the name that puts it
+// after every file of dir: "OLD → NEW", consecutive versions from now.
+func renamesAfterHead(dir atlasmigrate.Dir, files []atlasmigrate.File) []string {
+	out := make([]string, len(files))
+	v, err := nextVersion(dir, time.Now())
+	t, perr := time.Parse(versionLayout, v)
+	for i, f := range files {
+		out[i] = f.Name()
+		if err == nil && perr == nil {
+			out[i] += " → " + t.Add(time.Duration(i)*time.Second).Format(versionLayout) + "_" + f.Desc() + ".sql"
+		}
+	}
+	return out
 }
 
 // currentVersion is the version of the newest revision that is fully

@@ -149,15 +149,31 @@ type stmtRunner struct {
 }
 
 func (r stmtRunner) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := r.dropInvalidIndex(ctx, query); err != nil {
+	if err := r.dropInvalidIndex(ctx, query, "  index %s is INVALID (left by an interrupted CREATE INDEX CONCURRENTLY): %s, then building it again\n"); err != nil {
 		return nil, err
 	}
-	return r.execQuerier.ExecContext(ctx, query, args...)
+	res, err := r.execQuerier.ExecContext(ctx, query, args...)
+	if err == nil || !concurrentStmt(query) {
+		return res, err
+	}
+	// A failed CREATE INDEX CONCURRENTLY (duplicate values, a lock
+	// timeout) leaves an INVALID index that every write still maintains:
+	// drop it now rather than leave it until the next run (or forever).
+	if derr := r.dropInvalidIndex(context.WithoutCancel(ctx), query, "  index %s was left INVALID by the failed build: %s\n"); derr != nil {
+		return nil, errors.Join(err, derr)
+	}
+	if m := createIndexStmt.FindStringSubmatch(stripLeadingComments(query)); m != nil {
+		return nil, fmt.Errorf("%w (dropped the INVALID index %s the failed build left)", err, quoteIdent(unquoteIdent(m[2])))
+	}
+	return nil, err
 }
 
 var createIndexStmt = regexp.MustCompile(`(?is)^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(` + sqlIdent + `)\s+ON\s+(?:ONLY\s+)?(` + sqlQIdent + `)`)
 
-func (r stmtRunner) dropInvalidIndex(ctx context.Context, stmt string) error {
+// dropInvalidIndex drops the INVALID index that stmt, a CREATE INDEX,
+// builds, if there is one, saying so through format (index name, DROP
+// statement).
+func (r stmtRunner) dropInvalidIndex(ctx context.Context, stmt, format string) error {
 	m := createIndexStmt.FindStringSubmatch(stripLeadingComments(stmt))
 	if m == nil {
 		return nil
@@ -181,9 +197,9 @@ WHERE c.relname = $1 AND NOT i.indisvalid
 		drop += "CONCURRENTLY "
 	}
 	drop += quoteIdent(nsp) + "." + quoteIdent(name)
-	r.out.printf("  index %s is INVALID (left by an interrupted CREATE INDEX CONCURRENTLY): %s, then building it again\n", name, drop)
+	r.out.printf(format, name, drop)
 	if _, err := r.execQuerier.ExecContext(ctx, drop); err != nil {
-		return fmt.Errorf("drop the INVALID index %s before building it again: %w", name, err)
+		return fmt.Errorf("drop the INVALID index %s: %w", name, err)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
@@ -32,27 +34,16 @@ type DiffOptions struct {
 
 // DiffResult is a computed migration.
 type DiffResult struct {
-	// File is the name of the (first) written file; "" when nothing was
-	// written.
+	// File is the name of the written file; "" when nothing was written.
 	File string
-	// SQL is the content of the migration files, one after the other; ""
-	// when there are no changes.
+	// SQL is the content of the migration file; "" when there are no
+	// changes.
 	SQL string
 	// Statements is the number of statements in SQL.
 	Statements int
-	// Files are the migration files, more than one when a change cannot
-	// apply in one transaction (an enum value added and used).
-	Files []DiffFile
 	// Notes are hints for the person reviewing the file (a removed and an
 	// added enum value that may be a rename).
 	Notes []string
-}
-
-// DiffFile is one migration file of a diff.
-type DiffFile struct {
-	Name       string
-	SQL        string
-	Statements int
 }
 
 // NoChanges reports whether migrations/ already reaches the desired state.
@@ -88,6 +79,8 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 	desired := EntState()
 	if opts.Desired != nil {
 		desired = *opts.Desired
+	} else if err := checkTreeSchema(ctx, dir); err != nil {
+		return nil, err
 	}
 	dev, err := openDev(ctx, opts.Dev, nil)
 	if err != nil {
@@ -134,51 +127,41 @@ func diff(ctx context.Context, dir atlasmigrate.Dir, opts DiffOptions, write boo
 		return nil, err
 	}
 	if len(plan.Changes) == 0 {
-		if err := verifyPlan(ctx, dev, want, plan); err != nil {
+		if err := verifyPlan(ctx, dev, want, plan, false); err != nil {
 			return nil, err
 		}
 		return res, nil // the differences were no-ops: the file would be empty
 	}
-	plans := splitEnumAdds(plan)
-	if err := verifyPlan(ctx, dev, want, plans...); err != nil {
+	if plan.Version, err = nextVersion(dir, time.Now()); err != nil {
+		return nil, err
+	}
+	f, none, err := formatPlan(plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyPlan(ctx, dev, want, plan, none); err != nil {
+		for _, h := range hints {
+			err = fmt.Errorf("%w\nNote: %s", err, h)
+		}
 		return nil, err
 	}
 	res.Notes = append(enumNotes(enums), hints...)
-	if err := versionPlans(dir, plans); err != nil {
-		return nil, err
-	}
-	return res, writePlans(dev, dir, plans, res, write)
-}
-
-// writePlans formats the plans as migration files into res and, when
-// write is set, writes them and atlas.sum.
-func writePlans(dev *devDB, dir atlasmigrate.Dir, plans []*atlasmigrate.Plan, res *DiffResult, write bool) error {
-	for _, plan := range plans {
-		files, err := onlineFormatter{}.Format(plan)
-		if err != nil {
-			return err
-		}
-		f := files[0]
-		res.Files = append(res.Files, DiffFile{Name: f.Name(), SQL: string(f.Bytes()), Statements: len(plan.Changes)})
-		res.SQL += string(f.Bytes())
-		res.Statements += len(plan.Changes)
-	}
+	res.SQL, res.Statements = string(f.Bytes()), len(plan.Changes)
 	if !write {
-		return nil
+		return res, nil
 	}
-	for _, plan := range plans {
-		if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(onlineFormatter{})).WritePlan(plan); err != nil {
-			return fmt.Errorf("write the migration file: %w", err)
-		}
+	if err := atlasmigrate.NewPlanner(dev.drv, dir, atlasmigrate.PlanFormat(diffFormatter)).WritePlan(plan); err != nil {
+		return nil, fmt.Errorf("write the migration file: %w", err)
 	}
-	res.File = res.Files[0].Name
-	return nil
+	res.File = f.Name()
+	return res, nil
 }
 
 // planChanges plans changes as unqualified statements, as the Atlas CLI does
 // for a schema-scoped dev database, so files apply to whatever schema the
 // target connection's search_path selects.
 func planChanges(ctx context.Context, drv atlasmigrate.PlanApplier, name string, changes []schema.Change) (*atlasmigrate.Plan, error) {
+	changes, renames := takeConstraintRenames(changes)
 	plan, err := drv.PlanChanges(ctx, name, changes, func(o *atlasmigrate.PlanOptions) {
 		q := ""
 		o.SchemaQualifier = &q
@@ -186,7 +169,45 @@ func planChanges(ctx context.Context, drv atlasmigrate.PlanApplier, name string,
 	if err != nil {
 		return nil, fmt.Errorf("plan the migration: %w", err)
 	}
+	plan.Changes = append(plan.Changes, renames...)
 	return plan, nil
+}
+
+// takeConstraintRenames removes the RenameConstraint changes, which the
+// open-source PostgreSQL planner does not plan, from changes and returns
+// them as statements, to run after the rest (after the RENAME of their
+// table).
+func takeConstraintRenames(changes []schema.Change) ([]schema.Change, []*atlasmigrate.Change) {
+	var renames []*atlasmigrate.Change
+	for _, c := range changes {
+		m, ok := c.(*schema.ModifyTable)
+		if !ok {
+			continue
+		}
+		m.Changes = slices.DeleteFunc(m.Changes, func(tc schema.Change) bool {
+			r, ok := tc.(*schema.RenameConstraint)
+			if !ok {
+				return false
+			}
+			from, to := constraintName(r.From), constraintName(r.To)
+			renames = append(renames, &atlasmigrate.Change{
+				Cmd:     fmt.Sprintf("ALTER TABLE %s RENAME CONSTRAINT %s TO %s", quoteIdent(m.T.Name), quoteIdent(from), quoteIdent(to)),
+				Comment: fmt.Sprintf("rename a constraint from %q to %q", from, to),
+				Source:  r,
+			})
+			return true
+		})
+	}
+	return dropEmptyModifies(changes), renames
+}
+
+// constraintName is the name of a foreign key (the only constraint
+// renameForeignKeys renames).
+func constraintName(o schema.Object) string {
+	if fk, ok := o.(*schema.ForeignKey); ok {
+		return fk.Symbol
+	}
+	return fmt.Sprintf("%v", o)
 }
 
 // replay applies dir (up to and including version to, or all files when to

@@ -1,8 +1,6 @@
 package migrate
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,9 +11,9 @@ import (
 
 // An enum value added and made the default in one change: PostgreSQL
 // refuses to use a value added in the same transaction (55P04), so diff
-// writes the ADD VALUE in a file of its own before the file that uses it,
-// and both apply on a database holding rows.
-func TestDiffSplitsEnumValueAddedAndUsed(t *testing.T) {
+// writes one file marked `-- atlas:txmode none` (as the Atlas CLI does with
+// atlas.hcl's format), and it applies on a database holding rows.
+func TestDiffEnumValueAddedAndUsedRunsOutsideATransaction(t *testing.T) {
 	t.Parallel()
 	ctx := ctxFor(t)
 	dir := serviceDir(t)
@@ -37,22 +35,14 @@ func TestDiffSplitsEnumValueAddedAndUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := fileNames(t, dir)
-	if len(names) != before+2 {
-		t.Fatalf("diff wrote %d file(s), want 2 (ADD VALUE, then its use): %v", len(names)-before, names[before:])
+	if names := fileNames(t, dir); len(names) != before+1 || names[before] != res.File {
+		t.Fatalf("diff wrote %v, want one file", names[before:])
 	}
-	first, err := os.ReadFile(filepath.Join(dir.Path(), names[before]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(first), `ADD VALUE 'GUEST'`) || strings.Contains(string(first), "SET DEFAULT") {
-		t.Errorf("first file:\n%s", first)
-	}
-	if len(res.Files) != 2 {
-		t.Errorf("result lists %d file(s)", len(res.Files))
+	if !strings.HasPrefix(res.SQL, txModeNoneDirective) || !strings.Contains(res.SQL, `ADD VALUE 'GUEST'`) {
+		t.Errorf("the file:\n%s", res.SQL)
 	}
 	if _, err := Apply(ctx, db, dir, ApplyOptions{}); err != nil {
-		t.Fatalf("the written files do not apply: %v", err)
+		t.Fatalf("the written file does not apply: %v", err)
 	}
 	again, err := Check(ctx, dir, DiffOptions{Desired: &desired, Dev: devServer(t)})
 	if err != nil || !again.NoChanges() {
@@ -82,7 +72,7 @@ func TestVerifyRunsThePlannedFileInItsTransaction(t *testing.T) {
 		{Cmd: `ALTER TYPE "userrole" ADD VALUE 'GUEST'`},
 		{Cmd: `ALTER TABLE "users" ALTER COLUMN "role" SET DEFAULT 'GUEST'`},
 	}}
-	err = verifyPlan(ctx, dev, want, plan)
+	err = verifyPlan(ctx, dev, want, plan, false)
 	if err == nil || !strings.Contains(err.Error(), "unsafe use of new value") {
 		t.Fatalf("verifying a file that cannot apply in its transaction: %v", err)
 	}

@@ -168,6 +168,7 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		if err != nil {
 			return false, err
 		}
+		changes = renamedConstraints(st.Text, changes)
 		if !reRenameType.MatchString(st.Text) { // a renamed type is no dropped type, and its columns keep their data
 			lintChanges(changes, st.Text, existed, add)
 			sc, err := stmtChange(dev.drv, st, changes)
@@ -182,8 +183,8 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 		lintText(st.Text, add)
 		if i == useIdx {
 			add("AC202", SeverityError, ClassTxMode, fmt.Sprintf("uses enum value %s, which an earlier ALTER TYPE … ADD VALUE of this file adds; PostgreSQL refuses that in one transaction "+
-				"(SQLSTATE 55P04, unsafe use of new value), so the file never applies: move the ADD VALUE to a separate file before this one "+
-				"(`accounts migrate diff` does), or start this file with `-- atlas:txmode none` and a blank line", useLit))
+				"(SQLSTATE 55P04, unsafe use of new value), so the file never applies: start this file with `-- atlas:txmode none` and a blank line "+
+				"(`migrate diff` does), or move the ADD VALUE to a separate file before this one", useLit))
 		}
 		if !enumRecreation(st.Text, fileStart) {
 			deploy.statement(i, st, changes)
@@ -195,15 +196,23 @@ func lintFile(ctx context.Context, dev *devDB, f atlasmigrate.File, rep *LintRep
 	if err := atlasLint(ctx, dev, f, stmts, perStmt, fileNolint, rep); err != nil {
 		return false, err
 	}
-	return true, lintRenameHints(dev, f.Name(), fileStart, before, fileNolint, rep)
+	return true, lintRenameHints(dev, f, fileStart, before, fileNolint, rep)
 }
 
 // lintRenameHints reports a file that drops a column and adds one of the
 // same type to the same table: if that is a rename, the data is lost, and
-// `migrate diff --rename-column` writes the RENAME instead.
-func lintRenameHints(dev *devDB, file string, start, end *schema.Schema, fileNolint []string, rep *LintReport) error {
+// `migrate diff --rename-column` writes the RENAME instead. A column the
+// file renames with RENAME COLUMN is no such pair.
+func lintRenameHints(dev *devDB, f atlasmigrate.File, start, end *schema.Schema, fileNolint []string, rep *LintReport) error {
 	if suppressed(fileNolint, ClassDestructive) {
 		return nil
+	}
+	undo, _, err := revertedRenames(dev.drv, []atlasmigrate.File{f})
+	if err != nil {
+		return err
+	}
+	renamed := func(table string, p [2]string) bool {
+		return slices.Contains(undo, ColumnRename{Table: table, From: p[1], To: p[0]})
 	}
 	b, a := *start, *end
 	b.Name, a.Name = "", ""
@@ -217,7 +226,10 @@ func lintRenameHints(dev *devDB, file string, start, end *schema.Schema, fileNol
 			continue
 		}
 		for _, p := range dropAddPairs(m) {
-			rep.Findings = append(rep.Findings, Finding{File: file, Severity: SeverityWarning, Class: ClassDestructive, Code: "AC303",
+			if renamed(m.T.Name, p) {
+				continue
+			}
+			rep.Findings = append(rep.Findings, Finding{File: f.Name(), Severity: SeverityWarning, Class: ClassDestructive, Code: "AC303",
 				Message: fmt.Sprintf("drops column %s.%s and adds %s.%s of the same type: if it is a rename, the data is lost; "+
 					"`accounts migrate diff NAME --rename-column %s.%s=%s` writes ALTER TABLE … RENAME COLUMN, which keeps it",
 					m.T.Name, p[0], m.T.Name, p[1], m.T.Name, p[0], p[1])})

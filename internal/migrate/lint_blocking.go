@@ -34,7 +34,7 @@ func lintBlocking(ctx context.Context, dev *devDB, f atlasmigrate.File, stmt str
 	text := stripLeadingComments(stmt)
 	if concurrentStmt(text) && !slices.Contains(fileDirectives(f, "txmode"), string(TxModeNone)) {
 		add("AC201", SeverityError, ClassTxMode, "CONCURRENTLY cannot run inside a transaction block, and this file runs in one: "+
-			"put `-- atlas:txmode none` and a blank line at the top of the file (the Atlas CLI writes CONCURRENTLY without it), "+
+			"put `-- atlas:txmode none` and a blank line at the top of the file (both tools' migrate diff do), "+
 			"then `accounts migrate hash`")
 	}
 	for _, c := range changes {

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"ariga.io/atlas/schemahcl"
-	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 )
 
@@ -30,41 +29,9 @@ func onlineDiffPolicy() schema.DiffOption {
 	}
 }
 
-// txModeNoneDirective starts a migration file whose statements must run
-// outside a transaction. Both `accounts migrate apply` and `atlas migrate
-// apply` honour it; the blank line after it makes it a file directive
-// rather than a statement's comment.
-const txModeNoneDirective = "-- atlas:txmode none\n\n"
-
 // concurrentStmt reports whether a statement may not run inside a
 // transaction block: CREATE/DROP INDEX CONCURRENTLY (and REINDEX …
 // CONCURRENTLY).
 func concurrentStmt(stmt string) bool {
 	return strings.Contains(strings.ToUpper(stmt), "CONCURRENTLY")
-}
-
-// onlineFormatter formats plans as the Atlas CLI does (DefaultFormatter) and
-// adds `-- atlas:txmode none` to a file with a CONCURRENTLY statement, which
-// the CLI does not: without it, its `migrate apply` runs the file in a
-// transaction and PostgreSQL refuses the statement.
-type onlineFormatter struct{}
-
-func (onlineFormatter) Format(plan *atlasmigrate.Plan) ([]atlasmigrate.File, error) {
-	files, err := atlasmigrate.DefaultFormatter.Format(plan)
-	if err != nil || !planHasConcurrent(plan) {
-		return files, err
-	}
-	for i, f := range files {
-		files[i] = atlasmigrate.NewLocalFile(f.Name(), append([]byte(txModeNoneDirective), f.Bytes()...))
-	}
-	return files, nil
-}
-
-func planHasConcurrent(plan *atlasmigrate.Plan) bool {
-	for _, c := range plan.Changes {
-		if concurrentStmt(c.Cmd) {
-			return true
-		}
-	}
-	return false
 }

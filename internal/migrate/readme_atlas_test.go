@@ -110,7 +110,7 @@ func runReadmeAtlasSection(t *testing.T, target, dev *url.URL) {
 	// change moves together.
 	dir := liveMigrations(t)
 	src := []byte(readRepoFile(t, "ent/schema.sql"))
-	if got := cliDiffOn(t, ctx, DevDatabase{URL: devURL}, dir, src, atlasHCLDiffPolicy(t)); strings.TrimSpace(got) != "" {
+	if got := cliDiffOn(t, ctx, DevDatabase{URL: devURL}, dir, src, atlasHCLDiffPolicy(t), atlasHCLDiffFormat(t)); strings.TrimSpace(got) != "" {
 		t.Errorf("atlas migrate diff on the committed schema would write:\n%s", got)
 	}
 	checkReadmeAtlasApply(ctx, t, appURL, dir)

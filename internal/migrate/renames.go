@@ -58,11 +58,15 @@ func ParseTableRename(s string) (TableRename, error) {
 // and columns named by the flags (strict: a flag that matches no drop and
 // add is an error; down passes the reverted files' renames leniently), and
 // every index dropped and added with the same definition under a new name.
+// A diff with no rename flag keeps its index drops and adds: that is the
+// file the Atlas CLI writes for the same change, and both tools write the
+// same files.
 func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename, tables []TableRename, strict bool) ([]schema.Change, error) {
 	changes, err := renameTables(d, changes, tables, strict)
 	if err != nil {
 		return nil, err
 	}
+	cols = followTableRenames(cols, tables)
 	for _, r := range cols {
 		m := findModifyTable(changes, r.Table)
 		ok := false
@@ -76,6 +80,9 @@ func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename,
 			return nil, fmt.Errorf("--rename-column %s: the diff does not drop column %s.%s and add %s.%s", r, r.Table, r.From, r.Table, r.To)
 		}
 	}
+	if strict && len(cols) == 0 && len(tables) == 0 {
+		return changes, nil
+	}
 	for _, c := range changes {
 		if m, ok := c.(*schema.ModifyTable); ok {
 			if err := renameIndexes(d, m, cols); err != nil {
@@ -84,6 +91,21 @@ func applyRenames(d schema.Differ, changes []schema.Change, cols []ColumnRename,
 		}
 	}
 	return dropEmptyModifies(changes), nil
+}
+
+// followTableRenames names the table of each column rename by its new name
+// when the same change renames the table: the changes hold the table under
+// that name (down reverts a file that renamed both).
+func followTableRenames(cols []ColumnRename, tables []TableRename) []ColumnRename {
+	out := slices.Clone(cols)
+	for i, r := range out {
+		for _, tr := range tables {
+			if tr.From == r.Table {
+				out[i].Table = tr.To
+			}
+		}
+	}
+	return out
 }
 
 func findModifyTable(changes []schema.Change, name string) *schema.ModifyTable {
@@ -115,7 +137,7 @@ func renameTables(d schema.Differ, changes []schema.Change, renames []TableRenam
 			return nil, fmt.Errorf("--rename-table %s: %w", r, err)
 		}
 		changes[di] = &schema.RenameTable{From: from, To: to}
-		changes[ai] = &schema.ModifyTable{T: to, Changes: rest}
+		changes[ai] = &schema.ModifyTable{T: to, Changes: renameForeignKeys(rest)}
 		// The table goes before its remaining changes.
 		if ai < di {
 			changes[ai], changes[di] = changes[di], changes[ai]
@@ -153,6 +175,62 @@ func renameColumn(d schema.Differ, m *schema.ModifyTable, r ColumnRename) (bool,
 	m.Changes = slices.Delete(m.Changes, ai, ai+1)
 	m.Changes = append(m.Changes, rest...)
 	return true, nil
+}
+
+// renameForeignKeys turns each DropForeignKey and AddForeignKey of a
+// renamed table's changes that define the same key under another name (Ent
+// names a key after its table) into a RenameConstraint: the key is renamed,
+// not dropped and validated again under lock.
+func renameForeignKeys(changes []schema.Change) []schema.Change {
+	var out []schema.Change
+	used := make(map[int]bool)
+	for _, c := range changes {
+		d, ok := c.(*schema.DropForeignKey)
+		if !ok {
+			continue
+		}
+		for j, c2 := range changes {
+			if a, ok := c2.(*schema.AddForeignKey); ok && !used[j] && sameForeignKey(d.F, a.F) {
+				used[j] = true
+				out = append(out, &schema.RenameConstraint{From: d.F, To: a.F})
+				break
+			}
+		}
+	}
+	renamed := func(fk *schema.ForeignKey) bool {
+		return slices.ContainsFunc(out, func(c schema.Change) bool {
+			r := c.(*schema.RenameConstraint)
+			return r.From == fk || r.To == fk
+		})
+	}
+	for _, c := range changes {
+		switch c := c.(type) {
+		case *schema.DropForeignKey:
+			if renamed(c.F) {
+				continue
+			}
+		case *schema.AddForeignKey:
+			if renamed(c.F) {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// sameForeignKey reports whether a and b differ in their name only.
+func sameForeignKey(a, b *schema.ForeignKey) bool {
+	names := func(cs []*schema.Column) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = c.Name
+		}
+		return out
+	}
+	return slices.Equal(names(a.Columns), names(b.Columns)) && slices.Equal(names(a.RefColumns), names(b.RefColumns)) &&
+		a.RefTable != nil && b.RefTable != nil && a.RefTable.Name == b.RefTable.Name &&
+		a.OnUpdate == b.OnUpdate && a.OnDelete == b.OnDelete
 }
 
 // renameIndexes turns each DropIndex and AddIndex of m whose definitions
@@ -251,11 +329,21 @@ func dropEmptyModifies(changes []schema.Change) []schema.Change {
 	})
 }
 
-// renameHints are notes for a diff that drops a column and adds one of the
-// same type to the same table: it may be a rename, which the flag keeps.
+// renameHints are notes for a diff that drops a table and adds one, or
+// drops a column and adds one of the same type to the same table: it may be
+// a rename, which the flag keeps.
 func renameHints(changes []schema.Change) []string {
 	var notes []string
 	for _, c := range changes {
+		if dt, ok := c.(*schema.DropTable); ok {
+			for _, c2 := range changes {
+				if at, ok := c2.(*schema.AddTable); ok {
+					notes = append(notes, fmt.Sprintf("the diff drops table %s and adds table %s; dropping loses its rows. "+
+						"If it was renamed, `accounts migrate diff NAME --rename-table %s=%s` writes ALTER TABLE … RENAME TO instead, which keeps them",
+						dt.T.Name, at.T.Name, dt.T.Name, at.T.Name))
+				}
+			}
+		}
 		m, ok := c.(*schema.ModifyTable)
 		if !ok {
 			continue
@@ -291,7 +379,28 @@ func dropAddPairs(m *schema.ModifyTable) [][2]string {
 var (
 	reRenameColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+RENAME\s+(?:COLUMN\s+)?(` + sqlIdent + `)\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
 	reRenameTable  = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+RENAME\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
+	// reRenameConstraint matches the statement takeConstraintRenames writes.
+	reRenameConstraint = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(` + sqlQIdent + `)\s+RENAME\s+CONSTRAINT\s+(` + sqlIdent + `)\s+TO\s+(` + sqlIdent + `)\s*;?\s*$`)
 )
+
+// renamedConstraints is the changes of a RENAME CONSTRAINT statement (a
+// foreign key dropped and added under another name, as the differ sees
+// it) with the key renamed, so that lint sees no dropped or new key; any
+// other statement's changes are returned as they are.
+func renamedConstraints(stmt string, changes []schema.Change) []schema.Change {
+	if !reRenameConstraint.MatchString(stripLeadingComments(stmt)) {
+		return changes
+	}
+	out := slices.Clone(changes)
+	for i, c := range out {
+		if m, ok := c.(*schema.ModifyTable); ok {
+			cp := *m
+			cp.Changes = renameForeignKeys(m.Changes)
+			out[i] = &cp
+		}
+	}
+	return out
+}
 
 // revertedRenames returns the renames that undo the RENAME COLUMN and
 // RENAME TO statements of files, newest first, so that down renames back

@@ -77,7 +77,18 @@ func (r *RevisionTable) qualified() string {
 // DDL the Atlas CLI uses. Callers hold the migration lock, so concurrent
 // appliers never race on the CREATE.
 func (r *RevisionTable) Ensure(ctx context.Context) error {
-	stmts := []string{
+	for _, s := range r.ddl() {
+		if _, err := r.conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("create revision table %s: %w", r.qualified(), err)
+		}
+	}
+	return nil
+}
+
+// ddl creates the schema and the table when they are missing, as the Atlas
+// CLI creates them.
+func (r *RevisionTable) ddl() []string {
+	return []string{
 		"CREATE SCHEMA IF NOT EXISTS " + quoteIdent(r.schema),
 		"CREATE TABLE IF NOT EXISTS " + r.qualified() + ` (
     "version" character varying NOT NULL,
@@ -95,12 +106,6 @@ func (r *RevisionTable) Ensure(ctx context.Context) error {
     PRIMARY KEY ("version")
 )`,
 	}
-	for _, s := range stmts {
-		if _, err := r.conn.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("create revision table %s: %w", r.qualified(), err)
-		}
-	}
-	return nil
 }
 
 // Exists reports whether the revision table exists.
@@ -207,6 +212,14 @@ func scanRevision(rows *sql.Rows) (*atlasmigrate.Revision, error) {
 	return &rev, nil
 }
 
+// revisionUpsert ends the INSERT of a revision: like the Atlas CLI, an
+// update keeps the first description and executed_at.
+const revisionUpsert = `ON CONFLICT ("version") DO UPDATE SET
+ "type" = EXCLUDED."type", "applied" = EXCLUDED."applied", "total" = EXCLUDED."total",
+ "execution_time" = EXCLUDED."execution_time", "error" = EXCLUDED."error",
+ "error_stmt" = EXCLUDED."error_stmt", "hash" = EXCLUDED."hash",
+ "partial_hashes" = EXCLUDED."partial_hashes", "operator_version" = EXCLUDED."operator_version"`
+
 // WriteRevision implements migrate.RevisionReadWriter as an upsert. Like the
 // Atlas CLI, an update keeps the first description and executed_at.
 func (r *RevisionTable) WriteRevision(ctx context.Context, rev *atlasmigrate.Revision) error {
@@ -220,11 +233,7 @@ func (r *RevisionTable) WriteRevision(ctx context.Context, rev *atlasmigrate.Rev
 	}
 	_, err = r.conn.ExecContext(ctx, "INSERT INTO "+r.qualified()+" ("+revisionColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT ("version") DO UPDATE SET
- "type" = EXCLUDED."type", "applied" = EXCLUDED."applied", "total" = EXCLUDED."total",
- "execution_time" = EXCLUDED."execution_time", "error" = EXCLUDED."error",
- "error_stmt" = EXCLUDED."error_stmt", "hash" = EXCLUDED."hash",
- "partial_hashes" = EXCLUDED."partial_hashes", "operator_version" = EXCLUDED."operator_version"`,
+`+revisionUpsert,
 		rev.Version, rev.Description, int64(rev.Type), int64(rev.Applied), int64(rev.Total),
 		rev.ExecutedAt, int64(rev.ExecutionTime), rev.Error, rev.ErrorStmt, rev.Hash,
 		string(partial), rev.OperatorVersion)

@@ -108,7 +108,7 @@ func Status(ctx context.Context, db *sql.DB, dir atlasmigrate.Dir, revisionSchem
 	case errors.As(err, &nonLinear):
 		st.OutOfOrder, st.Pending = nonLinear.OutOfOrder, nonLinear.Pending
 	default:
-		return nil, explainPending(err, "")
+		return nil, explainPending(err, "", dir)
 	}
 	return st, nil
 }

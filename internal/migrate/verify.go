@@ -23,19 +23,20 @@ func (e *UnplannableError) Error() string {
 		"\nnothing was written; write these changes by hand (`accounts migrate new NAME`, then `accounts migrate hash`)"
 }
 
-// verifyPlan runs the planned files on the dev database, which holds the
-// replayed directory, exactly as apply will (a file in one transaction, or
-// statement by statement when it is txmode none), and compares the result
-// with want. A statement that fails there, or a difference left
-// afterwards, means the files would not bring a database to the desired
+// verifyPlan runs the planned file on the dev database, which holds the
+// replayed directory, exactly as apply will (in one transaction, or
+// statement by statement when none says it is txmode none), and compares
+// the result with want. A statement that fails there, or a difference left
+// afterwards, means the file would not bring a database to the desired
 // schema.
-func verifyPlan(ctx context.Context, dev *devDB, want *schema.Schema, plans ...*atlasmigrate.Plan) error {
-	for i, plan := range plans {
-		if err := verifyFile(ctx, dev, plan); err != nil {
-			return fmt.Errorf("the planned migration fails on migrations/ replayed on the dev database, in file %d of %d (%s), %w\n"+
-				"nothing was written; write this change by hand (`accounts migrate new NAME`, then `accounts migrate hash`)",
-				i+1, len(plans), txModeOfPlan(plan), err)
+func verifyPlan(ctx context.Context, dev *devDB, want *schema.Schema, plan *atlasmigrate.Plan, none bool) error {
+	if err := verifyFile(ctx, dev, plan, none); err != nil {
+		mode := "in one transaction"
+		if none {
+			mode = "txmode none"
 		}
+		return fmt.Errorf("the planned migration (%s) fails on migrations/ replayed on the dev database, %w\n"+
+			"nothing was written; write this change by hand (`accounts migrate new NAME`, then `accounts migrate hash`)", mode, err)
 	}
 	after, err := dev.drv.InspectSchema(ctx, "", nil)
 	if err != nil {
@@ -58,12 +59,12 @@ func verifyPlan(ctx context.Context, dev *devDB, want *schema.Schema, plans ...*
 	return e
 }
 
-// verifyFile runs one planned file in its transaction mode.
-func verifyFile(ctx context.Context, dev *devDB, plan *atlasmigrate.Plan) error {
+// verifyFile runs the planned file in its transaction mode.
+func verifyFile(ctx context.Context, dev *devDB, plan *atlasmigrate.Plan, none bool) error {
 	fail := func(i int, cmd string, err error) error {
 		return fmt.Errorf("at statement %d of %d:\n  %s\n%v", i+1, len(plan.Changes), cmd, err)
 	}
-	if planHasConcurrent(plan) {
+	if none {
 		for i, c := range plan.Changes {
 			if _, err := dev.db.ExecContext(ctx, c.Cmd); err != nil {
 				return fail(i, c.Cmd, err)
@@ -85,13 +86,6 @@ func verifyFile(ctx context.Context, dev *devDB, plan *atlasmigrate.Plan) error 
 		return fmt.Errorf("at commit: %v", err)
 	}
 	return nil
-}
-
-func txModeOfPlan(plan *atlasmigrate.Plan) string {
-	if planHasConcurrent(plan) {
-		return "txmode none"
-	}
-	return "in one transaction"
 }
 
 // describeChange says in words what a schema change is.

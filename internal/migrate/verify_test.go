@@ -50,7 +50,7 @@ func TestVerifyPlanNamesWhatIsLeft(t *testing.T) {
 	if len(plan.Changes) != 0 {
 		t.Fatalf("the Atlas planner now plans a removed enum value (%d statements); this test needs another unplannable change", len(plan.Changes))
 	}
-	err = verifyPlan(ctx, dev, want, plan)
+	err = verifyPlan(ctx, dev, want, plan, false)
 	var up *UnplannableError
 	if !errors.As(err, &up) || len(up.Changes) != 1 ||
 		!strings.Contains(err.Error(), "enum type userrole: values (USER, ADMIN, SUPER_ADMIN, AUDITOR) become (USER, ADMIN, SUPER_ADMIN)") ||

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +22,12 @@ import (
 // balancer until the new one has capacity. A database ahead of the build
 // is logged at INFO for that reason; one that lacks a file of the build is
 // not ready, and the reason names the file.
-func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir, advise func(string) string) (func(context.Context) error, error) {
+func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir, advise func(string) string, drift DriftSchedule) (func(context.Context) error, error) {
 	build, err := migrate.NewBuildFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("migration directory: %w", err)
 	}
-	p.jobs = append(p.jobs, p.driftJob(dir))
+	p.jobs = append(p.jobs, p.driftJob(dir, drift))
 	read := func(ctx context.Context) (*migrate.BuildState, error) {
 		st, err := migrate.ReadBuildState(ctx, p.db.SQL, build, p.revisionSchema())
 		if err == nil {
@@ -96,9 +97,10 @@ const (
 // make, now and then, for accounts_migration_drift_objects and a WARN log
 // line naming the objects. /readyz does not depend on it: a DBA's extra
 // index is no reason to take a replica out of the load balancer.
-func (p *Process) driftJob(dir atlasmigrate.Dir) job {
+func (p *Process) driftJob(dir atlasmigrate.Dir, when DriftSchedule) job {
+	first, every := cmp.Or(when.First, driftFirstCheck), cmp.Or(when.Every, driftInterval)
 	return func(ctx context.Context) {
-		t := time.NewTimer(driftFirstCheck)
+		t := time.NewTimer(first)
 		defer t.Stop()
 		warned := false
 		for {
@@ -108,7 +110,7 @@ func (p *Process) driftJob(dir atlasmigrate.Dir) job {
 			case <-t.C:
 			}
 			warned = p.checkDrift(ctx, dir, warned)
-			t.Reset(driftInterval)
+			t.Reset(every)
 		}
 	}
 }

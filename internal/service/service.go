@@ -55,6 +55,15 @@ type Options struct {
 	// Advise, when set, rewrites the commands a log line advises
 	// ("`accounts migrate apply`") as the user runs the binary.
 	Advise func(string) string
+	// DriftChecks says when the schema drift check runs; its zero fields
+	// mean the defaults (a minute after start, then every 15 minutes).
+	DriftChecks DriftSchedule
+}
+
+// DriftSchedule is when the schema drift check runs: First after start,
+// then Every.
+type DriftSchedule struct {
+	First, Every time.Duration
 }
 
 // Process is the running service: what Open built, served by Run and

@@ -22,6 +22,7 @@ func TestOpenRunClose(t *testing.T) {
 	cfg := config.Default()
 	cfg.Database.URL = testdb.URL(t)
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Metrics.Addr = "127.0.0.1:0" // the default port may be taken; no test binds a fixed one
 	cfg.Password.Argon2MemoryKB = 64
 	cfg.Password.Argon2Time = 1
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -73,7 +73,7 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	}
 	var ready func(context.Context) error
 	if o.Migrations != nil {
-		if ready, err = p.readiness(ctx, o.Migrations, o.Advise); err != nil {
+		if ready, err = p.readiness(ctx, o.Migrations, o.Advise, o.DriftChecks); err != nil {
 			return handlers{}, err
 		}
 	}
