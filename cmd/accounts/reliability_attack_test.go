@@ -126,6 +126,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 		"GET /api/v1/users":                     {anon, denied, ok, ok},
 		"GET /api/v1/audit":                     {anon, denied, denied, ok},
 		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
+		"DELETE /api/v1/users/{id}":             {anon, denied, done, done},
 		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
 		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},
 		"DELETE /api/v1/users/{id}/roles/admin": {anon, denied, denied, done},
@@ -266,6 +267,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 		{"PUT", "/api/v1/users/" + targetID + "/activation", ``},
 		{"DELETE", "/api/v1/users/" + targetID + "/activation", ``},
 		{"DELETE", "/api/v1/users/" + targetID + "/roles/admin", ``},
+		{"DELETE", "/api/v1/users/" + targetID, ``},
 		{"DELETE", "/api/v1/account/logout", ``},
 	}
 	s.addSecret("new-" + pw)

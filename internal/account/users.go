@@ -398,6 +398,9 @@ type ListParams struct {
 	Role *Role
 	// IsActive, when set, keeps only users with this flag.
 	IsActive *bool
+	// Username, when set, keeps only the user with this name, matched
+	// without regard to case as a login matches it.
+	Username *string
 	// After, when set, is the NextCursor of an earlier page in the same
 	// sort and order: the page holds the users after that position (keyset
 	// paging, as fast deep in the listing as at its start). Offset must
@@ -536,6 +539,9 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 	}
 	if p.IsActive != nil {
 		where = append(where, entuser.IsActive(*p.IsActive))
+	}
+	if p.Username != nil {
+		where = append(where, usernameFold(*p.Username))
 	}
 	term := entsql.OrderAsc()
 	if p.Desc {

@@ -24,9 +24,11 @@ const (
 	UserActivated       AuditAction = "user.activated"
 	UserCreated         AuditAction = "user.created"
 	UserDeactivated     AuditAction = "user.deactivated"
+	UserErased          AuditAction = "user.erased"
 	UserLoggedIn        AuditAction = "user.logged_in"
 	UserPasswordChanged AuditAction = "user.password_changed"
 	UserPasswordSet     AuditAction = "user.password_set"
+	UserProfileChanged  AuditAction = "user.profile_changed"
 	UserRoleGranted     AuditAction = "user.role_granted"
 	UserRoleRevoked     AuditAction = "user.role_revoked"
 	UserSessionsRevoked AuditAction = "user.sessions_revoked"
@@ -42,11 +44,15 @@ func (e AuditAction) Valid() bool {
 		return true
 	case UserDeactivated:
 		return true
+	case UserErased:
+		return true
 	case UserLoggedIn:
 		return true
 	case UserPasswordChanged:
 		return true
 	case UserPasswordSet:
+		return true
+	case UserProfileChanged:
 		return true
 	case UserRoleGranted:
 		return true
@@ -354,8 +360,11 @@ type ListUsersParams struct {
 	// Role Only users with this role.
 	Role *Role `form:"role,omitempty" json:"role,omitempty"`
 
-	// IsActive Only active (true) or inactive (false) users.
+	// IsActive Only active (true, the default) or inactive (false) users: a user deleted (deactivated) leaves the default listing.
 	IsActive *bool `form:"is_active,omitempty" json:"is_active,omitempty"`
+
+	// Username Only the user with this name, matched without regard to letter case as a login matches it: an exact lookup, never a prefix.
+	Username *Username `form:"username,omitempty" json:"username,omitempty"`
 
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
@@ -369,6 +378,12 @@ type ListUsersParamsOrder string
 
 // CreateUserParams defines parameters for CreateUser.
 type CreateUserParams struct {
+	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+}
+
+// DeleteUserParams defines parameters for DeleteUser.
+type DeleteUserParams struct {
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
@@ -474,6 +489,9 @@ type ServerInterface interface {
 	// CreateUser Create a user.
 	// (POST /api/v1/users)
 	CreateUser(c *gin.Context, params CreateUserParams)
+	// DeleteUser Delete (deactivate) a user.
+	// (DELETE /api/v1/users/{id})
+	DeleteUser(c *gin.Context, id UserID, params DeleteUserParams)
 	// GetUser One user by id.
 	// (GET /api/v1/users/{id})
 	GetUser(c *gin.Context, id UserID, params GetUserParams)
@@ -895,6 +913,14 @@ func (siw *ServerInterfaceWrapper) ListUsers(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "username" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "username", c.Request.URL.Query(), &params.Username, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter username: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	headers := c.Request.Header
 
 	// ------------- Optional header parameter "X-Request-ID" -------------
@@ -964,6 +990,55 @@ func (siw *ServerInterfaceWrapper) CreateUser(c *gin.Context) {
 	}
 
 	siw.Handler.CreateUser(c, params)
+}
+
+// DeleteUser operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUser(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteUserParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "X-Request-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
+		var XRequestID XRequestID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.XRequestID = &XRequestID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteUser(c, id, params)
 }
 
 // GetUser operation middleware
@@ -1455,6 +1530,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/users", wrapper.ListUsers)
 	router.POST(options.BaseURL+"/api/v1/users", wrapper.CreateUser)
 	router.GET(options.BaseURL+"/api/v1/audit", wrapper.ListAudit)
+	router.DELETE(options.BaseURL+"/api/v1/users/:id", wrapper.DeleteUser)
 	router.GET(options.BaseURL+"/api/v1/users/:id", wrapper.GetUser)
 	router.PUT(options.BaseURL+"/api/v1/users/:id/password", wrapper.SetUserPassword)
 	router.DELETE(options.BaseURL+"/api/v1/users/:id/roles/admin", wrapper.RevokeAdmin)
@@ -3040,6 +3116,144 @@ func (response CreateUserdefaultApplicationProblemPlusJSONResponse) VisitCreateU
 	return err
 }
 
+type DeleteUserRequestObject struct {
+	Id     UserID `json:"id"`
+	Params DeleteUserParams
+}
+
+type DeleteUserResponseObject interface {
+	VisitDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type DeleteUser204Response = DoneResponse
+
+func (response DeleteUser204Response) VisitDeleteUserResponse(w http.ResponseWriter) error {
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser401ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser403ApplicationProblemPlusJSONResponse struct {
+	ManageForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser403ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser404ApplicationProblemPlusJSONResponse struct {
+	UserNotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser422ApplicationProblemPlusJSONResponse struct {
+	InvalidIDApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser422ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser503ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ProblemResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteUserdefaultApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUserRequestObject struct {
 	Id     UserID `json:"id"`
 	Params GetUserParams
@@ -4291,6 +4505,9 @@ type StrictServerInterface interface {
 	// CreateUser Create a user.
 	// (POST /api/v1/users)
 	CreateUser(ctx context.Context, request CreateUserRequestObject) (CreateUserResponseObject, error)
+	// DeleteUser Delete (deactivate) a user.
+	// (DELETE /api/v1/users/{id})
+	DeleteUser(ctx context.Context, request DeleteUserRequestObject) (DeleteUserResponseObject, error)
 	// GetUser One user by id.
 	// (GET /api/v1/users/{id})
 	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
@@ -4653,6 +4870,33 @@ func (sh *strictHandler) CreateUser(ctx *gin.Context, params CreateUserParams) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(CreateUserResponseObject); ok {
 		if err := validResponse.VisitCreateUserResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteUser operation middleware
+func (sh *strictHandler) DeleteUser(ctx *gin.Context, id UserID, params DeleteUserParams) {
+	var request DeleteUserRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteUser(ctx, request.(DeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteUserResponseObject); ok {
+		if err := validResponse.VisitDeleteUserResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

@@ -214,6 +214,7 @@ func listParams(q ListUsersParams) account.ListParams {
 	p.Desc = q.Order != nil && *q.Order == Desc
 	p.Role = q.Role
 	p.IsActive = q.IsActive
+	p.Username = q.Username
 	return p
 }
 
@@ -264,4 +265,14 @@ func (h handlers) Deactivate(ctx context.Context, req DeactivateRequestObject) (
 		return nil, err
 	}
 	return Deactivate204Response{}, nil
+}
+
+// DeleteUser is a soft delete: the user is deactivated, as the schema's
+// SoftDeleteMixin turns every delete into a deactivation, with its rules
+// and its audit entry.
+func (h handlers) DeleteUser(ctx context.Context, req DeleteUserRequestObject) (DeleteUserResponseObject, error) {
+	if err := h.s.Users.SetActive(ginOf(ctx).Request.Context(), caller(ctx), req.Id, false); err != nil {
+		return nil, err
+	}
+	return DeleteUser204Response{}, nil
 }

@@ -74,12 +74,55 @@ func (s *server) checkRequest(c *gin.Context) {
 	if op == nil {
 		return
 	}
+	if !s.checkKnownParameters(c, op.query) {
+		return
+	}
 	if len(op.query) > 0 && !s.checkParameters(c, op.query) {
 		return
 	}
 	if op.body != nil {
 		s.checkBody(c, op)
 	}
+}
+
+// malformedQuery is what a query string that does not parse is told: its
+// pairs could not be told apart, so none is taken.
+const malformedQuery = "is malformed: a bad %-escape or a ';' (escape % as %25 and ; as %3B)"
+
+// checkKnownParameters refuses a query parameter the operation does not
+// document, as readBody refuses an unknown member: a misspelled filter
+// (rolee=admin) would otherwise answer as if there were none, and a
+// client could not tell. The names, sorted, are the fields of one 422
+// (at most maxFieldErrors, then how many more).
+func (s *server) checkKnownParameters(c *gin.Context, params []*paramRule) bool {
+	if c.Request.URL.RawQuery == "" {
+		return true
+	}
+	query, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		s.writeError(c, &account.Error{Code: account.CodeValidationFailed, Message: "the query string is malformed",
+			Fields: []account.FieldError{{Field: "query", Message: malformedQuery}}})
+		return false
+	}
+	var unknown []string
+	for name := range query {
+		if !slices.ContainsFunc(params, func(p *paramRule) bool { return p.query && p.name == name }) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return true
+	}
+	slices.Sort(unknown)
+	fields := make([]account.FieldError, 0, min(len(unknown), maxFieldErrors)+1)
+	for _, name := range unknown[:min(len(unknown), maxFieldErrors)] {
+		fields = append(fields, account.FieldError{Field: name, Message: "is not a known parameter"})
+	}
+	if len(unknown) > maxFieldErrors {
+		fields = append(fields, account.FieldError{Message: fmt.Sprintf("and %d more", len(unknown)-maxFieldErrors)})
+	}
+	s.writeError(c, &account.Error{Code: account.CodeValidationFailed, Message: "the request has parameters this endpoint does not take", Fields: fields})
+	return false
 }
 
 // checkParameters checks params of the request against their compiled
