@@ -380,6 +380,9 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordCh
 			}
 			return err
 		}
+		if err := checkPrecondition(ctx, fromEnt(cur)); err != nil {
+			return err
+		}
 		n, err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash)))
 		if err != nil {
 			return storageError(err, CodeUserNotFound)

@@ -157,7 +157,7 @@ type Created struct {
 	Id openapi_types.UUID `json:"id"`
 }
 
-// DisplayName 1–64 characters, no control characters; leave it out for none.
+// DisplayName The name to show: 1–64 characters, no control characters; null (or left out) for none. The one statement of the rule: sign-up, create, both profile patches and the User schema refer to it.
 type DisplayName = string
 
 // FieldError defines model for FieldError.
@@ -199,6 +199,9 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ProfilePatch A JSON merge patch (RFC 7396) of the profile: each member present sets its field, null clears it, a member left out keeps it. Role, activity and password are not profile fields; they have endpoints of their own.
+type ProfilePatch = account.ProfilePatch
+
 // Role A user's role; super_admin manages admin and user, admin manages user.
 type Role = account.Role
 
@@ -238,11 +241,20 @@ type UserList struct {
 // Username 5–32 of A-Z a-z 0-9 . _ -, starting and ending with a letter or digit, no two of . _ - in a row; unique in any letter case.
 type Username = string
 
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // UserID defines model for UserID.
 type UserID = openapi_types.UUID
 
 // XRequestID defines model for XRequestID.
 type XRequestID = string
+
+// AccountInactive defines model for AccountInactive.
+type AccountInactive = Problem
 
 // BadRequest defines model for BadRequest.
 type BadRequest = Problem
@@ -255,6 +267,12 @@ type InvalidID = Problem
 
 // ManageForbidden defines model for ManageForbidden.
 type ManageForbidden = Problem
+
+// PreconditionFailed defines model for PreconditionFailed.
+type PreconditionFailed = Problem
+
+// ProfileInvalid defines model for ProfileInvalid.
+type ProfileInvalid = Problem
 
 // RoleForbidden defines model for RoleForbidden.
 type RoleForbidden = Problem
@@ -277,11 +295,26 @@ type UnsupportedMediaType = Problem
 // UserNotFound defines model for UserNotFound.
 type UserNotFound = Problem
 
+// UserWithETag A user as every response shows it; never the password hash. An optional property is always present, null when unset.
+type UserWithETag = User
+
 // UsernameTaken defines model for UsernameTaken.
 type UsernameTaken = Problem
 
 // GetAccountParams defines parameters for GetAccount.
 type GetAccountParams struct {
+	// IfNoneMatch ETags the client holds; when one is the user's, the answer is 304 with no body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+}
+
+// PatchAccountParams defines parameters for PatchAccount.
+type PatchAccountParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
@@ -303,6 +336,9 @@ type LogoutParams struct {
 
 // ChangePasswordParams defines parameters for ChangePassword.
 type ChangePasswordParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
@@ -384,42 +420,72 @@ type CreateUserParams struct {
 
 // DeleteUserParams defines parameters for DeleteUser.
 type DeleteUserParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
 // GetUserParams defines parameters for GetUser.
 type GetUserParams struct {
+	// IfNoneMatch ETags the client holds; when one is the user's, the answer is 304 with no body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+}
+
+// PatchUserParams defines parameters for PatchUser.
+type PatchUserParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
 // DeactivateParams defines parameters for Deactivate.
 type DeactivateParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
 // ActivateParams defines parameters for Activate.
 type ActivateParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
 // SetUserPasswordParams defines parameters for SetUserPassword.
 type SetUserPasswordParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
 // RevokeAdminParams defines parameters for RevokeAdmin.
 type RevokeAdminParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
 // GrantAdminParams defines parameters for GrantAdmin.
 type GrantAdminParams struct {
+	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
 	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
@@ -448,6 +514,9 @@ type ReadyzParams struct {
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 }
 
+// PatchAccountApplicationMergePatchPlusJSONRequestBody defines body for PatchAccount for application/merge-patch+json ContentType.
+type PatchAccountApplicationMergePatchPlusJSONRequestBody = ProfilePatch
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -460,6 +529,9 @@ type SignUpJSONRequestBody = SignUpRequest
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = CreateUserRequest
 
+// PatchUserApplicationMergePatchPlusJSONRequestBody defines body for PatchUser for application/merge-patch+json ContentType.
+type PatchUserApplicationMergePatchPlusJSONRequestBody = ProfilePatch
+
 // SetUserPasswordJSONRequestBody defines body for SetUserPassword for application/json ContentType.
 type SetUserPasswordJSONRequestBody = SetPasswordRequest
 
@@ -468,6 +540,9 @@ type ServerInterface interface {
 	// GetAccount The caller's own user.
 	// (GET /api/v1/account)
 	GetAccount(c *gin.Context, params GetAccountParams)
+	// PatchAccount Edit one's own profile.
+	// (PATCH /api/v1/account)
+	PatchAccount(c *gin.Context, params PatchAccountParams)
 	// Login Log in.
 	// (POST /api/v1/account/login)
 	Login(c *gin.Context, params LoginParams)
@@ -495,6 +570,9 @@ type ServerInterface interface {
 	// GetUser One user by id.
 	// (GET /api/v1/users/{id})
 	GetUser(c *gin.Context, id UserID, params GetUserParams)
+	// PatchUser Edit a user's profile.
+	// (PATCH /api/v1/users/{id})
+	PatchUser(c *gin.Context, id UserID, params PatchUserParams)
 	// Deactivate Deactivate a user.
 	// (DELETE /api/v1/users/{id}/activation)
 	Deactivate(c *gin.Context, id UserID, params DeactivateParams)
@@ -544,6 +622,25 @@ func (siw *ServerInterfaceWrapper) GetAccount(c *gin.Context) {
 
 	headers := c.Request.Header
 
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-None-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-None-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
 		var XRequestID XRequestID
@@ -571,6 +668,65 @@ func (siw *ServerInterfaceWrapper) GetAccount(c *gin.Context) {
 	}
 
 	siw.Handler.GetAccount(c, params)
+}
+
+// PatchAccount operation middleware
+func (siw *ServerInterfaceWrapper) PatchAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PatchAccountParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	// ------------- Optional header parameter "X-Request-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
+		var XRequestID XRequestID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.XRequestID = &XRequestID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PatchAccount(c, params)
 }
 
 // Login operation middleware
@@ -682,6 +838,25 @@ func (siw *ServerInterfaceWrapper) ChangePassword(c *gin.Context) {
 	var params ChangePasswordParams
 
 	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
 
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
@@ -1012,6 +1187,25 @@ func (siw *ServerInterfaceWrapper) DeleteUser(c *gin.Context) {
 
 	headers := c.Request.Header
 
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
 		var XRequestID XRequestID
@@ -1061,6 +1255,25 @@ func (siw *ServerInterfaceWrapper) GetUser(c *gin.Context) {
 
 	headers := c.Request.Header
 
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-None-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-None-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
 		var XRequestID XRequestID
@@ -1090,6 +1303,74 @@ func (siw *ServerInterfaceWrapper) GetUser(c *gin.Context) {
 	siw.Handler.GetUser(c, id, params)
 }
 
+// PatchUser operation middleware
+func (siw *ServerInterfaceWrapper) PatchUser(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PatchUserParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	// ------------- Optional header parameter "X-Request-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
+		var XRequestID XRequestID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.XRequestID = &XRequestID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PatchUser(c, id, params)
+}
+
 // Deactivate operation middleware
 func (siw *ServerInterfaceWrapper) Deactivate(c *gin.Context) {
 
@@ -1109,6 +1390,25 @@ func (siw *ServerInterfaceWrapper) Deactivate(c *gin.Context) {
 	var params DeactivateParams
 
 	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
 
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
@@ -1159,6 +1459,25 @@ func (siw *ServerInterfaceWrapper) Activate(c *gin.Context) {
 
 	headers := c.Request.Header
 
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
 		var XRequestID XRequestID
@@ -1207,6 +1526,25 @@ func (siw *ServerInterfaceWrapper) SetUserPassword(c *gin.Context) {
 	var params SetUserPasswordParams
 
 	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
 
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
@@ -1257,6 +1595,25 @@ func (siw *ServerInterfaceWrapper) RevokeAdmin(c *gin.Context) {
 
 	headers := c.Request.Header
 
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
 		var XRequestID XRequestID
@@ -1305,6 +1662,25 @@ func (siw *ServerInterfaceWrapper) GrantAdmin(c *gin.Context) {
 	var params GrantAdminParams
 
 	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
 
 	// ------------- Optional header parameter "X-Request-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
@@ -1525,6 +1901,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/api/v1/account/signup", wrapper.SignUp)
 	router.POST(options.BaseURL+"/api/v1/account/login", wrapper.Login)
 	router.GET(options.BaseURL+"/api/v1/account", wrapper.GetAccount)
+	router.PATCH(options.BaseURL+"/api/v1/account", wrapper.PatchAccount)
 	router.PUT(options.BaseURL+"/api/v1/account/password", wrapper.ChangePassword)
 	router.DELETE(options.BaseURL+"/api/v1/account/logout", wrapper.Logout)
 	router.GET(options.BaseURL+"/api/v1/users", wrapper.ListUsers)
@@ -1532,6 +1909,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/audit", wrapper.ListAudit)
 	router.DELETE(options.BaseURL+"/api/v1/users/:id", wrapper.DeleteUser)
 	router.GET(options.BaseURL+"/api/v1/users/:id", wrapper.GetUser)
+	router.PATCH(options.BaseURL+"/api/v1/users/:id", wrapper.PatchUser)
 	router.PUT(options.BaseURL+"/api/v1/users/:id/password", wrapper.SetUserPassword)
 	router.DELETE(options.BaseURL+"/api/v1/users/:id/roles/admin", wrapper.RevokeAdmin)
 	router.PUT(options.BaseURL+"/api/v1/users/:id/roles/admin", wrapper.GrantAdmin)
@@ -1541,6 +1919,15 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics)
 	router.GET(options.BaseURL+"/openapi.json", wrapper.Openapi)
+}
+
+type AccountInactiveResponseHeaders struct {
+	XRequestID *string
+}
+type AccountInactiveApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers AccountInactiveResponseHeaders
 }
 
 type BadRequestResponseHeaders struct {
@@ -1596,6 +1983,23 @@ type ManageForbiddenApplicationProblemPlusJSONResponse struct {
 	Headers ManageForbiddenResponseHeaders
 }
 
+type NotModifiedResponseHeaders struct {
+	ETag       string
+	XRequestID *string
+}
+type NotModifiedResponse struct {
+	Headers NotModifiedResponseHeaders
+}
+
+type PreconditionFailedResponseHeaders struct {
+	XRequestID *string
+}
+type PreconditionFailedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PreconditionFailedResponseHeaders
+}
+
 type ProblemResponseHeaders struct {
 	XRequestID *string
 }
@@ -1603,6 +2007,15 @@ type ProblemApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers ProblemResponseHeaders
+}
+
+type ProfileInvalidResponseHeaders struct {
+	XRequestID *string
+}
+type ProfileInvalidApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ProfileInvalidResponseHeaders
 }
 
 type RoleForbiddenResponseHeaders struct {
@@ -1679,6 +2092,16 @@ type UserNotFoundApplicationProblemPlusJSONResponse struct {
 	Headers UserNotFoundResponseHeaders
 }
 
+type UserWithETagResponseHeaders struct {
+	ETag       string
+	XRequestID *string
+}
+type UserWithETagJSONResponse struct {
+	Body User
+
+	Headers UserWithETagResponseHeaders
+}
+
 type UsernameTakenResponseHeaders struct {
 	XRequestID *string
 }
@@ -1696,14 +2119,7 @@ type GetAccountResponseObject interface {
 	VisitGetAccountResponse(w http.ResponseWriter) error
 }
 
-type GetAccount200ResponseHeaders struct {
-	XRequestID *string
-}
-
-type GetAccount200JSONResponse struct {
-	Body    User
-	Headers GetAccount200ResponseHeaders
-}
+type GetAccount200JSONResponse struct{ UserWithETagJSONResponse }
 
 func (response GetAccount200JSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
 
@@ -1712,12 +2128,24 @@ func (response GetAccount200JSONResponse) VisitGetAccountResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetAccount304Response = NotModifiedResponse
+
+func (response GetAccount304Response) VisitGetAccountResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetAccount401ApplicationProblemPlusJSONResponse struct {
@@ -1739,13 +2167,8 @@ func (response GetAccount401ApplicationProblemPlusJSONResponse) VisitGetAccountR
 	return err
 }
 
-type GetAccount403ResponseHeaders struct {
-	XRequestID *string
-}
-
 type GetAccount403ApplicationProblemPlusJSONResponse struct {
-	Body    Problem
-	Headers GetAccount403ResponseHeaders
+	AccountInactiveApplicationProblemPlusJSONResponse
 }
 
 func (response GetAccount403ApplicationProblemPlusJSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
@@ -1792,6 +2215,209 @@ type GetAccountdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetAccountdefaultApplicationProblemPlusJSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccountRequestObject struct {
+	Params PatchAccountParams
+	Body   *PatchAccountApplicationMergePatchPlusJSONRequestBody
+}
+
+type PatchAccountResponseObject interface {
+	VisitPatchAccountResponse(w http.ResponseWriter) error
+}
+
+type PatchAccount200JSONResponse struct{ UserWithETagJSONResponse }
+
+func (response PatchAccount200JSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount400ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount401ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount403ApplicationProblemPlusJSONResponse struct {
+	AccountInactiveApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount403ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount412ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount413ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount415ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount422ApplicationProblemPlusJSONResponse struct {
+	ProfileInvalidApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount422ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccount503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PatchAccount503ApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ProblemResponseHeaders
+	StatusCode int
+}
+
+func (response PatchAccountdefaultApplicationProblemPlusJSONResponse) VisitPatchAccountResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2260,6 +2886,25 @@ func (response ChangePassword403ApplicationProblemPlusJSONResponse) VisitChangeP
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangePassword412ApplicationProblemPlusJSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3192,6 +3837,25 @@ func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	return err
 }
 
+type DeleteUser412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser412ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUser422ApplicationProblemPlusJSONResponse struct {
 	InvalidIDApplicationProblemPlusJSONResponse
 }
@@ -3263,14 +3927,7 @@ type GetUserResponseObject interface {
 	VisitGetUserResponse(w http.ResponseWriter) error
 }
 
-type GetUser200ResponseHeaders struct {
-	XRequestID *string
-}
-
-type GetUser200JSONResponse struct {
-	Body    User
-	Headers GetUser200ResponseHeaders
-}
+type GetUser200JSONResponse struct{ UserWithETagJSONResponse }
 
 func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
 
@@ -3279,12 +3936,24 @@ func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWrite
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetUser304Response = NotModifiedResponse
+
+func (response GetUser304Response) VisitGetUserResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetUser401ApplicationProblemPlusJSONResponse struct {
@@ -3411,6 +4080,253 @@ func (response GetUserdefaultApplicationProblemPlusJSONResponse) VisitGetUserRes
 	return err
 }
 
+type PatchUserRequestObject struct {
+	Id     UserID `json:"id"`
+	Params PatchUserParams
+	Body   *PatchUserApplicationMergePatchPlusJSONRequestBody
+}
+
+type PatchUserResponseObject interface {
+	VisitPatchUserResponse(w http.ResponseWriter) error
+}
+
+type PatchUser200JSONResponse struct{ UserWithETagJSONResponse }
+
+func (response PatchUser200JSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser400ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser401ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser403ApplicationProblemPlusJSONResponse struct {
+	ManageForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser403ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser404ApplicationProblemPlusJSONResponse struct {
+	UserNotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser404ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser412ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser413ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser415ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser422ApplicationProblemPlusJSONResponse struct {
+	ProfileInvalidApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser422ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser428ResponseHeaders struct {
+	XRequestID *string
+}
+
+type PatchUser428ApplicationProblemPlusJSONResponse struct {
+	Body    Problem
+	Headers PatchUser428ResponseHeaders
+}
+
+func (response PatchUser428ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PatchUser503ApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchUserdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ProblemResponseHeaders
+	StatusCode int
+}
+
+func (response PatchUserdefaultApplicationProblemPlusJSONResponse) VisitPatchUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeactivateRequestObject struct {
 	Id     UserID `json:"id"`
 	Params DeactivateParams
@@ -3483,6 +4399,25 @@ func (response Deactivate404ApplicationProblemPlusJSONResponse) VisitDeactivateR
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Deactivate412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response Deactivate412ApplicationProblemPlusJSONResponse) VisitDeactivateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3621,6 +4556,25 @@ func (response Activate404ApplicationProblemPlusJSONResponse) VisitActivateRespo
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Activate412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response Activate412ApplicationProblemPlusJSONResponse) VisitActivateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3784,6 +4738,25 @@ func (response SetUserPassword404ApplicationProblemPlusJSONResponse) VisitSetUse
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword412ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3969,6 +4942,25 @@ func (response RevokeAdmin404ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 	return err
 }
 
+type RevokeAdmin412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdmin412ApplicationProblemPlusJSONResponse) VisitRevokeAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeAdmin422ApplicationProblemPlusJSONResponse struct {
 	InvalidIDApplicationProblemPlusJSONResponse
 }
@@ -4103,6 +5095,25 @@ func (response GrantAdmin404ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GrantAdmin412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response GrantAdmin412ApplicationProblemPlusJSONResponse) VisitGrantAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4484,6 +5495,9 @@ type StrictServerInterface interface {
 	// GetAccount The caller's own user.
 	// (GET /api/v1/account)
 	GetAccount(ctx context.Context, request GetAccountRequestObject) (GetAccountResponseObject, error)
+	// PatchAccount Edit one's own profile.
+	// (PATCH /api/v1/account)
+	PatchAccount(ctx context.Context, request PatchAccountRequestObject) (PatchAccountResponseObject, error)
 	// Login Log in.
 	// (POST /api/v1/account/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
@@ -4511,6 +5525,9 @@ type StrictServerInterface interface {
 	// GetUser One user by id.
 	// (GET /api/v1/users/{id})
 	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
+	// PatchUser Edit a user's profile.
+	// (PATCH /api/v1/users/{id})
+	PatchUser(ctx context.Context, request PatchUserRequestObject) (PatchUserResponseObject, error)
 	// Deactivate Deactivate a user.
 	// (DELETE /api/v1/users/{id}/activation)
 	Deactivate(ctx context.Context, request DeactivateRequestObject) (DeactivateResponseObject, error)
@@ -4616,6 +5633,50 @@ func (sh *strictHandler) GetAccount(ctx *gin.Context, params GetAccountParams) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetAccountResponseObject); ok {
 		if err := validResponse.VisitGetAccountResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PatchAccount operation middleware
+func (sh *strictHandler) PatchAccount(ctx *gin.Context, params PatchAccountParams) {
+	var request PatchAccountRequestObject
+
+	request.Params = params
+
+	var body PatchAccountApplicationMergePatchPlusJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PatchAccount(ctx, request.(PatchAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PatchAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PatchAccountResponseObject); ok {
+		if err := validResponse.VisitPatchAccountResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -4924,6 +5985,51 @@ func (sh *strictHandler) GetUser(ctx *gin.Context, id UserID, params GetUserPara
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetUserResponseObject); ok {
 		if err := validResponse.VisitGetUserResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PatchUser operation middleware
+func (sh *strictHandler) PatchUser(ctx *gin.Context, id UserID, params PatchUserParams) {
+	var request PatchUserRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body PatchUserApplicationMergePatchPlusJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PatchUser(ctx, request.(PatchUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PatchUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PatchUserResponseObject); ok {
+		if err := validResponse.VisitPatchUserResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

@@ -33,6 +33,8 @@ var statusOf = map[account.Code]int{
 	account.CodeNotFound:             http.StatusNotFound,
 	account.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	account.CodeUsernameTaken:        http.StatusConflict,
+	account.CodePreconditionFailed:   http.StatusPreconditionFailed,
+	account.CodePreconditionRequired: http.StatusPreconditionRequired,
 	account.CodeTooManyAttempts:      http.StatusTooManyRequests,
 	account.CodeServiceUnavailable:   http.StatusServiceUnavailable,
 	account.CodeInternal:             http.StatusInternalServerError,

@@ -77,12 +77,33 @@ func (s *server) checkRequest(c *gin.Context) {
 	if !s.checkKnownParameters(c, op.query) {
 		return
 	}
+	if !s.checkIfMatch(c, op) {
+		return
+	}
 	if len(op.query) > 0 && !s.checkParameters(c, op.query) {
 		return
 	}
 	if op.body != nil {
 		s.checkBody(c, op)
 	}
+}
+
+// checkIfMatch hands a request's If-Match to the domain, which holds it
+// against the user on the row it locks for the write (a check here would
+// race with other writes), and refuses a request without one where the
+// operation requires it (x-if-match: required).
+func (s *server) checkIfMatch(c *gin.Context, op *operation) bool {
+	h := c.GetHeader("If-Match")
+	if h == "" {
+		if op.ifMatchRequired {
+			s.writeError(c, account.Errorf(account.CodePreconditionRequired,
+				"this change needs the user's ETag as If-Match: read the user (GET) and send the ETag it answered"))
+			return false
+		}
+		return true
+	}
+	c.Request = c.Request.WithContext(account.WithPrecondition(c.Request.Context(), account.ParseIfMatch(h)))
+	return true
 }
 
 // malformedQuery is what a query string that does not parse is told: its
