@@ -186,8 +186,11 @@ type LoginRequest struct {
 // Password 8–128 characters.
 type Password = string
 
-// Problem defines model for Problem.
-type Problem struct {
+// Problem An RFC 9457 problem; status is always the HTTP status of the answer.
+type Problem = ProblemFields
+
+// ProblemFields defines model for ProblemFields.
+type ProblemFields struct {
 	// Code Stable, machine-readable error code.
 	Code   account.Code `json:"code"`
 	Detail string       `json:"detail,omitempty"`
@@ -253,52 +256,52 @@ type UserID = openapi_types.UUID
 // XRequestID defines model for XRequestID.
 type XRequestID = string
 
-// AccountInactive defines model for AccountInactive.
+// AccountInactive An RFC 9457 problem; status is always the HTTP status of the answer.
 type AccountInactive = Problem
 
-// BadRequest defines model for BadRequest.
+// BadRequest An RFC 9457 problem; status is always the HTTP status of the answer.
 type BadRequest = Problem
 
-// ClientError defines model for ClientError.
+// ClientError An RFC 9457 problem; status is always the HTTP status of the answer.
 type ClientError = Problem
 
-// InvalidID defines model for InvalidID.
+// InvalidID An RFC 9457 problem; status is always the HTTP status of the answer.
 type InvalidID = Problem
 
-// ManageForbidden defines model for ManageForbidden.
+// ManageForbidden An RFC 9457 problem; status is always the HTTP status of the answer.
 type ManageForbidden = Problem
 
-// PreconditionFailed defines model for PreconditionFailed.
+// PreconditionFailed An RFC 9457 problem; status is always the HTTP status of the answer.
 type PreconditionFailed = Problem
 
-// ProfileInvalid defines model for ProfileInvalid.
+// ProfileInvalid An RFC 9457 problem; status is always the HTTP status of the answer.
 type ProfileInvalid = Problem
 
-// RoleForbidden defines model for RoleForbidden.
+// RoleForbidden An RFC 9457 problem; status is always the HTTP status of the answer.
 type RoleForbidden = Problem
 
 // SignedUp defines model for SignedUp.
 type SignedUp = Created
 
-// TooLarge defines model for TooLarge.
+// TooLarge An RFC 9457 problem; status is always the HTTP status of the answer.
 type TooLarge = Problem
 
-// Unauthorized defines model for Unauthorized.
+// Unauthorized An RFC 9457 problem; status is always the HTTP status of the answer.
 type Unauthorized = Problem
 
-// Unavailable defines model for Unavailable.
+// Unavailable An RFC 9457 problem; status is always the HTTP status of the answer.
 type Unavailable = Problem
 
-// UnsupportedMediaType defines model for UnsupportedMediaType.
+// UnsupportedMediaType An RFC 9457 problem; status is always the HTTP status of the answer.
 type UnsupportedMediaType = Problem
 
-// UserNotFound defines model for UserNotFound.
+// UserNotFound An RFC 9457 problem; status is always the HTTP status of the answer.
 type UserNotFound = Problem
 
 // UserWithETag A user as every response shows it; never the password hash. An optional property is always present, null when unset.
 type UserWithETag = User
 
-// UsernameTaken defines model for UsernameTaken.
+// UsernameTaken An RFC 9457 problem; status is always the HTTP status of the answer.
 type UsernameTaken = Problem
 
 // GetAccountParams defines parameters for GetAccount.
@@ -306,8 +309,8 @@ type GetAccountParams struct {
 	// IfNoneMatch ETags the client holds; when one is the user's, the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // PatchAccountParams defines parameters for PatchAccount.
@@ -315,8 +318,8 @@ type PatchAccountParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // LoginParams defines parameters for Login.
@@ -324,14 +327,14 @@ type LoginParams struct {
 	// XDeviceToken The device token of an earlier login as this user, for clients without cookies.
 	XDeviceToken *string `json:"X-Device-Token,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // LogoutParams defines parameters for Logout.
 type LogoutParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // ChangePasswordParams defines parameters for ChangePassword.
@@ -339,14 +342,14 @@ type ChangePasswordParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // SignUpParams defines parameters for SignUp.
 type SignUpParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // ListAuditParams defines parameters for ListAudit.
@@ -372,8 +375,8 @@ type ListAuditParams struct {
 	// Until Only events before this time.
 	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // ListUsersParams defines parameters for ListUsers.
@@ -402,8 +405,8 @@ type ListUsersParams struct {
 	// Username Only the user with this name, matched without regard to letter case as a login matches it: an exact lookup, never a prefix.
 	Username *Username `form:"username,omitempty" json:"username,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // ListUsersParamsSort defines parameters for ListUsers.
@@ -414,8 +417,8 @@ type ListUsersParamsOrder string
 
 // CreateUserParams defines parameters for CreateUser.
 type CreateUserParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // DeleteUserParams defines parameters for DeleteUser.
@@ -423,8 +426,8 @@ type DeleteUserParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // GetUserParams defines parameters for GetUser.
@@ -432,8 +435,8 @@ type GetUserParams struct {
 	// IfNoneMatch ETags the client holds; when one is the user's, the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // PatchUserParams defines parameters for PatchUser.
@@ -441,8 +444,8 @@ type PatchUserParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // DeactivateParams defines parameters for Deactivate.
@@ -450,8 +453,8 @@ type DeactivateParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // ActivateParams defines parameters for Activate.
@@ -459,8 +462,8 @@ type ActivateParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // SetUserPasswordParams defines parameters for SetUserPassword.
@@ -468,8 +471,8 @@ type SetUserPasswordParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // RevokeAdminParams defines parameters for RevokeAdmin.
@@ -477,8 +480,8 @@ type RevokeAdminParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // GrantAdminParams defines parameters for GrantAdmin.
@@ -486,32 +489,32 @@ type GrantAdminParams struct {
 	// IfMatch The ETag of the user as the client last read it (GET): the change is made only while the user is still so, else 412 precondition_failed; * matches any. Compared strongly, on the row locked for the change.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // LivezParams defines parameters for Livez.
 type LivezParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // MetricsParams defines parameters for Metrics.
 type MetricsParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // OpenapiParams defines parameters for Openapi.
 type OpenapiParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // ReadyzParams defines parameters for Readyz.
 type ReadyzParams struct {
-	// XRequestID The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
-	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+	// XRequestId The caller's id for this request (1–128 printable characters, no spaces); it is logged with every line of the request and returned. Anything else is replaced by a generated id.
+	XRequestId *XRequestID `json:"X-Request-Id,omitempty"`
 }
 
 // PatchAccountApplicationMergePatchPlusJSONRequestBody defines body for PatchAccount for application/merge-patch+json ContentType.
@@ -641,22 +644,22 @@ func (siw *ServerInterfaceWrapper) GetAccount(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -700,22 +703,22 @@ func (siw *ServerInterfaceWrapper) PatchAccount(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -759,22 +762,22 @@ func (siw *ServerInterfaceWrapper) Login(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -799,22 +802,22 @@ func (siw *ServerInterfaceWrapper) Logout(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -858,22 +861,22 @@ func (siw *ServerInterfaceWrapper) ChangePassword(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -898,22 +901,22 @@ func (siw *ServerInterfaceWrapper) SignUp(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -994,22 +997,22 @@ func (siw *ServerInterfaceWrapper) ListAudit(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1098,22 +1101,22 @@ func (siw *ServerInterfaceWrapper) ListUsers(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1138,22 +1141,22 @@ func (siw *ServerInterfaceWrapper) CreateUser(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1206,22 +1209,22 @@ func (siw *ServerInterfaceWrapper) DeleteUser(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1274,22 +1277,22 @@ func (siw *ServerInterfaceWrapper) GetUser(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1342,22 +1345,22 @@ func (siw *ServerInterfaceWrapper) PatchUser(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1410,22 +1413,22 @@ func (siw *ServerInterfaceWrapper) Deactivate(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1478,22 +1481,22 @@ func (siw *ServerInterfaceWrapper) Activate(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1546,22 +1549,22 @@ func (siw *ServerInterfaceWrapper) SetUserPassword(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1614,22 +1617,22 @@ func (siw *ServerInterfaceWrapper) RevokeAdmin(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1682,22 +1685,22 @@ func (siw *ServerInterfaceWrapper) GrantAdmin(c *gin.Context) {
 
 	}
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1722,22 +1725,22 @@ func (siw *ServerInterfaceWrapper) Livez(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1762,22 +1765,22 @@ func (siw *ServerInterfaceWrapper) Metrics(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1802,22 +1805,22 @@ func (siw *ServerInterfaceWrapper) Openapi(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1842,22 +1845,22 @@ func (siw *ServerInterfaceWrapper) Readyz(c *gin.Context) {
 
 	headers := c.Request.Header
 
-	// ------------- Optional header parameter "X-Request-ID" -------------
-	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-ID")]; found {
-		var XRequestID XRequestID
+	// ------------- Optional header parameter "X-Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Request-Id")]; found {
+		var XRequestId XRequestID
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-ID, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Request-Id, got %d", n), http.StatusBadRequest)
 			return
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", valueList[0], &XRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", valueList[0], &XRequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-ID: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Request-Id: %w", err), http.StatusBadRequest)
 			return
 		}
 
-		params.XRequestID = &XRequestID
+		params.XRequestId = &XRequestId
 
 	}
 
@@ -1922,7 +1925,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 }
 
 type AccountInactiveResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type AccountInactiveApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1931,7 +1934,7 @@ type AccountInactiveApplicationProblemPlusJSONResponse struct {
 }
 
 type BadRequestResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type BadRequestApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1940,7 +1943,7 @@ type BadRequestApplicationProblemPlusJSONResponse struct {
 }
 
 type ClientErrorResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type ClientErrorApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1950,7 +1953,7 @@ type ClientErrorApplicationProblemPlusJSONResponse struct {
 
 type CreatedResponseHeaders struct {
 	Location   string
-	XRequestID *string
+	XRequestId *string
 }
 type CreatedJSONResponse struct {
 	Body Created
@@ -1959,14 +1962,14 @@ type CreatedJSONResponse struct {
 }
 
 type DoneResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type DoneResponse struct {
 	Headers DoneResponseHeaders
 }
 
 type InvalidIDResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type InvalidIDApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1975,7 +1978,7 @@ type InvalidIDApplicationProblemPlusJSONResponse struct {
 }
 
 type ManageForbiddenResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type ManageForbiddenApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1984,15 +1987,15 @@ type ManageForbiddenApplicationProblemPlusJSONResponse struct {
 }
 
 type NotModifiedResponseHeaders struct {
-	ETag       string
-	XRequestID *string
+	Etag       string
+	XRequestId *string
 }
 type NotModifiedResponse struct {
 	Headers NotModifiedResponseHeaders
 }
 
 type PreconditionFailedResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2001,7 +2004,7 @@ type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 }
 
 type ProblemResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type ProblemApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2010,7 +2013,7 @@ type ProblemApplicationProblemPlusJSONResponse struct {
 }
 
 type ProfileInvalidResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type ProfileInvalidApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2019,7 +2022,7 @@ type ProfileInvalidApplicationProblemPlusJSONResponse struct {
 }
 
 type RoleForbiddenResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type RoleForbiddenApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2029,7 +2032,7 @@ type RoleForbiddenApplicationProblemPlusJSONResponse struct {
 
 type SignedUpResponseHeaders struct {
 	Location   string
-	XRequestID *string
+	XRequestId *string
 }
 type SignedUpJSONResponse struct {
 	Body Created
@@ -2038,7 +2041,7 @@ type SignedUpJSONResponse struct {
 }
 
 type StatusResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type StatusJSONResponse struct {
 	Body Status
@@ -2047,7 +2050,7 @@ type StatusJSONResponse struct {
 }
 
 type TooLargeResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type TooLargeApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2056,7 +2059,8 @@ type TooLargeApplicationProblemPlusJSONResponse struct {
 }
 
 type UnauthorizedResponseHeaders struct {
-	XRequestID *string
+	WwwAuthenticate string
+	XRequestId      *string
 }
 type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2066,7 +2070,7 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 
 type UnavailableResponseHeaders struct {
 	RetryAfter *int
-	XRequestID *string
+	XRequestId *string
 }
 type UnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2075,7 +2079,7 @@ type UnavailableApplicationProblemPlusJSONResponse struct {
 }
 
 type UnsupportedMediaTypeResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2084,7 +2088,7 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 }
 
 type UserNotFoundResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type UserNotFoundApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2093,8 +2097,8 @@ type UserNotFoundApplicationProblemPlusJSONResponse struct {
 }
 
 type UserWithETagResponseHeaders struct {
-	ETag       string
-	XRequestID *string
+	Etag       string
+	XRequestId *string
 }
 type UserWithETagJSONResponse struct {
 	Body User
@@ -2103,7 +2107,7 @@ type UserWithETagJSONResponse struct {
 }
 
 type UsernameTakenResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 type UsernameTakenApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2128,9 +2132,9 @@ func (response GetAccount200JSONResponse) VisitGetAccountResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Etag", fmt.Sprint(response.Headers.Etag))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -2140,9 +2144,9 @@ func (response GetAccount200JSONResponse) VisitGetAccountResponse(w http.Respons
 type GetAccount304Response = NotModifiedResponse
 
 func (response GetAccount304Response) VisitGetAccountResponse(w http.ResponseWriter) error {
-	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Etag", fmt.Sprint(response.Headers.Etag))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(304)
 	return nil
@@ -2159,8 +2163,9 @@ func (response GetAccount401ApplicationProblemPlusJSONResponse) VisitGetAccountR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -2178,8 +2183,8 @@ func (response GetAccount403ApplicationProblemPlusJSONResponse) VisitGetAccountR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -2200,8 +2205,8 @@ func (response GetAccount503ApplicationProblemPlusJSONResponse) VisitGetAccountR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -2221,8 +2226,8 @@ func (response GetAccountdefaultApplicationProblemPlusJSONResponse) VisitGetAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -2247,9 +2252,9 @@ func (response PatchAccount200JSONResponse) VisitPatchAccountResponse(w http.Res
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Etag", fmt.Sprint(response.Headers.Etag))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -2267,8 +2272,8 @@ func (response PatchAccount400ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -2286,8 +2291,9 @@ func (response PatchAccount401ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -2305,8 +2311,8 @@ func (response PatchAccount403ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -2324,8 +2330,8 @@ func (response PatchAccount412ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -2343,8 +2349,8 @@ func (response PatchAccount413ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -2362,8 +2368,8 @@ func (response PatchAccount415ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -2381,8 +2387,8 @@ func (response PatchAccount422ApplicationProblemPlusJSONResponse) VisitPatchAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -2403,8 +2409,8 @@ func (response PatchAccount503ApplicationProblemPlusJSONResponse) VisitPatchAcco
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -2424,8 +2430,8 @@ func (response PatchAccountdefaultApplicationProblemPlusJSONResponse) VisitPatch
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -2442,9 +2448,9 @@ type LoginResponseObject interface {
 }
 
 type Login200ResponseHeaders struct {
-	SetCookie    *string
+	SetCookie    *[]string
 	XDeviceToken *string
-	XRequestID   *string
+	XRequestId   *string
 }
 
 type Login200JSONResponse struct {
@@ -2465,8 +2471,8 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	if response.Headers.XDeviceToken != nil {
 		w.Header().Set("X-Device-Token", fmt.Sprint(*response.Headers.XDeviceToken))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -2484,8 +2490,8 @@ func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -2493,7 +2499,7 @@ func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login401ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Login401ApplicationProblemPlusJSONResponse struct {
@@ -2508,8 +2514,8 @@ func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -2517,7 +2523,7 @@ func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Login403ApplicationProblemPlusJSONResponse struct {
@@ -2532,8 +2538,8 @@ func (response Login403ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -2551,8 +2557,8 @@ func (response Login413ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -2570,8 +2576,8 @@ func (response Login415ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -2579,7 +2585,7 @@ func (response Login415ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Login422ApplicationProblemPlusJSONResponse struct {
@@ -2594,8 +2600,8 @@ func (response Login422ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -2604,7 +2610,7 @@ func (response Login422ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 
 type Login429ResponseHeaders struct {
 	RetryAfter *int
-	XRequestID *string
+	XRequestId *string
 }
 
 type Login429ApplicationProblemPlusJSONResponse struct {
@@ -2622,8 +2628,8 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
@@ -2644,8 +2650,8 @@ func (response Login503ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -2665,8 +2671,8 @@ func (response LogindefaultApplicationProblemPlusJSONResponse) VisitLoginRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -2683,7 +2689,7 @@ type LogoutResponseObject interface {
 
 type Logout204ResponseHeaders struct {
 	SetCookie  *string
-	XRequestID *string
+	XRequestId *string
 }
 
 type Logout204Response struct {
@@ -2694,8 +2700,8 @@ func (response Logout204Response) VisitLogoutResponse(w http.ResponseWriter) err
 	if response.Headers.SetCookie != nil {
 		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -2712,8 +2718,9 @@ func (response Logout401ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -2721,7 +2728,7 @@ func (response Logout401ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 }
 
 type Logout403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Logout403ApplicationProblemPlusJSONResponse struct {
@@ -2736,8 +2743,8 @@ func (response Logout403ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -2758,8 +2765,8 @@ func (response Logout503ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -2779,8 +2786,8 @@ func (response LogoutdefaultApplicationProblemPlusJSONResponse) VisitLogoutRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -2797,9 +2804,9 @@ type ChangePasswordResponseObject interface {
 }
 
 type ChangePassword200ResponseHeaders struct {
-	SetCookie    *string
+	SetCookie    *[]string
 	XDeviceToken *string
-	XRequestID   *string
+	XRequestId   *string
 }
 
 type ChangePassword200JSONResponse struct {
@@ -2820,8 +2827,8 @@ func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http
 	if response.Headers.XDeviceToken != nil {
 		w.Header().Set("X-Device-Token", fmt.Sprint(*response.Headers.XDeviceToken))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -2839,8 +2846,8 @@ func (response ChangePassword400ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -2858,8 +2865,9 @@ func (response ChangePassword401ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -2867,7 +2875,7 @@ func (response ChangePassword401ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ChangePassword403ApplicationProblemPlusJSONResponse struct {
@@ -2882,8 +2890,8 @@ func (response ChangePassword403ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -2901,8 +2909,8 @@ func (response ChangePassword412ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -2920,8 +2928,8 @@ func (response ChangePassword413ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -2939,8 +2947,8 @@ func (response ChangePassword415ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -2948,7 +2956,7 @@ func (response ChangePassword415ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ChangePassword422ApplicationProblemPlusJSONResponse struct {
@@ -2963,8 +2971,8 @@ func (response ChangePassword422ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -2973,7 +2981,7 @@ func (response ChangePassword422ApplicationProblemPlusJSONResponse) VisitChangeP
 
 type ChangePassword429ResponseHeaders struct {
 	RetryAfter *int
-	XRequestID *string
+	XRequestId *string
 }
 
 type ChangePassword429ApplicationProblemPlusJSONResponse struct {
@@ -2991,8 +2999,8 @@ func (response ChangePassword429ApplicationProblemPlusJSONResponse) VisitChangeP
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
@@ -3013,8 +3021,8 @@ func (response ChangePassword503ApplicationProblemPlusJSONResponse) VisitChangeP
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -3034,8 +3042,8 @@ func (response ChangePassworddefaultApplicationProblemPlusJSONResponse) VisitCha
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -3061,8 +3069,8 @@ func (response SignUp201JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -3080,8 +3088,8 @@ func (response SignUp400ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -3089,7 +3097,7 @@ func (response SignUp400ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 }
 
 type SignUp403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type SignUp403ApplicationProblemPlusJSONResponse struct {
@@ -3104,8 +3112,8 @@ func (response SignUp403ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -3123,8 +3131,8 @@ func (response SignUp409ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -3142,8 +3150,8 @@ func (response SignUp413ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -3161,8 +3169,8 @@ func (response SignUp415ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -3170,7 +3178,7 @@ func (response SignUp415ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 }
 
 type SignUp422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type SignUp422ApplicationProblemPlusJSONResponse struct {
@@ -3185,8 +3193,8 @@ func (response SignUp422ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -3195,7 +3203,7 @@ func (response SignUp422ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 
 type SignUp429ResponseHeaders struct {
 	RetryAfter *int
-	XRequestID *string
+	XRequestId *string
 }
 
 type SignUp429ApplicationProblemPlusJSONResponse struct {
@@ -3213,8 +3221,8 @@ func (response SignUp429ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
@@ -3235,8 +3243,8 @@ func (response SignUp503ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -3256,8 +3264,8 @@ func (response SignUpdefaultApplicationProblemPlusJSONResponse) VisitSignUpRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -3273,7 +3281,7 @@ type ListAuditResponseObject interface {
 }
 
 type ListAudit200ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ListAudit200JSONResponse struct {
@@ -3288,8 +3296,8 @@ func (response ListAudit200JSONResponse) VisitListAuditResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -3307,8 +3315,9 @@ func (response ListAudit401ApplicationProblemPlusJSONResponse) VisitListAuditRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -3316,7 +3325,7 @@ func (response ListAudit401ApplicationProblemPlusJSONResponse) VisitListAuditRes
 }
 
 type ListAudit403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ListAudit403ApplicationProblemPlusJSONResponse struct {
@@ -3331,8 +3340,8 @@ func (response ListAudit403ApplicationProblemPlusJSONResponse) VisitListAuditRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -3340,7 +3349,7 @@ func (response ListAudit403ApplicationProblemPlusJSONResponse) VisitListAuditRes
 }
 
 type ListAudit422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ListAudit422ApplicationProblemPlusJSONResponse struct {
@@ -3355,8 +3364,8 @@ func (response ListAudit422ApplicationProblemPlusJSONResponse) VisitListAuditRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -3377,8 +3386,8 @@ func (response ListAudit503ApplicationProblemPlusJSONResponse) VisitListAuditRes
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -3398,8 +3407,8 @@ func (response ListAuditdefaultApplicationProblemPlusJSONResponse) VisitListAudi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -3415,7 +3424,7 @@ type ListUsersResponseObject interface {
 }
 
 type ListUsers200ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ListUsers200JSONResponse struct {
@@ -3430,8 +3439,8 @@ func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -3449,8 +3458,9 @@ func (response ListUsers401ApplicationProblemPlusJSONResponse) VisitListUsersRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -3458,7 +3468,7 @@ func (response ListUsers401ApplicationProblemPlusJSONResponse) VisitListUsersRes
 }
 
 type ListUsers403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ListUsers403ApplicationProblemPlusJSONResponse struct {
@@ -3473,8 +3483,8 @@ func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -3482,7 +3492,7 @@ func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersRes
 }
 
 type ListUsers422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type ListUsers422ApplicationProblemPlusJSONResponse struct {
@@ -3497,8 +3507,8 @@ func (response ListUsers422ApplicationProblemPlusJSONResponse) VisitListUsersRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -3519,8 +3529,8 @@ func (response ListUsers503ApplicationProblemPlusJSONResponse) VisitListUsersRes
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -3540,8 +3550,8 @@ func (response ListUsersdefaultApplicationProblemPlusJSONResponse) VisitListUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -3567,8 +3577,8 @@ func (response CreateUser201JSONResponse) VisitCreateUserResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -3586,8 +3596,8 @@ func (response CreateUser400ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -3605,8 +3615,9 @@ func (response CreateUser401ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -3614,7 +3625,7 @@ func (response CreateUser401ApplicationProblemPlusJSONResponse) VisitCreateUserR
 }
 
 type CreateUser403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type CreateUser403ApplicationProblemPlusJSONResponse struct {
@@ -3629,8 +3640,8 @@ func (response CreateUser403ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -3648,8 +3659,8 @@ func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -3667,8 +3678,8 @@ func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -3686,8 +3697,8 @@ func (response CreateUser415ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -3695,7 +3706,7 @@ func (response CreateUser415ApplicationProblemPlusJSONResponse) VisitCreateUserR
 }
 
 type CreateUser422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type CreateUser422ApplicationProblemPlusJSONResponse struct {
@@ -3710,8 +3721,8 @@ func (response CreateUser422ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -3732,8 +3743,8 @@ func (response CreateUser503ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -3753,8 +3764,8 @@ func (response CreateUserdefaultApplicationProblemPlusJSONResponse) VisitCreateU
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -3773,8 +3784,8 @@ type DeleteUserResponseObject interface {
 type DeleteUser204Response = DoneResponse
 
 func (response DeleteUser204Response) VisitDeleteUserResponse(w http.ResponseWriter) error {
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -3791,8 +3802,9 @@ func (response DeleteUser401ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -3810,8 +3822,8 @@ func (response DeleteUser403ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -3829,8 +3841,8 @@ func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -3848,8 +3860,8 @@ func (response DeleteUser412ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -3867,8 +3879,8 @@ func (response DeleteUser422ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -3889,8 +3901,8 @@ func (response DeleteUser503ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -3910,8 +3922,8 @@ func (response DeleteUserdefaultApplicationProblemPlusJSONResponse) VisitDeleteU
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -3936,9 +3948,9 @@ func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWrite
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Etag", fmt.Sprint(response.Headers.Etag))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -3948,9 +3960,9 @@ func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWrite
 type GetUser304Response = NotModifiedResponse
 
 func (response GetUser304Response) VisitGetUserResponse(w http.ResponseWriter) error {
-	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Etag", fmt.Sprint(response.Headers.Etag))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(304)
 	return nil
@@ -3967,8 +3979,9 @@ func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -3976,7 +3989,7 @@ func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 }
 
 type GetUser403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type GetUser403ApplicationProblemPlusJSONResponse struct {
@@ -3991,8 +4004,8 @@ func (response GetUser403ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -4010,8 +4023,8 @@ func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -4029,8 +4042,8 @@ func (response GetUser422ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -4051,8 +4064,8 @@ func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -4072,8 +4085,8 @@ func (response GetUserdefaultApplicationProblemPlusJSONResponse) VisitGetUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -4099,9 +4112,9 @@ func (response PatchUser200JSONResponse) VisitPatchUserResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Etag", fmt.Sprint(response.Headers.Etag))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -4119,8 +4132,8 @@ func (response PatchUser400ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -4138,8 +4151,9 @@ func (response PatchUser401ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -4157,8 +4171,8 @@ func (response PatchUser403ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -4176,8 +4190,8 @@ func (response PatchUser404ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -4195,8 +4209,8 @@ func (response PatchUser412ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -4214,8 +4228,8 @@ func (response PatchUser413ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -4233,8 +4247,8 @@ func (response PatchUser415ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -4252,8 +4266,8 @@ func (response PatchUser422ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -4261,7 +4275,7 @@ func (response PatchUser422ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 }
 
 type PatchUser428ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type PatchUser428ApplicationProblemPlusJSONResponse struct {
@@ -4276,8 +4290,8 @@ func (response PatchUser428ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(428)
 	_, err := buf.WriteTo(w)
@@ -4298,8 +4312,8 @@ func (response PatchUser503ApplicationProblemPlusJSONResponse) VisitPatchUserRes
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -4319,8 +4333,8 @@ func (response PatchUserdefaultApplicationProblemPlusJSONResponse) VisitPatchUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -4339,8 +4353,8 @@ type DeactivateResponseObject interface {
 type Deactivate204Response = DoneResponse
 
 func (response Deactivate204Response) VisitDeactivateResponse(w http.ResponseWriter) error {
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -4357,8 +4371,9 @@ func (response Deactivate401ApplicationProblemPlusJSONResponse) VisitDeactivateR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -4376,8 +4391,8 @@ func (response Deactivate403ApplicationProblemPlusJSONResponse) VisitDeactivateR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -4395,8 +4410,8 @@ func (response Deactivate404ApplicationProblemPlusJSONResponse) VisitDeactivateR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -4414,8 +4429,8 @@ func (response Deactivate412ApplicationProblemPlusJSONResponse) VisitDeactivateR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -4433,8 +4448,8 @@ func (response Deactivate422ApplicationProblemPlusJSONResponse) VisitDeactivateR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -4455,8 +4470,8 @@ func (response Deactivate503ApplicationProblemPlusJSONResponse) VisitDeactivateR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -4476,8 +4491,8 @@ func (response DeactivatedefaultApplicationProblemPlusJSONResponse) VisitDeactiv
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -4496,8 +4511,8 @@ type ActivateResponseObject interface {
 type Activate204Response = DoneResponse
 
 func (response Activate204Response) VisitActivateResponse(w http.ResponseWriter) error {
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -4514,8 +4529,9 @@ func (response Activate401ApplicationProblemPlusJSONResponse) VisitActivateRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -4533,8 +4549,8 @@ func (response Activate403ApplicationProblemPlusJSONResponse) VisitActivateRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -4552,8 +4568,8 @@ func (response Activate404ApplicationProblemPlusJSONResponse) VisitActivateRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -4571,8 +4587,8 @@ func (response Activate412ApplicationProblemPlusJSONResponse) VisitActivateRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -4590,8 +4606,8 @@ func (response Activate422ApplicationProblemPlusJSONResponse) VisitActivateRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -4612,8 +4628,8 @@ func (response Activate503ApplicationProblemPlusJSONResponse) VisitActivateRespo
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -4633,8 +4649,8 @@ func (response ActivatedefaultApplicationProblemPlusJSONResponse) VisitActivateR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -4654,8 +4670,8 @@ type SetUserPasswordResponseObject interface {
 type SetUserPassword204Response = DoneResponse
 
 func (response SetUserPassword204Response) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -4672,8 +4688,8 @@ func (response SetUserPassword400ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -4691,8 +4707,9 @@ func (response SetUserPassword401ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -4700,7 +4717,7 @@ func (response SetUserPassword401ApplicationProblemPlusJSONResponse) VisitSetUse
 }
 
 type SetUserPassword403ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type SetUserPassword403ApplicationProblemPlusJSONResponse struct {
@@ -4715,8 +4732,8 @@ func (response SetUserPassword403ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -4734,8 +4751,8 @@ func (response SetUserPassword404ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -4753,8 +4770,8 @@ func (response SetUserPassword412ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -4772,8 +4789,8 @@ func (response SetUserPassword413ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -4791,8 +4808,8 @@ func (response SetUserPassword415ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -4800,7 +4817,7 @@ func (response SetUserPassword415ApplicationProblemPlusJSONResponse) VisitSetUse
 }
 
 type SetUserPassword422ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type SetUserPassword422ApplicationProblemPlusJSONResponse struct {
@@ -4815,8 +4832,8 @@ func (response SetUserPassword422ApplicationProblemPlusJSONResponse) VisitSetUse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -4837,8 +4854,8 @@ func (response SetUserPassword503ApplicationProblemPlusJSONResponse) VisitSetUse
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -4858,8 +4875,8 @@ func (response SetUserPassworddefaultApplicationProblemPlusJSONResponse) VisitSe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -4878,8 +4895,8 @@ type RevokeAdminResponseObject interface {
 type RevokeAdmin204Response = DoneResponse
 
 func (response RevokeAdmin204Response) VisitRevokeAdminResponse(w http.ResponseWriter) error {
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -4896,8 +4913,9 @@ func (response RevokeAdmin401ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -4915,8 +4933,8 @@ func (response RevokeAdmin403ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -4934,8 +4952,8 @@ func (response RevokeAdmin404ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -4953,8 +4971,8 @@ func (response RevokeAdmin412ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -4972,8 +4990,8 @@ func (response RevokeAdmin422ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -4994,8 +5012,8 @@ func (response RevokeAdmin503ApplicationProblemPlusJSONResponse) VisitRevokeAdmi
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -5015,8 +5033,8 @@ func (response RevokeAdmindefaultApplicationProblemPlusJSONResponse) VisitRevoke
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5035,8 +5053,8 @@ type GrantAdminResponseObject interface {
 type GrantAdmin204Response = DoneResponse
 
 func (response GrantAdmin204Response) VisitGrantAdminResponse(w http.ResponseWriter) error {
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(204)
 	return nil
@@ -5053,8 +5071,9 @@ func (response GrantAdmin401ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	w.Header().Set("Www-Authenticate", fmt.Sprint(response.Headers.WwwAuthenticate))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -5072,8 +5091,8 @@ func (response GrantAdmin403ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -5091,8 +5110,8 @@ func (response GrantAdmin404ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -5110,8 +5129,8 @@ func (response GrantAdmin412ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -5129,8 +5148,8 @@ func (response GrantAdmin422ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -5151,8 +5170,8 @@ func (response GrantAdmin503ApplicationProblemPlusJSONResponse) VisitGrantAdminR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -5172,8 +5191,8 @@ func (response GrantAdmindefaultApplicationProblemPlusJSONResponse) VisitGrantAd
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5197,8 +5216,8 @@ func (response Livez200JSONResponse) VisitLivezResponse(w http.ResponseWriter) e
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -5218,8 +5237,8 @@ func (response Livez4XXApplicationProblemPlusJSONResponse) VisitLivezResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5239,8 +5258,8 @@ func (response LivezdefaultApplicationProblemPlusJSONResponse) VisitLivezRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5256,7 +5275,7 @@ type MetricsResponseObject interface {
 }
 
 type Metrics200ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Metrics200TextResponse struct {
@@ -5267,8 +5286,8 @@ type Metrics200TextResponse struct {
 func (response Metrics200TextResponse) VisitMetricsResponse(w http.ResponseWriter) error {
 
 	w.Header().Set("Content-Type", "text/plain")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 
@@ -5277,7 +5296,7 @@ func (response Metrics200TextResponse) VisitMetricsResponse(w http.ResponseWrite
 }
 
 type Metrics404ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Metrics404ApplicationProblemPlusJSONResponse struct {
@@ -5292,8 +5311,8 @@ func (response Metrics404ApplicationProblemPlusJSONResponse) VisitMetricsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -5313,8 +5332,8 @@ func (response MetricsdefaultApplicationProblemPlusJSONResponse) VisitMetricsRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5330,7 +5349,7 @@ type OpenapiResponseObject interface {
 }
 
 type Openapi200ResponseHeaders struct {
-	XRequestID *string
+	XRequestId *string
 }
 
 type Openapi200JSONResponse struct {
@@ -5345,8 +5364,8 @@ func (response Openapi200JSONResponse) VisitOpenapiResponse(w http.ResponseWrite
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -5366,8 +5385,8 @@ func (response Openapi4XXApplicationProblemPlusJSONResponse) VisitOpenapiRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5387,8 +5406,8 @@ func (response OpenapidefaultApplicationProblemPlusJSONResponse) VisitOpenapiRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5412,8 +5431,8 @@ func (response Readyz200JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -5433,8 +5452,8 @@ func (response Readyz4XXApplicationProblemPlusJSONResponse) VisitReadyzResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -5443,7 +5462,7 @@ func (response Readyz4XXApplicationProblemPlusJSONResponse) VisitReadyzResponse(
 
 type Readyz503ResponseHeaders struct {
 	RetryAfter *int
-	XRequestID *string
+	XRequestId *string
 }
 
 type Readyz503ApplicationProblemPlusJSONResponse struct {
@@ -5461,8 +5480,8 @@ func (response Readyz503ApplicationProblemPlusJSONResponse) VisitReadyzResponse(
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -5482,8 +5501,8 @@ func (response ReadyzdefaultApplicationProblemPlusJSONResponse) VisitReadyzRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.XRequestID != nil {
-		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
 	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)

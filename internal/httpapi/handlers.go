@@ -155,14 +155,14 @@ func clientAddress(c *gin.Context) string {
 func (h handlers) GetAccount(ctx context.Context, req GetAccountRequestObject) (GetAccountResponseObject, error) {
 	u := caller(ctx)
 	if noneMatch(req.Params.IfNoneMatch, u) {
-		return GetAccount304Response{Headers: NotModifiedResponseHeaders{ETag: u.ETag()}}, nil
+		return GetAccount304Response{Headers: NotModifiedResponseHeaders{Etag: u.ETag()}}, nil
 	}
 	return GetAccount200JSONResponse{withETag(u)}, nil
 }
 
 // withETag is the answer of a user with its entity tag.
 func withETag(u account.User) UserWithETagJSONResponse {
-	return UserWithETagJSONResponse{Body: u, Headers: UserWithETagResponseHeaders{ETag: u.ETag()}}
+	return UserWithETagJSONResponse{Body: u, Headers: UserWithETagResponseHeaders{Etag: u.ETag()}}
 }
 
 // noneMatch reports whether an If-None-Match names u's entity tag, or is
@@ -275,7 +275,7 @@ func (h handlers) GetUser(ctx context.Context, req GetUserRequestObject) (GetUse
 		return nil, err
 	}
 	if noneMatch(req.Params.IfNoneMatch, u) {
-		return GetUser304Response{Headers: NotModifiedResponseHeaders{ETag: u.ETag()}}, nil
+		return GetUser304Response{Headers: NotModifiedResponseHeaders{Etag: u.ETag()}}, nil
 	}
 	return GetUser200JSONResponse{withETag(u)}, nil
 }

@@ -13,7 +13,7 @@ import (
 
 // RequestIDHeader carries the id of a request: taken from the request when
 // it is a sane token, made up otherwise, and always sent back.
-const RequestIDHeader = "X-Request-ID"
+const RequestIDHeader = "X-Request-Id"
 
 // maxRequestIDLen bounds a request id taken from a client, so that a client
 // cannot make every log line of its requests arbitrarily long.

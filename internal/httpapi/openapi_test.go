@@ -152,7 +152,7 @@ func checkOperationDocumented(t *testing.T, method, path string, op *openapi3.Op
 // with that the Problem schema's code enum lacks.
 func checkCodesInProblemSchema(t *testing.T, doc *openapi3.T) {
 	t.Helper()
-	enum := doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum
+	enum := doc.Components.Schemas["ProblemFields"].Value.Properties["code"].Value.Enum
 	for code := range statusOf {
 		found := false
 		for _, v := range enum {
