@@ -43,7 +43,9 @@ func readWithETag(t *testing.T, c *client, path string) (profileJSON, string) {
 func TestPatchOwnProfile(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	user, _ := s.as(nil, "user", "alice1")
+	user := s.newClient(false)
+	user.signUp("alice1", "alice-password-1")
+	user.login("alice1", "alice-password-1")
 	before, e1 := readWithETag(t, user, "/api/v1/account")
 	if before.DisplayName != nil {
 		t.Fatalf("display_name %q before any patch", *before.DisplayName)
@@ -103,6 +105,12 @@ func TestPatchOwnProfile(t *testing.T) {
 	if n := s.queryInt(`SELECT count(*) FROM audit_events WHERE action = 'user.profile_changed'`); n != 3 {
 		t.Fatalf("%d profile_changed entries, want 3 (set, clear, set)", n)
 	}
+
+	// A browser (the session in its cookie) patches too: a merge patch
+	// passes the CSRF check as JSON does.
+	browser := s.newClient(true)
+	browser.login("alice1", "alice-password-1")
+	expect(t, mergePatch(browser, "/api/v1/account", `{"display_name":"From a browser"}`, ""), http.StatusOK)
 }
 
 // TestPatchUserProfile checks PATCH /users/{id}: If-Match required (428),
