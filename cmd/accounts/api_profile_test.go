@@ -159,7 +159,9 @@ func TestIfMatchOnEveryWrite(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	root, _ := s.as(nil, "super_admin", "root1")
-	user, userID := s.as(nil, "user", "erin.f")
+	user := s.newClient(false)
+	userID := user.signUp("erin.f", "erin-password-1")
+	user.login("erin.f", "erin-password-1")
 	path := "/api/v1/users/" + userID
 	_, stale := readWithETag(t, root, path)
 	expect(t, mergePatch(root, path, `{"display_name":"Erin"}`, stale), http.StatusOK)
@@ -175,6 +177,11 @@ func TestIfMatchOnEveryWrite(t *testing.T) {
 	}
 	expect(t, user.do("GET", "/api/v1/account", nil), http.StatusOK)
 	expect(t, user.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "x-wrong", "new_password": "erin-password-3"}, opts{header: map[string]string{"If-Match": stale}}), http.StatusForbidden, "wrong_password")
+	s.addSecret("erin-password-3")
+	expect(t, user.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "erin-password-1", "new_password": "erin-password-3"}, opts{header: map[string]string{"If-Match": stale}}), http.StatusPreconditionFailed, "precondition_failed")
+	expect(t, user.do("GET", "/api/v1/account", nil), http.StatusOK) // the session lives: nothing changed
+	_, own := readWithETag(t, user, "/api/v1/account")
+	expect(t, user.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "erin-password-1", "new_password": "erin-password-3"}, opts{header: map[string]string{"If-Match": own}}), http.StatusOK)
 
 	_, current := readWithETag(t, root, path)
 	expect(t, root.do("PUT", path+"/roles/admin", nil, opts{header: map[string]string{"If-Match": current}}), http.StatusNoContent)
