@@ -24,8 +24,11 @@ import (
 //     x-anonymous-only operations;
 //  3. x-required-role, through account.Authorize, so a plain user learns
 //     nothing from the checks of what they sent;
-//  4. query parameters, then the body: read once as JSON (decode.go) and
-//     checked against the operation's schema.
+//  4. query parameters (one the operation does not document is refused,
+//     as an unknown body member is), If-Match (handed to the domain; 428
+//     where x-if-match requires it), then the body: read once as JSON or
+//     a JSON merge patch (decode.go) and checked against the operation's
+//     schema.
 //
 // Each answers a problem and aborts on failure. An operation the document
 // does not have (no route matched) passes through untouched.
