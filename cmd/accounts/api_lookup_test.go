@@ -30,7 +30,7 @@ func TestUnknownQueryParameters(t *testing.T) {
 		}
 	}
 	// A refused parameter changes nothing: the logout behind it does not run.
-	expect(t, user.do("DELETE", "/api/v1/account/logout?scope=global", nil), 422, "validation_failed")
+	expect(t, user.do("DELETE", "/api/v1/account/logout?scopes=global", nil), 422, "validation_failed")
 	expect(t, user.do("GET", "/api/v1/account", nil), 200)
 }
 
