@@ -402,10 +402,10 @@ func TestRoutesAndProbes(t *testing.T) {
 	}
 	expect(t, c.do("GET", "/nope", nil), 404, "not_found")
 	expect(t, c.do("GET", "/api/v1/account/", nil), 404, "not_found")
-	r = c.do("PATCH", "/api/v1/account", nil)
+	r = c.do("POST", "/api/v1/account", nil)
 	expect(t, r, 405, "method_not_allowed")
-	if r.Header.Get("Allow") != "GET, HEAD" {
-		t.Fatalf("Allow %q, want GET, HEAD", r.Header.Get("Allow"))
+	if r.Header.Get("Allow") != "GET, PATCH, HEAD" {
+		t.Fatalf("Allow %q, want GET, PATCH, HEAD", r.Header.Get("Allow"))
 	}
 	expect(t, c.do("POST", "/api/v1/users/"+"not-a-uuid"+"/activation", nil), 405, "method_not_allowed")
 

@@ -99,15 +99,9 @@ type endpointRule struct {
 	anonymous, user, admin, superAdmin int
 }
 
-// TestEveryEndpointByRole sends every operation of the served OpenAPI
-// document as an anonymous caller, a user, an admin and a super admin, and
-// checks each answer against the table below, which restates the role
-// rules per endpoint. An operation missing from the table fails the test,
-// so a new endpoint must state its rule here. (TestRoleMatrix covers the
-// caller × target combinations of /users/{id}/….)
-func TestEveryEndpointByRole(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, map[string]string{"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS": "0"})
+// endpointRules is the table of TestEveryEndpointByRole: per operation,
+// the status each caller gets.
+func endpointRules() map[string]endpointRule {
 	const (
 		ok      = http.StatusOK
 		created = http.StatusCreated
@@ -116,16 +110,19 @@ func TestEveryEndpointByRole(t *testing.T) {
 		denied  = http.StatusForbidden
 		missing = http.StatusNotFound
 	)
-	rules := map[string]endpointRule{
+	return map[string]endpointRule{
 		"POST /api/v1/account/signup":           {created, denied, denied, denied},
 		"POST /api/v1/account/login":            {ok, denied, denied, denied},
 		"GET /api/v1/account":                   {anon, ok, ok, ok},
+		"PATCH /api/v1/account":                 {anon, ok, ok, ok},
 		"PUT /api/v1/account/password":          {anon, ok, ok, ok},
 		"DELETE /api/v1/account/logout":         {anon, done, done, done},
 		"POST /api/v1/users":                    {anon, denied, created, created},
 		"GET /api/v1/users":                     {anon, denied, ok, ok},
 		"GET /api/v1/audit":                     {anon, denied, denied, ok},
 		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
+		"DELETE /api/v1/users/{id}":             {anon, denied, done, done},
+		"PATCH /api/v1/users/{id}":              {anon, denied, ok, ok},
 		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
 		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},
 		"DELETE /api/v1/users/{id}/roles/admin": {anon, denied, denied, done},
@@ -136,6 +133,22 @@ func TestEveryEndpointByRole(t *testing.T) {
 		"GET /openapi.json":                     {ok, ok, ok, ok},
 		"GET /metrics":                          {missing, missing, missing, missing}, // on metrics.addr
 	}
+}
+
+// TestEveryEndpointByRole sends every operation of the served OpenAPI
+// document as an anonymous caller, a user, an admin and a super admin, and
+// checks each answer against endpointRules, which restates the role
+// rules per endpoint. An operation missing from the table fails the test,
+// so a new endpoint must state its rule here. (TestRoleMatrix covers the
+// caller × target combinations of /users/{id}/….)
+func TestEveryEndpointByRole(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS": "0"})
+	rules := endpointRules()
+	const (
+		ok      = http.StatusOK
+		created = http.StatusCreated
+	)
 	var ops []string
 	for path, item := range s.doc.Paths.Map() {
 		for method := range item.Operations() {
@@ -170,7 +183,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 			n++
 			p := strings.ReplaceAll(path, "{id}", target())
 			body := endpointBody(op, role, n, passwords)
-			r := c.do(method, p, body)
+			r := c.do(method, p, body, endpointOpts(method))
 			cells++
 			if r.StatusCode != want {
 				t.Errorf("%s as %s: %d, want %d; %s", op, role, r.StatusCode, want, r.body)
@@ -215,6 +228,15 @@ func roleCallers(t *testing.T, s *server, root *client) (passwords map[string]st
 	return passwords, callers
 }
 
+// endpointOpts is how a cell sends its body: a PATCH as a merge patch,
+// with the If-Match that PATCH /users/{id} requires (* matches any user).
+func endpointOpts(method string) opts {
+	if method != http.MethodPatch {
+		return opts{}
+	}
+	return opts{header: map[string]string{"Content-Type": "application/merge-patch+json", "If-Match": "*"}}
+}
+
 // endpointBody is the request body of operation op for the n-th cell, as
 // a caller of role.
 func endpointBody(op, role string, n int, passwords map[string]string) any {
@@ -231,6 +253,8 @@ func endpointBody(op, role string, n int, passwords map[string]string) any {
 		return map[string]string{"current_password": pw, "new_password": pw + "-2"}
 	case "POST /api/v1/users":
 		return map[string]string{"username": fmt.Sprintf("created%03d", n), "password": "created-password"}
+	case "PATCH /api/v1/account", "PATCH /api/v1/users/{id}":
+		return map[string]string{"display_name": fmt.Sprintf("Name %d", n)}
 	case "PUT /api/v1/users/{id}/password":
 		return map[string]string{"password": "reset-password"}
 	}
@@ -266,6 +290,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 		{"PUT", "/api/v1/users/" + targetID + "/activation", ``},
 		{"DELETE", "/api/v1/users/" + targetID + "/activation", ``},
 		{"DELETE", "/api/v1/users/" + targetID + "/roles/admin", ``},
+		{"DELETE", "/api/v1/users/" + targetID, ``},
 		{"DELETE", "/api/v1/account/logout", ``},
 	}
 	s.addSecret("new-" + pw)

@@ -29,12 +29,19 @@ const (
 	AuditDeactivated = "user.deactivated"
 	// AuditSessionsRevoked: the command line ended a user's sessions.
 	AuditSessionsRevoked = "user.sessions_revoked"
+	// AuditErased: the command line removed a deactivated user; the entry
+	// has the id and no name.
+	AuditErased = "user.erased"
+	// AuditProfileChanged: a profile field changed; details hold each
+	// changed field's value before (field.from) and after (field.to).
+	AuditProfileChanged = "user.profile_changed"
 )
 
 // AuditActions lists every action, for documentation and filters.
 var AuditActions = []string{
 	AuditSignedUp, AuditCreated, AuditLoggedIn, AuditPasswordChanged, AuditPasswordSet,
 	AuditRoleGranted, AuditRoleRevoked, AuditActivated, AuditDeactivated, AuditSessionsRevoked,
+	AuditErased, AuditProfileChanged,
 }
 
 // Origin is where a change comes from, for the audit trail: the id and

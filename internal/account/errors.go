@@ -50,6 +50,11 @@ const (
 	CodeNotFound Code = "not_found"
 	// CodeMethodNotAllowed (transport): the route exists, the method does not.
 	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodePreconditionFailed: the request's If-Match names none of the
+	// user's current entity tag.
+	CodePreconditionFailed Code = "precondition_failed"
+	// CodePreconditionRequired (transport): the operation needs If-Match.
+	CodePreconditionRequired Code = "precondition_required"
 	// CodeUsernameTaken: the username is in use, in any letter case.
 	CodeUsernameTaken Code = "username_taken"
 	// CodeTooManyAttempts (transport): login throttled; RetryAfter says when

@@ -380,6 +380,9 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordCh
 			}
 			return err
 		}
+		if err := checkPrecondition(ctx, fromEnt(cur)); err != nil {
+			return err
+		}
 		n, err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash)))
 		if err != nil {
 			return storageError(err, CodeUserNotFound)
@@ -400,8 +403,11 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordCh
 // the expression index ux_users_username_lower serves.
 func usernameFold(name string) func(*entsql.Selector) {
 	return func(s *entsql.Selector) {
+		// The column is named now, not when the query is built: a listing's
+		// count wraps this selector in another and renames it.
+		col := s.C(entuser.FieldUsername)
 		s.Where(entsql.P(func(b *entsql.Builder) {
-			b.WriteString("lower(").Ident(s.C(entuser.FieldUsername)).WriteString(") = lower(").Arg(name).WriteString(")")
+			b.WriteString("lower(").Ident(col).WriteString(") = lower(").Arg(name).WriteString(")")
 		}))
 	}
 }

@@ -235,11 +235,8 @@ func (s *Users) SetPassword(ctx context.Context, caller User, id uuid.UUID, pw s
 		return err
 	}
 	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		caller, target, err := lockCallerAndTarget(ctx, tx, caller.ID, id)
+		caller, target, err := lockAuthorized(ctx, tx, caller.ID, id, ActionSetPassword)
 		if err != nil {
-			return err
-		}
-		if err := Authorize(caller, ActionSetPassword, target); err != nil {
 			return err
 		}
 		n, err := endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash)))
@@ -319,15 +316,28 @@ func setActive(ctx context.Context, tx *ent.Tx, actor *User, target User, active
 // only when something changes.
 func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(tx *ent.Tx, caller, target User) error) error {
 	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		caller, target, err := lockCallerAndTarget(ctx, tx, caller.ID, id)
+		caller, target, err := lockAuthorized(ctx, tx, caller.ID, id, action)
 		if err != nil {
-			return err
-		}
-		if err := Authorize(caller, action, target); err != nil {
 			return err
 		}
 		return storageError(apply(tx, caller, target), CodeUserNotFound)
 	})
+}
+
+// lockAuthorized locks the caller and the target of an admin write
+// (lockCallerAndTarget), authorizes action on them, and then holds the
+// request's precondition (WithPrecondition) against the target: every
+// admin write to a user passes here, so each honours If-Match, and a
+// caller who may not act learns nothing from a 412.
+func lockAuthorized(ctx context.Context, tx *ent.Tx, callerID, targetID uuid.UUID, action Action) (caller, target User, err error) {
+	caller, target, err = lockCallerAndTarget(ctx, tx, callerID, targetID)
+	if err != nil {
+		return User{}, User{}, err
+	}
+	if err := Authorize(caller, action, target); err != nil {
+		return User{}, User{}, err
+	}
+	return caller, target, checkPrecondition(ctx, target)
 }
 
 // lockCallerAndTarget locks the rows of an admin action's caller and target
@@ -398,6 +408,9 @@ type ListParams struct {
 	Role *Role
 	// IsActive, when set, keeps only users with this flag.
 	IsActive *bool
+	// Username, when set, keeps only the user with this name, matched
+	// without regard to case as a login matches it.
+	Username *string
 	// After, when set, is the NextCursor of an earlier page in the same
 	// sort and order: the page holds the users after that position (keyset
 	// paging, as fast deep in the listing as at its start). Offset must
@@ -536,6 +549,9 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 	}
 	if p.IsActive != nil {
 		where = append(where, entuser.IsActive(*p.IsActive))
+	}
+	if p.Username != nil {
+		where = append(where, usernameFold(*p.Username))
 	}
 	term := entsql.OrderAsc()
 	if p.Desc {

@@ -103,6 +103,11 @@ func (r skipRoutes) PUT(path string, h ...gin.HandlerFunc) gin.IRoutes {
 	return r.handle(http.MethodPut, path, h)
 }
 
+// PATCH registers a PATCH route unless it is skipped.
+func (r skipRoutes) PATCH(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return r.handle(http.MethodPatch, path, h)
+}
+
 // DELETE registers a DELETE route unless it is skipped.
 func (r skipRoutes) DELETE(path string, h ...gin.HandlerFunc) gin.IRoutes {
 	return r.handle(http.MethodDelete, path, h)

@@ -74,6 +74,7 @@ type UserService interface {
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
 	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
 	SetActive(ctx context.Context, caller account.User, id uuid.UUID, active bool) error
+	EditProfile(ctx context.Context, e account.ProfileEdit) (account.User, error)
 }
 
 // SessionService is what the handlers and the authentication middleware
