@@ -238,12 +238,14 @@ func endpointBody(op, role string, n int, passwords map[string]string) any {
 }
 
 // TestCSRFOnEveryStateChange sends every state-changing endpoint, with the
-// session in the cookie only, in every form a cross-site page can produce
-// without a CORS preflight (no body, text/plain, a form, multipart), with
-// a foreign, null or look-alike Origin: each is 403 csrf_rejected and
-// nothing changes; so is the request's own Origin, which is not the
-// configured public one. Then application/json, or the public Origin
-// (http.public_origins), passes.
+// session in the cookie only, as a browser sends it from another site:
+// Sec-Fetch-Site cross-site or same-site with any body type (none,
+// text/plain, a form, multipart, even JSON), or, from a browser without
+// Fetch Metadata, a foreign, null or look-alike Origin: each is 403
+// csrf_rejected and nothing changes. Then what the service's own pages
+// send (Sec-Fetch-Site same-origin, or the own Origin from an older
+// browser), a request with neither header (not a browser's), and the
+// public Origin (http.public_origins) pass, with or without a body type.
 func TestCSRFOnEveryStateChange(t *testing.T) {
 	t.Parallel()
 	const public = "https://accounts.example.com"
@@ -257,7 +259,6 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 	targetID := createdID(t, expectCreated(t, root.do("POST", "/api/v1/users", map[string]string{"username": "target1", "password": "target-password"})))
 	s.addSecret("target-password")
 	host := strings.TrimPrefix(s.base, "http://")
-	hostname, port, _ := strings.Cut(host, ":")
 	changes := []struct{ method, path, body string }{
 		{"PUT", "/api/v1/account/password", `{"current_password":"` + pw + `","new_password":"new-` + pw + `"}`},
 		{"POST", "/api/v1/users", `{"username":"csrf1","password":"csrf-password"}`},
@@ -270,26 +271,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 	}
 	s.addSecret("new-" + pw)
 	s.addSecret("csrf-password")
-	forged := []map[string]string{
-		{},
-		{"Content-Type": "text/plain"},
-		{"Content-Type": "text/plain;charset=UTF-8"},
-		{"Content-Type": "application/x-www-form-urlencoded"},
-		{"Content-Type": "multipart/form-data; boundary=xyz"},
-		{"Content-Type": "text/plain; application/json"},
-		{"Content-Type": "application/jsonp"},
-		{"Origin": "http://evil.example"},
-		{"Origin": "null"},
-		{"Origin": "http://" + host + ".evil.example"},
-		{"Origin": "http://evil.example/" + host},
-		{"Origin": "http://" + hostname + ":1" + port},
-		{"Origin": "http://" + hostname},
-		{"Content-Type": "text/plain", "Origin": "http://evil.example"},
-		{"Content-Type": "text/plain", "Referer": s.base + "/"},
-		{"Origin": s.base},
-		{"Origin": "http://accounts.example.com"},
-		{"Origin": public + ":8443"},
-	}
+	forged := forgedCrossSite(s.base, host, public)
 	before := tableDigest(t, s)
 	rejected := 0
 	for _, ch := range changes {
@@ -308,24 +290,67 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 	if after := tableDigest(t, s); after != before {
 		t.Fatalf("a rejected request changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-	// What a same-origin page (or a script allowed to send JSON) sends
-	// passes.
-	allowed := []map[string]string{{"Content-Type": "application/json"}, {"Origin": public}}
+	// What the service's own pages send passes, with or without a body
+	// type, and so does a client that is no browser.
+	allowed := []map[string]string{
+		{"Sec-Fetch-Site": "same-origin"}, {"Origin": s.base}, {}, {"Origin": public, "Sec-Fetch-Site": "cross-site"},
+	}
 	for i, ch := range changes {
-		h := allowed[i%2]
-		if ch.body != "" {
-			h = allowed[0]
-		}
+		h := allowed[i%len(allowed)]
 		o := opts{header: h, noJSONCT: true}
 		if ch.body != "" {
 			o.rawBody = []byte(ch.body)
+			o.noJSONCT = false
 		}
 		r := browser.do(ch.method, ch.path, nil, o)
 		if r.StatusCode >= 300 {
 			t.Errorf("%s %s with %v: %d, want it to pass; %s", ch.method, ch.path, h, r.StatusCode, r.body)
 		}
 	}
-	t.Logf("%d cross-site forms of %d state changes rejected with nothing written; same-origin and JSON requests pass", rejected, len(changes))
+	t.Logf("%d cross-site forms of %d state changes rejected with nothing written; same-origin requests pass", rejected, len(changes))
+}
+
+// forgedCrossSite are the headers of a cookie-authenticated request that
+// another site's page makes a browser send to the service at base (host
+// is its host:port): marked cross-site or same-site by Fetch Metadata with
+// any body type, or, from a browser without it, with a foreign, null or
+// look-alike Origin (public, the configured origin, on another scheme or
+// port).
+func forgedCrossSite(base, host, public string) []map[string]string {
+	hostname, port, _ := strings.Cut(host, ":")
+	crossSite := func(site string, h map[string]string) map[string]string {
+		out := map[string]string{"Sec-Fetch-Site": site}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
+	var forged []map[string]string
+	for _, site := range []string{"cross-site", "same-site"} {
+		for _, h := range []map[string]string{
+			{},
+			{"Content-Type": "text/plain"},
+			{"Content-Type": "application/x-www-form-urlencoded"},
+			{"Content-Type": "multipart/form-data; boundary=xyz"},
+			{"Content-Type": "application/json"},
+			{"Origin": "http://evil.example"},
+			{"Origin": base},
+		} {
+			forged = append(forged, crossSite(site, h))
+		}
+	}
+	forged = append(forged,
+		map[string]string{"Origin": "http://evil.example"},
+		map[string]string{"Origin": "null"},
+		map[string]string{"Origin": "http://" + host + ".evil.example"},
+		map[string]string{"Origin": "http://evil.example/" + host},
+		map[string]string{"Origin": "http://" + hostname + ":1" + port},
+		map[string]string{"Origin": "http://" + hostname},
+		map[string]string{"Content-Type": "text/plain", "Origin": "http://evil.example"},
+		map[string]string{"Origin": "http://accounts.example.com"},
+		map[string]string{"Origin": public + ":8443"},
+	)
+	return forged
 }
 
 func expectCreated(t *testing.T, r *response) *response {

@@ -44,8 +44,9 @@ type Config struct {
 	// Docs serves the interactive documentation (Swagger UI) at /docs.
 	Docs bool
 	// PublicOrigins are the origins (scheme://host[:port]) the service is
-	// reached at; a cookie-authenticated state change that is not JSON
-	// must come from one of them.
+	// reached at besides its own Host; a cookie-authenticated state change
+	// from another origin must come from one of them (or from a
+	// credentialed CORSOrigins entry).
 	PublicOrigins []string
 	// CORSOrigins are the origins whose scripts may call the API across
 	// origins (cors.go); "*" is any origin, without credentials. Empty
@@ -121,8 +122,10 @@ type server struct {
 	doc []byte
 	// ops are the document's operations by the route that serves each.
 	ops map[routeKey]*operation
-	// origins are PublicOrigins, normalized (normalOrigin).
-	origins []string
+	// csrf is the cross-origin check of cookie-authenticated requests
+	// (requireSession), trusting PublicOrigins and the credentialed
+	// CORSOrigins.
+	csrf *http.CrossOriginProtection
 }
 
 // New returns the API as an http.Handler.
@@ -164,15 +167,8 @@ func newEngine(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, doc: doc, ops: ops}
-	for _, o := range d.PublicOrigins {
-		if o = strings.TrimSpace(o); o == "" {
-			continue
-		}
-		n, ok := normalOrigin(o)
-		if !ok {
-			return nil, fmt.Errorf("http.public_origins: %q is not an origin like https://accounts.example.com", o)
-		}
-		s.origins = append(s.origins, n)
+	if s.csrf, err = crossOriginProtection(d.PublicOrigins, d.CORSOrigins); err != nil {
+		return nil, err
 	}
 	e := gin.New()
 	// Exact paths only: a redirect to a "fixed" path would answer a typo
