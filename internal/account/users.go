@@ -29,11 +29,12 @@ type Users struct {
 	client *ent.Client
 	drv    dialect.Driver
 	hasher *password.Hasher
+	now    func() time.Time
 }
 
 // NewUsers returns the user service on db.
 func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
-	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher}
+	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, now: time.Now}
 }
 
 // SignUp creates an active user with role user; n.Role must be "" or user.
@@ -41,7 +42,7 @@ func (s *Users) SignUp(ctx context.Context, n NewUser) (User, error) {
 	if err := n.fixRole(RoleUser); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, n, nil, false)
+	return s.create(ctx, n, nil, false, nil)
 }
 
 // Create creates a user on behalf of caller; n.Role "" means user.
@@ -53,7 +54,7 @@ func (s *Users) Create(ctx context.Context, caller User, n NewUser) (User, error
 	if err := Authorize(caller, ActionCreateUser, User{Role: n.Role}); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, n, &caller, false)
+	return s.create(ctx, n, &caller, false, nil)
 }
 
 // CreateSuperAdmin creates a super admin; n.Role must be "" or
@@ -67,7 +68,7 @@ func (s *Users) CreateSuperAdmin(ctx context.Context, n NewUser) (User, error) {
 	if err := s.CheckPepper(ctx); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, n, nil, true)
+	return s.create(ctx, n, nil, true, nil)
 }
 
 // PepperKeyID is the key id of the pepper the service hashes with ("" for
@@ -120,7 +121,11 @@ func (s *Users) CheckPepper(ctx context.Context) error {
 // create inserts a user. When an admin asks (caller not nil), the
 // caller's role and state are read again in the inserting transaction,
 // so a revoke that commits first also stops a request already under way.
-func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bool) (User, error) {
+// With a claim (CreateOnce), the key is taken in the same transaction
+// before the insert, and the answer stored after it; a claim that an
+// earlier request holds inserts nothing and leaves its answer in
+// claim.replay.
+func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bool, claim *onceClaim) (User, error) {
 	if err := n.validate(); err != nil {
 		return User{}, err
 	}
@@ -142,6 +147,11 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 				return err
 			}
 		}
+		if claim != nil {
+			if ok, err := claim.take(ctx, tx); !ok || err != nil {
+				return err
+			}
+		}
 		c := tx.User.Create().
 			SetUsername(n.Username).
 			SetPasswordHash([]byte(hash)).
@@ -153,9 +163,14 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 		if err != nil {
 			return storageError(err, "")
 		}
+		if claim != nil {
+			if err := claim.keep(ctx, tx, fromEnt(u)); err != nil {
+				return err
+			}
+		}
 		return record(ctx, tx, createdEntry(fromEnt(u), caller, operator))
 	})
-	if err != nil {
+	if err != nil || u == nil {
 		return User{}, err
 	}
 	return fromEnt(u), nil
@@ -295,6 +310,18 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 			return nil
 		}
 		return setActive(ctx, tx, &caller, target, active)
+	})
+}
+
+// EndSessions ends every session of a user that caller manages, and
+// records how many ended (also when none did: the admin asked).
+func (s *Users) EndSessions(ctx context.Context, caller User, id uuid.UUID) error {
+	return s.change(ctx, caller, id, ActionEndSessions, func(tx *ent.Tx, caller, target User) error {
+		n, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, auditEntry{action: AuditSessionsRevoked, actor: &caller, target: target, details: sessionsEnded(n)})
 	})
 }
 

@@ -25,6 +25,7 @@ var adminActions = map[string]account.Action{
 	"revokeAdmin":     account.ActionRevokeAdmin,
 	"activate":        account.ActionActivate,
 	"deactivate":      account.ActionDeactivate,
+	"endUserSessions": account.ActionEndSessions,
 }
 
 // TestRequiredRoleIsWhatTheDomainEnforces: the x-required-role of every

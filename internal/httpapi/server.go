@@ -66,6 +66,8 @@ type UserService interface {
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
 	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
 	SetActive(ctx context.Context, caller account.User, id uuid.UUID, active bool) error
+	EndSessions(ctx context.Context, caller account.User, id uuid.UUID) error
+	CreateOnce(ctx context.Context, c account.OnceCreate) (account.Answer, error)
 }
 
 // SessionService is what the handlers and the authentication middleware
@@ -73,7 +75,9 @@ type UserService interface {
 type SessionService interface {
 	Login(ctx context.Context, c account.Credentials) (account.Login, error)
 	Authenticate(ctx context.Context, token string) (account.Principal, error)
-	Logout(ctx context.Context, p account.Principal) error
+	Logout(ctx context.Context, p account.Principal, scope account.LogoutScope) error
+	List(ctx context.Context, p account.Principal) ([]account.SessionInfo, error)
+	Revoke(ctx context.Context, p account.Principal, id uuid.UUID) error
 	ChangePassword(ctx context.Context, p account.Principal, c account.PasswordChange) (account.Login, error)
 }
 
