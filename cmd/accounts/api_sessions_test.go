@@ -326,3 +326,61 @@ func TestAdminEndsUserSessions(t *testing.T) {
 	expect(t, root.do("DELETE", "/api/v1/users/"+adminID+"/sessions", nil), http.StatusNoContent)
 	expect(t, admin.do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")
 }
+
+// TestRateLimitHeaders: the throttled routes answer with RateLimit-Policy
+// and RateLimit (IETF httpapi ratelimit-headers draft) for the budgets of
+// the client's address, counting down with each failure, 0 with the 429,
+// and giving a successful login's attempt back; the username's budget is
+// never shown (it would tell which names exist); other routes carry none.
+func TestRateLimitHeaders(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_USERNAME": "10",
+		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS":  "3",
+		"ACCOUNTS_AUTH_LOGIN_THROTTLE_WINDOW":       "10m",
+		"ACCOUNTS_AUTH_SIGNUPS_PER_ADDRESS":         "5",
+		"ACCOUNTS_AUTH_SIGNUP_WINDOW":               "1h",
+	})
+	c := s.newClient(false)
+	r := c.do("POST", "/api/v1/account/signup", map[string]string{"username": "pia12", "password": "pia-password"})
+	expect(t, r, http.StatusCreated)
+	s.addSecret("pia-password")
+	if p, l := r.Header.Get("RateLimit-Policy"), r.Header.Get("RateLimit"); p != `"signup";q=5;w=3600` || l != `"signup";r=4;t=3600` {
+		t.Fatalf("sign-up: RateLimit-Policy %q, RateLimit %q", p, l)
+	}
+	login := func(pw string) *response {
+		return c.do("POST", "/api/v1/account/login", map[string]string{"username": "pia12", "password": pw})
+	}
+	r = login("wrong-password")
+	expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+	if p, l := r.Header.Get("RateLimit-Policy"), r.Header.Get("RateLimit"); p != `"address";q=3;w=600` || l != `"address";r=2;t=600` {
+		t.Fatalf("failed login: RateLimit-Policy %q, RateLimit %q", p, l)
+	}
+	s.clock.Advance(time.Minute)
+	r = login("pia-password")
+	expect(t, r, http.StatusOK)
+	if l := r.Header.Get("RateLimit"); l != `"address";r=2;t=540` {
+		t.Fatalf("successful login: RateLimit %q, want the attempt given back", l)
+	}
+	// A wrong current password counts against the address too.
+	r = c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "wrong-password", "new_password": "pia-password-2"})
+	expect(t, r, http.StatusForbidden, "wrong_password")
+	if l := r.Header.Get("RateLimit"); l != `"address";r=1;t=540` {
+		t.Fatalf("wrong current password: RateLimit %q", l)
+	}
+	c.token = ""
+	login("wrong-password")
+	r = login("wrong-password")
+	expect(t, r, http.StatusTooManyRequests, "too_many_attempts")
+	if l, ra := r.Header.Get("RateLimit"), r.Header.Get("Retry-After"); l != `"address";r=0;t=`+ra {
+		t.Fatalf("429: RateLimit %q, Retry-After %q", l, ra)
+	}
+	for _, resp := range []*response{r, c.do("GET", "/livez", nil)} {
+		if strings.Contains(resp.Header.Get("RateLimit-Policy"), "username") || strings.Contains(resp.Header.Get("RateLimit"), "user") {
+			t.Fatalf("a username's budget is shown: %q", resp.Header.Get("RateLimit"))
+		}
+	}
+	if h := c.do("GET", "/livez", nil).Header.Get("RateLimit"); h != "" {
+		t.Fatalf("an unthrottled route carries RateLimit %q", h)
+	}
+}

@@ -1830,8 +1830,10 @@ type SessionForbiddenApplicationProblemPlusJSONResponse struct {
 }
 
 type SignedUpResponseHeaders struct {
-	Location   string
-	XRequestID *string
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      *string
 }
 type SignedUpJSONResponse struct {
 	Body Created
@@ -2031,9 +2033,11 @@ type LoginResponseObject interface {
 }
 
 type Login200ResponseHeaders struct {
-	SetCookie    *string
-	XDeviceToken *string
-	XRequestID   *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	SetCookie       *string
+	XDeviceToken    *string
+	XRequestID      *string
 }
 
 type Login200JSONResponse struct {
@@ -2048,6 +2052,12 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.SetCookie != nil {
 		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
 	}
@@ -2082,7 +2092,9 @@ func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login401ResponseHeaders struct {
-	XRequestID *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      *string
 }
 
 type Login401ApplicationProblemPlusJSONResponse struct {
@@ -2097,6 +2109,12 @@ func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
@@ -2192,8 +2210,10 @@ func (response Login422ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login429ResponseHeaders struct {
-	RetryAfter *int
-	XRequestID *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
 }
 
 type Login429ApplicationProblemPlusJSONResponse struct {
@@ -2208,6 +2228,12 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2405,9 +2431,11 @@ type ChangePasswordResponseObject interface {
 }
 
 type ChangePassword200ResponseHeaders struct {
-	SetCookie    *string
-	XDeviceToken *string
-	XRequestID   *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	SetCookie       *string
+	XDeviceToken    *string
+	XRequestID      *string
 }
 
 type ChangePassword200JSONResponse struct {
@@ -2422,6 +2450,12 @@ func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.SetCookie != nil {
 		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
 	}
@@ -2475,7 +2509,9 @@ func (response ChangePassword401ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword403ResponseHeaders struct {
-	XRequestID *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      *string
 }
 
 type ChangePassword403ApplicationProblemPlusJSONResponse struct {
@@ -2490,6 +2526,12 @@ func (response ChangePassword403ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
@@ -2561,8 +2603,10 @@ func (response ChangePassword422ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword429ResponseHeaders struct {
-	RetryAfter *int
-	XRequestID *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
 }
 
 type ChangePassword429ApplicationProblemPlusJSONResponse struct {
@@ -2577,6 +2621,12 @@ func (response ChangePassword429ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2912,6 +2962,12 @@ func (response SignUp201JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.XRequestID != nil {
 		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
@@ -3045,8 +3101,10 @@ func (response SignUp422ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 }
 
 type SignUp429ResponseHeaders struct {
-	RetryAfter *int
-	XRequestID *string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
 }
 
 type SignUp429ApplicationProblemPlusJSONResponse struct {
@@ -3061,6 +3119,12 @@ func (response SignUp429ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}

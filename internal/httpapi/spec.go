@@ -134,6 +134,8 @@ type operation struct {
 	// body is the compiled schema of the request body, nil when there is
 	// none.
 	body *bodyRule
+	// throttled is x-throttled: the answers carry the RateLimit headers.
+	throttled bool
 }
 
 // routeKey finds an operation by the method and Gin route template of a
@@ -158,6 +160,7 @@ func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
 
 func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, error) {
 	o := &operation{}
+	o.throttled, _ = op.Extensions["x-throttled"].(bool)
 	if op.Security != nil && len(*op.Security) > 0 {
 		o.session = sessionRequired
 	}
