@@ -78,7 +78,7 @@ func (s *Users) CreateOnce(ctx context.Context, c OnceCreate) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	claim := &onceClaim{OnceCreate: c, fingerprint: s.hasher.Fingerprint(raw), now: s.now()}
+	claim := &onceClaim{OnceCreate: c, fingerprint: s.hasher.Fingerprint(raw), now: s.now(), keep: s.maxKeys}
 	// A retry, the common case, costs one read and no hash.
 	if a, found, err := claim.stored(ctx, s.client); err != nil || found {
 		return a, err
@@ -114,6 +114,8 @@ type onceClaim struct {
 	OnceCreate
 	fingerprint []byte
 	now         time.Time
+	// keep is how many keys the caller keeps.
+	keep int
 	// replay is the answer of an earlier request with the key, found
 	// when take lost to it; answer is the one stored by this request.
 	replay *Answer
@@ -171,13 +173,13 @@ func (o *onceClaim) take(ctx context.Context, tx *ent.Tx) (bool, error) {
 	}
 	_, err = tx.IdempotencyKey.Delete().
 		Where(idempotencykey.Scope(o.Scope),
-			exceptNewest(idempotencykey.Table, idempotencykey.FieldID, idempotencykey.FieldScope, o.Scope, MaxIdempotencyKeys)).
+			exceptNewest(idempotencykey.Table, idempotencykey.FieldID, idempotencykey.FieldScope, o.Scope, o.keep)).
 		Exec(ctx)
 	return true, storageError(err, "")
 }
 
-// keep stores the answer to the create of u in tx.
-func (o *onceClaim) keep(ctx context.Context, tx *ent.Tx, u User) error {
+// store stores the answer to the create of u in tx.
+func (o *onceClaim) store(ctx context.Context, tx *ent.Tx, u User) error {
 	a, err := o.Render(u)
 	if err != nil {
 		return err

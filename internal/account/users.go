@@ -30,11 +30,14 @@ type Users struct {
 	drv    dialect.Driver
 	hasher *password.Hasher
 	now    func() time.Time
+	// maxKeys is how many idempotency keys a caller keeps
+	// (MaxIdempotencyKeys).
+	maxKeys int
 }
 
 // NewUsers returns the user service on db.
 func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
-	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, now: time.Now}
+	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, now: time.Now, maxKeys: MaxIdempotencyKeys}
 }
 
 // SignUp creates an active user with role user; n.Role must be "" or user.
@@ -164,7 +167,7 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 			return storageError(err, "")
 		}
 		if claim != nil {
-			if err := claim.keep(ctx, tx, fromEnt(u)); err != nil {
+			if err := claim.store(ctx, tx, fromEnt(u)); err != nil {
 				return err
 			}
 		}
