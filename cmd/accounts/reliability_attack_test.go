@@ -117,11 +117,15 @@ func TestEveryEndpointByRole(t *testing.T) {
 		missing = http.StatusNotFound
 	)
 	rules := map[string]endpointRule{
-		"POST /api/v1/account/signup":           {created, denied, denied, denied},
-		"POST /api/v1/account/login":            {ok, denied, denied, denied},
-		"GET /api/v1/account":                   {anon, ok, ok, ok},
-		"PUT /api/v1/account/password":          {anon, ok, ok, ok},
-		"DELETE /api/v1/account/logout":         {anon, done, done, done},
+		"POST /api/v1/account/signup":   {created, denied, denied, denied},
+		"POST /api/v1/account/login":    {ok, denied, denied, denied},
+		"GET /api/v1/account":           {anon, ok, ok, ok},
+		"PUT /api/v1/account/password":  {anon, ok, ok, ok},
+		"DELETE /api/v1/account/logout": {anon, done, done, done},
+		"GET /api/v1/account/sessions":  {anon, ok, ok, ok},
+		// {id} is a user's id, never a session of the caller's.
+		"DELETE /api/v1/account/sessions/{id}":  {anon, missing, missing, missing},
+		"DELETE /api/v1/users/{id}/sessions":    {anon, denied, done, done},
 		"POST /api/v1/users":                    {anon, denied, created, created},
 		"GET /api/v1/users":                     {anon, denied, ok, ok},
 		"GET /api/v1/audit":                     {anon, denied, denied, ok},
