@@ -111,35 +111,8 @@ func TestEveryEndpointByRole(t *testing.T) {
 	const (
 		ok      = http.StatusOK
 		created = http.StatusCreated
-		done    = http.StatusNoContent
-		anon    = http.StatusUnauthorized
-		denied  = http.StatusForbidden
-		missing = http.StatusNotFound
 	)
-	rules := map[string]endpointRule{
-		"POST /api/v1/account/signup":   {created, denied, denied, denied},
-		"POST /api/v1/account/login":    {ok, denied, denied, denied},
-		"GET /api/v1/account":           {anon, ok, ok, ok},
-		"PUT /api/v1/account/password":  {anon, ok, ok, ok},
-		"DELETE /api/v1/account/logout": {anon, done, done, done},
-		"GET /api/v1/account/sessions":  {anon, ok, ok, ok},
-		// {id} is a user's id, never a session of the caller's.
-		"DELETE /api/v1/account/sessions/{id}":  {anon, missing, missing, missing},
-		"DELETE /api/v1/users/{id}/sessions":    {anon, denied, done, done},
-		"POST /api/v1/users":                    {anon, denied, created, created},
-		"GET /api/v1/users":                     {anon, denied, ok, ok},
-		"GET /api/v1/audit":                     {anon, denied, denied, ok},
-		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
-		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
-		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},
-		"DELETE /api/v1/users/{id}/roles/admin": {anon, denied, denied, done},
-		"PUT /api/v1/users/{id}/activation":     {anon, denied, done, done},
-		"DELETE /api/v1/users/{id}/activation":  {anon, denied, done, done},
-		"GET /livez":                            {ok, ok, ok, ok},
-		"GET /readyz":                           {ok, ok, ok, ok},
-		"GET /openapi.json":                     {ok, ok, ok, ok},
-		"GET /metrics":                          {missing, missing, missing, missing}, // on metrics.addr
-	}
+	rules := endpointRules()
 	var ops []string
 	for path, item := range s.doc.Paths.Map() {
 		for method := range item.Operations() {
@@ -190,6 +163,43 @@ func TestEveryEndpointByRole(t *testing.T) {
 	s.addSecret("created-password")
 	s.addSecret("reset-password")
 	t.Logf("%d operations × 4 callers = %d cells, each as the table says", len(rules), cells)
+}
+
+// endpointRules is TestEveryEndpointByRole's table: per operation, the
+// status an anonymous caller, a user, an admin and a super admin get.
+func endpointRules() map[string]endpointRule {
+	const (
+		ok      = http.StatusOK
+		created = http.StatusCreated
+		done    = http.StatusNoContent
+		anon    = http.StatusUnauthorized
+		denied  = http.StatusForbidden
+		missing = http.StatusNotFound
+	)
+	return map[string]endpointRule{
+		"POST /api/v1/account/signup":   {created, denied, denied, denied},
+		"POST /api/v1/account/login":    {ok, denied, denied, denied},
+		"GET /api/v1/account":           {anon, ok, ok, ok},
+		"PUT /api/v1/account/password":  {anon, ok, ok, ok},
+		"DELETE /api/v1/account/logout": {anon, done, done, done},
+		"GET /api/v1/account/sessions":  {anon, ok, ok, ok},
+		// {id} is a user's id, never a session of the caller's.
+		"DELETE /api/v1/account/sessions/{id}":  {anon, missing, missing, missing},
+		"DELETE /api/v1/users/{id}/sessions":    {anon, denied, done, done},
+		"POST /api/v1/users":                    {anon, denied, created, created},
+		"GET /api/v1/users":                     {anon, denied, ok, ok},
+		"GET /api/v1/audit":                     {anon, denied, denied, ok},
+		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
+		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
+		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},
+		"DELETE /api/v1/users/{id}/roles/admin": {anon, denied, denied, done},
+		"PUT /api/v1/users/{id}/activation":     {anon, denied, done, done},
+		"DELETE /api/v1/users/{id}/activation":  {anon, denied, done, done},
+		"GET /livez":                            {ok, ok, ok, ok},
+		"GET /readyz":                           {ok, ok, ok, ok},
+		"GET /openapi.json":                     {ok, ok, ok, ok},
+		"GET /metrics":                          {missing, missing, missing, missing}, // on metrics.addr
+	}
 }
 
 // roleCallers creates a user, an admin and a super admin, and returns
