@@ -84,32 +84,40 @@ func TestCreateUserRetriedWithIdempotencyKey(t *testing.T) {
 }
 
 // TestIdempotentCreatesRace: parallel requests with one key and body
-// create one user, and every one of them answers what the create did.
+// create one user, and every one of them answers what the create did:
+// an admin's creates (which also lock the admin's row) and anonymous
+// sign-ups (which only the key's unique index serializes).
 func TestIdempotentCreatesRace(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	root, _ := s.as(nil, "super_admin", "root1")
 	s.addSecret("race-password")
-	body := map[string]string{"username": "race1", "password": "race-password"}
-	const n = 8
-	answers := make([]*response, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			answers[i] = root.do("POST", "/api/v1/users", body, opts{header: map[string]string{"Idempotency-Key": "race-key"}})
-		})
-	}
-	wg.Wait()
-	for i, r := range answers {
-		if r.StatusCode != http.StatusCreated || string(r.body) != string(answers[0].body) {
-			t.Errorf("request %d: %d %s, want 201 %s", i, r.StatusCode, r.body, answers[0].body)
+	for _, tc := range []struct{ name, path string }{{"race1", "/api/v1/users"}, {"race2", "/api/v1/account/signup"}} {
+		body := map[string]string{"username": tc.name, "password": "race-password"}
+		const n = 8
+		answers := make([]*response, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			c := root
+			if tc.path == "/api/v1/account/signup" {
+				c = s.newClient(false)
+			}
+			wg.Go(func() {
+				answers[i] = c.do("POST", tc.path, body, opts{header: map[string]string{"Idempotency-Key": "race-key"}})
+			})
 		}
-	}
-	if c := s.queryInt("SELECT count(*) FROM users WHERE username = 'race1'"); c != 1 {
-		t.Fatalf("%d users race1, want 1", c)
-	}
-	if c := s.queryInt("SELECT count(*) FROM audit_events WHERE action = 'user.created' AND target_name = 'race1'"); c != 1 {
-		t.Fatalf("%d user.created events for race1, want 1", c)
+		wg.Wait()
+		for i, r := range answers {
+			if r.StatusCode != http.StatusCreated || string(r.body) != string(answers[0].body) {
+				t.Errorf("%s request %d: %d %s, want 201 %s", tc.path, i, r.StatusCode, r.body, answers[0].body)
+			}
+		}
+		if c := s.queryInt("SELECT count(*) FROM users WHERE username = $1", tc.name); c != 1 {
+			t.Fatalf("%d users %s, want 1", c, tc.name)
+		}
+		if c := s.queryInt("SELECT count(*) FROM audit_events WHERE action IN ('user.created', 'user.signed_up') AND target_name = $1", tc.name); c != 1 {
+			t.Fatalf("%d creation events for %s, want 1", c, tc.name)
+		}
 	}
 }
 
