@@ -83,30 +83,13 @@ func (s *Users) CreateOnce(ctx context.Context, c OnceCreate) (Answer, error) {
 	if a, found, err := claim.stored(ctx, s.client); err != nil || found {
 		return a, err
 	}
-	if c.Caller == nil {
-		if err := c.New.fixRole(RoleUser); err != nil {
-			return Answer{}, err
-		}
-	} else {
-		if c.New.Role == "" {
-			c.New.Role = RoleUser
-		}
-		if err := Authorize(*c.Caller, ActionCreateUser, User{Role: c.New.Role}); err != nil {
-			return Answer{}, err
-		}
+	if err := prepareCreate(c.Caller, &c.New); err != nil {
+		return Answer{}, err
 	}
-	_, err = s.create(ctx, c.New, c.Caller, false, claim)
-	if err != nil || claim.replay != nil {
-		return derefAnswer(claim.replay), err
+	if _, err := s.create(ctx, c.New, c.Caller, false, claim); err != nil {
+		return Answer{}, err
 	}
 	return claim.answer, nil
-}
-
-func derefAnswer(a *Answer) Answer {
-	if a == nil {
-		return Answer{}
-	}
-	return *a
 }
 
 // onceClaim is a key being used: create takes it in its transaction.
@@ -116,9 +99,8 @@ type onceClaim struct {
 	now         time.Time
 	// keep is how many keys the caller keeps.
 	keep int
-	// replay is the answer of an earlier request with the key, found
-	// when take lost to it; answer is the one stored by this request.
-	replay *Answer
+	// answer is the answer: the one this request stored, or the one of
+	// the earlier request that take lost to.
 	answer Answer
 }
 
@@ -154,7 +136,7 @@ WHERE %[1]s.%[10]s <= $2`,
 	idempotencykey.FieldHeader, idempotencykey.FieldBody, idempotencykey.FieldExpiresAt)
 
 // take claims the key in tx. It returns false when an earlier request
-// holds it, with that request's answer in o.replay (or the reuse error).
+// holds it, with that request's answer in o.answer (or the reuse error).
 func (o *onceClaim) take(ctx context.Context, tx *ent.Tx) (bool, error) {
 	res, err := tx.ExecContext(ctx, claimSQL, schema.NewID(), o.now, o.Scope, o.Key, o.fingerprint, o.now.Add(IdempotencyRetention))
 	if err != nil {
@@ -168,7 +150,7 @@ func (o *onceClaim) take(ctx context.Context, tx *ent.Tx) (bool, error) {
 		if err == nil && !found {
 			err = fmt.Errorf("account: idempotency key row vanished under its lock")
 		}
-		o.replay = &a
+		o.answer = a
 		return false, err
 	}
 	_, err = tx.IdempotencyKey.Delete().

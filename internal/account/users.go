@@ -42,7 +42,7 @@ func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
 
 // SignUp creates an active user with role user; n.Role must be "" or user.
 func (s *Users) SignUp(ctx context.Context, n NewUser) (User, error) {
-	if err := n.fixRole(RoleUser); err != nil {
+	if err := prepareCreate(nil, &n); err != nil {
 		return User{}, err
 	}
 	return s.create(ctx, n, nil, false, nil)
@@ -50,14 +50,24 @@ func (s *Users) SignUp(ctx context.Context, n NewUser) (User, error) {
 
 // Create creates a user on behalf of caller; n.Role "" means user.
 func (s *Users) Create(ctx context.Context, caller User, n NewUser) (User, error) {
-	if n.Role == "" {
-		n.Role = RoleUser
-	}
-	// Decided before the hash is paid for, and again on the locked caller.
-	if err := Authorize(caller, ActionCreateUser, User{Role: n.Role}); err != nil {
+	if err := prepareCreate(&caller, &n); err != nil {
 		return User{}, err
 	}
 	return s.create(ctx, n, &caller, false, nil)
+}
+
+// prepareCreate sets the role of a sign-up (caller nil: user, and no
+// other) or of an admin's create ("" means user), and authorizes the
+// admin's: decided before the hash is paid for, and again on the locked
+// caller (create).
+func prepareCreate(caller *User, n *NewUser) error {
+	if caller == nil {
+		return n.fixRole(RoleUser)
+	}
+	if n.Role == "" {
+		n.Role = RoleUser
+	}
+	return Authorize(*caller, ActionCreateUser, User{Role: n.Role})
 }
 
 // CreateSuperAdmin creates a super admin; n.Role must be "" or
@@ -127,7 +137,7 @@ func (s *Users) CheckPepper(ctx context.Context) error {
 // With a claim (CreateOnce), the key is taken in the same transaction
 // before the insert, and the answer stored after it; a claim that an
 // earlier request holds inserts nothing and leaves its answer in
-// claim.replay.
+// claim.answer.
 func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bool, claim *onceClaim) (User, error) {
 	if err := n.validate(); err != nil {
 		return User{}, err
