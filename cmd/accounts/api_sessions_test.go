@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestLogoutGlobalEndsEverySession is the reported bug: logout with
@@ -390,5 +391,23 @@ func TestRateLimitHeaders(t *testing.T) {
 	}
 	if h := c.do("GET", "/livez", nil).Header.Get("RateLimit"); h != "" {
 		t.Fatalf("an unthrottled route carries RateLimit %q", h)
+	}
+}
+
+// TestSessionUserAgentMultibyte: a User-Agent of many multibyte characters
+// logs in like any other and is kept as at most 64 bytes, cut between
+// characters.
+func TestSessionUserAgentMultibyte(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	c := s.newClient(false)
+	c.signUp("ugo12", "ugo-password")
+	r := c.do("POST", "/api/v1/account/login", map[string]string{"username": "ugo12", "password": "ugo-password"},
+		opts{header: map[string]string{"User-Agent": strings.Repeat("Ünïcødé ", 20)}})
+	expect(t, r, http.StatusOK)
+	s.addToken(c.token)
+	ua := currentOf(t, c).UserAgent
+	if len(ua) > 64 || !utf8.ValidString(ua) || !strings.HasPrefix(ua, "Ünïcødé Ünïcødé") {
+		t.Fatalf("user agent kept as %q (%d bytes)", ua, len(ua))
 	}
 }

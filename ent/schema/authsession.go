@@ -49,8 +49,8 @@ func (AuthSession) Fields() []ent.Field {
 	}
 }
 
-// SessionUserAgentMaxLen is the most characters of a login's User-Agent
-// a session keeps.
+// SessionUserAgentMaxLen is the most bytes of a login's User-Agent a
+// session keeps.
 const SessionUserAgentMaxLen = 64
 
 // Edges returns the edges of AuthSession.

@@ -55,9 +55,10 @@ const (
 	AuditSessionRevoked = "user.session_revoked"
 )
 
-// ShortUserAgent is the label a session keeps of a User-Agent: printable
-// characters only, cut to schema.SessionUserAgentMaxLen characters, so a
-// client cannot store more, or anything that breaks a terminal or a log.
+// ShortUserAgent is the label a session keeps of a User-Agent: valid
+// UTF-8 without control characters, cut at a character boundary to at most
+// schema.SessionUserAgentMaxLen bytes (so as many characters at most), so
+// a client cannot store more, or anything that breaks a terminal or a log.
 func ShortUserAgent(ua string) string {
 	ua = strings.ToValidUTF8(ua, "")
 	ua = strings.Map(func(r rune) rune {
@@ -67,8 +68,9 @@ func ShortUserAgent(ua string) string {
 		return r
 	}, ua)
 	ua = strings.TrimSpace(ua)
-	if utf8.RuneCountInString(ua) > schema.SessionUserAgentMaxLen {
-		ua = string([]rune(ua)[:schema.SessionUserAgentMaxLen])
+	for len(ua) > schema.SessionUserAgentMaxLen {
+		_, size := utf8.DecodeLastRuneInString(ua)
+		ua = ua[:len(ua)-size]
 	}
 	return ua
 }
