@@ -70,7 +70,8 @@ type Login struct {
 }
 
 // Sessions is the session service: login, authentication of a token with
-// sliding expiry, and logout.
+// sliding expiry, a user's list of their sessions, and logout by scope or
+// by session (session_manage.go).
 type Sessions struct {
 	client *ent.Client
 	drv    dialect.Driver
