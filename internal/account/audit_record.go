@@ -27,7 +27,8 @@ const (
 	// AuditActivated and AuditDeactivated: is_active set or cleared.
 	AuditActivated   = "user.activated"
 	AuditDeactivated = "user.deactivated"
-	// AuditSessionsRevoked: the command line ended a user's sessions.
+	// AuditSessionsRevoked: an admin, or the command line, ended all of a
+	// user's sessions.
 	AuditSessionsRevoked = "user.sessions_revoked"
 	// AuditErased: the command line removed a deactivated user; the entry
 	// has the id and no name.
@@ -41,7 +42,7 @@ const (
 var AuditActions = []string{
 	AuditSignedUp, AuditCreated, AuditLoggedIn, AuditPasswordChanged, AuditPasswordSet,
 	AuditRoleGranted, AuditRoleRevoked, AuditActivated, AuditDeactivated, AuditSessionsRevoked,
-	AuditErased, AuditProfileChanged,
+	AuditErased, AuditProfileChanged, AuditLoggedOut, AuditSessionRevoked,
 }
 
 // Origin is where a change comes from, for the audit trail: the id and

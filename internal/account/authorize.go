@@ -20,6 +20,8 @@ const (
 	// user and admin.
 	ActionGrantAdmin  Action = "grant_admin"
 	ActionRevokeAdmin Action = "revoke_admin"
+	// ActionEndSessions ends all of another user's sessions.
+	ActionEndSessions Action = "end_sessions"
 	// ActionReadAudit reads the audit trail.
 	ActionReadAudit Action = "read_audit"
 	// ActionEditProfile changes another user's profile fields.
@@ -30,7 +32,7 @@ const (
 var Actions = []Action{
 	ActionViewUsers, ActionCreateUser, ActionSetPassword,
 	ActionActivate, ActionDeactivate, ActionGrantAdmin, ActionRevokeAdmin, ActionReadAudit,
-	ActionEditProfile,
+	ActionEditProfile, ActionEndSessions,
 }
 
 // Authorize is the one decision over the role hierarchy: it returns nil
@@ -70,7 +72,7 @@ func Authorize(caller User, action Action, target User) error {
 		if caller.Role != RoleSuperAdmin {
 			return Errorf(CodeForbidden, "only a super admin grants or revokes the admin role")
 		}
-	case ActionSetPassword, ActionActivate, ActionDeactivate, ActionEditProfile:
+	case ActionSetPassword, ActionActivate, ActionDeactivate, ActionEditProfile, ActionEndSessions:
 	default:
 		return Errorf(CodeForbidden, "unknown action %q", action)
 	}

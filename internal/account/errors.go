@@ -46,6 +46,12 @@ const (
 	CodeCSRFRejected Code = "csrf_rejected"
 	// CodeUserNotFound: no user has the given id.
 	CodeUserNotFound Code = "user_not_found"
+	// CodeSessionNotFound: the caller has no session with the given id
+	// (another user's session is answered so too).
+	CodeSessionNotFound Code = "session_not_found"
+	// CodeIdempotencyKeyReused: an Idempotency-Key sent again with another
+	// request body.
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 	// CodeNotFound (transport): no such route.
 	CodeNotFound Code = "not_found"
 	// CodeMethodNotAllowed (transport): the route exists, the method does not.

@@ -14,7 +14,7 @@ const corsMaxAge = "600"
 
 // corsExposed are the response headers a cross-origin script may read
 // besides the CORS-safelisted ones.
-const corsExposed = "X-Request-Id, Location, Retry-After, ETag"
+const corsExposed = "X-Request-Id, Location, Retry-After, ETag, RateLimit-Policy, RateLimit"
 
 // corsMethods are the methods a preflight may ask for: those of the API.
 var corsMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}

@@ -229,11 +229,3 @@ func mediaType(contentType string) string {
 	}
 	return mt
 }
-
-// isJSON reports whether a Content-Type is one of the JSON media types a
-// body of this API is sent as, with any parameters (charset). A form
-// cannot send either across origins without a CORS preflight.
-func isJSON(contentType string) bool {
-	mt := mediaType(contentType)
-	return mt == mediaJSON || mt == mediaMergePatch
-}

@@ -27,6 +27,7 @@ var adminActions = map[string]account.Action{
 	"deactivate":      account.ActionDeactivate,
 	"deleteUser":      account.ActionDeactivate,
 	"patchUser":       account.ActionEditProfile,
+	"endUserSessions": account.ActionEndSessions,
 }
 
 // TestRequiredRoleIsWhatTheDomainEnforces: the x-required-role of every

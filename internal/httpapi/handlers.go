@@ -84,6 +84,14 @@ func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpRe
 			return nil, err
 		}
 	}
+	key, once, err := idempotencyKey(req.Params.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	if once {
+		return h.createOnce(ctx, account.OnceCreate{New: *req.Body, Scope: "address:" + clientAddress(c), Key: key,
+			Render: createdAnswer("/api/v1/account")})
+	}
 	u, err := h.s.Users.SignUp(c.Request.Context(), *req.Body)
 	if err != nil {
 		return nil, err
@@ -123,7 +131,7 @@ func (s *server) clientOf(c *gin.Context) account.Client {
 	if ck, err := c.Request.Cookie(s.deviceCookieName()); device == "" && err == nil {
 		device = ck.Value
 	}
-	return account.Client{Address: clientAddress(c), Device: device}
+	return account.Client{Address: clientAddress(c), Device: device, UserAgent: c.Request.UserAgent()}
 }
 
 // clientAddress is the client's IP as a throttle key: the peer address,
@@ -203,7 +211,7 @@ func (h handlers) PatchUser(ctx context.Context, req PatchUserRequestObject) (Pa
 func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
 	c := ginOf(ctx)
 	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.PasswordChange{
-		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c)},
+		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c), UserAgent: c.Request.UserAgent()},
 	})
 	if err != nil {
 		return nil, err
@@ -216,16 +224,16 @@ func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestO
 	return ChangePassword200JSONResponse{Body: session(l)}, nil
 }
 
-func (h handlers) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {
-	c := ginOf(ctx)
-	if err := h.s.Sessions.Logout(c.Request.Context(), principalOf(c)); err != nil {
+func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
+	key, once, err := idempotencyKey(req.Params.IdempotencyKey)
+	if err != nil {
 		return nil, err
 	}
-	h.s.clearCookie(c)
-	return Logout204Response{}, nil
-}
-
-func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
+	if once {
+		me := caller(ctx)
+		return h.createOnce(ctx, account.OnceCreate{Caller: &me, New: *req.Body, Scope: "user:" + me.ID.String(), Key: key,
+			Render: createdAnswer("")})
+	}
 	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), *req.Body)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,8 @@ var statusOf = map[account.Code]int{
 	account.CodeCSRFRejected:         http.StatusForbidden,
 	account.CodeUserNotFound:         http.StatusNotFound,
 	account.CodeNotFound:             http.StatusNotFound,
+	account.CodeSessionNotFound:      http.StatusNotFound,
+	account.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
 	account.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	account.CodeUsernameTaken:        http.StatusConflict,
 	account.CodePreconditionFailed:   http.StatusPreconditionFailed,

@@ -28,6 +28,7 @@ func (s *server) routes(e *gin.Engine) {
 		s.checkSession,
 		s.checkRole,
 		s.checkRequest,
+		s.rateLimit,
 	)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)

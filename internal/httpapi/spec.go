@@ -137,6 +137,8 @@ type operation struct {
 	// ifMatchRequired is x-if-match: required: a request without
 	// If-Match answers 428.
 	ifMatchRequired bool
+	// throttled is x-throttled: the answers carry the RateLimit headers.
+	throttled bool
 }
 
 // routeKey finds an operation by the method and Gin route template of a
@@ -161,6 +163,7 @@ func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
 
 func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, error) {
 	o := &operation{}
+	o.throttled, _ = op.Extensions["x-throttled"].(bool)
 	if op.Security != nil && len(*op.Security) > 0 {
 		o.session = sessionRequired
 	}

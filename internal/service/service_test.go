@@ -22,6 +22,9 @@ func TestOpenRunClose(t *testing.T) {
 	cfg := config.Default()
 	cfg.Database.URL = testdb.URL(t)
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	// The metrics listener too: the default, 3097, is one port that every
+	// test process on the machine would share.
+	cfg.Metrics.Addr = "127.0.0.1:0"
 	cfg.Password.Argon2MemoryKB = 64
 	cfg.Password.Argon2Time = 1
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
