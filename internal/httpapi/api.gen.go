@@ -2323,8 +2323,8 @@ type SessionForbiddenApplicationProblemPlusJSONResponse struct {
 
 type SignedUpResponseHeaders struct {
 	Location        string
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	XRequestId      *string
 }
 type SignedUpJSONResponse struct {
@@ -2741,8 +2741,8 @@ type LoginResponseObject interface {
 }
 
 type Login200ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	SetCookie       *[]string
 	XDeviceToken    *string
 	XRequestId      *string
@@ -2760,11 +2760,11 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.SetCookie != nil {
 		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
@@ -2800,8 +2800,8 @@ func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login401ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	XRequestId      *string
 }
 
@@ -2817,11 +2817,11 @@ func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.XRequestId != nil {
 		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
@@ -2918,8 +2918,8 @@ func (response Login422ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login429ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	RetryAfter      *int
 	XRequestId      *string
 }
@@ -2936,11 +2936,11 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
@@ -3140,8 +3140,8 @@ type ChangePasswordResponseObject interface {
 }
 
 type ChangePassword200ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	SetCookie       *[]string
 	XDeviceToken    *string
 	XRequestId      *string
@@ -3159,11 +3159,11 @@ func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.SetCookie != nil {
 		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
@@ -3219,8 +3219,8 @@ func (response ChangePassword401ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword403ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	XRequestId      *string
 }
 
@@ -3236,11 +3236,11 @@ func (response ChangePassword403ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.XRequestId != nil {
 		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
@@ -3332,8 +3332,8 @@ func (response ChangePassword422ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword429ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	RetryAfter      *int
 	XRequestId      *string
 }
@@ -3350,11 +3350,11 @@ func (response ChangePassword429ApplicationProblemPlusJSONResponse) VisitChangeP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
@@ -3693,11 +3693,11 @@ func (response SignUp201JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.XRequestId != nil {
 		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
@@ -3832,8 +3832,8 @@ func (response SignUp422ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 }
 
 type SignUp429ResponseHeaders struct {
-	RateLimit       *string
-	RateLimitPolicy *string
+	Ratelimit       *string
+	RatelimitPolicy *string
 	RetryAfter      *int
 	XRequestId      *string
 }
@@ -3850,11 +3850,11 @@ func (response SignUp429ApplicationProblemPlusJSONResponse) VisitSignUpResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	if response.Headers.Ratelimit != nil {
+		w.Header().Set("Ratelimit", fmt.Sprint(*response.Headers.Ratelimit))
 	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	if response.Headers.RatelimitPolicy != nil {
+		w.Header().Set("Ratelimit-Policy", fmt.Sprint(*response.Headers.RatelimitPolicy))
 	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
