@@ -57,6 +57,34 @@ func (_c *AuthSessionCreate) SetExpiresAt(v time.Time) *AuthSessionCreate {
 	return _c
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (_c *AuthSessionCreate) SetLastUsedAt(v time.Time) *AuthSessionCreate {
+	_c.mutation.SetLastUsedAt(v)
+	return _c
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_c *AuthSessionCreate) SetNillableLastUsedAt(v *time.Time) *AuthSessionCreate {
+	if v != nil {
+		_c.SetLastUsedAt(*v)
+	}
+	return _c
+}
+
+// SetUserAgent sets the "user_agent" field.
+func (_c *AuthSessionCreate) SetUserAgent(v string) *AuthSessionCreate {
+	_c.mutation.SetUserAgent(v)
+	return _c
+}
+
+// SetNillableUserAgent sets the "user_agent" field if the given value is not nil.
+func (_c *AuthSessionCreate) SetNillableUserAgent(v *string) *AuthSessionCreate {
+	if v != nil {
+		_c.SetUserAgent(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *AuthSessionCreate) SetID(v uuid.UUID) *AuthSessionCreate {
 	_c.mutation.SetID(v)
@@ -115,6 +143,14 @@ func (_c *AuthSessionCreate) defaults() {
 		v := authsession.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.LastUsedAt(); !ok {
+		v := authsession.DefaultLastUsedAt()
+		_c.mutation.SetLastUsedAt(v)
+	}
+	if _, ok := _c.mutation.UserAgent(); !ok {
+		v := authsession.DefaultUserAgent
+		_c.mutation.SetUserAgent(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := authsession.DefaultID()
 		_c.mutation.SetID(v)
@@ -131,6 +167,14 @@ func (_c *AuthSessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "AuthSession.expires_at"`)}
+	}
+	if _, ok := _c.mutation.UserAgent(); !ok {
+		return &ValidationError{Name: "user_agent", err: errors.New(`ent: missing required field "AuthSession.user_agent"`)}
+	}
+	if v, ok := _c.mutation.UserAgent(); ok {
+		if err := authsession.UserAgentValidator(v); err != nil {
+			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "AuthSession.user_agent": %w`, err)}
+		}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "AuthSession.user"`)}
@@ -182,6 +226,14 @@ func (_c *AuthSessionCreate) createSpec() (*AuthSession, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(authsession.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.LastUsedAt(); ok {
+		_spec.SetField(authsession.FieldLastUsedAt, field.TypeTime, value)
+		_node.LastUsedAt = value
+	}
+	if value, ok := _c.mutation.UserAgent(); ok {
+		_spec.SetField(authsession.FieldUserAgent, field.TypeString, value)
+		_node.UserAgent = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -264,6 +316,18 @@ func (u *AuthSessionUpsert) UpdateExpiresAt() *AuthSessionUpsert {
 	return u
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *AuthSessionUpsert) SetLastUsedAt(v time.Time) *AuthSessionUpsert {
+	u.Set(authsession.FieldLastUsedAt, v)
+	return u
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *AuthSessionUpsert) UpdateLastUsedAt() *AuthSessionUpsert {
+	u.SetExcluded(authsession.FieldLastUsedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -289,6 +353,9 @@ func (u *AuthSessionUpsertOne) UpdateNewValues() *AuthSessionUpsertOne {
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(authsession.FieldUserID)
+		}
+		if _, exists := u.create.mutation.UserAgent(); exists {
+			s.SetIgnore(authsession.FieldUserAgent)
 		}
 	}))
 	return u
@@ -332,6 +399,20 @@ func (u *AuthSessionUpsertOne) SetExpiresAt(v time.Time) *AuthSessionUpsertOne {
 func (u *AuthSessionUpsertOne) UpdateExpiresAt() *AuthSessionUpsertOne {
 	return u.Update(func(s *AuthSessionUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *AuthSessionUpsertOne) SetLastUsedAt(v time.Time) *AuthSessionUpsertOne {
+	return u.Update(func(s *AuthSessionUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *AuthSessionUpsertOne) UpdateLastUsedAt() *AuthSessionUpsertOne {
+	return u.Update(func(s *AuthSessionUpsert) {
+		s.UpdateLastUsedAt()
 	})
 }
 
@@ -527,6 +608,9 @@ func (u *AuthSessionUpsertBulk) UpdateNewValues() *AuthSessionUpsertBulk {
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(authsession.FieldUserID)
 			}
+			if _, exists := b.mutation.UserAgent(); exists {
+				s.SetIgnore(authsession.FieldUserAgent)
+			}
 		}
 	}))
 	return u
@@ -570,6 +654,20 @@ func (u *AuthSessionUpsertBulk) SetExpiresAt(v time.Time) *AuthSessionUpsertBulk
 func (u *AuthSessionUpsertBulk) UpdateExpiresAt() *AuthSessionUpsertBulk {
 	return u.Update(func(s *AuthSessionUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *AuthSessionUpsertBulk) SetLastUsedAt(v time.Time) *AuthSessionUpsertBulk {
+	return u.Update(func(s *AuthSessionUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *AuthSessionUpsertBulk) UpdateLastUsedAt() *AuthSessionUpsertBulk {
+	return u.Update(func(s *AuthSessionUpsert) {
+		s.UpdateLastUsedAt()
 	})
 }
 

@@ -43,6 +43,20 @@ func (_u *AuthSessionUpdate) SetNillableExpiresAt(v *time.Time) *AuthSessionUpda
 	return _u
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *AuthSessionUpdate) SetLastUsedAt(v time.Time) *AuthSessionUpdate {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *AuthSessionUpdate) SetNillableLastUsedAt(v *time.Time) *AuthSessionUpdate {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
 // Mutation returns the AuthSessionMutation object of the builder.
 func (_u *AuthSessionUpdate) Mutation() *AuthSessionMutation {
 	return _u.mutation
@@ -104,6 +118,9 @@ func (_u *AuthSessionUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(authsession.FieldExpiresAt, field.TypeTime, value)
 	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(authsession.FieldLastUsedAt, field.TypeTime, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -136,6 +153,20 @@ func (_u *AuthSessionUpdateOne) SetExpiresAt(v time.Time) *AuthSessionUpdateOne 
 func (_u *AuthSessionUpdateOne) SetNillableExpiresAt(v *time.Time) *AuthSessionUpdateOne {
 	if v != nil {
 		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *AuthSessionUpdateOne) SetLastUsedAt(v time.Time) *AuthSessionUpdateOne {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *AuthSessionUpdateOne) SetNillableLastUsedAt(v *time.Time) *AuthSessionUpdateOne {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
 	}
 	return _u
 }
@@ -230,6 +261,9 @@ func (_u *AuthSessionUpdateOne) sqlSave(ctx context.Context) (_node *AuthSession
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(authsession.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(authsession.FieldLastUsedAt, field.TypeTime, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &AuthSession{config: _u.config}

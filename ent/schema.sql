@@ -15,6 +15,12 @@ CREATE INDEX "ix_audit_events_occurred_at_id" ON "audit_events" ("occurred_at", 
 CREATE INDEX "ix_audit_events_actor_id" ON "audit_events" ("actor_id", "occurred_at");
 -- Create index "ix_audit_events_target_id" to table: "audit_events"
 CREATE INDEX "ix_audit_events_target_id" ON "audit_events" ("target_id", "occurred_at");
+-- Create "idempotency_keys" table
+CREATE TABLE "idempotency_keys" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "scope" character varying NOT NULL, "key" character varying NOT NULL, "fingerprint" bytea NOT NULL, "status" bigint NOT NULL, "header" jsonb NOT NULL, "body" bytea NOT NULL, "expires_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
+-- Create index "ux_idempotency_keys_scope_key" to table: "idempotency_keys"
+CREATE UNIQUE INDEX "ux_idempotency_keys_scope_key" ON "idempotency_keys" ("scope", "key");
+-- Create index "ix_idempotency_keys_expires_at" to table: "idempotency_keys"
+CREATE INDEX "ix_idempotency_keys_expires_at" ON "idempotency_keys" ("expires_at");
 -- Create "throttle_counters" table
 CREATE TABLE "throttle_counters" ("id" character varying(64) NOT NULL, "window_start" timestamptz NOT NULL, "hits" bigint NOT NULL, PRIMARY KEY ("id"));
 -- Create index "ix_throttle_counters_window_start" to table: "throttle_counters"
@@ -28,7 +34,7 @@ CREATE INDEX "ix_users_created_at_id" ON "users" ("created_at", "id");
 -- Create index "ux_users_username_lower" to table: "users"
 CREATE UNIQUE INDEX "ux_users_username_lower" ON "users" ((lower((username)::text)));
 -- Create "auth_sessions" table
-CREATE TABLE "auth_sessions" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "token_hash" bytea NOT NULL, "expires_at" timestamptz NOT NULL, "user_id" uuid NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "auth_sessions_users_sessions" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE CASCADE);
+CREATE TABLE "auth_sessions" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "token_hash" bytea NOT NULL, "expires_at" timestamptz NOT NULL, "last_used_at" timestamptz NOT NULL DEFAULT (now()), "user_agent" character varying NOT NULL DEFAULT '', "user_id" uuid NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "auth_sessions_users_sessions" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE CASCADE);
 -- Create index "auth_sessions_token_hash_key" to table: "auth_sessions"
 CREATE UNIQUE INDEX "auth_sessions_token_hash_key" ON "auth_sessions" ("token_hash");
 -- Create index "ix_auth_sessions_user_id" to table: "auth_sessions"

@@ -362,26 +362,33 @@ func TestInactiveUserRequest(t *testing.T) {
 	expect(t, b.do("GET", "/api/v1/account", nil), 401, "unauthenticated")
 }
 
-// TestCSRF: a state change authenticated by the cookie needs a JSON
-// Content-Type or an Origin among http.public_origins (the request's own
-// Host is not one); bearer-authenticated ones do not.
+// TestCSRF: a state change authenticated by the cookie is refused when a
+// browser marks it as from another site (Sec-Fetch-Site, or an older
+// browser's Origin that is not the request's host), unless the Origin is
+// among http.public_origins; the service's own page passes with no body
+// type at all; bearer-authenticated requests need nothing.
 func TestCSRF(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, map[string]string{"ACCOUNTS_HTTP_PUBLIC_ORIGINS": "https://accounts.example.com"})
 	browser := s.newClient(true)
 	browser.signUp("noah1", "noah-password")
 	browser.login("noah1", "noah-password")
-	host := strings.TrimPrefix(s.base, "http://")
-	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil), 403, "csrf_rejected")
+	crossSite := map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: crossSite}), 403, "csrf_rejected")
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Sec-Fetch-Site": "same-site"}}), 403, "csrf_rejected")
 	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "http://evil.example"}}), 403, "csrf_rejected")
-	expect(t, browser.do("PUT", "/api/v1/account/password", nil, opts{rawBody: []byte(`{}`), noJSONCT: true, header: map[string]string{"Content-Type": "text/plain"}}), 403, "csrf_rejected")
+	// JSON is no pass: the browser says where the request came from.
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}}), 403, "csrf_rejected")
+	expect(t, browser.do("PUT", "/api/v1/account/password", nil, opts{rawBody: []byte(`{}`), noJSONCT: true, header: map[string]string{"Content-Type": "text/plain", "Sec-Fetch-Site": "cross-site"}}), 403, "csrf_rejected")
 	// Reads need nothing.
-	expect(t, browser.do("GET", "/api/v1/account", nil), 200)
+	expect(t, browser.do("GET", "/api/v1/account", nil, opts{header: crossSite}), 200)
 	// The bearer token in a header cannot be sent by another site.
-	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{useBearer: true, header: map[string]string{"Cookie": ""}}), 204)
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{useBearer: true, header: map[string]string{"Cookie": "", "Sec-Fetch-Site": "cross-site"}}), 204)
 	browser.login("noah1", "noah-password")
-	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "http://" + host}}), 403, "csrf_rejected")
-	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "https://accounts.example.com"}}), 204)
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": "https://accounts.example.com", "Sec-Fetch-Site": "cross-site"}}), 204)
+	// An older browser without Fetch Metadata, on the service's own page.
+	browser.login("noah1", "noah-password")
+	expect(t, browser.do("DELETE", "/api/v1/account/logout", nil, opts{header: map[string]string{"Origin": s.base}}), 204)
 }
 
 func TestRoutesAndProbes(t *testing.T) {
@@ -402,10 +409,10 @@ func TestRoutesAndProbes(t *testing.T) {
 	}
 	expect(t, c.do("GET", "/nope", nil), 404, "not_found")
 	expect(t, c.do("GET", "/api/v1/account/", nil), 404, "not_found")
-	r = c.do("PATCH", "/api/v1/account", nil)
+	r = c.do("POST", "/api/v1/account", nil)
 	expect(t, r, 405, "method_not_allowed")
-	if r.Header.Get("Allow") != "GET, HEAD" {
-		t.Fatalf("Allow %q, want GET, HEAD", r.Header.Get("Allow"))
+	if r.Header.Get("Allow") != "GET, PATCH, HEAD" {
+		t.Fatalf("Allow %q, want GET, PATCH, HEAD", r.Header.Get("Allow"))
 	}
 	expect(t, c.do("POST", "/api/v1/users/"+"not-a-uuid"+"/activation", nil), 405, "method_not_allowed")
 

@@ -101,41 +101,18 @@ type endpointRule struct {
 
 // TestEveryEndpointByRole sends every operation of the served OpenAPI
 // document as an anonymous caller, a user, an admin and a super admin, and
-// checks each answer against the table below, which restates the role
+// checks each answer against endpointRules, which restates the role
 // rules per endpoint. An operation missing from the table fails the test,
 // so a new endpoint must state its rule here. (TestRoleMatrix covers the
 // caller × target combinations of /users/{id}/….)
 func TestEveryEndpointByRole(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, map[string]string{"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS": "0"})
+	rules := endpointRules()
 	const (
 		ok      = http.StatusOK
 		created = http.StatusCreated
-		done    = http.StatusNoContent
-		anon    = http.StatusUnauthorized
-		denied  = http.StatusForbidden
-		missing = http.StatusNotFound
 	)
-	rules := map[string]endpointRule{
-		"POST /api/v1/account/signup":           {created, denied, denied, denied},
-		"POST /api/v1/account/login":            {ok, denied, denied, denied},
-		"GET /api/v1/account":                   {anon, ok, ok, ok},
-		"PUT /api/v1/account/password":          {anon, ok, ok, ok},
-		"DELETE /api/v1/account/logout":         {anon, done, done, done},
-		"POST /api/v1/users":                    {anon, denied, created, created},
-		"GET /api/v1/users":                     {anon, denied, ok, ok},
-		"GET /api/v1/audit":                     {anon, denied, denied, ok},
-		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
-		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
-		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},
-		"DELETE /api/v1/users/{id}/roles/admin": {anon, denied, denied, done},
-		"PUT /api/v1/users/{id}/activation":     {anon, denied, done, done},
-		"DELETE /api/v1/users/{id}/activation":  {anon, denied, done, done},
-		"GET /livez":                            {ok, ok, ok, ok},
-		"GET /readyz":                           {ok, ok, ok, ok},
-		"GET /openapi.json":                     {ok, ok, ok, ok},
-		"GET /metrics":                          {missing, missing, missing, missing}, // on metrics.addr
-	}
 	var ops []string
 	for path, item := range s.doc.Paths.Map() {
 		for method := range item.Operations() {
@@ -170,7 +147,7 @@ func TestEveryEndpointByRole(t *testing.T) {
 			n++
 			p := strings.ReplaceAll(path, "{id}", target())
 			body := endpointBody(op, role, n, passwords)
-			r := c.do(method, p, body)
+			r := c.do(method, p, body, endpointOpts(method))
 			cells++
 			if r.StatusCode != want {
 				t.Errorf("%s as %s: %d, want %d; %s", op, role, r.StatusCode, want, r.body)
@@ -186,6 +163,46 @@ func TestEveryEndpointByRole(t *testing.T) {
 	s.addSecret("created-password")
 	s.addSecret("reset-password")
 	t.Logf("%d operations × 4 callers = %d cells, each as the table says", len(rules), cells)
+}
+
+// endpointRules is TestEveryEndpointByRole's table: per operation, the
+// status an anonymous caller, a user, an admin and a super admin get.
+func endpointRules() map[string]endpointRule {
+	const (
+		ok      = http.StatusOK
+		created = http.StatusCreated
+		done    = http.StatusNoContent
+		anon    = http.StatusUnauthorized
+		denied  = http.StatusForbidden
+		missing = http.StatusNotFound
+	)
+	return map[string]endpointRule{
+		"POST /api/v1/account/signup":   {created, denied, denied, denied},
+		"POST /api/v1/account/login":    {ok, denied, denied, denied},
+		"GET /api/v1/account":           {anon, ok, ok, ok},
+		"PATCH /api/v1/account":         {anon, ok, ok, ok},
+		"PUT /api/v1/account/password":  {anon, ok, ok, ok},
+		"DELETE /api/v1/account/logout": {anon, done, done, done},
+		"GET /api/v1/account/sessions":  {anon, ok, ok, ok},
+		// {id} is a user's id, never a session of the caller's.
+		"DELETE /api/v1/account/sessions/{id}":  {anon, missing, missing, missing},
+		"DELETE /api/v1/users/{id}/sessions":    {anon, denied, done, done},
+		"POST /api/v1/users":                    {anon, denied, created, created},
+		"GET /api/v1/users":                     {anon, denied, ok, ok},
+		"GET /api/v1/audit":                     {anon, denied, denied, ok},
+		"GET /api/v1/users/{id}":                {anon, denied, ok, ok},
+		"DELETE /api/v1/users/{id}":             {anon, denied, done, done},
+		"PATCH /api/v1/users/{id}":              {anon, denied, ok, ok},
+		"PUT /api/v1/users/{id}/password":       {anon, denied, done, done},
+		"PUT /api/v1/users/{id}/roles/admin":    {anon, denied, denied, done},
+		"DELETE /api/v1/users/{id}/roles/admin": {anon, denied, denied, done},
+		"PUT /api/v1/users/{id}/activation":     {anon, denied, done, done},
+		"DELETE /api/v1/users/{id}/activation":  {anon, denied, done, done},
+		"GET /livez":                            {ok, ok, ok, ok},
+		"GET /readyz":                           {ok, ok, ok, ok},
+		"GET /openapi.json":                     {ok, ok, ok, ok},
+		"GET /metrics":                          {missing, missing, missing, missing}, // on metrics.addr
+	}
 }
 
 // roleCallers creates a user, an admin and a super admin, and returns
@@ -215,6 +232,15 @@ func roleCallers(t *testing.T, s *server, root *client) (passwords map[string]st
 	return passwords, callers
 }
 
+// endpointOpts is how a cell sends its body: a PATCH as a merge patch,
+// with the If-Match that PATCH /users/{id} requires (* matches any user).
+func endpointOpts(method string) opts {
+	if method != http.MethodPatch {
+		return opts{}
+	}
+	return opts{header: map[string]string{"Content-Type": "application/merge-patch+json", "If-Match": "*"}}
+}
+
 // endpointBody is the request body of operation op for the n-th cell, as
 // a caller of role.
 func endpointBody(op, role string, n int, passwords map[string]string) any {
@@ -231,6 +257,8 @@ func endpointBody(op, role string, n int, passwords map[string]string) any {
 		return map[string]string{"current_password": pw, "new_password": pw + "-2"}
 	case "POST /api/v1/users":
 		return map[string]string{"username": fmt.Sprintf("created%03d", n), "password": "created-password"}
+	case "PATCH /api/v1/account", "PATCH /api/v1/users/{id}":
+		return map[string]string{"display_name": fmt.Sprintf("Name %d", n)}
 	case "PUT /api/v1/users/{id}/password":
 		return map[string]string{"password": "reset-password"}
 	}
@@ -238,12 +266,14 @@ func endpointBody(op, role string, n int, passwords map[string]string) any {
 }
 
 // TestCSRFOnEveryStateChange sends every state-changing endpoint, with the
-// session in the cookie only, in every form a cross-site page can produce
-// without a CORS preflight (no body, text/plain, a form, multipart), with
-// a foreign, null or look-alike Origin: each is 403 csrf_rejected and
-// nothing changes; so is the request's own Origin, which is not the
-// configured public one. Then application/json, or the public Origin
-// (http.public_origins), passes.
+// session in the cookie only, as a browser sends it from another site:
+// Sec-Fetch-Site cross-site or same-site with any body type (none,
+// text/plain, a form, multipart, even JSON), or, from a browser without
+// Fetch Metadata, a foreign, null or look-alike Origin: each is 403
+// csrf_rejected and nothing changes. Then what the service's own pages
+// send (Sec-Fetch-Site same-origin, or the own Origin from an older
+// browser), a request with neither header (not a browser's), and the
+// public Origin (http.public_origins) pass, with or without a body type.
 func TestCSRFOnEveryStateChange(t *testing.T) {
 	t.Parallel()
 	const public = "https://accounts.example.com"
@@ -257,7 +287,6 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 	targetID := createdID(t, expectCreated(t, root.do("POST", "/api/v1/users", map[string]string{"username": "target1", "password": "target-password"})))
 	s.addSecret("target-password")
 	host := strings.TrimPrefix(s.base, "http://")
-	hostname, port, _ := strings.Cut(host, ":")
 	changes := []struct{ method, path, body string }{
 		{"PUT", "/api/v1/account/password", `{"current_password":"` + pw + `","new_password":"new-` + pw + `"}`},
 		{"POST", "/api/v1/users", `{"username":"csrf1","password":"csrf-password"}`},
@@ -266,30 +295,12 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 		{"PUT", "/api/v1/users/" + targetID + "/activation", ``},
 		{"DELETE", "/api/v1/users/" + targetID + "/activation", ``},
 		{"DELETE", "/api/v1/users/" + targetID + "/roles/admin", ``},
+		{"DELETE", "/api/v1/users/" + targetID, ``},
 		{"DELETE", "/api/v1/account/logout", ``},
 	}
 	s.addSecret("new-" + pw)
 	s.addSecret("csrf-password")
-	forged := []map[string]string{
-		{},
-		{"Content-Type": "text/plain"},
-		{"Content-Type": "text/plain;charset=UTF-8"},
-		{"Content-Type": "application/x-www-form-urlencoded"},
-		{"Content-Type": "multipart/form-data; boundary=xyz"},
-		{"Content-Type": "text/plain; application/json"},
-		{"Content-Type": "application/jsonp"},
-		{"Origin": "http://evil.example"},
-		{"Origin": "null"},
-		{"Origin": "http://" + host + ".evil.example"},
-		{"Origin": "http://evil.example/" + host},
-		{"Origin": "http://" + hostname + ":1" + port},
-		{"Origin": "http://" + hostname},
-		{"Content-Type": "text/plain", "Origin": "http://evil.example"},
-		{"Content-Type": "text/plain", "Referer": s.base + "/"},
-		{"Origin": s.base},
-		{"Origin": "http://accounts.example.com"},
-		{"Origin": public + ":8443"},
-	}
+	forged := forgedCrossSite(s.base, host, public)
 	before := tableDigest(t, s)
 	rejected := 0
 	for _, ch := range changes {
@@ -308,24 +319,67 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 	if after := tableDigest(t, s); after != before {
 		t.Fatalf("a rejected request changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-	// What a same-origin page (or a script allowed to send JSON) sends
-	// passes.
-	allowed := []map[string]string{{"Content-Type": "application/json"}, {"Origin": public}}
+	// What the service's own pages send passes, with or without a body
+	// type, and so does a client that is no browser.
+	allowed := []map[string]string{
+		{"Sec-Fetch-Site": "same-origin"}, {"Origin": s.base}, {}, {"Origin": public, "Sec-Fetch-Site": "cross-site"},
+	}
 	for i, ch := range changes {
-		h := allowed[i%2]
-		if ch.body != "" {
-			h = allowed[0]
-		}
+		h := allowed[i%len(allowed)]
 		o := opts{header: h, noJSONCT: true}
 		if ch.body != "" {
 			o.rawBody = []byte(ch.body)
+			o.noJSONCT = false
 		}
 		r := browser.do(ch.method, ch.path, nil, o)
 		if r.StatusCode >= 300 {
 			t.Errorf("%s %s with %v: %d, want it to pass; %s", ch.method, ch.path, h, r.StatusCode, r.body)
 		}
 	}
-	t.Logf("%d cross-site forms of %d state changes rejected with nothing written; same-origin and JSON requests pass", rejected, len(changes))
+	t.Logf("%d cross-site forms of %d state changes rejected with nothing written; same-origin requests pass", rejected, len(changes))
+}
+
+// forgedCrossSite are the headers of a cookie-authenticated request that
+// another site's page makes a browser send to the service at base (host
+// is its host:port): marked cross-site or same-site by Fetch Metadata with
+// any body type, or, from a browser without it, with a foreign, null or
+// look-alike Origin (public, the configured origin, on another scheme or
+// port).
+func forgedCrossSite(base, host, public string) []map[string]string {
+	hostname, port, _ := strings.Cut(host, ":")
+	crossSite := func(site string, h map[string]string) map[string]string {
+		out := map[string]string{"Sec-Fetch-Site": site}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
+	var forged []map[string]string
+	for _, site := range []string{"cross-site", "same-site"} {
+		for _, h := range []map[string]string{
+			{},
+			{"Content-Type": "text/plain"},
+			{"Content-Type": "application/x-www-form-urlencoded"},
+			{"Content-Type": "multipart/form-data; boundary=xyz"},
+			{"Content-Type": "application/json"},
+			{"Origin": "http://evil.example"},
+			{"Origin": base},
+		} {
+			forged = append(forged, crossSite(site, h))
+		}
+	}
+	forged = append(forged,
+		map[string]string{"Origin": "http://evil.example"},
+		map[string]string{"Origin": "null"},
+		map[string]string{"Origin": "http://" + host + ".evil.example"},
+		map[string]string{"Origin": "http://evil.example/" + host},
+		map[string]string{"Origin": "http://" + hostname + ":1" + port},
+		map[string]string{"Origin": "http://" + hostname},
+		map[string]string{"Content-Type": "text/plain", "Origin": "http://evil.example"},
+		map[string]string{"Origin": "http://accounts.example.com"},
+		map[string]string{"Origin": public + ":8443"},
+	)
+	return forged
 }
 
 func expectCreated(t *testing.T, r *response) *response {

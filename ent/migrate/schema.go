@@ -50,6 +50,8 @@ var (
 		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()"), SchemaType: map[string]string{"postgres": "timestamptz"}},
 		{Name: "token_hash", Type: field.TypeBytes, Unique: true, SchemaType: map[string]string{"postgres": "bytea"}},
 		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"postgres": "timestamptz"}},
+		{Name: "last_used_at", Type: field.TypeTime, Default: schema.Expr("now()"), SchemaType: map[string]string{"postgres": "timestamptz"}},
+		{Name: "user_agent", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "user_id", Type: field.TypeUUID},
 	}
 	// AuthSessionsTable holds the schema information for the "auth_sessions" table.
@@ -60,7 +62,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "auth_sessions_users_sessions",
-				Columns:    []*schema.Column{AuthSessionsColumns[4]},
+				Columns:    []*schema.Column{AuthSessionsColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -69,12 +71,42 @@ var (
 			{
 				Name:    "ix_auth_sessions_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{AuthSessionsColumns[4]},
+				Columns: []*schema.Column{AuthSessionsColumns[6]},
 			},
 			{
 				Name:    "ix_auth_sessions_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{AuthSessionsColumns[3]},
+			},
+		},
+	}
+	// IdempotencyKeysColumns holds the columns for the "idempotency_keys" table.
+	IdempotencyKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()"), SchemaType: map[string]string{"postgres": "timestamptz"}},
+		{Name: "scope", Type: field.TypeString, Size: 80},
+		{Name: "key", Type: field.TypeString, Size: 255},
+		{Name: "fingerprint", Type: field.TypeBytes, SchemaType: map[string]string{"postgres": "bytea"}},
+		{Name: "status", Type: field.TypeInt},
+		{Name: "header", Type: field.TypeJSON},
+		{Name: "body", Type: field.TypeBytes, SchemaType: map[string]string{"postgres": "bytea"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"postgres": "timestamptz"}},
+	}
+	// IdempotencyKeysTable holds the schema information for the "idempotency_keys" table.
+	IdempotencyKeysTable = &schema.Table{
+		Name:       "idempotency_keys",
+		Columns:    IdempotencyKeysColumns,
+		PrimaryKey: []*schema.Column{IdempotencyKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ux_idempotency_keys_scope_key",
+				Unique:  true,
+				Columns: []*schema.Column{IdempotencyKeysColumns[2], IdempotencyKeysColumns[3]},
+			},
+			{
+				Name:    "ix_idempotency_keys_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{IdempotencyKeysColumns[8]},
 			},
 		},
 	}
@@ -131,6 +163,7 @@ var (
 	Tables = []*schema.Table{
 		AuditEventsTable,
 		AuthSessionsTable,
+		IdempotencyKeysTable,
 		ThrottleCountersTable,
 		UsersTable,
 	}

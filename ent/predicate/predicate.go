@@ -12,6 +12,9 @@ type AuditEvent func(*sql.Selector)
 // AuthSession is the predicate function for authsession builders.
 type AuthSession func(*sql.Selector)
 
+// IdempotencyKey is the predicate function for idempotencykey builders.
+type IdempotencyKey func(*sql.Selector)
+
 // ThrottleCounter is the predicate function for throttlecounter builders.
 type ThrottleCounter func(*sql.Selector)
 

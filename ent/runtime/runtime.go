@@ -5,6 +5,7 @@ package runtime
 import (
 	"accounts/ent/auditevent"
 	"accounts/ent/authsession"
+	"accounts/ent/idempotencykey"
 	"accounts/ent/schema"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
@@ -81,10 +82,71 @@ func init() {
 	authsessionDescCreatedAt := authsessionMixinFields1[0].Descriptor()
 	// authsession.DefaultCreatedAt holds the default value on creation for the created_at field.
 	authsession.DefaultCreatedAt = authsessionDescCreatedAt.Default.(func() time.Time)
+	// authsessionDescLastUsedAt is the schema descriptor for last_used_at field.
+	authsessionDescLastUsedAt := authsessionFields[3].Descriptor()
+	// authsession.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
+	authsession.DefaultLastUsedAt = authsessionDescLastUsedAt.Default.(func() time.Time)
+	// authsessionDescUserAgent is the schema descriptor for user_agent field.
+	authsessionDescUserAgent := authsessionFields[4].Descriptor()
+	// authsession.DefaultUserAgent holds the default value on creation for the user_agent field.
+	authsession.DefaultUserAgent = authsessionDescUserAgent.Default.(string)
+	// authsession.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	authsession.UserAgentValidator = authsessionDescUserAgent.Validators[0].(func(string) error)
 	// authsessionDescID is the schema descriptor for id field.
 	authsessionDescID := authsessionMixinFields0[0].Descriptor()
 	// authsession.DefaultID holds the default value on creation for the id field.
 	authsession.DefaultID = authsessionDescID.Default.(func() uuid.UUID)
+	idempotencykeyMixin := schema.IdempotencyKey{}.Mixin()
+	idempotencykeyMixinFields0 := idempotencykeyMixin[0].Fields()
+	_ = idempotencykeyMixinFields0
+	idempotencykeyMixinFields1 := idempotencykeyMixin[1].Fields()
+	_ = idempotencykeyMixinFields1
+	idempotencykeyFields := schema.IdempotencyKey{}.Fields()
+	_ = idempotencykeyFields
+	// idempotencykeyDescCreatedAt is the schema descriptor for created_at field.
+	idempotencykeyDescCreatedAt := idempotencykeyMixinFields1[0].Descriptor()
+	// idempotencykey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	idempotencykey.DefaultCreatedAt = idempotencykeyDescCreatedAt.Default.(func() time.Time)
+	// idempotencykeyDescScope is the schema descriptor for scope field.
+	idempotencykeyDescScope := idempotencykeyFields[0].Descriptor()
+	// idempotencykey.ScopeValidator is a validator for the "scope" field. It is called by the builders before save.
+	idempotencykey.ScopeValidator = func() func(string) error {
+		validators := idempotencykeyDescScope.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(scope string) error {
+			for _, fn := range fns {
+				if err := fn(scope); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescKey is the schema descriptor for key field.
+	idempotencykeyDescKey := idempotencykeyFields[1].Descriptor()
+	// idempotencykey.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	idempotencykey.KeyValidator = func() func(string) error {
+		validators := idempotencykeyDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescID is the schema descriptor for id field.
+	idempotencykeyDescID := idempotencykeyMixinFields0[0].Descriptor()
+	// idempotencykey.DefaultID holds the default value on creation for the id field.
+	idempotencykey.DefaultID = idempotencykeyDescID.Default.(func() uuid.UUID)
 	throttlecounterFields := schema.ThrottleCounter{}.Fields()
 	_ = throttlecounterFields
 	// throttlecounterDescID is the schema descriptor for id field.

@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"time"
+
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -29,8 +32,26 @@ func (AuthSession) Fields() []ent.Field {
 		field.UUID("user_id", uuid.UUID{}).Immutable(),
 		field.Time("expires_at").
 			SchemaType(map[string]string{dialect.Postgres: "timestamptz"}),
+		// last_used_at is when a request last presented the session, to the
+		// resolution of SessionTouchInterval: a read writes it at most that
+		// often, not on every request.
+		field.Time("last_used_at").
+			Default(time.Now).
+			SchemaType(map[string]string{dialect.Postgres: "timestamptz"}).
+			Annotations(entsql.DefaultExpr("now()")),
+		// user_agent is the User-Agent of the login, cut to a short label
+		// for the list of sessions.
+		field.String("user_agent").
+			Default("").
+			MaxLen(SessionUserAgentMaxLen).
+			Immutable().
+			Annotations(entsql.Default("")),
 	}
 }
+
+// SessionUserAgentMaxLen is the most bytes of a login's User-Agent a
+// session keeps.
+const SessionUserAgentMaxLen = 64
 
 // Edges returns the edges of AuthSession.
 func (AuthSession) Edges() []ent.Edge {

@@ -45,8 +45,9 @@ func (User) Fields() []ent.Field {
 			Default(0).
 			Annotations(entsql.Default("0")),
 		// display_name is optional: NULL until set, a nil *string in Ent's
-		// node and in account.User, null in the API. varchar(64) holds what
-		// the API allows (64 characters; Ent's MaxLen would count bytes).
+		// node and in account.User, null in the API. Its length is
+		// account.DisplayNameMaxLen in characters (Ent's MaxLen would count
+		// bytes); TestDisplayNameColumnHoldsTheRule keeps the two equal.
 		field.String("display_name").
 			Optional().
 			Nillable().

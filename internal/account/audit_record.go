@@ -27,14 +27,22 @@ const (
 	// AuditActivated and AuditDeactivated: is_active set or cleared.
 	AuditActivated   = "user.activated"
 	AuditDeactivated = "user.deactivated"
-	// AuditSessionsRevoked: the command line ended a user's sessions.
+	// AuditSessionsRevoked: an admin, or the command line, ended all of a
+	// user's sessions.
 	AuditSessionsRevoked = "user.sessions_revoked"
+	// AuditErased: the command line removed a deactivated user; the entry
+	// has the id and no name.
+	AuditErased = "user.erased"
+	// AuditProfileChanged: a profile field changed; details hold each
+	// changed field's value before (field.from) and after (field.to).
+	AuditProfileChanged = "user.profile_changed"
 )
 
 // AuditActions lists every action, for documentation and filters.
 var AuditActions = []string{
 	AuditSignedUp, AuditCreated, AuditLoggedIn, AuditPasswordChanged, AuditPasswordSet,
 	AuditRoleGranted, AuditRoleRevoked, AuditActivated, AuditDeactivated, AuditSessionsRevoked,
+	AuditErased, AuditProfileChanged, AuditLoggedOut, AuditSessionRevoked,
 }
 
 // Origin is where a change comes from, for the audit trail: the id and

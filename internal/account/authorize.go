@@ -20,14 +20,19 @@ const (
 	// user and admin.
 	ActionGrantAdmin  Action = "grant_admin"
 	ActionRevokeAdmin Action = "revoke_admin"
+	// ActionEndSessions ends all of another user's sessions.
+	ActionEndSessions Action = "end_sessions"
 	// ActionReadAudit reads the audit trail.
 	ActionReadAudit Action = "read_audit"
+	// ActionEditProfile changes another user's profile fields.
+	ActionEditProfile Action = "edit_profile"
 )
 
 // Actions lists every action, for tests that walk the whole matrix.
 var Actions = []Action{
 	ActionViewUsers, ActionCreateUser, ActionSetPassword,
 	ActionActivate, ActionDeactivate, ActionGrantAdmin, ActionRevokeAdmin, ActionReadAudit,
+	ActionEditProfile, ActionEndSessions,
 }
 
 // Authorize is the one decision over the role hierarchy: it returns nil
@@ -67,7 +72,7 @@ func Authorize(caller User, action Action, target User) error {
 		if caller.Role != RoleSuperAdmin {
 			return Errorf(CodeForbidden, "only a super admin grants or revokes the admin role")
 		}
-	case ActionSetPassword, ActionActivate, ActionDeactivate:
+	case ActionSetPassword, ActionActivate, ActionDeactivate, ActionEditProfile, ActionEndSessions:
 	default:
 		return Errorf(CodeForbidden, "unknown action %q", action)
 	}

@@ -46,10 +46,21 @@ const (
 	CodeCSRFRejected Code = "csrf_rejected"
 	// CodeUserNotFound: no user has the given id.
 	CodeUserNotFound Code = "user_not_found"
+	// CodeSessionNotFound: the caller has no session with the given id
+	// (another user's session is answered so too).
+	CodeSessionNotFound Code = "session_not_found"
+	// CodeIdempotencyKeyReused: an Idempotency-Key sent again with another
+	// request body.
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 	// CodeNotFound (transport): no such route.
 	CodeNotFound Code = "not_found"
 	// CodeMethodNotAllowed (transport): the route exists, the method does not.
 	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodePreconditionFailed: the request's If-Match names none of the
+	// user's current entity tag.
+	CodePreconditionFailed Code = "precondition_failed"
+	// CodePreconditionRequired (transport): the operation needs If-Match.
+	CodePreconditionRequired Code = "precondition_required"
 	// CodeUsernameTaken: the username is in use, in any letter case.
 	CodeUsernameTaken Code = "username_taken"
 	// CodeTooManyAttempts (transport): login throttled; RetryAfter says when

@@ -21,6 +21,9 @@ import (
 type Client struct {
 	Address string
 	Device  string
+	// UserAgent labels a session the request opens (ShortUserAgent); the
+	// throttle never reads it.
+	UserAgent string
 }
 
 // Limits are the budgets of the Guard. A Max of 0 disables a budget.

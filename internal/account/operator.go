@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"accounts/ent"
+	"accounts/ent/authsession"
 	"accounts/ent/predicate"
 	entuser "accounts/ent/user"
 )
@@ -126,6 +127,34 @@ func (o *Operator) RevokeSessions(ctx context.Context, username string) (Change,
 		return record(ctx, tx, auditEntry{action: AuditSessionsRevoked, target: target, details: sessionsEnded(n)})
 	})
 }
+
+// Erase removes the user named username from the database: the row, and
+// with it (ON DELETE CASCADE) every session. Only a deactivated user is
+// erased, so a typo cannot remove an account in use: the API's DELETE
+// deactivates, and erasure is the second, deliberate step. The audit
+// entry keeps the erased id, so the earlier entries about it can be
+// found, and no personal data: no username, no display name.
+func (o *Operator) Erase(ctx context.Context, username string) (Change, error) {
+	return o.change(ctx, username, false, func(tx *ent.Tx, target User, c *Change) error {
+		if target.IsActive {
+			return Errorf(CodeForbidden, "%s is active; deactivate it first (users deactivate), then erase it", target.Username)
+		}
+		// Ent's delete of a user is a deactivation (SoftDeleteMixin), so
+		// the row goes by SQL, in the same transaction.
+		n, err := tx.AuthSession.Delete().Where(authsession.UserID(target.ID)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, eraseUserSQL, target.ID); err != nil {
+			return err
+		}
+		c.Changed, c.SessionsEnded = true, n
+		return record(ctx, tx, auditEntry{action: AuditErased, target: User{ID: target.ID}, details: sessionsEnded(n)})
+	})
+}
+
+// eraseUserSQL removes one user row.
+var eraseUserSQL = "DELETE FROM " + entuser.Table + " WHERE " + entuser.FieldID + " = $1"
 
 // SetRole gives the user named username role. Demoting the last active
 // super admin needs force. The user's sessions stay: each request reads

@@ -26,6 +26,9 @@ type Session struct {
 	UserID    uuid.UUID
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// LastUsedAt is when a request last presented the session, written at
+	// most once per SessionTouchInterval.
+	LastUsedAt time.Time
 }
 
 // Principal is the caller of an authenticated request.
@@ -67,7 +70,8 @@ type Login struct {
 }
 
 // Sessions is the session service: login, authentication of a token with
-// sliding expiry, and logout.
+// sliding expiry, a user's list of their sessions, and logout by scope or
+// by session (session_manage.go).
 type Sessions struct {
 	client *ent.Client
 	drv    dialect.Driver
@@ -151,7 +155,7 @@ func (s *Sessions) Login(ctx context.Context, c Credentials) (Login, error) {
 	if err := s.guard.reserve(ctx, keys, "too many failed logins; try again later"); err != nil {
 		return Login{}, err
 	}
-	l, err := s.check(ctx, u, pw)
+	l, err := s.check(ctx, u, pw, from.UserAgent)
 	if ErrorCode(err) != CodeInvalidCredentials {
 		s.guard.release(ctx, keys)
 	}
@@ -166,8 +170,8 @@ func (s *Sessions) Login(ctx context.Context, c Credentials) (Login, error) {
 }
 
 // check verifies pw against u (nil: an unknown name, checked against the
-// dummy) and opens a session.
-func (s *Sessions) check(ctx context.Context, u *ent.User, pw string) (Login, error) {
+// dummy) and opens a session labelled agent.
+func (s *Sessions) check(ctx context.Context, u *ent.User, pw, agent string) (Login, error) {
 	invalid := Errorf(CodeInvalidCredentials, "the username or the password is wrong")
 	if u == nil {
 		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
@@ -215,7 +219,7 @@ func (s *Sessions) check(ctx context.Context, u *ent.User, pw string) (Login, er
 				return storageError(err, "")
 			}
 		}
-		l, err = s.open(ctx, tx, fromEnt(cur))
+		l, err = s.open(ctx, tx, fromEnt(cur), agent)
 		if err != nil {
 			return err
 		}
@@ -255,10 +259,11 @@ func lockVerified(ctx context.Context, tx *ent.Tx, u *ent.User, exclusive bool) 
 	return cur, nil
 }
 
-// open inserts a new session for u in tx and returns its token.
+// open inserts a new session for u in tx, labelled with the client's
+// User-Agent (agent), and returns its token.
 // It keeps the user's newest MaxSessionsPerUser sessions and ends the
 // older ones, so a flood of logins by one account cannot grow the table.
-func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u User) (Login, error) {
+func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u User, agent string) (Login, error) {
 	token, hash := newToken()
 	now := s.now()
 	expires := s.expiry(now, now)
@@ -266,20 +271,15 @@ func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u User) (Login, error) 
 		SetTokenHash(hash).
 		SetUserID(u.ID).
 		SetCreatedAt(now).
+		SetLastUsedAt(now).
 		SetExpiresAt(expires).
+		SetUserAgent(ShortUserAgent(agent)).
 		Exec(ctx)
 	if err != nil {
 		return Login{}, storageError(err, "")
 	}
-	// Session ids are UUIDv7, so the newest have the greatest ids.
 	_, err = tx.AuthSession.Delete().
-		Where(authsession.UserID(u.ID), func(sel *entsql.Selector) {
-			keep := entsql.Select(authsession.FieldID).From(entsql.Table(authsession.Table)).
-				Where(entsql.EQ(authsession.FieldUserID, u.ID)).
-				OrderBy(entsql.Desc(authsession.FieldID)).
-				Limit(MaxSessionsPerUser)
-			sel.Where(entsql.NotIn(sel.C(authsession.FieldID), keep))
-		}).
+		Where(authsession.UserID(u.ID), exceptNewest(authsession.Table, authsession.FieldID, authsession.FieldUserID, u.ID, MaxSessionsPerUser)).
 		Exec(ctx)
 	if err != nil {
 		return Login{}, storageError(err, "")
@@ -380,11 +380,14 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordCh
 			}
 			return err
 		}
+		if err := checkPrecondition(ctx, fromEnt(cur)); err != nil {
+			return err
+		}
 		n, err := endCredentials(ctx, tx, u.ID, tx.User.UpdateOneID(u.ID).SetPasswordHash([]byte(hash)))
 		if err != nil {
 			return storageError(err, CodeUserNotFound)
 		}
-		l, err = s.open(ctx, tx, fromEnt(cur))
+		l, err = s.open(ctx, tx, fromEnt(cur), from.UserAgent)
 		if err != nil {
 			return err
 		}
@@ -400,8 +403,11 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordCh
 // the expression index ux_users_username_lower serves.
 func usernameFold(name string) func(*entsql.Selector) {
 	return func(s *entsql.Selector) {
+		// The column is named now, not when the query is built: a listing's
+		// count wraps this selector in another and renames it.
+		col := s.C(entuser.FieldUsername)
 		s.Where(entsql.P(func(b *entsql.Builder) {
-			b.WriteString("lower(").Ident(s.C(entuser.FieldUsername)).WriteString(") = lower(").Arg(name).WriteString(")")
+			b.WriteString("lower(").Ident(col).WriteString(") = lower(").Arg(name).WriteString(")")
 		}))
 	}
 }
@@ -451,33 +457,46 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 		}
 		return Principal{}, err
 	}
-	p := Principal{
-		User:    u,
-		Session: Session{ID: sess.ID, UserID: u.ID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt},
-	}
-	if expires := s.expiry(sess.CreatedAt, now); extend && expires.After(sess.ExpiresAt) {
-		// The condition on the old expiry makes concurrent extensions of
-		// one session write once; a lost race still sees a live session.
-		n, err := s.client.AuthSession.Update().
-			Where(authsession.ID(sess.ID), authsession.ExpiresAt(sess.ExpiresAt)).
-			SetExpiresAt(expires).
-			Save(ctx)
-		if err != nil {
-			return Principal{}, storageError(err, "")
-		}
-		if n > 0 {
-			p.Session.ExpiresAt = expires
-			p.Extended = true
-		}
+	p := Principal{User: u, Session: sess}
+	if err := s.touch(ctx, &p, extend, now); err != nil {
+		return Principal{}, err
 	}
 	return p, nil
 }
 
-// Logout ends the caller's session.
-func (s *Sessions) Logout(ctx context.Context, p Principal) error {
-	err := s.client.AuthSession.DeleteOneID(p.Session.ID).Exec(ctx)
-	if ent.IsNotFound(err) {
+// SessionTouchInterval is how stale a session's last_used_at may get: a
+// request writes it only when it is at least this old, so reads add no
+// write per request.
+const SessionTouchInterval = 5 * time.Minute
+
+// touch writes what a request changes of its session, in one statement
+// and only when something is due: the expiry when extend asks for it, and
+// last_used_at when it is SessionTouchInterval old. The conditions on the
+// old values make concurrent requests of one session write once; a lost
+// race still sees a live session.
+func (s *Sessions) touch(ctx context.Context, p *Principal, extend bool, now time.Time) error {
+	sess := p.Session
+	expires := s.expiry(sess.CreatedAt, now)
+	extend = extend && expires.After(sess.ExpiresAt)
+	if !extend && now.Sub(sess.LastUsedAt) < SessionTouchInterval {
 		return nil
 	}
-	return storageError(err, "")
+	upd := s.client.AuthSession.Update().
+		Where(authsession.ID(sess.ID), authsession.ExpiresAt(sess.ExpiresAt), authsession.LastUsedAt(sess.LastUsedAt)).
+		SetLastUsedAt(now)
+	if extend {
+		upd.SetExpiresAt(expires)
+	}
+	n, err := upd.Save(ctx)
+	if err != nil {
+		return storageError(err, "")
+	}
+	if n > 0 {
+		p.Session.LastUsedAt = now
+		if extend {
+			p.Session.ExpiresAt = expires
+			p.Extended = true
+		}
+	}
+	return nil
 }

@@ -31,8 +31,9 @@ var (
 			entsql.As(s.C(authsession.FieldID), sessionIDColumn),
 			entsql.As(s.C(authsession.FieldCreatedAt), sessionCreatedColumn),
 			entsql.As(s.C(authsession.FieldExpiresAt), sessionExpiresColumn),
+			entsql.As(s.C(authsession.FieldLastUsedAt), sessionLastUsedColumn),
 		}
-		names := append([]string{sessionIDColumn, sessionCreatedColumn, sessionExpiresColumn}, userColumnNames()...)
+		names := append([]string{sessionIDColumn, sessionCreatedColumn, sessionExpiresColumn, sessionLastUsedColumn}, userColumnNames()...)
 		for _, c := range userColumnNames() {
 			cols = append(cols, u.C(c))
 		}
@@ -58,9 +59,10 @@ var (
 
 // The session's columns in sessionByToken, named apart from the user's.
 const (
-	sessionIDColumn      = "session_id"
-	sessionCreatedColumn = "session_created_at"
-	sessionExpiresColumn = "session_expires_at"
+	sessionIDColumn       = "session_id"
+	sessionCreatedColumn  = "session_created_at"
+	sessionExpiresColumn  = "session_expires_at"
+	sessionLastUsedColumn = "session_last_used_at"
 )
 
 // dest returns, for each column a statement selects, in order, where its
@@ -75,6 +77,8 @@ func dest(columns []string, u *User, sess *Session) []any {
 			d[i] = &sess.CreatedAt
 		case sessionExpiresColumn:
 			d[i] = &sess.ExpiresAt
+		case sessionLastUsedColumn:
+			d[i] = &sess.LastUsedAt
 		default:
 			d[i], _ = userDest(u, col)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"accounts/ent"
@@ -108,6 +109,19 @@ func notFoundError(c Code) *Error {
 		msg = "no user has this id"
 	}
 	return &Error{Code: c, Message: msg}
+}
+
+// exceptNewest selects the rows of table whose column owner is v except
+// its newest n, newest by id: ids are UUIDv7, so the newest are the
+// greatest. A delete with it keeps what one owner holds bounded.
+func exceptNewest(table, id, owner string, v any, n int) func(*entsql.Selector) {
+	return func(sel *entsql.Selector) {
+		keep := entsql.Select(id).From(entsql.Table(table)).
+			Where(entsql.EQ(owner, v)).
+			OrderBy(entsql.Desc(id)).
+			Limit(n)
+		sel.Where(entsql.NotIn(sel.C(id), keep))
+	}
 }
 
 // withTx runs fn in a transaction and commits it when fn returns nil.

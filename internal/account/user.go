@@ -6,6 +6,7 @@ package account
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -115,20 +116,21 @@ func ValidatePassword(pw string) string {
 	return ""
 }
 
-// ValidateDisplayName checks the display name rule: 1–64 characters
-// (Unicode code points), none of them a control character, a format
-// character (Unicode's Cf: zero-width and bidi controls, the byte-order
-// mark) or a line or paragraph separator, any of which would make the
-// name read otherwise than it is stored. It returns a message, or "" when
-// name is valid.
+// ValidateDisplayName checks the display name rule: 1 to DisplayNameMaxLen
+// characters (Unicode code points), none of them a control character, a
+// format character (Unicode's Cf: zero-width and bidi controls, the
+// byte-order mark) or a line or paragraph separator, any of which would
+// make the name read otherwise than it is stored. It returns a message, or
+// "" when name is valid. openapi.yaml's DisplayName schema states the same
+// rule (TestDisplayNameRuleMatchesDocument).
 func ValidateDisplayName(name string) string {
 	switch n := utf8.RuneCountInString(name); {
 	case !utf8.ValidString(name):
 		return "must be valid UTF-8"
 	case n == 0:
-		return "must not be empty; leave it out for none"
+		return "must not be empty; leave it out (or null) for none"
 	case n > DisplayNameMaxLen:
-		return "must be at most 64 characters"
+		return fmt.Sprintf("must be at most %d characters", DisplayNameMaxLen)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return "must not contain control characters"
 	case strings.IndexFunc(name, invisible) >= 0:
@@ -177,9 +179,13 @@ func (n NewUser) validate() error {
 	if msg := ValidatePassword(n.Password); msg != "" {
 		fe.add("password", "%s", msg)
 	}
-	if n.DisplayName != nil {
-		if msg := ValidateDisplayName(*n.DisplayName); msg != "" {
-			fe.add("display_name", "%s", msg)
+	// The profile fields, each by its one rule (profileRules).
+	v := reflect.ValueOf(n)
+	for _, f := range newUserFields {
+		if p := v.Field(f.index); !p.IsNil() {
+			if msg := profileRules[f.column](p.Elem().String()); msg != "" {
+				fe.add(f.column, "%s", msg)
+			}
 		}
 	}
 	return fe.err()

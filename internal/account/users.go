@@ -29,31 +29,45 @@ type Users struct {
 	client *ent.Client
 	drv    dialect.Driver
 	hasher *password.Hasher
+	now    func() time.Time
+	// maxKeys is how many idempotency keys a caller keeps
+	// (MaxIdempotencyKeys).
+	maxKeys int
 }
 
 // NewUsers returns the user service on db.
 func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
-	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher}
+	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, now: time.Now, maxKeys: MaxIdempotencyKeys}
 }
 
 // SignUp creates an active user with role user; n.Role must be "" or user.
 func (s *Users) SignUp(ctx context.Context, n NewUser) (User, error) {
-	if err := n.fixRole(RoleUser); err != nil {
+	if err := prepareCreate(nil, &n); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, n, nil, false)
+	return s.create(ctx, n, nil, false, nil)
 }
 
 // Create creates a user on behalf of caller; n.Role "" means user.
 func (s *Users) Create(ctx context.Context, caller User, n NewUser) (User, error) {
+	if err := prepareCreate(&caller, &n); err != nil {
+		return User{}, err
+	}
+	return s.create(ctx, n, &caller, false, nil)
+}
+
+// prepareCreate sets the role of a sign-up (caller nil: user, and no
+// other) or of an admin's create ("" means user), and authorizes the
+// admin's: decided before the hash is paid for, and again on the locked
+// caller (create).
+func prepareCreate(caller *User, n *NewUser) error {
+	if caller == nil {
+		return n.fixRole(RoleUser)
+	}
 	if n.Role == "" {
 		n.Role = RoleUser
 	}
-	// Decided before the hash is paid for, and again on the locked caller.
-	if err := Authorize(caller, ActionCreateUser, User{Role: n.Role}); err != nil {
-		return User{}, err
-	}
-	return s.create(ctx, n, &caller, false)
+	return Authorize(*caller, ActionCreateUser, User{Role: n.Role})
 }
 
 // CreateSuperAdmin creates a super admin; n.Role must be "" or
@@ -67,7 +81,7 @@ func (s *Users) CreateSuperAdmin(ctx context.Context, n NewUser) (User, error) {
 	if err := s.CheckPepper(ctx); err != nil {
 		return User{}, err
 	}
-	return s.create(ctx, n, nil, true)
+	return s.create(ctx, n, nil, true, nil)
 }
 
 // PepperKeyID is the key id of the pepper the service hashes with ("" for
@@ -120,7 +134,11 @@ func (s *Users) CheckPepper(ctx context.Context) error {
 // create inserts a user. When an admin asks (caller not nil), the
 // caller's role and state are read again in the inserting transaction,
 // so a revoke that commits first also stops a request already under way.
-func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bool) (User, error) {
+// With a claim (CreateOnce), the key is taken in the same transaction
+// before the insert, and the answer stored after it; a claim that an
+// earlier request holds inserts nothing and leaves its answer in
+// claim.answer.
+func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bool, claim *onceClaim) (User, error) {
 	if err := n.validate(); err != nil {
 		return User{}, err
 	}
@@ -142,6 +160,11 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 				return err
 			}
 		}
+		if claim != nil {
+			if ok, err := claim.take(ctx, tx); !ok || err != nil {
+				return err
+			}
+		}
 		c := tx.User.Create().
 			SetUsername(n.Username).
 			SetPasswordHash([]byte(hash)).
@@ -153,9 +176,14 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 		if err != nil {
 			return storageError(err, "")
 		}
+		if claim != nil {
+			if err := claim.store(ctx, tx, fromEnt(u)); err != nil {
+				return err
+			}
+		}
 		return record(ctx, tx, createdEntry(fromEnt(u), caller, operator))
 	})
-	if err != nil {
+	if err != nil || u == nil {
 		return User{}, err
 	}
 	return fromEnt(u), nil
@@ -235,11 +263,8 @@ func (s *Users) SetPassword(ctx context.Context, caller User, id uuid.UUID, pw s
 		return err
 	}
 	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		caller, target, err := lockCallerAndTarget(ctx, tx, caller.ID, id)
+		caller, target, err := lockAuthorized(ctx, tx, caller.ID, id, ActionSetPassword)
 		if err != nil {
-			return err
-		}
-		if err := Authorize(caller, ActionSetPassword, target); err != nil {
 			return err
 		}
 		n, err := endCredentials(ctx, tx, id, tx.User.UpdateOneID(id).SetPasswordHash([]byte(hash)))
@@ -298,6 +323,18 @@ func (s *Users) SetActive(ctx context.Context, caller User, id uuid.UUID, active
 	})
 }
 
+// EndSessions ends every session of a user that caller manages, and
+// records how many ended (also when none did: the admin asked).
+func (s *Users) EndSessions(ctx context.Context, caller User, id uuid.UUID) error {
+	return s.change(ctx, caller, id, ActionEndSessions, func(tx *ent.Tx, caller, target User) error {
+		n, err := tx.AuthSession.Delete().Where(authsession.UserID(id)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, auditEntry{action: AuditSessionsRevoked, actor: &caller, target: target, details: sessionsEnded(n)})
+	})
+}
+
 // setActive sets or clears is_active, ends the user's sessions and
 // records the change; actor nil is the operator.
 func setActive(ctx context.Context, tx *ent.Tx, actor *User, target User, active bool) error {
@@ -319,15 +356,28 @@ func setActive(ctx context.Context, tx *ent.Tx, actor *User, target User, active
 // only when something changes.
 func (s *Users) change(ctx context.Context, caller User, id uuid.UUID, action Action, apply func(tx *ent.Tx, caller, target User) error) error {
 	return withTx(ctx, s.client, func(tx *ent.Tx) error {
-		caller, target, err := lockCallerAndTarget(ctx, tx, caller.ID, id)
+		caller, target, err := lockAuthorized(ctx, tx, caller.ID, id, action)
 		if err != nil {
-			return err
-		}
-		if err := Authorize(caller, action, target); err != nil {
 			return err
 		}
 		return storageError(apply(tx, caller, target), CodeUserNotFound)
 	})
+}
+
+// lockAuthorized locks the caller and the target of an admin write
+// (lockCallerAndTarget), authorizes action on them, and then holds the
+// request's precondition (WithPrecondition) against the target: every
+// admin write to a user passes here, so each honours If-Match, and a
+// caller who may not act learns nothing from a 412.
+func lockAuthorized(ctx context.Context, tx *ent.Tx, callerID, targetID uuid.UUID, action Action) (caller, target User, err error) {
+	caller, target, err = lockCallerAndTarget(ctx, tx, callerID, targetID)
+	if err != nil {
+		return User{}, User{}, err
+	}
+	if err := Authorize(caller, action, target); err != nil {
+		return User{}, User{}, err
+	}
+	return caller, target, checkPrecondition(ctx, target)
 }
 
 // lockCallerAndTarget locks the rows of an admin action's caller and target
@@ -398,6 +448,9 @@ type ListParams struct {
 	Role *Role
 	// IsActive, when set, keeps only users with this flag.
 	IsActive *bool
+	// Username, when set, keeps only the user with this name, matched
+	// without regard to case as a login matches it.
+	Username *string
 	// After, when set, is the NextCursor of an earlier page in the same
 	// sort and order: the page holds the users after that position (keyset
 	// paging, as fast deep in the listing as at its start). Offset must
@@ -536,6 +589,9 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 	}
 	if p.IsActive != nil {
 		where = append(where, entuser.IsActive(*p.IsActive))
+	}
+	if p.Username != nil {
+		where = append(where, usernameFold(*p.Username))
 	}
 	term := entsql.OrderAsc()
 	if p.Desc {

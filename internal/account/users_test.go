@@ -159,7 +159,7 @@ func TestLoginAndSessions(t *testing.T) {
 		_, err := f.sessions.Authenticate(ctx, bad)
 		mustCode(t, err, CodeUnauthenticated)
 	}
-	if err := f.sessions.Logout(ctx, p1); err != nil {
+	if err := f.sessions.Logout(ctx, p1, LogoutLocal); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.sessions.Authenticate(ctx, l1.Token)

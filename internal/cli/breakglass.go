@@ -35,7 +35,15 @@ func (u *users) breakGlassCommands() []*cobra.Command {
 		RunE:  u.runSetRole,
 	}
 	setRole.Flags().BoolVar(&u.force, "force", false, "demote even the last active super admin")
-	cmds := []*cobra.Command{setPassword, deactivate, u.setActiveCommand("activate", true), revoke, setRole}
+	erase := &cobra.Command{
+		Use:   "erase --username NAME",
+		Short: "Remove a deactivated user and its sessions from the database for good",
+		Long: "Remove a deactivated user (deactivate it first) and its sessions from the database. The audit trail " +
+			"records the erasure with the user's id and no personal data; the username becomes free again.",
+		Args: cobra.NoArgs,
+		RunE: u.runErase,
+	}
+	cmds := []*cobra.Command{setPassword, deactivate, u.setActiveCommand("activate", true), revoke, setRole, erase}
 	for _, c := range cmds {
 		c.Flags().StringVar(&u.username, "username", "", "the user's username, in any letter case (required)")
 		_ = c.MarkFlagRequired("username") // the flag was just defined; it cannot be missing
@@ -101,6 +109,18 @@ func (u *users) runSetRole(cmd *cobra.Command, args []string) error {
 			return withForceHint(err)
 		}
 		return u.printChange(cmd, "changed the role of", c)
+	})
+}
+
+func (u *users) runErase(cmd *cobra.Command, _ []string) error {
+	return u.withOperator(cmd, func(ctx context.Context, op *account.Operator) error {
+		c, err := op.Erase(ctx, u.username)
+		if err != nil {
+			return err
+		}
+		p := &printer{w: cmd.OutOrStdout()}
+		p.f("erased %s (id %s)\n  sessions ended: %d\n", c.Before.Username, c.Before.ID, c.SessionsEnded)
+		return p.err
 	})
 }
 

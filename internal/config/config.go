@@ -45,7 +45,7 @@ type HTTP struct {
 	BodyMinRate       int           `koanf:"body_min_rate" help:"Slowest rate, in bytes per second, a request body may arrive at beyond body_read_timeout."`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" help:"How long in-flight requests may run after SIGINT/SIGTERM."`
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
-	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at; a cookie-authenticated state change that is not application/json passes the CSRF check only with one of them as Origin. Empty: only JSON ones pass."`
+	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at besides its own Host; a cookie-authenticated state change that a browser marks cross-site or same-site (Sec-Fetch-Site, or an Origin that is not the request's Host) passes the CSRF check only with one of them as Origin. Empty: only the service's own pages pass."`
 	CORSOrigins       string        `koanf:"cors_origins" help:"Comma-separated origins (scheme://host[:port]) whose browser scripts may call the API, with credentials; * allows any origin without credentials. Empty (the default): CORS is off."`
 	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
 	Docs              bool          `koanf:"docs" help:"Serve the interactive API documentation (Swagger UI, no CDN) at /docs; dev turns it on unless set."`

@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"cmp"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +71,7 @@ func credentialOf(c *gin.Context, cookieName string) credential {
 // context: 401 without a valid session, 403 when the user has been
 // deactivated (which also ends all of that user's sessions, in the session
 // service). A cookie-authenticated state change must also pass the CSRF
-// check. A session close to expiry is extended, and the cookie with it.
+// check (crossOriginProtection). A session close to expiry is extended, and the cookie with it.
 func (s *server) requireSession(c *gin.Context) {
 	cred := credentialOf(c, s.cookieName())
 	if !cred.present || cred.malformed {
@@ -94,9 +94,9 @@ func (s *server) requireSession(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if cred.fromCookie && !s.csrfSafe(c.Request) {
+	if cred.fromCookie && s.csrf.Check(c.Request) != nil {
 		s.writeError(c, account.Errorf(account.CodeCSRFRejected,
-			"a cookie-authenticated request that changes state must be sent as application/json or from this origin"))
+			"a cookie-authenticated request that changes state must come from this site; another site's page cannot send one"))
 		return
 	}
 	if p.Extended && cred.fromCookie {
@@ -132,22 +132,39 @@ func principalOf(c *gin.Context) account.Principal {
 	return p.(account.Principal)
 }
 
-// csrfSafe is the CSRF rule for cookie-authenticated requests: safe
-// methods pass; a state change passes when its Content-Type is
-// application/json (which a cross-site form cannot send without a CORS
-// preflight this service never grants) or its Origin is one of the
-// configured public origins, scheme, host and port alike. The request's
-// own Host proves nothing: the client chose it.
-func (s *server) csrfSafe(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
+// crossOriginProtection is the CSRF rule for cookie-authenticated
+// requests, by Fetch Metadata as net/http.CrossOriginProtection applies
+// it: safe methods pass; a browser's state change passes when its
+// Sec-Fetch-Site is same-origin or none, or, from a browser that sends no
+// Sec-Fetch-Site, when its Origin is the request's own host; anything a
+// browser marks cross-site or same-site fails unless its Origin is one of
+// public (http.public_origins) or a credentialed entry of cors (whose
+// scripts may call the API with the cookie). A request with neither
+// header is not a browser's, and cannot carry a browser's cookie against
+// its user's will. It needs no Content-Type, so a bodyless fetch DELETE
+// passes.
+func crossOriginProtection(public, cors []string) (*http.CrossOriginProtection, error) {
+	p := http.NewCrossOriginProtection()
+	trust := func(setting, o string) error {
+		if o = strings.TrimSpace(o); o == "" || o == "*" {
+			return nil
+		}
+		if _, ok := normalOrigin(o); !ok {
+			return fmt.Errorf("%s: %q is not an origin like https://accounts.example.com", setting, o)
+		}
+		return p.AddTrustedOrigin(strings.TrimSuffix(o, "/"))
 	}
-	if isJSON(r.Header.Get("Content-Type")) {
-		return true
+	for _, o := range public {
+		if err := trust("http.public_origins", o); err != nil {
+			return nil, err
+		}
 	}
-	origin, ok := normalOrigin(r.Header.Get("Origin"))
-	return ok && slices.Contains(s.origins, origin)
+	for _, o := range cors {
+		if err := trust("http.cors_origins", o); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // normalOrigin returns an origin as scheme://host:port in lower case,

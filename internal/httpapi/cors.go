@@ -14,10 +14,10 @@ const corsMaxAge = "600"
 
 // corsExposed are the response headers a cross-origin script may read
 // besides the CORS-safelisted ones.
-const corsExposed = "X-Request-ID, Location, Retry-After"
+const corsExposed = "X-Request-Id, Location, Retry-After, ETag, RateLimit-Policy, RateLimit"
 
 // corsMethods are the methods a preflight may ask for: those of the API.
-var corsMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete}
+var corsMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // cors applies http.cors_origins, which is empty (off) by default. A
 // request from a listed origin gets Access-Control-Allow-Origin naming it,

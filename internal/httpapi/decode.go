@@ -27,15 +27,16 @@ const maxFieldErrors = 20
 const maxDepth = 32
 
 // readBody reads the request body strictly, in one pass: the body must be
-// application/json, at most MaxBodyBytes, arrive in time (readRaw), valid UTF-8, one JSON object
+// of the operation's media type, at most MaxBodyBytes, arrive in time
+// (readRaw), valid UTF-8, one JSON object
 // with nothing after it, holding only members of rule, each once and in
 // its exact letter case. It returns the members it read; readBody does
 // not check their values (bodyOf does). Each failure is a 4xx problem
 // naming the fields where there are some, and costs time linear in the
 // body and an answer of bounded size.
 func (s *server) readBody(c *gin.Context, rule *bodyRule) (map[string]any, error) {
-	if !isJSON(c.GetHeader("Content-Type")) {
-		return nil, account.Errorf(account.CodeUnsupportedMediaType, "the body must be sent as Content-Type: application/json")
+	if mediaType(c.GetHeader("Content-Type")) != rule.mediaType {
+		return nil, account.Errorf(account.CodeUnsupportedMediaType, "the body must be sent as Content-Type: %s", rule.mediaType)
 	}
 	raw, err := s.readRaw(c)
 	if err != nil {
@@ -212,9 +213,19 @@ func syntaxError(err error) error {
 	return account.Errorf(account.CodeInvalidJSON, "the body is not valid JSON")
 }
 
-// isJSON reports whether a Content-Type is application/json, with any
-// parameters (charset).
-func isJSON(contentType string) bool {
+// The media types of request bodies: JSON, and a JSON merge patch
+// (RFC 7396) for PATCH.
+const (
+	mediaJSON       = "application/json"
+	mediaMergePatch = "application/merge-patch+json"
+)
+
+// mediaType returns the media type of a Content-Type, without its
+// parameters (charset), in lower case; "" when it does not parse.
+func mediaType(contentType string) string {
 	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
+	if err != nil {
+		return ""
+	}
+	return mt
 }

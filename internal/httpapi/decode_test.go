@@ -20,7 +20,7 @@ func decodeRaw(t testing.TB, contentType string, body []byte, schema string) err
 	if err != nil {
 		t.Fatal(err)
 	}
-	rule, err := compileBody(doc.Components.Schemas[schema].Value)
+	rule, err := compileBody(doc.Components.Schemas[schema].Value, mediaJSON)
 	if err != nil {
 		t.Fatal(err)
 	}

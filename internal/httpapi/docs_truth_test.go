@@ -25,6 +25,9 @@ var adminActions = map[string]account.Action{
 	"revokeAdmin":     account.ActionRevokeAdmin,
 	"activate":        account.ActionActivate,
 	"deactivate":      account.ActionDeactivate,
+	"deleteUser":      account.ActionDeactivate,
+	"patchUser":       account.ActionEditProfile,
+	"endUserSessions": account.ActionEndSessions,
 }
 
 // TestRequiredRoleIsWhatTheDomainEnforces: the x-required-role of every
@@ -104,7 +107,7 @@ func readmeAPITable(t *testing.T) string {
 
 // readmeOpRe matches one cell's operations: methods joined by `/` and a
 // path without the base path.
-var readmeOpRe = regexp.MustCompile("`((?:GET|POST|PUT|DELETE)(?:`/`(?:GET|POST|PUT|DELETE))*) (/[^` ?]*)")
+var readmeOpRe = regexp.MustCompile("`((?:GET|POST|PUT|PATCH|DELETE)(?:`/`(?:GET|POST|PUT|PATCH|DELETE))*) (/[^` ?]*)")
 
 // readmeListedOperations maps "METHOD /path" of every operation the
 // table's rows name to the row's who column, reporting rows without that

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -83,6 +84,14 @@ func (h handlers) SignUp(ctx context.Context, req SignUpRequestObject) (SignUpRe
 			return nil, err
 		}
 	}
+	key, once, err := idempotencyKey(req.Params.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	if once {
+		return h.createOnce(ctx, account.OnceCreate{New: *req.Body, Scope: "address:" + clientAddress(c), Key: key,
+			Render: createdAnswer("/api/v1/account")})
+	}
 	u, err := h.s.Users.SignUp(c.Request.Context(), *req.Body)
 	if err != nil {
 		return nil, err
@@ -122,7 +131,7 @@ func (s *server) clientOf(c *gin.Context) account.Client {
 	if ck, err := c.Request.Cookie(s.deviceCookieName()); device == "" && err == nil {
 		device = ck.Value
 	}
-	return account.Client{Address: clientAddress(c), Device: device}
+	return account.Client{Address: clientAddress(c), Device: device, UserAgent: c.Request.UserAgent()}
 }
 
 // clientAddress is the client's IP as a throttle key: the peer address,
@@ -151,14 +160,58 @@ func clientAddress(c *gin.Context) string {
 	return p.String()
 }
 
-func (h handlers) GetAccount(ctx context.Context, _ GetAccountRequestObject) (GetAccountResponseObject, error) {
-	return GetAccount200JSONResponse{Body: caller(ctx)}, nil
+func (h handlers) GetAccount(ctx context.Context, req GetAccountRequestObject) (GetAccountResponseObject, error) {
+	u := caller(ctx)
+	if noneMatch(req.Params.IfNoneMatch, u) {
+		return GetAccount304Response{Headers: NotModifiedResponseHeaders{Etag: u.ETag()}}, nil
+	}
+	return GetAccount200JSONResponse{withETag(u)}, nil
+}
+
+// withETag is the answer of a user with its entity tag.
+func withETag(u account.User) UserWithETagJSONResponse {
+	return UserWithETagJSONResponse{Body: u, Headers: UserWithETagResponseHeaders{Etag: u.ETag()}}
+}
+
+// noneMatch reports whether an If-None-Match names u's entity tag, or is
+// "*": the client holds u as it is. The comparison is weak (RFC 9110
+// 13.1.2), so a W/ prefix does not count.
+func noneMatch(h *string, u account.User) bool {
+	if h == nil {
+		return false
+	}
+	tag := u.ETag()
+	for _, t := range strings.Split(*h, ",") {
+		if t = strings.TrimPrefix(strings.TrimSpace(t), "W/"); t == tag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// PatchAccount applies a merge patch to the caller's own profile.
+func (h handlers) PatchAccount(ctx context.Context, req PatchAccountRequestObject) (PatchAccountResponseObject, error) {
+	u, err := h.s.Users.EditProfile(ginOf(ctx).Request.Context(), account.ProfileEdit{Caller: caller(ctx), Patch: *req.Body})
+	if err != nil {
+		return nil, err
+	}
+	return PatchAccount200JSONResponse{withETag(u)}, nil
+}
+
+// PatchUser applies a merge patch to the profile of a user the caller
+// manages.
+func (h handlers) PatchUser(ctx context.Context, req PatchUserRequestObject) (PatchUserResponseObject, error) {
+	u, err := h.s.Users.EditProfile(ginOf(ctx).Request.Context(), account.ProfileEdit{Caller: caller(ctx), Target: req.Id, Patch: *req.Body})
+	if err != nil {
+		return nil, err
+	}
+	return PatchUser200JSONResponse{withETag(u)}, nil
 }
 
 func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
 	c := ginOf(ctx)
 	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.PasswordChange{
-		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c)},
+		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c), UserAgent: c.Request.UserAgent()},
 	})
 	if err != nil {
 		return nil, err
@@ -171,16 +224,16 @@ func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestO
 	return ChangePassword200JSONResponse{Body: session(l)}, nil
 }
 
-func (h handlers) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {
-	c := ginOf(ctx)
-	if err := h.s.Sessions.Logout(c.Request.Context(), principalOf(c)); err != nil {
+func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
+	key, once, err := idempotencyKey(req.Params.IdempotencyKey)
+	if err != nil {
 		return nil, err
 	}
-	h.s.clearCookie(c)
-	return Logout204Response{}, nil
-}
-
-func (h handlers) CreateUser(ctx context.Context, req CreateUserRequestObject) (CreateUserResponseObject, error) {
+	if once {
+		me := caller(ctx)
+		return h.createOnce(ctx, account.OnceCreate{Caller: &me, New: *req.Body, Scope: "user:" + me.ID.String(), Key: key,
+			Render: createdAnswer("")})
+	}
 	u, err := h.s.Users.Create(ginOf(ctx).Request.Context(), caller(ctx), *req.Body)
 	if err != nil {
 		return nil, err
@@ -214,6 +267,7 @@ func listParams(q ListUsersParams) account.ListParams {
 	p.Desc = q.Order != nil && *q.Order == Desc
 	p.Role = q.Role
 	p.IsActive = q.IsActive
+	p.Username = q.Username
 	return p
 }
 
@@ -228,7 +282,10 @@ func (h handlers) GetUser(ctx context.Context, req GetUserRequestObject) (GetUse
 	if err != nil {
 		return nil, err
 	}
-	return GetUser200JSONResponse{Body: u}, nil
+	if noneMatch(req.Params.IfNoneMatch, u) {
+		return GetUser304Response{Headers: NotModifiedResponseHeaders{Etag: u.ETag()}}, nil
+	}
+	return GetUser200JSONResponse{withETag(u)}, nil
 }
 
 func (h handlers) SetUserPassword(ctx context.Context, req SetUserPasswordRequestObject) (SetUserPasswordResponseObject, error) {
@@ -264,4 +321,14 @@ func (h handlers) Deactivate(ctx context.Context, req DeactivateRequestObject) (
 		return nil, err
 	}
 	return Deactivate204Response{}, nil
+}
+
+// DeleteUser is a soft delete: the user is deactivated, as the schema's
+// SoftDeleteMixin turns every delete into a deactivation, with its rules
+// and its audit entry.
+func (h handlers) DeleteUser(ctx context.Context, req DeleteUserRequestObject) (DeleteUserResponseObject, error) {
+	if err := h.s.Users.SetActive(ginOf(ctx).Request.Context(), caller(ctx), req.Id, false); err != nil {
+		return nil, err
+	}
+	return DeleteUser204Response{}, nil
 }

@@ -81,7 +81,7 @@ func TestCORS(t *testing.T) {
 		t.Errorf("preflight of a listed origin = %d %v", r.Code, h)
 	}
 	r = serve(t, on, http.MethodGet, "/livez", map[string]string{"Origin": "https://app.example"})
-	if r.Header().Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.Header().Get("Access-Control-Expose-Headers"), "X-Request-ID") {
+	if r.Header().Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.Header().Get("Access-Control-Expose-Headers"), RequestIDHeader) {
 		t.Errorf("request of a listed origin: %v", r.Header())
 	}
 	preflight["Origin"] = "https://evil.example"

@@ -13,7 +13,7 @@ import (
 
 // RequestIDHeader carries the id of a request: taken from the request when
 // it is short and plain, made up otherwise, and always sent back.
-const RequestIDHeader = "X-Request-ID"
+const RequestIDHeader = "X-Request-Id"
 
 // maxRequestIDLen bounds a request id taken from a client.
 const maxRequestIDLen = 64
@@ -26,7 +26,7 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// plainRequestID tells whether a client's X-Request-ID can be the
+// plainRequestID tells whether a client's X-Request-Id can be the
 // request's id in logs, answers and the audit trail: 1 to 64 ASCII
 // letters, digits, '-', '_' and '.', which no log, shell or browser reads
 // as anything but a word (a UUID, a ULID and the ids of common proxies

@@ -152,7 +152,7 @@ func checkOperationDocumented(t *testing.T, method, path string, op *openapi3.Op
 // with that the Problem schema's code enum lacks.
 func checkCodesInProblemSchema(t *testing.T, doc *openapi3.T) {
 	t.Helper()
-	enum := doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum
+	enum := doc.Components.Schemas["ProblemFields"].Value.Properties["code"].Value.Enum
 	for code := range statusOf {
 		found := false
 		for _, v := range enum {
@@ -224,5 +224,44 @@ func TestDocumentMatchesDomain(t *testing.T) {
 	total := doc.Components.Schemas["UserList"].Value.Properties["total"].Value.Description
 	if !strings.Contains(total, fmt.Sprintf("offset + %d", account.CountCap)) {
 		t.Errorf("UserList.total says %q; the count cap is %d", total, account.CountCap)
+	}
+}
+
+// TestDisplayNameRuleMatchesDocument: the DisplayName schema, which
+// sign-up, create, both profile patches and User refer to, accepts exactly
+// what account.ValidateDisplayName accepts, compiled as the request checks
+// compile it; and every profile field of the domain is a property of
+// ProfilePatch that refers to one schema shared with the two create bodies.
+func TestDisplayNameRuleMatchesDocument(t *testing.T) {
+	t.Parallel()
+	doc := loadDocument(t)
+	rule, err := compileValue(doc.Components.Schemas["DisplayName"].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := account.DisplayNameMaxLen
+	for _, name := range []string{"", "A", "Alice Liddell", strings.Repeat("a", n), strings.Repeat("a", n+1),
+		strings.Repeat("é", n), strings.Repeat("é", n+1), strings.Repeat("😀", n), "tab\there", "nul\x00", "del\x7f", "c1\u0085",
+		"zero\u200bwidth", "line\u2028sep", " leading", "ünïcödé"} {
+		doc, domain := rule.checkString(name) == "", account.ValidateDisplayName(name) == ""
+		if doc != domain {
+			t.Errorf("%q: the document accepts it: %v, the domain: %v", name, doc, domain)
+		}
+	}
+	if msg, _ := rule.checkJSON(nil); msg != "" {
+		t.Errorf("DisplayName refuses null: %s", msg)
+	}
+	patch := doc.Components.Schemas["ProfilePatch"].Value.Properties
+	for _, field := range account.ProfileFields() {
+		want := patch[field]
+		if want == nil || want.Ref == "" {
+			t.Errorf("ProfilePatch.%s is not a $ref to the field's one schema", field)
+			continue
+		}
+		for _, body := range []string{"SignUpRequest", "CreateUserRequest", "User"} {
+			if got := doc.Components.Schemas[body].Value.Properties[field]; got == nil || got.Ref != want.Ref {
+				t.Errorf("%s.%s does not refer to %s", body, field, want.Ref)
+			}
+		}
 	}
 }

@@ -32,8 +32,12 @@ var statusOf = map[account.Code]int{
 	account.CodeCSRFRejected:         http.StatusForbidden,
 	account.CodeUserNotFound:         http.StatusNotFound,
 	account.CodeNotFound:             http.StatusNotFound,
+	account.CodeSessionNotFound:      http.StatusNotFound,
+	account.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
 	account.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	account.CodeUsernameTaken:        http.StatusConflict,
+	account.CodePreconditionFailed:   http.StatusPreconditionFailed,
+	account.CodePreconditionRequired: http.StatusPreconditionRequired,
 	account.CodeTooManyAttempts:      http.StatusTooManyRequests,
 	account.CodeServiceUnavailable:   http.StatusServiceUnavailable,
 	account.CodeInternal:             http.StatusInternalServerError,
@@ -92,6 +96,11 @@ func writeProblem(c *gin.Context, e *account.Error) {
 	}
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	// Every 401 names the scheme to authenticate with (RFC 9110 11.6.1);
+	// requireSession has set a more precise one when it answers.
+	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="accounts"`)
 	}
 	body, _ := json.Marshal(p)
 	c.Abort()

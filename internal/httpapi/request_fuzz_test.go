@@ -14,8 +14,9 @@ import (
 
 // FuzzCredential: whatever the Authorization and Cookie headers hold, the
 // credential reader and the CSRF rule do not panic, a present but
-// malformed Authorization is never read as a token, and the Authorization
-// header always wins over the cookie.
+// malformed Authorization is never read as a token, the Authorization
+// header always wins over the cookie, and a request that a browser marks
+// cross-site passes the CSRF rule only from the trusted origin.
 func FuzzCredential(f *testing.F) {
 	f.Add("Bearer abc", "access_token=def", "application/json", "")
 	f.Add("", "access_token=def", "text/plain", "http://evil.example")
@@ -30,11 +31,13 @@ func FuzzCredential(f *testing.F) {
 		req.Header.Set("Origin", origin)
 		c.Request = req
 		cred := credentialOf(c, cookieName)
-		srv := &server{origins: []string{"http://example.com:80"}}
-		if srv.csrfSafe(req) && !isJSON(contentType) {
-			if o, ok := normalOrigin(origin); !ok || o != "http://example.com:80" {
-				t.Fatalf("Origin %q passed the CSRF check", origin)
-			}
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		csrf, err := crossOriginProtection([]string{"https://accounts.example.com"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if csrf.Check(req) == nil && origin != "https://accounts.example.com" {
+			t.Fatalf("a cross-site request with Origin %q passed the CSRF check", origin)
 		}
 		switch {
 		case authorization != "":

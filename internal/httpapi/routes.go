@@ -28,6 +28,7 @@ func (s *server) routes(e *gin.Engine) {
 		s.checkSession,
 		s.checkRole,
 		s.checkRequest,
+		s.rateLimit,
 	)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
@@ -101,6 +102,11 @@ func (r skipRoutes) POST(path string, h ...gin.HandlerFunc) gin.IRoutes {
 // PUT registers a PUT route unless it is skipped.
 func (r skipRoutes) PUT(path string, h ...gin.HandlerFunc) gin.IRoutes {
 	return r.handle(http.MethodPut, path, h)
+}
+
+// PATCH registers a PATCH route unless it is skipped.
+func (r skipRoutes) PATCH(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return r.handle(http.MethodPatch, path, h)
 }
 
 // DELETE registers a DELETE route unless it is skipped.

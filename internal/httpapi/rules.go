@@ -32,6 +32,7 @@ var valueKeywords = map[string]bool{
 // of a request body.
 type valueRule struct {
 	typ                  string // string, integer, number or boolean
+	nullable             bool   // a JSON null is a value too (type [T, 'null'])
 	format               string // uuid or date-time, "" for none
 	enum                 []string
 	minLength, maxLength int // in characters; maxLength -1 for none
@@ -58,10 +59,11 @@ func compileValue(s *openapi3.Schema) (*valueRule, error) {
 			return nil, fmt.Errorf("the keyword %q is not one the request checks understand", k)
 		}
 	}
-	if s.Type == nil || len(s.Type.Slice()) != 1 {
-		return nil, fmt.Errorf("a request value needs exactly one type")
+	typ, nullable, err := scalarType(s.Type)
+	if err != nil {
+		return nil, err
 	}
-	r := &valueRule{typ: s.Type.Slice()[0], format: s.Format, minLength: int(s.MinLength), maxLength: -1,
+	r := &valueRule{typ: typ, nullable: nullable, format: s.Format, minLength: int(s.MinLength), maxLength: -1,
 		minimum: s.Min, maximum: s.Max}
 	switch r.typ {
 	case openapi3.TypeString, openapi3.TypeInteger, openapi3.TypeNumber, openapi3.TypeBoolean:
@@ -92,6 +94,22 @@ func compileValue(s *openapi3.Schema) (*valueRule, error) {
 		r.dflt = fmt.Sprint(s.Default)
 	}
 	return r, nil
+}
+
+// scalarType reads a value's type: exactly one, or one and 'null'.
+func scalarType(t *openapi3.Types) (typ string, nullable bool, err error) {
+	if t == nil {
+		return "", false, fmt.Errorf("a request value needs a type")
+	}
+	types := t.Slice()
+	if len(types) == 2 && slices.Contains(types, openapi3.TypeNull) {
+		nullable = true
+		types = slices.DeleteFunc(slices.Clone(types), func(s string) bool { return s == openapi3.TypeNull })
+	}
+	if len(types) != 1 {
+		return "", false, fmt.Errorf("a request value needs exactly one type, or one and null")
+	}
+	return types[0], nullable, nil
 }
 
 // checkText checks a parameter's text: it is parsed as the rule's type,
@@ -138,6 +156,10 @@ func (r *valueRule) checkJSON(v any) (msg string, shape bool) {
 		}
 	case bool:
 		if r.typ == openapi3.TypeBoolean {
+			return "", false
+		}
+	case nil:
+		if r.nullable {
 			return "", false
 		}
 	}
@@ -228,6 +250,8 @@ func compileParam(p *openapi3.Parameter) (*paramRule, error) {
 // bodyRule is the compiled schema of a request body: an object of scalar
 // members, with no others (additionalProperties: false).
 type bodyRule struct {
+	// mediaType is the one Content-Type the body is sent as.
+	mediaType string
 	// names are the members in the order of the document's required
 	// list, then by name; errors are listed in this order.
 	names    []string
@@ -235,12 +259,12 @@ type bodyRule struct {
 	required []bool
 }
 
-func compileBody(s *openapi3.Schema) (*bodyRule, error) {
+func compileBody(s *openapi3.Schema, mediaType string) (*bodyRule, error) {
 	if s.Type == nil || !s.Type.Is(openapi3.TypeObject) || s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has ||
 		s.AdditionalProperties.Schema != nil {
 		return nil, fmt.Errorf("a request body must be an object with additionalProperties: false")
 	}
-	b := &bodyRule{names: slices.Clone(s.Required)}
+	b := &bodyRule{mediaType: mediaType, names: slices.Clone(s.Required)}
 	for name := range s.Properties {
 		if !slices.Contains(b.names, name) {
 			b.names = append(b.names, name)

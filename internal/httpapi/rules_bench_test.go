@@ -140,7 +140,7 @@ func BenchmarkSignUpBodyJSONSchemaV6(b *testing.B) {
 
 func BenchmarkSignUpBodyCompiled(b *testing.B) {
 	doc, _, _ := benchOperation(b, "/api/v1/account/signup", http.MethodPost)
-	rule, err := compileBody(doc.Components.Schemas["SignUpRequest"].Value)
+	rule, err := compileBody(doc.Components.Schemas["SignUpRequest"].Value, mediaJSON)
 	if err != nil {
 		b.Fatal(err)
 	}

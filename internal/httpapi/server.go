@@ -53,8 +53,9 @@ type Config struct {
 	// Docs serves the interactive documentation (Swagger UI) at /docs.
 	Docs bool
 	// PublicOrigins are the origins (scheme://host[:port]) the service is
-	// reached at; a cookie-authenticated state change that is not JSON
-	// must come from one of them.
+	// reached at besides its own Host; a cookie-authenticated state change
+	// from another origin must come from one of them (or from a
+	// credentialed CORSOrigins entry).
 	PublicOrigins []string
 	// CORSOrigins are the origins whose scripts may call the API across
 	// origins (cors.go); "*" is any origin, without credentials. Empty
@@ -74,6 +75,9 @@ type UserService interface {
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
 	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
 	SetActive(ctx context.Context, caller account.User, id uuid.UUID, active bool) error
+	EditProfile(ctx context.Context, e account.ProfileEdit) (account.User, error)
+	EndSessions(ctx context.Context, caller account.User, id uuid.UUID) error
+	CreateOnce(ctx context.Context, c account.OnceCreate) (account.Answer, error)
 }
 
 // SessionService is what the handlers and the authentication middleware
@@ -81,7 +85,9 @@ type UserService interface {
 type SessionService interface {
 	Login(ctx context.Context, c account.Credentials) (account.Login, error)
 	Authenticate(ctx context.Context, token string) (account.Principal, error)
-	Logout(ctx context.Context, p account.Principal) error
+	Logout(ctx context.Context, p account.Principal, scope account.LogoutScope) error
+	List(ctx context.Context, p account.Principal) ([]account.SessionInfo, error)
+	Revoke(ctx context.Context, p account.Principal, id uuid.UUID) error
 	ChangePassword(ctx context.Context, p account.Principal, c account.PasswordChange) (account.Login, error)
 }
 
@@ -130,10 +136,12 @@ type server struct {
 	doc []byte
 	// ops are the document's operations by the route that serves each.
 	ops map[routeKey]*operation
-	// origins are PublicOrigins, normalized (normalOrigin).
-	origins []string
 	// budget is what the bodies being read share (bodyread.go).
 	budget *bodyBudget
+	// csrf is the cross-origin check of cookie-authenticated requests
+	// (requireSession), trusting PublicOrigins and the credentialed
+	// CORSOrigins.
+	csrf *http.CrossOriginProtection
 }
 
 // New returns the API as an http.Handler.
@@ -184,15 +192,8 @@ func newEngine(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, doc: doc, ops: ops, budget: newBodyBudget(d.BodyBudgetBytes)}
-	for _, o := range d.PublicOrigins {
-		if o = strings.TrimSpace(o); o == "" {
-			continue
-		}
-		n, ok := normalOrigin(o)
-		if !ok {
-			return nil, fmt.Errorf("http.public_origins: %q is not an origin like https://accounts.example.com", o)
-		}
-		s.origins = append(s.origins, n)
+	if s.csrf, err = crossOriginProtection(d.PublicOrigins, d.CORSOrigins); err != nil {
+		return nil, err
 	}
 	e := gin.New()
 	// Exact paths only: a redirect to a "fixed" path would answer a typo

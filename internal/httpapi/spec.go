@@ -134,6 +134,11 @@ type operation struct {
 	// body is the compiled schema of the request body, nil when there is
 	// none.
 	body *bodyRule
+	// ifMatchRequired is x-if-match: required: a request without
+	// If-Match answers 428.
+	ifMatchRequired bool
+	// throttled is x-throttled: the answers carry the RateLimit headers.
+	throttled bool
 }
 
 // routeKey finds an operation by the method and Gin route template of a
@@ -158,6 +163,7 @@ func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
 
 func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, error) {
 	o := &operation{}
+	o.throttled, _ = op.Extensions["x-throttled"].(bool)
 	if op.Security != nil && len(*op.Security) > 0 {
 		o.session = sessionRequired
 	}
@@ -194,12 +200,22 @@ func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, 
 			o.path = append(o.path, r)
 		}
 	}
-	if op.RequestBody != nil {
-		mt := op.RequestBody.Value.Content.Get("application/json")
-		if mt == nil || len(op.RequestBody.Value.Content) != 1 {
-			return nil, fmt.Errorf("a request body must be application/json only")
+	if v, ok := op.Extensions["x-if-match"]; ok {
+		if v != "required" {
+			return nil, fmt.Errorf("x-if-match %v: only required is known", v)
 		}
-		b, err := compileBody(mt.Schema.Value)
+		o.ifMatchRequired = true
+	}
+	if op.RequestBody != nil {
+		content := op.RequestBody.Value.Content
+		name, mt := mediaJSON, content.Get(mediaJSON)
+		if mt == nil {
+			name, mt = mediaMergePatch, content.Get(mediaMergePatch)
+		}
+		if mt == nil || len(content) != 1 {
+			return nil, fmt.Errorf("a request body must be one of %s or %s, only", mediaJSON, mediaMergePatch)
+		}
+		b, err := compileBody(mt.Schema.Value, name)
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}

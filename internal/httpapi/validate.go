@@ -24,8 +24,11 @@ import (
 //     x-anonymous-only operations;
 //  3. x-required-role, through account.Authorize, so a plain user learns
 //     nothing from the checks of what they sent;
-//  4. query parameters, then the body: read once as JSON (decode.go) and
-//     checked against the operation's schema.
+//  4. query parameters (one the operation does not document is refused,
+//     as an unknown body member is), If-Match (handed to the domain; 428
+//     where x-if-match requires it), then the body: read once as JSON or
+//     a JSON merge patch (decode.go) and checked against the operation's
+//     schema.
 //
 // Each answers a problem and aborts on failure. An operation the document
 // does not have (no route matched) passes through untouched.
@@ -74,12 +77,76 @@ func (s *server) checkRequest(c *gin.Context) {
 	if op == nil {
 		return
 	}
+	if !s.checkKnownParameters(c, op.query) {
+		return
+	}
+	if !s.checkIfMatch(c, op) {
+		return
+	}
 	if len(op.query) > 0 && !s.checkParameters(c, op.query) {
 		return
 	}
 	if op.body != nil {
 		s.checkBody(c, op)
 	}
+}
+
+// checkIfMatch hands a request's If-Match to the domain, which holds it
+// against the user on the row it locks for the write (a check here would
+// race with other writes), and refuses a request without one where the
+// operation requires it (x-if-match: required).
+func (s *server) checkIfMatch(c *gin.Context, op *operation) bool {
+	h := c.GetHeader("If-Match")
+	if h == "" {
+		if op.ifMatchRequired {
+			s.writeError(c, account.Errorf(account.CodePreconditionRequired,
+				"this change needs the user's ETag as If-Match: read the user (GET) and send the ETag it answered"))
+			return false
+		}
+		return true
+	}
+	c.Request = c.Request.WithContext(account.WithPrecondition(c.Request.Context(), account.ParseIfMatch(h)))
+	return true
+}
+
+// malformedQuery is what a query string that does not parse is told: its
+// pairs could not be told apart, so none is taken.
+const malformedQuery = "is malformed: a bad %-escape or a ';' (escape % as %25 and ; as %3B)"
+
+// checkKnownParameters refuses a query parameter the operation does not
+// document, as readBody refuses an unknown member: a misspelled filter
+// (rolee=admin) would otherwise answer as if there were none, and a
+// client could not tell. The names, sorted, are the fields of one 422
+// (at most maxFieldErrors, then how many more).
+func (s *server) checkKnownParameters(c *gin.Context, params []*paramRule) bool {
+	if c.Request.URL.RawQuery == "" {
+		return true
+	}
+	query, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		s.writeError(c, &account.Error{Code: account.CodeValidationFailed, Message: "the query string is malformed",
+			Fields: []account.FieldError{{Field: "query", Message: malformedQuery}}})
+		return false
+	}
+	var unknown []string
+	for name := range query {
+		if !slices.ContainsFunc(params, func(p *paramRule) bool { return p.query && p.name == name }) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return true
+	}
+	slices.Sort(unknown)
+	fields := make([]account.FieldError, 0, min(len(unknown), maxFieldErrors)+1)
+	for _, name := range unknown[:min(len(unknown), maxFieldErrors)] {
+		fields = append(fields, account.FieldError{Field: name, Message: "is not a known parameter"})
+	}
+	if len(unknown) > maxFieldErrors {
+		fields = append(fields, account.FieldError{Message: fmt.Sprintf("and %d more", len(unknown)-maxFieldErrors)})
+	}
+	s.writeError(c, &account.Error{Code: account.CodeValidationFailed, Message: "the request has parameters this endpoint does not take", Fields: fields})
+	return false
 }
 
 // checkParameters checks params of the request against their compiled

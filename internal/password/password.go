@@ -91,6 +91,9 @@ type Hasher struct {
 	pepper []byte
 	// keyID names the pepper in the hashes made with it ("" without one).
 	keyID string
+	// fingerprintKey keys Fingerprint: derived from the pepper, so that
+	// it is never the pepper itself.
+	fingerprintKey []byte
 	// slots holds a value for each hash running.
 	slots   chan struct{}
 	maxWait time.Duration
@@ -119,6 +122,9 @@ func New(opts Options) (*Hasher, error) {
 		onBusy:  opts.OnBusy,
 		keyID:   KeyID(opts.Pepper),
 	}
+	m := hmac.New(sha256.New, opts.Pepper)
+	m.Write([]byte("accounts request fingerprint v1"))
+	h.fingerprintKey = m.Sum(nil)
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms.
 	h.dummy = h.encode(p, newSalt(), h.key(p, string(random), nil))
@@ -139,6 +145,16 @@ func KeyID(pepper []byte) string {
 	m := hmac.New(sha256.New, pepper)
 	m.Write([]byte("accounts password pepper key id"))
 	return b64.EncodeToString(m.Sum(nil)[:keyIDLen])
+}
+
+// Fingerprint returns an HMAC-SHA256 of data keyed with a key derived
+// from the pepper: a digest of a request that holds a password, which a
+// stolen table alone cannot test guesses against. Without a pepper the key
+// is fixed, and the digest hides no more than SHA-256 does.
+func (h *Hasher) Fingerprint(data []byte) []byte {
+	m := hmac.New(sha256.New, h.fingerprintKey)
+	m.Write(data)
+	return m.Sum(nil)
 }
 
 // KeyID returns the key id of the Hasher's pepper ("" without one).

@@ -19,17 +19,27 @@ const (
 // purgeStep deletes up to one batch of rows and says how many it deleted.
 type purgeStep func(context.Context) (int, error)
 
+// purgeOf are the services whose expired rows the purge job deletes.
+type purgeOf struct {
+	sessions *account.Sessions
+	users    *account.Users
+	guard    *account.Guard
+	audit    *account.Audit
+}
+
 // purgeSteps are the batched deletes of the purge job: expired sessions,
-// throttle counters whose windows passed, and audit events older than
-// retention (none when retention is 0).
-func purgeSteps(sessions *account.Sessions, guard *account.Guard, audit *account.Audit, retention time.Duration, now func() time.Time) []purgeStep {
+// idempotency answers past their retention, throttle counters whose
+// windows passed, and audit events older than retention (none when
+// retention is 0).
+func purgeSteps(of purgeOf, retention time.Duration, now func() time.Time) []purgeStep {
 	steps := []purgeStep{
-		func(ctx context.Context) (int, error) { return sessions.Purge(ctx, purgeBatch) },
-		func(ctx context.Context) (int, error) { return guard.Purge(ctx, now(), purgeBatch) },
+		func(ctx context.Context) (int, error) { return of.sessions.Purge(ctx, purgeBatch) },
+		func(ctx context.Context) (int, error) { return of.users.PurgeIdempotencyKeys(ctx, purgeBatch) },
+		func(ctx context.Context) (int, error) { return of.guard.Purge(ctx, now(), purgeBatch) },
 	}
 	if retention > 0 {
 		steps = append(steps, func(ctx context.Context) (int, error) {
-			return audit.Purge(ctx, now().Add(-retention), purgeBatch)
+			return of.audit.Purge(ctx, now().Add(-retention), purgeBatch)
 		})
 	}
 	return steps

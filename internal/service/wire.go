@@ -63,9 +63,11 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	guard := newGuard(cfg, p.db, now)
 	accountSessions.SetGuard(guard)
 	audit := account.NewAudit(p.db)
-	p.jobs = append(p.jobs, p.purgeJob(purgeSteps(accountSessions, guard, audit, cfg.Auth.AuditRetention, now)))
+	accountUsers := account.NewUsers(p.db, hasher)
+	accountUsers.SetClock(now)
+	p.jobs = append(p.jobs, p.purgeJob(purgeSteps(purgeOf{accountSessions, accountUsers, guard, audit}, cfg.Auth.AuditRetention, now)))
 	var (
-		users    httpapi.UserService    = account.NewUsers(p.db, hasher)
+		users    httpapi.UserService    = accountUsers
 		sessions httpapi.SessionService = accountSessions
 	)
 	if o.Services != nil {

@@ -95,7 +95,7 @@ ON CONFLICT (%[2]s) DO UPDATE SET
   %[3]s = CASE WHEN t.%[3]s <= $3 THEN excluded.%[3]s ELSE t.%[3]s END,
   %[4]s = CASE WHEN t.%[3]s <= $3 THEN 1 ELSE t.%[4]s + 1 END
 WHERE t.%[3]s <= $3 OR t.%[4]s < $4
-RETURNING %[4]s`, throttlecounter.Table, throttlecounter.FieldID, throttlecounter.FieldWindowStart, throttlecounter.FieldHits)
+RETURNING %[4]s, %[3]s`, throttlecounter.Table, throttlecounter.FieldID, throttlecounter.FieldWindowStart, throttlecounter.FieldHits)
 
 // Reserve takes one attempt from each key's budget. It returns zero when
 // the attempt may go on, and otherwise how long until the spent budget
@@ -107,7 +107,7 @@ func (s *Store) Reserve(ctx context.Context, keys ...Key) (time.Duration, error)
 		if k.Limit.Max <= 0 {
 			continue
 		}
-		ok, err := s.reserve(ctx, k, now)
+		d, ok, err := s.reserve(ctx, k, now)
 		if err != nil {
 			_ = s.Release(ctx, taken...)
 			return 0, err
@@ -118,21 +118,33 @@ func (s *Store) Reserve(ctx context.Context, keys ...Key) (time.Duration, error)
 			if err := s.Release(ctx, taken...); err != nil {
 				return 0, err
 			}
-			return s.wait(ctx, k, now)
+			wait, err := s.wait(ctx, k, now)
+			reportOf(ctx).add(Decision{Key: k, Reset: wait})
+			return wait, err
 		}
+		reportOf(ctx).add(d)
 		taken = append(taken, k)
 	}
 	return 0, nil
 }
 
-func (s *Store) reserve(ctx context.Context, k Key, now time.Time) (bool, error) {
+// reserve takes one attempt from k's budget, and says what is left of it.
+func (s *Store) reserve(ctx context.Context, k Key, now time.Time) (Decision, bool, error) {
 	rows, err := s.client.QueryContext(ctx, reserveSQL, k.ID, now, now.Add(-k.Limit.Window), k.Limit.Max)
 	if err != nil {
-		return false, err
+		return Decision{}, false, err
 	}
+	var hits int
+	var start time.Time
 	ok := rows.Next()
+	if ok {
+		err = rows.Scan(&hits, &start)
+	}
 	// Close reports an error of the statement after its row, if any.
-	return ok, errors.Join(rows.Err(), rows.Close())
+	if err = errors.Join(err, rows.Err(), rows.Close()); err != nil || !ok {
+		return Decision{}, false, err
+	}
+	return Decision{Key: k, Remaining: max(k.Limit.Max-hits, 0), Reset: start.Add(k.Limit.Window).Sub(now)}, true, nil
 }
 
 // wait is how long until k's window ends, at least a second.
@@ -155,13 +167,16 @@ func (s *Store) Release(ctx context.Context, keys ...Key) error {
 		if k.Limit.Max <= 0 {
 			continue
 		}
-		err := s.client.ThrottleCounter.Update().
+		n, err := s.client.ThrottleCounter.Update().
 			Where(throttlecounter.ID(k.ID), throttlecounter.HitsGT(0),
 				throttlecounter.WindowStartGT(now.Add(-k.Limit.Window))).
 			AddHits(-1).
-			Exec(ctx)
+			Save(ctx)
 		if err != nil {
 			return err
+		}
+		if n > 0 {
+			reportOf(ctx).released(k)
 		}
 	}
 	return nil
