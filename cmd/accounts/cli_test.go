@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -93,6 +94,40 @@ func TestWaitDBCommandGivesUp(t *testing.T) {
 	}
 }
 
+// runDev runs `accounts dev --addr 127.0.0.1:0` in-process with env (and
+// metrics.addr on a free port unless env sets it: a `make run` beside the
+// tests holds the default) and returns the base URL it serves once it
+// logs that it listens, and stop, which ends it and returns what it
+// returned. When dev ends before it listens, the test fails with dev's
+// error, which says why, and its log.
+func runDev(t *testing.T, env map[string]string, stderr *syncbuf.Buffer) (base string, stop func() error) {
+	t.Helper()
+	if _, ok := env["ACCOUNTS_METRICS_ADDR"]; !ok {
+		env["ACCOUNTS_METRICS_ADDR"] = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, io.Discard, stderr)
+	}()
+	t.Cleanup(cancel)
+	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
+			return "http://" + m[1], func() error { cancel(); return <-done }
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("dev ended before it listened: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("dev did not listen within 30s:\n%s", stderr.String())
+		}
+	}
+}
+
 // TestDevCreatesDatabaseAndServes runs `accounts dev` against a configured
 // server whose database does not exist yet: dev must create it, migrate it
 // and serve, and use no private cluster since a database is configured.
@@ -125,30 +160,14 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 		// The soft memory limit is the process's, which other tests share.
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncbuf.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, &bytes.Buffer{}, stderr)
-	}()
-	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("dev did not listen within 30s:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	base, stop := runDev(t, env, stderr)
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("dev returned %v", err)
 	}
 	logs := stderr.String()
