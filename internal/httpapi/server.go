@@ -99,6 +99,11 @@ type Deps struct {
 	// every migration of the build applied); its error is shown to the
 	// client, so it must say why without secrets.
 	Ready func(context.Context) error
+	// Behind, when set, tells without a query whether the database lacks
+	// migrations of this build: while it returns an error (503, with
+	// Retry-After), every /api/ request is answered with it, instead of a
+	// 500 from a table that does not exist yet.
+	Behind func() error
 	// Audit, when set, serves GET /api/v1/audit to super admins.
 	Audit AuditService
 	// SignUps, when set, bounds sign-ups per client address. (Logins are
