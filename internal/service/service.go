@@ -92,6 +92,7 @@ func Open(ctx context.Context, o Options) (*Process, error) {
 		return nil, err
 	}
 	p := &Process{cfg: cfg, log: o.Log, db: db, stopJobs: func() {}}
+	p.warnPrivileged(ctx)
 	if err := p.open(ctx, o); err != nil {
 		_ = p.Close() // the error of the open is the one to report
 		return nil, err
