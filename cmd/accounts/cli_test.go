@@ -140,19 +140,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	name := "accounts_devtest_" + randomHex(4)
 	target := *server
 	target.Path = "/" + name
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, server.String())
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		defer func() { _ = conn.Close(ctx) }()
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
+	t.Cleanup(func() { dropDatabase(t, server.String(), name) })
 	env := map[string]string{
 		"DATABASE_URL":          target.String(),
 		"ACCOUNTS_LOG_FORMAT":   "json",
@@ -176,5 +164,20 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"msg":"created database"`) || strings.Contains(logs, "private cluster") {
 		t.Fatalf("dev should create the configured database and start no cluster:\n%s", logs)
+	}
+	// The database it created has the two roles of a deployment: the
+	// owner role made the tables, and dev served as the runtime role.
+	if lines := logLinesOf(logs, privilegedMsg); len(lines) != 0 {
+		t.Errorf("dev served as a role that can change the schema: %v", lines)
+	}
+	var owner string
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, target.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	if err := conn.QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'`).Scan(&owner); err != nil || owner != name+"_owner" {
+		t.Errorf("users is owned by %q (%v), want dev's owner role %s_owner", owner, err, name)
 	}
 }

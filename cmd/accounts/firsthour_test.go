@@ -264,7 +264,9 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	}
 }
 
-// dropDatabase drops the database name on the server at serverURL.
+// dropDatabase drops the database name on the server at serverURL, and
+// the roles dev creates for a database it creates (NAME_owner and
+// NAME_runtime).
 func dropDatabase(t *testing.T, serverURL, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -275,6 +277,10 @@ func dropDatabase(t *testing.T, serverURL, name string) {
 	}
 	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+	roles := pgx.Identifier{name + "_owner"}.Sanitize() + ", " + pgx.Identifier{name + "_runtime"}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+roles); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
 }

@@ -51,10 +51,21 @@ func (r Roles) SQL() (string, error) {
 		if m[1] != "" {
 			return pgx.Identifier{value}.Sanitize()
 		}
-		return "'" + strings.ReplaceAll(value, "'", "''") + "'"
+		return literal(value)
 	})
 	if len(missing) > 0 {
 		return "", fmt.Errorf("roles.sql uses variables Roles does not set: %s", strings.Join(missing, ", "))
 	}
 	return out, nil
 }
+
+// PasswordSQL sets the passwords of both roles to r's: `accounts dev`
+// gives its roles new ones at each start.
+func (r Roles) PasswordSQL() string {
+	return "ALTER ROLE " + pgx.Identifier{r.Owner}.Sanitize() + " PASSWORD " + literal(r.OwnerPassword) + ";\n" +
+		"ALTER ROLE " + pgx.Identifier{r.Runtime}.Sanitize() + " PASSWORD " + literal(r.RuntimePassword) + ";\n"
+}
+
+// literal quotes s as an SQL string literal (standard_conforming_strings,
+// PostgreSQL's default since 9.1).
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

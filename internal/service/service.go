@@ -44,6 +44,10 @@ type Options struct {
 	// Operator is what migrate.on_start records in the revision table as
 	// the version that applied a file.
 	Operator string
+	// MigrateURL, when set, is the database URL migrate.on_start applies
+	// the files as: the owner role's, when the service connects as a role
+	// that cannot create tables (dev's runtime role).
+	MigrateURL string
 	// Services, when set, replaces the account services built on the
 	// database: the benchmark's baseline (bench/baseline) passes its own.
 	Services func(db *database.DB) (httpapi.UserService, httpapi.SessionService)
