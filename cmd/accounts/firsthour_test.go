@@ -264,6 +264,37 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	}
 }
 
+// TestMakeRunBuildsWithMakeBuild (issue 30, finding 6): make run serves
+// the binary make build builds, stamped the same way, so that after make
+// run `bin/accounts version` names the version and commit, not dev and
+// unknown.
+func TestMakeRunBuildsWithMakeBuild(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	dryRun := func(target string) string {
+		cmd := exec.Command("make", "-n", target, "VERSION=v-test", "COMMIT=c-test")
+		cmd.Dir = "../.."
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n %s: %v\n%s", target, err, out)
+		}
+		return string(out)
+	}
+	build, run := dryRun("build"), dryRun("run")
+	var builds []string
+	for _, line := range strings.Split(run, "\n") {
+		if strings.Contains(line, "go build") {
+			builds = append(builds, line)
+		}
+	}
+	want := strings.TrimSpace(build)
+	if len(builds) != 1 || strings.TrimSpace(builds[0]) != want || !strings.Contains(want, "main.version=v-test") {
+		t.Fatalf("make run builds with %q, want make build's %q", builds, want)
+	}
+}
+
 // dropDatabase drops the database name on the server at serverURL, and
 // the roles dev creates for a database it creates (NAME_owner and
 // NAME_runtime).
