@@ -122,8 +122,9 @@ type Deps struct {
 
 type server struct {
 	Deps
-	// doc is openapi.yaml as JSON, for GET /openapi.json.
-	doc []byte
+	// doc is openapi.yaml as JSON, for GET /openapi.json; docsDoc is the
+	// one /docs shows (docsDocument).
+	doc, docsDoc []byte
 	// ops are the document's operations by the route that serves each.
 	ops map[routeKey]*operation
 	// origins are PublicOrigins, normalized (normalOrigin).
@@ -169,6 +170,11 @@ func newEngine(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, doc: doc, ops: ops}
+	if d.Docs {
+		if s.docsDoc, err = docsDocument(); err != nil {
+			return nil, err
+		}
+	}
 	for _, o := range d.PublicOrigins {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
