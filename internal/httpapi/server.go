@@ -129,6 +129,8 @@ type server struct {
 	ops map[routeKey]*operation
 	// origins are PublicOrigins, normalized (normalOrigin).
 	origins []string
+	// unavailable rate-limits the log of an outage's 503s.
+	unavailable logLimit
 }
 
 // New returns the API as an http.Handler.
