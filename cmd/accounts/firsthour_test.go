@@ -241,16 +241,13 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(out.String(), `"msg":"listening"`); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Fatalf("make run did not listen:\n%s", out.String())
-		}
-	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitMakeRun(t, cmd, out, `"msg":"listening"`, exited)
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err = <-exited
 	var exit *exec.ExitError
 	interrupted := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT
 	if err != nil && !interrupted {
@@ -261,6 +258,25 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"msg":"stopped"`) {
 		t.Errorf("the server did not stop cleanly:\n%s", out.String())
+	}
+}
+
+// waitMakeRun waits up to 3 minutes (make run builds first) for out to
+// hold want. When make run ends before, the test fails at once with its
+// output, which says why (a port in use, say), instead of waiting.
+func waitMakeRun(t *testing.T, cmd *exec.Cmd, out *syncbuf.Buffer, want string, exited chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(out.String(), want); {
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup that waits for it
+			t.Fatalf("make run ended before it listened: %v\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("make run did not log %s within 3 minutes:\n%s", want, out.String())
+		}
 	}
 }
 
