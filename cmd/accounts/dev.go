@@ -22,13 +22,13 @@ does not exist, with the two roles of a deployment (internal/database/roles.sql)
 it applies pending migrations as the owner role and serves as the runtime role.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			migrateURL, stop, err := a.env.PrepareDev(cmd.Context())
+			dev, stop, err := a.env.PrepareDev(cmd.Context())
 			defer stop()
 			if err != nil {
 				return err
 			}
 			devDefaults(a.cfg)
-			a.migrateURL = migrateURL
+			a.dev = dev
 			return a.serve(cmd.Context())
 		},
 	}

@@ -20,14 +20,25 @@ import (
 // user has chosen a database and dev must not start its own.
 var databaseKeys = []string{"database.url", "database.host", "database.port", "database.user", "database.password", "database.name"}
 
+// DevDatabase is what PrepareDev sets up besides env.Config's database.
+type DevDatabase struct {
+	// MigrateURL is the owner role's URL, which migrations run as while
+	// env.Config connects as the runtime role; "" when dev serves as
+	// configured.
+	MigrateURL string
+	// AdminURL is the configured role's URL, on the same server: the one
+	// that may create the drift check's throw-away database, which the
+	// runtime role may not.
+	AdminURL string
+}
+
 // PrepareDev points env.Config at `accounts dev`'s database: one that
 // needs no setup (the configured one, the local default, or a private
 // cluster started in dev.data_dir), created when missing, with the two
 // roles of a deployment when dev created it (devRoles): then env.Config
-// connects as the runtime role and migrateURL, the owner role's URL, is
-// what migrations run as; otherwise migrateURL is "". stop stops a cluster
-// this process started; it is never nil.
-func (env *Env) PrepareDev(ctx context.Context) (migrateURL string, stop func(), err error) {
+// connects as the runtime role. stop stops a cluster this process
+// started; it is never nil.
+func (env *Env) PrepareDev(ctx context.Context) (dev DevDatabase, stop func(), err error) {
 	cfg, log := env.Config, env.Log
 	for _, p := range cfg.WeakSecrets() {
 		// dev is for trying the service out, so it runs, but serve
@@ -41,7 +52,7 @@ func (env *Env) PrepareDev(ctx context.Context) (migrateURL string, stop func(),
 	if !databaseConfigured(cfg) && database.Ping(ctx, maintenanceURL(target), 3*time.Second) != nil {
 		c, err := startCluster(ctx, cfg, log)
 		if err != nil {
-			return "", stop, err
+			return dev, stop, err
 		}
 		// Other commands do not know of the cluster: say how they reach it.
 		log.Info(fmt.Sprintf("the private cluster listens on a port of its own; give other commands its URL: DATABASE_URL='%s' %s users create-superadmin --username admin",
@@ -56,21 +67,23 @@ func (env *Env) PrepareDev(ctx context.Context) (migrateURL string, stop func(),
 	}
 	created, err := pgcluster.EnsureDatabase(ctx, maintenanceURL(target), databaseName(target))
 	if err != nil {
-		return "", stop, fmt.Errorf("create database %q: %w", databaseName(target), err)
+		return dev, stop, fmt.Errorf("create database %q: %w", databaseName(target), err)
 	}
 	if created {
 		log.Info("created database", "name", databaseName(target))
 	}
 	cfg.Database.URL = target
+	dev.AdminURL = target
 	owner, runtime, err := devRoles(ctx, target, created)
 	if err != nil {
 		log.Warn("dev serves as the configured role: it could not set up the owner and runtime roles (internal/database/roles.sql)", "error", err.Error())
-		return "", stop, nil
+		return dev, stop, nil
 	}
 	if runtime != "" {
 		cfg.Database.URL = runtime
 	}
-	return owner, stop, nil
+	dev.MigrateURL = owner
+	return dev, stop, nil
 }
 
 // devRoles gives the database at target, when dev created it, the two

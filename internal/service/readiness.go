@@ -15,9 +15,10 @@ import (
 )
 
 // readiness returns the /readyz check of a build whose migration files are
-// dir's and the gate of the API (nil while the database has every file of
-// the build), logs where the database stands against them, and adds the
-// drift check and the recheck of a database behind to the jobs Run starts.
+// o.Migrations and the gate of the API (nil while the database has every
+// file of the build), logs where the database stands against them, and
+// adds the drift check and the recheck of a database behind to the jobs
+// Run starts.
 //
 // Ready means every file of the build is applied, whatever else the
 // database has: during a rolling deploy the new release applies its files
@@ -27,7 +28,8 @@ import (
 // not ready, the reason names the files and what to run, and the API
 // answers 503 until they are applied, instead of a 500 from a table that
 // does not exist yet.
-func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir, advise func(string) string) (*readiness, error) {
+func (p *Process) readiness(ctx context.Context, o Options) (*readiness, error) {
+	dir, advise := o.Migrations, o.Advise
 	build, err := migrate.NewBuildFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("migration directory: %w", err)
@@ -36,7 +38,11 @@ func (p *Process) readiness(ctx context.Context, dir atlasmigrate.Dir, advise fu
 		advise = func(s string) string { return s }
 	}
 	r := &readiness{p: p, build: build, advise: advise}
-	p.jobs = append(p.jobs, p.driftJob(dir), r.recheckJob)
+	server := o.DriftServerURL
+	if server == "" {
+		server = p.cfg.Database.ConnString()
+	}
+	p.jobs = append(p.jobs, p.driftJob(dir, server), r.recheckJob)
 	// The state is known from the start, not only after the first probe.
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.HTTP.ReadyTimeout)
 	st, _ := r.check(sctx)
@@ -177,7 +183,7 @@ const (
 // make, now and then, for accounts_migration_drift_objects and a WARN log
 // line naming the objects. /readyz does not depend on it: a DBA's extra
 // index is no reason to take a replica out of the load balancer.
-func (p *Process) driftJob(dir atlasmigrate.Dir) job {
+func (p *Process) driftJob(dir atlasmigrate.Dir, server string) job {
 	return func(ctx context.Context) {
 		t := time.NewTimer(driftFirstCheck)
 		defer t.Stop()
@@ -188,7 +194,7 @@ func (p *Process) driftJob(dir atlasmigrate.Dir) job {
 				return
 			case <-t.C:
 			}
-			warned = p.checkDrift(ctx, dir, warned)
+			warned = p.checkDrift(ctx, dir, server, warned)
 			t.Reset(driftInterval)
 		}
 	}
@@ -196,8 +202,8 @@ func (p *Process) driftJob(dir atlasmigrate.Dir) job {
 
 // checkDrift runs one drift check and reports whether the check's failure
 // has been logged (once is enough).
-func (p *Process) checkDrift(ctx context.Context, dir atlasmigrate.Dir, warned bool) bool {
-	dev := migrate.DevDatabase{URL: p.cfg.Migrate.DevURL, ServerURL: p.cfg.Database.ConnString()}
+func (p *Process) checkDrift(ctx context.Context, dir atlasmigrate.Dir, server string, warned bool) bool {
+	dev := migrate.DevDatabase{URL: p.cfg.Migrate.DevURL, ServerURL: server}
 	rep, err := migrate.Drift(ctx, p.db.SQL, dir, migrate.DriftOptions{Dev: dev, RevisionSchema: p.revisionSchema()})
 	if err != nil {
 		p.metrics.SetMigrationDrift(-1)

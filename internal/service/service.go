@@ -48,6 +48,10 @@ type Options struct {
 	// the files as: the owner role's, when the service connects as a role
 	// that cannot create tables (dev's runtime role).
 	MigrateURL string
+	// DriftServerURL, when set, is the server URL the drift check creates
+	// its throw-away database with (when migrate.dev_url is not set), in
+	// place of the service's own: dev's runtime role may not create one.
+	DriftServerURL string
 	// Services, when set, replaces the account services built on the
 	// database: the benchmark's baseline (bench/baseline) passes its own.
 	Services func(db *database.DB) (httpapi.UserService, httpapi.SessionService)

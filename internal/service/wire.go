@@ -73,7 +73,7 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 		Log: p.log, Now: now,
 	}
 	if o.Migrations != nil {
-		r, err := p.readiness(ctx, o.Migrations, o.Advise)
+		r, err := p.readiness(ctx, o)
 		if err != nil {
 			return handlers{}, err
 		}
