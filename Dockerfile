@@ -27,6 +27,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # distroless/static: CA certificates, tzdata and /etc/passwd with a nonroot
 # user (65532), and nothing else: no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
+# OCI annotations: what the image is and its licence (LICENSE, Apache-2.0).
+LABEL org.opencontainers.image.title="accounts" \
+      org.opencontainers.image.description="User-account service: REST API, migrations and developer tools" \
+      org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /out/accounts /usr/local/bin/accounts
 USER nonroot:nonroot
 # The migration directory is embedded in the binary; there is no migrations/

@@ -25,8 +25,9 @@ help: ## List the targets (the default)
 # a dev server should); `make run ADDR=:8080` exposes it on every interface.
 ADDR ?=
 
-run: ## Serve the API on 127.0.0.1:8080 (ADDR=:8080 for every interface), on a private PostgreSQL when none is configured or answers
-	@go build -o bin/accounts ./cmd/accounts
+# run builds through build, so the binary it leaves in bin/ is stamped like
+# make build's (bin/accounts version names the version and commit).
+run: build ## Serve the API on 127.0.0.1:8080 (ADDR=:8080 for every interface), on a private PostgreSQL when none is configured or answers
 	@# Run the binary itself, not `go run`, which exits 1 when it is
 	@# interrupted even though the server stopped cleanly on Ctrl-C.
 	bin/accounts dev$(if $(ADDR), --addr $(ADDR))

@@ -346,17 +346,15 @@ func TestComposeDatabaseService(t *testing.T) {
 		}
 	}
 
-	var initScript, data bool
+	initScripts := map[string]bool{}
+	data := false
 	for _, m := range db.Volumes {
 		switch {
-		case strings.HasPrefix(m.Target, "/docker-entrypoint-initdb.d/"):
-			if m.Source != "./scripts/init-db.sql" {
-				t.Errorf("db mounts %q into docker-entrypoint-initdb.d, want ./scripts/init-db.sql", m.Source)
-			}
+		case strings.HasPrefix(m.Target, "/docker-entrypoint-initdb.d/"), m.Target == "/accounts/roles.sql":
 			if _, err := os.Stat(filepath.Join("..", m.Source)); err != nil {
 				t.Errorf("db init script: %v", err)
 			}
-			initScript = true
+			initScripts[m.Source] = true
 		case m.Target == "/var/lib/postgresql/data":
 			if _, named := f.Volumes[m.Source]; !named {
 				t.Errorf("db data is on %q, which is not a named volume declared under volumes:", m.Source)
@@ -364,8 +362,10 @@ func TestComposeDatabaseService(t *testing.T) {
 			data = true
 		}
 	}
-	if !initScript {
-		t.Error("db does not mount scripts/init-db.sql into /docker-entrypoint-initdb.d/")
+	for _, want := range []string{"./scripts/init-db.sql", "./scripts/init-db-roles.sh", "./internal/database/roles.sql"} {
+		if !initScripts[want] {
+			t.Errorf("db does not mount %s for its first start", want)
+		}
 	}
 	if !data {
 		t.Error("db keeps /var/lib/postgresql/data in no volume")
@@ -512,10 +512,12 @@ func TestComposeAppAndMigrateReachTheDatabaseService(t *testing.T) {
 			t.Errorf("%s ACCOUNTS_DATABASE_PORT = %q; inside the network PostgreSQL listens on 5432", name, p)
 		}
 		// The service must log in with what db was initialised with: the
-		// same expressions, so one .env drives both.
+		// same expressions, so one .env drives both; migrate as the owner
+		// of the schema, app as the runtime role, never the superuser.
+		role := map[string]string{"migrate": "DB_OWNER", "app": "DB_APP"}[name]
 		pairs := map[string]string{
-			"ACCOUNTS_DATABASE_USER":     "POSTGRES_USER",
-			"ACCOUNTS_DATABASE_PASSWORD": "POSTGRES_PASSWORD",
+			"ACCOUNTS_DATABASE_USER":     role + "_USER",
+			"ACCOUNTS_DATABASE_PASSWORD": role + "_PASSWORD",
 			"ACCOUNTS_DATABASE_NAME":     "POSTGRES_DB",
 		}
 		for accountsVar, postgresVar := range pairs {

@@ -36,7 +36,7 @@ type AuditEvent struct {
 	// ClientAddress holds the value of the "client_address" field.
 	ClientAddress string `json:"client_address,omitempty"`
 	// Details holds the value of the "details" field.
-	Details      map[string]string `json:"details,omitempty"`
+	Details      map[string]interface{} `json:"details,omitempty"`
 	selectValues sql.SelectValues
 }
 

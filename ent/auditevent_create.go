@@ -113,7 +113,7 @@ func (_c *AuditEventCreate) SetNillableClientAddress(v *string) *AuditEventCreat
 }
 
 // SetDetails sets the "details" field.
-func (_c *AuditEventCreate) SetDetails(v map[string]string) *AuditEventCreate {
+func (_c *AuditEventCreate) SetDetails(v map[string]interface{}) *AuditEventCreate {
 	_c.mutation.SetDetails(v)
 	return _c
 }

@@ -50,7 +50,7 @@ type AuditEventMutation struct {
 	target_name    *string
 	request_id     *string
 	client_address *string
-	details        *map[string]string
+	details        *map[string]interface{}
 	clearedFields  map[string]struct{}
 	done           bool
 	oldValue       func(context.Context) (*AuditEvent, error)
@@ -476,12 +476,12 @@ func (m *AuditEventMutation) ResetClientAddress() {
 }
 
 // SetDetails sets the "details" field.
-func (m *AuditEventMutation) SetDetails(value map[string]string) {
+func (m *AuditEventMutation) SetDetails(value map[string]interface{}) {
 	m.details = &value
 }
 
 // Details returns the value of the "details" field in the mutation.
-func (m *AuditEventMutation) Details() (r map[string]string, exists bool) {
+func (m *AuditEventMutation) Details() (r map[string]interface{}, exists bool) {
 	v := m.details
 	if v == nil {
 		return
@@ -492,7 +492,7 @@ func (m *AuditEventMutation) Details() (r map[string]string, exists bool) {
 // OldDetails returns the old "details" field's value of the AuditEvent entity.
 // If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AuditEventMutation) OldDetails(ctx context.Context) (v map[string]string, err error) {
+func (m *AuditEventMutation) OldDetails(ctx context.Context) (v map[string]interface{}, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldDetails is only allowed on UpdateOne operations")
 	}
@@ -705,7 +705,7 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 		m.SetClientAddress(v)
 		return nil
 	case auditevent.FieldDetails:
-		v, ok := value.(map[string]string)
+		v, ok := value.(map[string]interface{})
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -31,12 +31,12 @@ func TestAuditEndpoint(t *testing.T) {
 
 	type page struct {
 		Events []struct {
-			Action        string            `json:"action"`
-			ActorName     string            `json:"actor_name"`
-			TargetName    string            `json:"target_name"`
-			RequestID     string            `json:"request_id"`
-			ClientAddress string            `json:"client_address"`
-			Details       map[string]string `json:"details"`
+			Action        string         `json:"action"`
+			ActorName     string         `json:"actor_name"`
+			TargetName    string         `json:"target_name"`
+			RequestID     string         `json:"request_id"`
+			ClientAddress string         `json:"client_address"`
+			Details       map[string]any `json:"details"`
 		} `json:"events"`
 		NextCursor string `json:"next_cursor"`
 	}

@@ -46,6 +46,15 @@ func TestDatabaseUnavailable(t *testing.T) {
 	}
 	r := c.do("GET", "/readyz", nil)
 	expect(t, r, http.StatusServiceUnavailable, "service_unavailable")
+	outageStart := time.Now()
+	for range 10 {
+		expect(t, c.do("GET", "/api/v1/account", nil), http.StatusServiceUnavailable, "service_unavailable")
+	}
+	// The outage is logged at its first failure, then as a count at most
+	// every 10 s, not once a request (issue 30, finding 6).
+	if n := len(s.logLines(map[string]any{"msg": "service unavailable", "level": "WARN"})); n != 1 && time.Since(outageStart) < 10*time.Second {
+		t.Errorf("%d WARN lines \"service unavailable\" for 12 requests within 10 s of an outage, want 1", n)
+	}
 
 	s.sqlOn(admin, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true")
 	// Direct, the next request succeeds. Through PgBouncer (see

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -93,6 +94,40 @@ func TestWaitDBCommandGivesUp(t *testing.T) {
 	}
 }
 
+// runDev runs `accounts dev --addr 127.0.0.1:0` in-process with env (and
+// metrics.addr on a free port unless env sets it: a `make run` beside the
+// tests holds the default) and returns the base URL it serves once it
+// logs that it listens, and stop, which ends it and returns what it
+// returned. When dev ends before it listens, the test fails with dev's
+// error, which says why, and its log.
+func runDev(t *testing.T, env map[string]string, stderr *syncbuf.Buffer) (base string, stop func() error) {
+	t.Helper()
+	if _, ok := env["ACCOUNTS_METRICS_ADDR"]; !ok {
+		env["ACCOUNTS_METRICS_ADDR"] = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, io.Discard, stderr)
+	}()
+	t.Cleanup(cancel)
+	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
+			return "http://" + m[1], func() error { cancel(); return <-done }
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("dev ended before it listened: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("dev did not listen within 30s:\n%s", stderr.String())
+		}
+	}
+}
+
 // TestDevCreatesDatabaseAndServes runs `accounts dev` against a configured
 // server whose database does not exist yet: dev must create it, migrate it
 // and serve, and use no private cluster since a database is configured.
@@ -105,19 +140,7 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	name := "accounts_devtest_" + randomHex(4)
 	target := *server
 	target.Path = "/" + name
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, server.String())
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		defer func() { _ = conn.Close(ctx) }()
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
+	t.Cleanup(func() { dropDatabase(t, server.String(), name) })
 	env := map[string]string{
 		"DATABASE_URL":          target.String(),
 		"ACCOUNTS_LOG_FORMAT":   "json",
@@ -125,30 +148,14 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 		// The soft memory limit is the process's, which other tests share.
 		"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncbuf.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, &bytes.Buffer{}, stderr)
-	}()
-	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("dev did not listen within 30s:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	base, stop := runDev(t, env, stderr)
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("dev returned %v", err)
 	}
 	logs := stderr.String()
@@ -157,5 +164,20 @@ func TestDevCreatesDatabaseAndServes(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"msg":"created database"`) || strings.Contains(logs, "private cluster") {
 		t.Fatalf("dev should create the configured database and start no cluster:\n%s", logs)
+	}
+	// The database it created has the two roles of a deployment: the
+	// owner role made the tables, and dev served as the runtime role.
+	if lines := logLinesOf(logs, privilegedMsg); len(lines) != 0 {
+		t.Errorf("dev served as a role that can change the schema: %v", lines)
+	}
+	var owner string
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, target.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	if err := conn.QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'`).Scan(&owner); err != nil || owner != name+"_owner" {
+		t.Errorf("users is owned by %q (%v), want dev's owner role %s_owner", owner, err, name)
 	}
 }

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"fmt"
+	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"accounts/internal/testdb"
+	"accounts/migrations"
 )
 
 // deployFiles follow the embedded migrations in the readiness tests: two
@@ -81,4 +86,62 @@ func TestOldReleaseStartsOnAFailedNewerMigration(t *testing.T) {
 	if lines := logLinesOf(again.stderr.String(), want); len(lines) != 1 || lines[0]["level"] != "INFO" {
 		t.Errorf("no INFO line %q:\n%s", want, again.stderr.String())
 	}
+}
+
+// TestUnmigratedDatabaseAnswers503 (issue 30, finding 3): serve on a
+// database nobody migrated is not ready, and says what to run; the API
+// answers 503 problem+json with Retry-After instead of a 500 from a
+// missing table; the state is logged once, not per probe; and once the
+// migrations are applied the API serves without a restart or a probe.
+func TestUnmigratedDatabaseAnswers503(t *testing.T) {
+	t.Parallel()
+	s := startServerOn(t, emptyDatabase(t), nil)
+	c := s.newClient(false)
+	r := c.do("POST", "/api/v1/account/signup", map[string]string{"username": "early1", "password": "early-password"})
+	expect(t, r, http.StatusServiceUnavailable, "service_unavailable")
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("503 before the migrations with Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	for range 3 {
+		r := c.do("GET", "/readyz", nil)
+		expect(t, r, http.StatusServiceUnavailable, "service_unavailable")
+		want := fmt.Sprintf("%d migrations pending: run `accounts migrate apply` or start with --migrate", migrationCount(t))
+		if d := r.problem(t).Detail; !strings.Contains(d, want) {
+			t.Fatalf("/readyz detail %q does not say %q", d, want)
+		}
+	}
+	if n := len(s.logLines(map[string]any{"msg": "not ready", "level": "WARN"})); n != 1 {
+		t.Errorf("%d WARN lines \"not ready\" after 3 probes, want 1 (once per change of state)", n)
+	}
+	if errs := s.logLines(map[string]any{"level": "ERROR"}); len(errs) > 0 {
+		t.Errorf("ERROR lines while the database is behind: %v", errs)
+	}
+
+	if _, stderr, err := runCapture(map[string]string{"DATABASE_URL": s.dbURL}, "migrate", "apply"); err != nil {
+		t.Fatalf("migrate apply: %v\n%s", err, stderr)
+	}
+	// No probe: the process notices by itself.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := c.do("POST", "/api/v1/account/signup", map[string]string{"username": "later1", "password": "later-password"})
+		if r.StatusCode == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after migrate apply the API still answers %d: %s", r.StatusCode, r.body)
+		}
+	}
+	expect(t, c.do("GET", "/readyz", nil), http.StatusOK)
+	if n := len(s.logLines(map[string]any{"msg": "ready", "level": "INFO"})); n != 1 {
+		t.Errorf("%d INFO lines \"ready\" after the migrations, want 1", n)
+	}
+}
+
+// migrationCount is the number of migration files the binary embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files)
 }

@@ -18,15 +18,17 @@ When no database is configured (no DATABASE_URL, no database.* key) and
 nothing answers at the default address, it starts a private PostgreSQL
 cluster from the installed server binaries in dev.data_dir (.data/postgres),
 reusing its data on the next run and stopping it on exit. It then creates the configured database when it
-does not exist, applies pending migrations and serves.`,
+does not exist, with the two roles of a deployment (internal/database/roles.sql):
+it applies pending migrations as the owner role and serves as the runtime role.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stop, err := a.env.PrepareDev(cmd.Context())
+			dev, stop, err := a.env.PrepareDev(cmd.Context())
 			defer stop()
 			if err != nil {
 				return err
 			}
 			devDefaults(a.cfg)
+			a.dev = dev
 			return a.serve(cmd.Context())
 		},
 	}

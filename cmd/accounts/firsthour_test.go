@@ -241,16 +241,13 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(out.String(), `"msg":"listening"`); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Fatalf("make run did not listen:\n%s", out.String())
-		}
-	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitMakeRun(t, cmd, out, `"msg":"listening"`, exited)
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err = <-exited
 	var exit *exec.ExitError
 	interrupted := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT
 	if err != nil && !interrupted {
@@ -264,7 +261,59 @@ func TestMakeRunExitsZeroOnInterrupt(t *testing.T) {
 	}
 }
 
-// dropDatabase drops the database name on the server at serverURL.
+// waitMakeRun waits up to 3 minutes (make run builds first) for out to
+// hold want. When make run ends before, the test fails at once with its
+// output, which says why (a port in use, say), instead of waiting.
+func waitMakeRun(t *testing.T, cmd *exec.Cmd, out *syncbuf.Buffer, want string, exited chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(out.String(), want); {
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup that waits for it
+			t.Fatalf("make run ended before it listened: %v\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("make run did not log %s within 3 minutes:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestMakeRunBuildsWithMakeBuild (issue 30, finding 6): make run serves
+// the binary make build builds, stamped the same way, so that after make
+// run `bin/accounts version` names the version and commit, not dev and
+// unknown.
+func TestMakeRunBuildsWithMakeBuild(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	dryRun := func(target string) string {
+		cmd := exec.Command("make", "-n", target, "VERSION=v-test", "COMMIT=c-test")
+		cmd.Dir = "../.."
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n %s: %v\n%s", target, err, out)
+		}
+		return string(out)
+	}
+	build, run := dryRun("build"), dryRun("run")
+	var builds []string
+	for _, line := range strings.Split(run, "\n") {
+		if strings.Contains(line, "go build") {
+			builds = append(builds, line)
+		}
+	}
+	want := strings.TrimSpace(build)
+	if len(builds) != 1 || strings.TrimSpace(builds[0]) != want || !strings.Contains(want, "main.version=v-test") {
+		t.Fatalf("make run builds with %q, want make build's %q", builds, want)
+	}
+}
+
+// dropDatabase drops the database name on the server at serverURL, and
+// the roles dev creates for a database it creates (NAME_owner and
+// NAME_runtime).
 func dropDatabase(t *testing.T, serverURL, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -275,6 +324,10 @@ func dropDatabase(t *testing.T, serverURL, name string) {
 	}
 	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+	roles := pgx.Identifier{name + "_owner"}.Sanitize() + ", " + pgx.Identifier{name + "_runtime"}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+roles); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
 }

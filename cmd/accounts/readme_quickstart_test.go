@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"accounts/internal/syncbuf"
 	"accounts/internal/testdb"
@@ -84,15 +83,16 @@ func TestReadmeQuickStart(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-srv.Process.Pid, syscall.SIGINT)
-		_ = srv.Wait()
-	})
-	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(out.String(), `"msg":"listening","addr":"`+addr); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("make run did not listen on %s:\n%s", addr, out.String())
+		if err := <-exited; err != nil {
+			// make ends by the SIGINT it was sent; only the log is told.
+			t.Logf("make run after SIGINT: %v", err)
 		}
-	}
+	})
+	waitMakeRun(t, srv, out, `"msg":"listening","addr":"`+addr, exited)
 
 	script := strings.ReplaceAll(blocks[1], "127.0.0.1:8080", addr)
 	if script == blocks[1] {

@@ -34,6 +34,8 @@ type app struct {
 	// env is what the command groups of internal/cli share, filled in by
 	// the root command's preamble.
 	env *cli.Env
+	// dev is the roles `accounts dev` set up; zero for serve.
+	dev cli.DevDatabase
 }
 
 // exitCode is the process's exit status for what run returned: 1 for any

@@ -70,26 +70,9 @@ func TestServeRefusesWeakSecrets(t *testing.T) {
 func TestDevWarnsAboutPlaceholderPepper(t *testing.T) {
 	t.Parallel()
 	env := secretsEnv(t, map[string]string{"ACCOUNTS_PASSWORD_PEPPER": config.PlaceholderPepper})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stderr := &syncbuf.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"accounts", "dev", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, time.Now, io.Discard, stderr)
-	}()
-	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
-	for deadline := time.Now().Add(30 * time.Second); addrRe.FindString(stderr.String()) == ""; time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-done:
-			t.Fatalf("dev exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dev did not listen within 30s:\n%s", stderr.String())
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
+	_, stop := runDev(t, env, stderr)
+	if err := stop(); err != nil {
 		t.Fatalf("dev returned %v", err)
 	}
 	if logs := stderr.String(); !strings.Contains(logs, `"level":"WARN","msg":"INSECURE SECRET: password.pepper: is the placeholder of .env.example`) {

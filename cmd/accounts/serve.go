@@ -40,6 +40,7 @@ func (a *app) serve(ctx context.Context) error {
 	p, err := service.Open(ctx, service.Options{
 		Config: a.cfg, Log: a.log, Now: a.now, Build: build, Advise: a.advise,
 		Migrations: dir, MigrationsOrigin: origin, Operator: migrate.Operator(version),
+		MigrateURL: a.dev.MigrateURL, DriftServerURL: a.dev.AdminURL,
 	})
 	if err != nil {
 		return err

@@ -56,8 +56,9 @@ func (AuditEvent) Fields() []ent.Field {
 			SchemaType(map[string]string{dialect.Postgres: "varchar(64)"}).
 			Annotations(entsql.Default("")),
 		// details says what changed (a role from and to, how many
-		// sessions ended), as short words and numbers.
-		field.JSON("details", map[string]string{}).Optional().Immutable(),
+		// sessions ended), as short words and numbers, each in its JSON
+		// type. Rows written before hold every value as a string.
+		field.JSON("details", map[string]any{}).Optional().Immutable(),
 	}
 }
 

@@ -29,8 +29,10 @@ type AuditEvent struct {
 	TargetName    string     `json:"target_name"`
 	RequestID     string     `json:"request_id"`
 	ClientAddress string     `json:"client_address"`
-	// Details is never nil, so that JSON shows an empty object.
-	Details map[string]string `json:"details"`
+	// Details is never nil, so that JSON shows an empty object. Its values
+	// are strings, numbers and booleans (JSON's types; rows written before
+	// hold strings only).
+	Details map[string]any `json:"details"`
 }
 
 // AuditFilter selects one page of the audit trail, newest first.
@@ -170,7 +172,7 @@ func (a *Audit) page(ctx context.Context, f AuditFilter) (AuditPage, error) {
 	page := AuditPage{Events: make([]AuditEvent, 0, min(len(rows), f.Limit))}
 	for _, r := range rows[:min(len(rows), f.Limit)] {
 		if r.Details == nil {
-			r.Details = map[string]string{}
+			r.Details = map[string]any{}
 		}
 		page.Events = append(page.Events, AuditEvent{ID: r.ID, OccurredAt: r.OccurredAt.UTC(), Action: r.Action,
 			ActorID: r.ActorID, ActorName: r.ActorName, TargetID: r.TargetID, TargetName: r.TargetName,

@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"strconv"
 
 	"accounts/ent"
 )
@@ -70,10 +69,11 @@ func originOf(ctx context.Context) Origin {
 // auditEntry is one row to record. actor nil means the operator of the
 // command line (Origin.Operator).
 type auditEntry struct {
-	action  string
-	actor   *User
-	target  User
-	details map[string]string
+	action string
+	actor  *User
+	target User
+	// details are short words and numbers, each in its JSON type.
+	details map[string]any
 }
 
 // record writes e in tx, so the row commits or rolls back with the change
@@ -115,9 +115,9 @@ func roleChange(actor *User, target User, from, to Role) auditEntry {
 		action = AuditRoleRevoked
 	}
 	return auditEntry{action: action, actor: actor, target: target,
-		details: map[string]string{"from": string(from), "to": string(to)}}
+		details: map[string]any{"from": string(from), "to": string(to)}}
 }
 
-func sessionsEnded(n int) map[string]string {
-	return map[string]string{"sessions_ended": strconv.Itoa(n)}
+func sessionsEnded(n int) map[string]any {
+	return map[string]any{"sessions_ended": n}
 }

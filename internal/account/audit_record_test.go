@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -250,7 +251,7 @@ func TestAuditRowContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.ActorID != nil || ev.ActorName != "cli:ops@host1" || ev.Details["sessions_ended"] != "0" {
+	if ev.ActorID != nil || ev.ActorName != "cli:ops@host1" || ev.Details["sessions_ended"] != float64(0) {
 		t.Fatalf("operator row: %+v", ev)
 	}
 }
@@ -273,5 +274,45 @@ func TestAuditAppendOnly(t *testing.T) {
 	}
 	if n := f.db.Ent.AuditEvent.Query().CountX(ctx); n != 1 {
 		t.Fatalf("%d rows after refused changes, want 1", n)
+	}
+}
+
+// TestAuditDetailsAreTyped (issue 30, finding 6): a number in an event's
+// details is stored and read as a JSON number, not a quoted string; a row
+// written before, whose values are all strings, still reads as it was.
+func TestAuditDetailsAreTyped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "typed1", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.users.Operator().SetActive(ctx, "typed1", false, false); err != nil {
+		t.Fatal(err)
+	}
+	var kind string
+	if err := f.db.SQL.QueryRowContext(ctx, `SELECT jsonb_typeof(details->'sessions_ended') FROM audit_events WHERE action = $1`,
+		AuditDeactivated).Scan(&kind); err != nil || kind != "number" {
+		t.Fatalf("sessions_ended is stored as a JSON %s (%v), want number", kind, err)
+	}
+	if _, err := f.db.SQL.ExecContext(ctx, `INSERT INTO audit_events (id, action, actor_name, target_name, details)
+		VALUES ('0193a3c4-0000-7000-8000-000000000001', $1, 'cli:old', 'typed1', '{"sessions_ended": "3"}')`, AuditSessionsRevoked); err != nil {
+		t.Fatal(err)
+	}
+	page, err := NewAudit(f.db).Read(ctx, AuditFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, ev := range page.Events {
+		b, err := json.Marshal(ev.Details)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[ev.Action] = string(b)
+	}
+	for action, want := range map[string]string{AuditDeactivated: `{"sessions_ended":0}`, AuditSessionsRevoked: `{"sessions_ended":"3"}`} {
+		if got[action] != want {
+			t.Errorf("%s details read as %s, want %s", action, got[action], want)
+		}
 	}
 }

@@ -152,9 +152,9 @@ func lockEditor(ctx context.Context, tx *ent.Tx, e ProfileEdit, own bool) (calle
 // profileChanges returns, for each field p changes on u, its value before
 // (name.from) and after (name.to); "" stands for none, which no profile
 // field can hold as a value.
-func profileChanges(u User, p ProfilePatch) map[string]string {
+func profileChanges(u User, p ProfilePatch) map[string]any {
 	uv := reflect.ValueOf(u)
-	details := map[string]string{}
+	details := map[string]any{}
 	for name, v := range p {
 		cur := uv.Field(userFieldOf[name].index)
 		before := ""

@@ -110,7 +110,7 @@ func (s *Sessions) Revoke(ctx context.Context, p Principal, id uuid.UUID) error 
 			return &Error{Code: CodeSessionNotFound, Message: "you have no session with this id"}
 		}
 		return record(ctx, tx, auditEntry{action: AuditSessionRevoked, actor: &p.User, target: p.User,
-			details: map[string]string{"session_id": id.String()}})
+			details: map[string]any{"session_id": id.String()}})
 	})
 }
 

@@ -192,7 +192,7 @@ func (s *Users) create(ctx context.Context, n NewUser, caller *User, operator bo
 // createdEntry is the audit entry of a new user: signed up (the user is
 // the actor), or created by an admin or the operator.
 func createdEntry(u User, caller *User, operator bool) auditEntry {
-	details := map[string]string{"role": string(u.Role)}
+	details := map[string]any{"role": string(u.Role)}
 	switch {
 	case caller != nil:
 		return auditEntry{action: AuditCreated, actor: caller, target: u, details: details}

@@ -148,7 +148,7 @@ func dash(s string) string {
 }
 
 // details prints an event's details as key=value pairs in key order.
-func details(d map[string]string) string {
+func details(d map[string]any) string {
 	keys := make([]string, 0, len(d))
 	for k := range d {
 		keys = append(keys, k)
@@ -156,7 +156,7 @@ func details(d map[string]string) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + d[k]
+		parts[i] = k + "=" + fmt.Sprint(d[k])
 	}
 	return dash(strings.Join(parts, " "))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -328,6 +329,19 @@ func (c *Config) Source(key string) string {
 		return s
 	}
 	return "default"
+}
+
+// urlParts are the keys database.url replaces when it is set: ConnString
+// builds the URL from them only without it.
+var urlParts = []string{"database.host", "database.port", "database.user", "database.password", "database.name", "database.sslmode"}
+
+// shownSource is the source config show prints for key: Source, and, for
+// a part of the URL while database.url is set, that it is not in effect.
+func (c *Config) shownSource(key string) string {
+	if c.Database.URL != "" && slices.Contains(urlParts, key) {
+		return c.Source(key) + "; not in effect: database.url (" + c.Source("database.url") + ") overrides it"
+	}
+	return c.Source(key)
 }
 
 // Error lists every invalid key of a configuration, each with its source.

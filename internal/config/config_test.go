@@ -208,3 +208,46 @@ func TestShowRedactsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestShowMarksWhatTheURLOverrides (issue 30, finding 6): with
+// database.url set, config show and its YAML say that the parts the URL
+// replaces are not in effect, naming where the URL came from; without it,
+// they say nothing of the kind.
+func TestShowMarksWhatTheURLOverrides(t *testing.T) {
+	t.Parallel()
+	show := func(vars map[string]string) (plain, yaml string) {
+		cfg, err := config.Load(config.Sources{Getenv: env(vars)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b strings.Builder
+		if err := cfg.Show(&a); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.ShowYAML(&b); err != nil {
+			t.Fatal(err)
+		}
+		return a.String(), b.String()
+	}
+	const mark = "not in effect: database.url (environment variable DATABASE_URL) overrides it"
+	plain, yaml := show(map[string]string{"DATABASE_URL": "postgres://u@h/db", "ACCOUNTS_DATABASE_NAME": "other"})
+	for _, want := range []string{
+		`database.host = "localhost"  # default; ` + mark,
+		`database.name = "other"  # environment variable ACCOUNTS_DATABASE_NAME; ` + mark,
+		`database.sslmode = "prefer"  # default; ` + mark,
+	} {
+		if !strings.Contains(plain, want+"\n") {
+			t.Errorf("config show lacks %q:\n%s", want, plain)
+		}
+	}
+	if !strings.Contains(yaml, "  name: \"other\"  # environment variable ACCOUNTS_DATABASE_NAME; "+mark+"\n") {
+		t.Errorf("config show --format yaml does not mark database.name:\n%s", yaml)
+	}
+	if strings.Contains(plain, "database.pool_size = \"10\"  # default; not in effect") {
+		t.Errorf("config show marks a key the URL does not replace:\n%s", plain)
+	}
+	plain, yaml = show(nil)
+	if strings.Contains(plain+yaml, "not in effect") {
+		t.Errorf("without database.url, config show marks keys as not in effect:\n%s%s", plain, yaml)
+	}
+}

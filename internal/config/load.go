@@ -367,7 +367,7 @@ func (c *Config) Show(w io.Writer) error {
 				v = "xxxxx"
 			}
 		}
-		if _, err := fmt.Fprintf(w, "%s = %q  # %s\n", key.Name, v, c.Source(key.Name)); err != nil {
+		if _, err := fmt.Fprintf(w, "%s = %q  # %s\n", key.Name, v, c.shownSource(key.Name)); err != nil {
 			return err
 		}
 	}

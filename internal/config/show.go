@@ -27,7 +27,7 @@ func (c *Config) ShowYAML(w io.Writer) error {
 			section = group
 		}
 		v := root.FieldByIndex(key.index).Interface()
-		line := fmt.Sprintf("  %s: %s  # %s", name, yamlValue(v), c.Source(key.Name))
+		line := fmt.Sprintf("  %s: %s  # %s", name, yamlValue(v), c.shownSource(key.Name))
 		if s, ok := v.(string); ok && key.Secret && s != "" {
 			redacted := "xxxxx"
 			if strings.Contains(s, "://") {

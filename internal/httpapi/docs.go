@@ -33,11 +33,12 @@ const docsPage = `<!DOCTYPE html>
 </html>
 `
 
-// docsInit starts Swagger UI on /openapi.json. Cookies go along with "Try
-// it out", so a session from the login operation works in the page.
+// docsInit starts Swagger UI on the document of docsDocument, which offers
+// the bearer scheme alone. Cookies go along with "Try it out", so a session
+// from the login operation works in the page too.
 const docsInit = `window.onload = function () {
   window.ui = SwaggerUIBundle({
-    url: "/openapi.json",
+    url: "` + docsPath + `/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
     withCredentials: true,
@@ -57,6 +58,8 @@ func (s *server) docs(e *gin.Engine) {
 		switch {
 		case name == "init.js":
 			c.Data(http.StatusOK, "text/javascript; charset=utf-8", []byte(docsInit))
+		case name == "openapi.json":
+			c.Data(http.StatusOK, "application/json", s.docsDoc)
 		case name == "" || name == "index.html" || name == "swagger-initializer.js" || !fs.ValidPath(name):
 			// Swagger UI's own page and initializer point at another
 			// document; the page above replaces them.

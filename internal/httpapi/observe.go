@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -79,8 +80,11 @@ func (s *server) observe(c *gin.Context) {
 	if s.ObserveHTTP != nil {
 		s.ObserveHTTP(c.Request.Method, route, status, latency)
 	}
+	// A 503 says "not now": its cause (the database down or behind the
+	// build) is logged apart, once per change, so a load balancer's probes
+	// or an outage do not write an error per request.
 	level := slog.LevelInfo
-	if status >= 500 {
+	if status >= 500 && status != http.StatusServiceUnavailable {
 		level = slog.LevelError
 	}
 	// request_id is added by the handler LogHandler wraps, from the context.

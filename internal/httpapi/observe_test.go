@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"accounts/internal/account"
 )
 
 // observedRequest is one call of Deps.ObserveHTTP.
@@ -42,6 +44,9 @@ func observedEngine(t *testing.T) (*gin.Engine, *bytes.Buffer, func() []observed
 		t.Fatal(err)
 	}
 	e.GET("/test/panic/:n", func(*gin.Context) { panic("handler exploded") })
+	e.GET("/test/unavailable", func(c *gin.Context) {
+		writeProblem(c, &account.Error{Code: account.CodeServiceUnavailable, Message: "not now", RetryAfter: time.Second})
+	})
 	return e, &logs, func() []observedRequest {
 		mu.Lock()
 		defer mu.Unlock()
@@ -67,7 +72,9 @@ func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
 // TestRequestLogLine: every request, matched or not, failed or not, gives
 // exactly one "request" line with method, route template, path (without
 // the query), status, latency, request id and client address, at info
-// below 500 and error from 500; ObserveHTTP sees the same method, route
+// below 500 and for 503 (a "not now" whose cause is logged apart, once
+// per change: a probe or an outage must not write an error a request) and
+// error for the other 5xx; ObserveHTTP sees the same method, route
 // and status; and the log line of an internal error carries the id too.
 func TestRequestLogLine(t *testing.T) {
 	t.Parallel()
@@ -76,6 +83,7 @@ func TestRequestLogLine(t *testing.T) {
 		{"/livez", "req-livez", "/livez", http.StatusOK, "INFO"},
 		{"/nowhere?access_token=secret-in-query", "req-unmatched", "", http.StatusNotFound, "INFO"},
 		{"/test/panic/7", "req-panic", "/test/panic/:n", http.StatusInternalServerError, "ERROR"},
+		{"/test/unavailable", "req-unavailable", "/test/unavailable", http.StatusServiceUnavailable, "INFO"},
 	}
 	for _, c := range cases {
 		sendLogLineCase(t, e, c)

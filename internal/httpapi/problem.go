@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,8 +65,10 @@ func (s *server) writeError(c *gin.Context, err error) {
 			append(requestAttrs(c), slog.String("error", err.Error()))...)
 		e = account.Errorf(account.CodeInternal, "an internal error occurred")
 	} else if e.Code == account.CodeServiceUnavailable && e.Unwrap() != nil {
-		s.Log.LogAttrs(c.Request.Context(), slog.LevelWarn, "service unavailable",
-			append(requestAttrs(c), slog.String("error", e.Unwrap().Error()))...)
+		if suppressed, ok := s.unavailable.allow(time.Now()); ok {
+			s.Log.LogAttrs(c.Request.Context(), slog.LevelWarn, "service unavailable",
+				append(requestAttrs(c), slog.String("error", e.Unwrap().Error()), slog.Int("suppressed", suppressed))...)
+		}
 	}
 	writeProblem(c, e)
 }
@@ -77,6 +81,32 @@ const StatusClientClosed = 499
 // client went away: the request's context was cancelled and err says so.
 func clientGone(c *gin.Context, err error) bool {
 	return errors.Is(c.Request.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
+}
+
+// unavailableLogEvery is the most often an outage is logged: its first
+// failure at once, then a line with the count of those left out.
+const unavailableLogEvery = 10 * time.Second
+
+// logLimit lets one line through every unavailableLogEvery and counts the
+// ones it holds back, so that an outage under load writes a line every
+// few seconds instead of one a request.
+type logLimit struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether a line may be written at now, and how many were
+// held back since the last one.
+func (l *logLimit) allow(now time.Time) (suppressed int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < unavailableLogEvery {
+		l.suppressed++
+		return 0, false
+	}
+	suppressed, l.last, l.suppressed = l.suppressed, now, 0
+	return suppressed, true
 }
 
 func writeProblem(c *gin.Context, e *account.Error) {

@@ -114,6 +114,11 @@ type Deps struct {
 	// every migration of the build applied); its error is shown to the
 	// client, so it must say why without secrets.
 	Ready func(context.Context) error
+	// Behind, when set, tells without a query whether the database lacks
+	// migrations of this build: while it returns an error (503, with
+	// Retry-After), every /api/ request is answered with it, instead of a
+	// 500 from a table that does not exist yet.
+	Behind func() error
 	// Audit, when set, serves GET /api/v1/audit to super admins.
 	Audit AuditService
 	// SignUps, when set, bounds sign-ups per client address. (Logins are
@@ -132,8 +137,9 @@ type Deps struct {
 
 type server struct {
 	Deps
-	// doc is openapi.yaml as JSON, for GET /openapi.json.
-	doc []byte
+	// doc is openapi.yaml as JSON, for GET /openapi.json; docsDoc is the
+	// one /docs shows (docsDocument).
+	doc, docsDoc []byte
 	// ops are the document's operations by the route that serves each.
 	ops map[routeKey]*operation
 	// budget is what the bodies being read share (bodyread.go).
@@ -142,6 +148,8 @@ type server struct {
 	// (requireSession), trusting PublicOrigins and the credentialed
 	// CORSOrigins.
 	csrf *http.CrossOriginProtection
+	// unavailable rate-limits the log of an outage's 503s.
+	unavailable logLimit
 }
 
 // New returns the API as an http.Handler.
@@ -192,6 +200,11 @@ func newEngine(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, doc: doc, ops: ops, budget: newBodyBudget(d.BodyBudgetBytes)}
+	if d.Docs {
+		if s.docsDoc, err = docsDocument(); err != nil {
+			return nil, err
+		}
+	}
 	if s.csrf, err = crossOriginProtection(d.PublicOrigins, d.CORSOrigins); err != nil {
 		return nil, err
 	}

@@ -23,10 +23,22 @@ var specYAML []byte
 
 // Document returns the OpenAPI document of the API as indented JSON, its
 // keys in the order openapi.yaml writes them.
-func Document() ([]byte, error) {
+func Document() ([]byte, error) { return document(nil) }
+
+// docsDocument is Document as /docs shows it: without the cookie scheme.
+// Swagger UI lists every scheme in its Authorize dialog, and a page cannot
+// set the HttpOnly session cookie, so a value typed for it never reaches
+// the server; the browser sends the cookie login set by itself.
+func docsDocument() ([]byte, error) { return document(func(n *yaml.Node) { dropKey(n, "cookieAuth") }) }
+
+// document is Document with edit, when set, applied to the parsed file.
+func document(edit func(*yaml.Node)) ([]byte, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(specYAML, &root); err != nil {
 		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	if edit != nil {
+		edit(&root)
 	}
 	var buf bytes.Buffer
 	if err := writeJSON(&buf, &root); err != nil {
@@ -37,6 +49,34 @@ func Document() ([]byte, error) {
 		return nil, fmt.Errorf("openapi.yaml: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// dropKey removes every mapping entry named key under n, and every item of
+// a list that is a mapping of key alone (a security requirement of that
+// scheme: left empty, it would mean "no authentication").
+func dropKey(n *yaml.Node, key string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		dropKey(n.Content[0], key)
+	case yaml.MappingNode:
+		kept := n.Content[:0]
+		for i := 0; i < len(n.Content); i += 2 {
+			if n.Content[i].Value != key {
+				dropKey(n.Content[i+1], key)
+				kept = append(kept, n.Content[i], n.Content[i+1])
+			}
+		}
+		n.Content = kept
+	case yaml.SequenceNode:
+		kept := n.Content[:0]
+		for _, item := range n.Content {
+			if item.Kind != yaml.MappingNode || len(item.Content) != 2 || item.Content[0].Value != key {
+				dropKey(item, key)
+				kept = append(kept, item)
+			}
+		}
+		n.Content = kept
+	}
 }
 
 // writeJSON writes a YAML node as JSON, keeping the order of mapping keys

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -8,7 +9,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 
+	"accounts/internal/config"
 	"accounts/internal/connbudget"
 )
 
@@ -17,7 +20,7 @@ import (
 func (p *Process) listen(h handlers) error {
 	raw, err := net.Listen("tcp", p.cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s (http.addr): %w", p.cfg.HTTP.Addr, err)
+		return p.bindError("http.addr", p.cfg.HTTP.Addr, err)
 	}
 	ln := p.connectionBudget(raw)
 	p.metrics.RegisterConnections(ln.Stats, ln.Max())
@@ -30,13 +33,39 @@ func (p *Process) listen(h handlers) error {
 	}
 	mln, err := net.Listen("tcp", p.cfg.Metrics.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s (metrics.addr): %w", p.cfg.Metrics.Addr, err)
+		return p.bindError("metrics.addr", p.cfg.Metrics.Addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h.metricsOnly)
 	p.servers = append(p.servers, p.httpServer(mux))
 	p.listeners = append(p.listeners, mln)
 	return nil
+}
+
+// bindError is the failure to listen on addr, the value of key: it says
+// where the value came from and, when the port is taken (a second serve, a
+// `make run` beside the tests), which process holds it if this machine
+// tells, and how to choose another address.
+func (p *Process) bindError(key, addr string, err error) error {
+	where := fmt.Sprintf("listen on %s (%s, from %s)", addr, key, p.cfg.Source(key))
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	held := ""
+	if holder := portHolder(addr); holder != "" {
+		held = "; the port is held by " + holder
+	}
+	set := ""
+	for _, k := range config.Keys() {
+		if k.Name == key {
+			set = k.Env[0]
+		}
+	}
+	if key == "http.addr" {
+		set += " or pass --addr"
+	}
+	return fmt.Errorf("%s: %w%s; stop what holds it, or set %s (%s in a --config file) to a free address (port 0 lets the system choose one)",
+		where, err, held, set, key)
 }
 
 // fileReserve is how many open files serve keeps beside the API's

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"accounts/internal/database"
 	"accounts/internal/migrate"
 )
 
@@ -33,7 +34,18 @@ func (p *Process) migrateOnStart(ctx context.Context, o Options) error {
 	}
 	p.log.Info("applying pending migrations", "dir", o.MigrationsOrigin)
 	start := time.Now()
-	rep, err := migrate.Apply(ctx, p.db.SQL, o.Migrations, migrate.ApplyOptions{
+	db := p.db.SQL
+	if o.MigrateURL != "" {
+		d := p.cfg.Database
+		d.URL = o.MigrateURL
+		owner, err := database.Open(ctx, d, p.log)
+		if err != nil {
+			return fmt.Errorf("migrate on start: %w", err)
+		}
+		defer owner.Close()
+		db = owner.SQL
+	}
+	rep, err := migrate.Apply(ctx, db, o.Migrations, migrate.ApplyOptions{
 		Operator:       o.Operator,
 		RevisionSchema: p.revisionSchema(),
 	}.LockOptions(p.cfg.Migrate.StatementLockTimeout, p.cfg.Migrate.LockRetries))

@@ -44,6 +44,14 @@ type Options struct {
 	// Operator is what migrate.on_start records in the revision table as
 	// the version that applied a file.
 	Operator string
+	// MigrateURL, when set, is the database URL migrate.on_start applies
+	// the files as: the owner role's, when the service connects as a role
+	// that cannot create tables (dev's runtime role).
+	MigrateURL string
+	// DriftServerURL, when set, is the server URL the drift check creates
+	// its throw-away database with (when migrate.dev_url is not set), in
+	// place of the service's own: dev's runtime role may not create one.
+	DriftServerURL string
 	// Services, when set, replaces the account services built on the
 	// database: the benchmark's baseline (bench/baseline) passes its own.
 	Services func(db *database.DB) (httpapi.UserService, httpapi.SessionService)
@@ -101,6 +109,7 @@ func Open(ctx context.Context, o Options) (*Process, error) {
 		return nil, err
 	}
 	p := &Process{cfg: cfg, log: o.Log, db: db, stopJobs: func() {}}
+	p.warnPrivileged(ctx)
 	if err := p.open(ctx, o); err != nil {
 		_ = p.Close() // the error of the open is the one to report
 		return nil, err

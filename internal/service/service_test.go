@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +72,43 @@ func TestOpenRunClose(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return: a background job did not stop")
+	}
+}
+
+// TestBindFailureSaysWhatToDo: when the port of metrics.addr or http.addr
+// is taken (a second serve, a `make run` beside the tests), Open's error
+// names the key, the variable that sets it, the process that holds the
+// port, and what to do.
+func TestBindFailureSaysWhatToDo(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Close() }() // only its port mattered
+	cfg := config.Default()
+	cfg.Database.URL = testdb.URL(t)
+	cfg.Password.Argon2MemoryKB = 64
+	cfg.Password.Argon2Time = 1
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, c := range []struct {
+		key, env string
+		set      func(addr string)
+	}{
+		{"metrics.addr", "ACCOUNTS_METRICS_ADDR", func(a string) { cfg.HTTP.Addr, cfg.Metrics.Addr = "127.0.0.1:0", a }},
+		{"http.addr", "ACCOUNTS_HTTP_ADDR", func(a string) { cfg.HTTP.Addr, cfg.Metrics.Addr = a, "127.0.0.1:0" }},
+	} {
+		c.set(held.Addr().String())
+		p, err := service.Open(t.Context(), service.Options{Config: &cfg, Log: log})
+		if err == nil {
+			_ = p.Close()
+			t.Fatalf("Open listened on %s, which is held", held.Addr())
+		}
+		msg := err.Error()
+		holder := "pid " + strconv.Itoa(os.Getpid())
+		for _, want := range []string{held.Addr().String(), c.key, c.env, "address already in use", holder, "free address"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s held: the error does not say %q:\n%s", c.key, want, msg)
+			}
+		}
 	}
 }

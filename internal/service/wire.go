@@ -73,16 +73,18 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	if o.Services != nil {
 		users, sessions = o.Services(p.db)
 	}
-	var ready func(context.Context) error
+	d := httpapi.Deps{
+		Users: users, Audit: audit, Sessions: sessions, SignUps: guard,
+		Log: p.log, Now: now,
+	}
 	if o.Migrations != nil {
-		if ready, err = p.readiness(ctx, o.Migrations, o.Advise, o.DriftChecks); err != nil {
+		r, err := p.readiness(ctx, o)
+		if err != nil {
 			return handlers{}, err
 		}
+		d.Ready, d.Behind = r.Check, r.Behind
 	}
-	return p.handlers(httpapi.Deps{
-		Users: users, Audit: audit, Sessions: sessions, SignUps: guard,
-		Log: p.log, Ready: ready, Now: now,
-	})
+	return p.handlers(d)
 }
 
 // handlers completes d with the metrics and the http.* settings and
