@@ -44,7 +44,8 @@ type HTTP struct {
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
 	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at; a cookie-authenticated state change that is not application/json passes the CSRF check only with one of them as Origin. Empty: only JSON ones pass."`
 	CORSOrigins       string        `koanf:"cors_origins" help:"Comma-separated origins (scheme://host[:port]) whose browser scripts may call the API, with credentials; * allows any origin without credentials. Empty (the default): CORS is off."`
-	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
+	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose http.forwarded_header names the client (used by throttling, hashing shares and the audit trail); empty trusts none and uses the peer address."`
+	ForwardedHeader   string        `koanf:"forwarded_header" help:"The one header, in X-Forwarded-For's format, that a trusted proxy names the client in; any other (X-Real-IP included) is ignored. A proxy must set or overwrite it, never pass on what the client sent."`
 	Docs              bool          `koanf:"docs" help:"Serve the interactive API documentation (Swagger UI, no CDN) at /docs; dev turns it on unless set."`
 }
 
@@ -174,6 +175,7 @@ func Default() Config {
 	return Config{
 		HTTP: HTTP{
 			Addr:              ":8080",
+			ForwardedHeader:   "X-Forwarded-For",
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       15 * time.Second,
 			WriteTimeout:      30 * time.Second,

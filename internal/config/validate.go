@@ -117,7 +117,24 @@ func (c *Config) validateHTTP(p *[]string) {
 			c.problem(p, "http.cors_origins", "%q is not an origin like https://app.example.com (or *)", o)
 		}
 	}
+	if !isHeaderName(h.ForwardedHeader) {
+		c.problem(p, "http.forwarded_header", "%q is not a header name like X-Forwarded-For", h.ForwardedHeader)
+	}
 	c.validateAddr(p, "http.addr", h.Addr)
+}
+
+// isHeaderName reports whether s is a non-empty HTTP field name (RFC 9110
+// token) of letters, digits and dashes, the characters proxies use.
+func isHeaderName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r != '-' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // validateMetrics checks the metrics section.

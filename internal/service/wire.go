@@ -94,14 +94,15 @@ func (p *Process) handlers(d httpapi.Deps) (handlers, error) {
 		}
 	}
 	d.Config = httpapi.Config{
-		CookieSecure:   cfg.Auth.CookieSecure,
-		DeviceLifetime: cfg.Auth.DeviceTokenLifetime,
-		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-		TrustedProxies: strings.Split(cfg.HTTP.TrustedProxies, ","),
-		PublicOrigins:  strings.Split(cfg.HTTP.PublicOrigins, ","),
-		CORSOrigins:    corsOrigins(cfg.HTTP.CORSOrigins),
-		ReadyTimeout:   cfg.HTTP.ReadyTimeout,
-		Docs:           cfg.HTTP.Docs,
+		CookieSecure:    cfg.Auth.CookieSecure,
+		DeviceLifetime:  cfg.Auth.DeviceTokenLifetime,
+		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+		TrustedProxies:  strings.Split(cfg.HTTP.TrustedProxies, ","),
+		ForwardedHeader: cfg.HTTP.ForwardedHeader,
+		PublicOrigins:   strings.Split(cfg.HTTP.PublicOrigins, ","),
+		CORSOrigins:     corsOrigins(cfg.HTTP.CORSOrigins),
+		ReadyTimeout:    cfg.HTTP.ReadyTimeout,
+		Docs:            cfg.HTTP.Docs,
 	}
 	var err error
 	h.api, err = httpapi.New(d)
