@@ -5,6 +5,7 @@ package ent
 import (
 	"accounts/ent/auditevent"
 	"accounts/ent/authsession"
+	"accounts/ent/sharedkey"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 	"context"
@@ -78,6 +79,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditevent.Table:      auditevent.ValidColumn,
 			authsession.Table:     authsession.ValidColumn,
+			sharedkey.Table:       sharedkey.ValidColumn,
 			throttlecounter.Table: throttlecounter.ValidColumn,
 			user.Table:            user.ValidColumn,
 		})

@@ -18,6 +18,8 @@ type Tx struct {
 	AuditEvent *AuditEventClient
 	// AuthSession is the client for interacting with the AuthSession builders.
 	AuthSession *AuthSessionClient
+	// SharedKey is the client for interacting with the SharedKey builders.
+	SharedKey *SharedKeyClient
 	// ThrottleCounter is the client for interacting with the ThrottleCounter builders.
 	ThrottleCounter *ThrottleCounterClient
 	// User is the client for interacting with the User builders.
@@ -155,6 +157,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.AuthSession = NewAuthSessionClient(tx.config)
+	tx.SharedKey = NewSharedKeyClient(tx.config)
 	tx.ThrottleCounter = NewThrottleCounterClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -12,6 +12,9 @@ type AuditEvent func(*sql.Selector)
 // AuthSession is the predicate function for authsession builders.
 type AuthSession func(*sql.Selector)
 
+// SharedKey is the predicate function for sharedkey builders.
+type SharedKey func(*sql.Selector)
+
 // ThrottleCounter is the predicate function for throttlecounter builders.
 type ThrottleCounter func(*sql.Selector)
 
