@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/google/uuid"
+
 	"accounts/ent"
 )
 
@@ -29,12 +31,21 @@ const (
 	AuditDeactivated = "user.deactivated"
 	// AuditSessionsRevoked: the command line ended a user's sessions.
 	AuditSessionsRevoked = "user.sessions_revoked"
+	// AuditUnthrottled: the command line cleared a user's login budgets.
+	AuditUnthrottled = "user.unthrottled"
+	// AuditUserViewed: an admin read another user (once per admin and
+	// user in readWindow).
+	AuditUserViewed = "user.viewed"
+	// AuditUsersListed: an admin listed users (once per admin and filter
+	// in readWindow); no target.
+	AuditUsersListed = "users.listed"
 )
 
 // AuditActions lists every action, for documentation and filters.
 var AuditActions = []string{
 	AuditSignedUp, AuditCreated, AuditLoggedIn, AuditPasswordChanged, AuditPasswordSet,
 	AuditRoleGranted, AuditRoleRevoked, AuditActivated, AuditDeactivated, AuditSessionsRevoked,
+	AuditUnthrottled, AuditUserViewed, AuditUsersListed,
 }
 
 // Origin is where a change comes from, for the audit trail: the id and
@@ -60,7 +71,8 @@ func originOf(ctx context.Context) Origin {
 }
 
 // auditEntry is one row to record. actor nil means the operator of the
-// command line (Origin.Operator).
+// command line (Origin.Operator); a target without an id means none (a
+// list of users).
 type auditEntry struct {
 	action  string
 	actor   *User
@@ -74,10 +86,12 @@ func record(ctx context.Context, tx *ent.Tx, e auditEntry) error {
 	o := originOf(ctx)
 	c := tx.AuditEvent.Create().
 		SetAction(e.action).
-		SetTargetID(e.target.ID).
 		SetTargetName(e.target.Username).
 		SetRequestID(truncate(o.RequestID, 128)).
 		SetClientAddress(truncate(o.Address, 64))
+	if e.target.ID != uuid.Nil {
+		c.SetTargetID(e.target.ID)
+	}
 	if e.actor != nil {
 		c.SetActorID(e.actor.ID).SetActorName(e.actor.Username)
 	} else {
@@ -112,4 +126,11 @@ func roleChange(actor *User, target User, from, to Role) auditEntry {
 
 func sessionsEnded(n int) map[string]string {
 	return map[string]string{"sessions_ended": strconv.Itoa(n)}
+}
+
+// countersCleared adds to details how many of the user's throttle
+// counters a command cleared.
+func countersCleared(details map[string]string, n int) map[string]string {
+	details["counters_cleared"] = strconv.Itoa(n)
+	return details
 }

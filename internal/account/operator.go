@@ -7,6 +7,7 @@ import (
 	"accounts/ent"
 	"accounts/ent/predicate"
 	entuser "accounts/ent/user"
+	"accounts/internal/throttle"
 )
 
 // Operator is break-glass access for whoever reaches the database with the
@@ -31,6 +32,9 @@ type Change struct {
 	Changed bool
 	// SessionsEnded is how many sessions the command ended.
 	SessionsEnded int
+	// CountersCleared is how many throttle counters of the user the
+	// command cleared.
+	CountersCleared int
 }
 
 // ListFilter selects the users Operator.List returns.
@@ -61,8 +65,10 @@ func (o *Operator) List(ctx context.Context, f ListFilter) ([]User, error) {
 	return users, nil
 }
 
-// SetPassword sets the password of the user named username and ends all of
-// the user's sessions. Like CreateSuperAdmin, it refuses to hash with
+// SetPassword sets the password of the user named username, ends all of
+// the user's sessions and clears the user's login budgets (Unthrottle), so
+// that what strangers spent does not lock the owner out of the new
+// password. Like CreateSuperAdmin, it refuses to hash with
 // another pepper than the one the database's hashes show (CheckPepper).
 func (o *Operator) SetPassword(ctx context.Context, username, pw string) (Change, error) {
 	if msg := ValidatePassword(pw); msg != "" {
@@ -81,13 +87,18 @@ func (o *Operator) SetPassword(ctx context.Context, username, pw string) (Change
 		if err != nil {
 			return err
 		}
-		c.Changed, c.SessionsEnded = true, n
-		return record(ctx, tx, auditEntry{action: AuditPasswordSet, target: target, details: sessionsEnded(n)})
+		cleared, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
+		if err != nil {
+			return err
+		}
+		c.Changed, c.SessionsEnded, c.CountersCleared = true, n, cleared
+		return record(ctx, tx, auditEntry{action: AuditPasswordSet, target: target, details: countersCleared(sessionsEnded(n), cleared)})
 	})
 }
 
 // SetActive activates or deactivates the user named username; either ends
-// the user's sessions. Deactivating the last active super admin needs force.
+// the user's sessions, and activating also clears the user's login budgets
+// (Unthrottle). Deactivating the last active super admin needs force.
 func (o *Operator) SetActive(ctx context.Context, username string, active, force bool) (Change, error) {
 	return o.change(ctx, username, !active, func(tx *ent.Tx, target User, c *Change) error {
 		if target.IsActive == active {
@@ -105,11 +116,15 @@ func (o *Operator) SetActive(ctx context.Context, username string, active, force
 			return err
 		}
 		c.SessionsEnded = n
-		action := AuditDeactivated
-		if active {
-			action = AuditActivated
+		if !active {
+			return record(ctx, tx, auditEntry{action: AuditDeactivated, target: target, details: sessionsEnded(n)})
 		}
-		return record(ctx, tx, auditEntry{action: action, target: target, details: sessionsEnded(n)})
+		cleared, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
+		if err != nil {
+			return err
+		}
+		c.CountersCleared = cleared
+		return record(ctx, tx, auditEntry{action: AuditActivated, target: target, details: countersCleared(sessionsEnded(n), cleared)})
 	})
 }
 
@@ -124,6 +139,21 @@ func (o *Operator) RevokeSessions(ctx context.Context, username string) (Change,
 		}
 		c.Changed, c.SessionsEnded = n > 0, n
 		return record(ctx, tx, auditEntry{action: AuditSessionsRevoked, target: target, details: sessionsEnded(n)})
+	})
+}
+
+// Unthrottle clears the login budgets of the user named username: the
+// failed logins of untrusted clients and of trusted devices, and the
+// verifications, so the owner can log in at once. It reports in
+// Change.CountersCleared how many counters there were.
+func (o *Operator) Unthrottle(ctx context.Context, username string) (Change, error) {
+	return o.change(ctx, username, false, func(tx *ent.Tx, target User, c *Change) error {
+		n, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
+		if err != nil {
+			return err
+		}
+		c.Changed, c.CountersCleared = n > 0, n
+		return record(ctx, tx, auditEntry{action: AuditUnthrottled, target: target, details: countersCleared(map[string]string{}, n)})
 	})
 }
 

@@ -174,9 +174,11 @@ func createdEntry(u User, caller *User, operator bool) auditEntry {
 	return auditEntry{action: AuditSignedUp, actor: &u, target: u, details: details}
 }
 
-// hash hashes a password, turning a saturated hasher into a 503-style error.
+// hash hashes a password, turning a saturated hasher into a 503-style
+// error. The hash waits for its slot as one of the request's client
+// address (password.WithPrincipal).
 func (s *Users) hash(ctx context.Context, pw string) (string, error) {
-	h, err := s.hasher.Hash(ctx, pw)
+	h, err := s.hasher.Hash(password.WithPrincipal(ctx, originOf(ctx).Address), pw)
 	return h, hasherError(s.hasher, err)
 }
 

@@ -116,7 +116,8 @@ func session(l account.Login) Login {
 	return Login{AccessToken: l.Token, TokenType: Bearer, ExpiresAt: l.ExpiresAt.UTC()}
 }
 
-// clientOf is who sends the request, for the throttle.
+// clientOf is who sends the request, for the throttle: its address and
+// the device token it presents.
 func (s *server) clientOf(c *gin.Context) account.Client {
 	device := c.GetHeader(deviceHeader)
 	if ck, err := c.Request.Cookie(s.deviceCookieName()); device == "" && err == nil {
@@ -158,7 +159,7 @@ func (h handlers) GetAccount(ctx context.Context, _ GetAccountRequestObject) (Ge
 func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
 	c := ginOf(ctx)
 	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.PasswordChange{
-		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c)},
+		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: h.s.clientOf(c),
 	})
 	if err != nil {
 		return nil, err
