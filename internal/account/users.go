@@ -29,11 +29,13 @@ type Users struct {
 	client *ent.Client
 	drv    dialect.Driver
 	hasher *password.Hasher
+	// reads remembers the admin reads recorded lately (audit_reads.go).
+	reads *readLog
 }
 
 // NewUsers returns the user service on db.
 func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
-	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher}
+	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, reads: &readLog{}}
 }
 
 // SignUp creates an active user with role user; n.Role must be "" or user.
@@ -200,7 +202,7 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 	if !found {
 		return User{}, notFoundError(CodeUserNotFound)
 	}
-	return u, nil
+	return u, s.viewed(ctx, caller, u)
 }
 
 // ByID returns a user by id without any authorization: the admin actions
@@ -573,7 +575,7 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 	if err != nil {
 		return Page{}, err
 	}
-	return page, nil
+	return page, s.listed(ctx, caller, p)
 }
 
 // countUpTo counts the users matching where, stopping at limit: exact is
