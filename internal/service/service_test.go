@@ -22,6 +22,8 @@ func TestOpenRunClose(t *testing.T) {
 	cfg := config.Default()
 	cfg.Database.URL = testdb.URL(t)
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	// The default metrics.addr is a fixed port another process may hold.
+	cfg.Metrics.Addr = "127.0.0.1:0"
 	cfg.Password.Argon2MemoryKB = 64
 	cfg.Password.Argon2Time = 1
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
