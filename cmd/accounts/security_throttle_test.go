@@ -278,3 +278,30 @@ func TestStrangersCannotBlockPasswordChange(t *testing.T) {
 	r := c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "victim-password", "new_password": "victim-password-2"}, from("198.51.100.1"))
 	expect(t, r, http.StatusOK)
 }
+
+// TestUnthrottleLetsTheOwnerIn (issue 29, finding 1): after strangers
+// spent a user's login budget, `users unthrottle` gives it back, says so
+// and leaves an audit row; the owner logs in from anywhere at once (the
+// server remembers a spent budget for a second at most).
+func TestUnthrottleLetsTheOwnerIn(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, throttleEnv(nil))
+	s.newClient(false).signUp("owner9", "owner-password")
+	attacker := s.newClient(false)
+	for i := range 6 {
+		guess(attacker, "owner9", fmt.Sprintf("198.51.100.%d", i+1))
+	}
+	login := func() *response {
+		return s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "owner9", "password": "owner-password"}, from("203.0.113.9"))
+	}
+	expect(t, login(), http.StatusTooManyRequests, "too_many_attempts")
+	c := breakGlassCLI{t: t, env: s.env}
+	if out := c.must("", "unthrottle", "--username", "OWNER9"); !strings.Contains(out, "cleared the login budgets of owner9") {
+		t.Fatalf("unthrottle printed:\n%s", out)
+	}
+	s.clock.Advance(time.Second)
+	expect(t, login(), http.StatusOK)
+	if n := s.queryInt("SELECT count(*) FROM audit_events WHERE action = 'user.unthrottled' AND actor_name LIKE 'cli:%'"); n != 1 {
+		t.Fatalf("%d audit rows of unthrottle, want 1", n)
+	}
+}
