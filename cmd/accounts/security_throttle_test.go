@@ -299,9 +299,12 @@ func TestUnthrottleLetsTheOwnerIn(t *testing.T) {
 	if out := c.must("", "unthrottle", "--username", "OWNER9"); !strings.Contains(out, "cleared the login budgets of owner9") {
 		t.Fatalf("unthrottle printed:\n%s", out)
 	}
+	if out := c.must("", "unthrottle", "--username", "owner9"); !strings.Contains(out, "nothing changed") {
+		t.Fatalf("a second unthrottle printed:\n%s", out)
+	}
 	s.clock.Advance(time.Second)
 	expect(t, login(), http.StatusOK)
 	if n := s.queryInt("SELECT count(*) FROM audit_events WHERE action = 'user.unthrottled' AND actor_name LIKE 'cli:%'"); n != 1 {
-		t.Fatalf("%d audit rows of unthrottle, want 1", n)
+		t.Fatalf("%d audit rows of unthrottle, want 1 (the second changed nothing)", n)
 	}
 }

@@ -145,7 +145,8 @@ func (o *Operator) RevokeSessions(ctx context.Context, username string) (Change,
 // Unthrottle clears the login budgets of the user named username: the
 // failed logins of untrusted clients and of trusted devices, and the
 // verifications, so the owner can log in at once. It reports in
-// Change.CountersCleared how many counters there were.
+// Change.CountersCleared how many counters there were; with none, nothing
+// changed and nothing is recorded.
 func (o *Operator) Unthrottle(ctx context.Context, username string) (Change, error) {
 	return o.change(ctx, username, false, func(tx *ent.Tx, target User, c *Change) error {
 		n, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
@@ -153,6 +154,9 @@ func (o *Operator) Unthrottle(ctx context.Context, username string) (Change, err
 			return err
 		}
 		c.Changed, c.CountersCleared = n > 0, n
+		if n == 0 {
+			return nil
+		}
 		return record(ctx, tx, auditEntry{action: AuditUnthrottled, target: target, details: countersCleared(map[string]string{}, n)})
 	})
 }

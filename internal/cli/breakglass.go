@@ -105,6 +105,10 @@ func (u *users) runUnthrottle(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 		p := &printer{w: cmd.OutOrStdout()}
+		if !c.Changed {
+			p.f("nothing changed: %s (id %s) has no login budget spent\n", c.Before.Username, c.Before.ID)
+			return p.err
+		}
 		p.f("cleared the login budgets of %s (id %s): %d counters\n", c.Before.Username, c.Before.ID, c.CountersCleared)
 		return p.err
 	})
