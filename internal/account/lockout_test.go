@@ -75,8 +75,8 @@ func TestStrangersCannotBlockPasswordChange(t *testing.T) {
 }
 
 // TestSetPasswordClearsCounters (issue 29, finding 1): once an operator
-// sets a password, the user's login budgets that strangers spent are
-// full again, so the owner is not locked out of the new password.
+// sets a password, or activates the user, the user's login budgets that
+// strangers spent are full again, so the owner is not locked out.
 func TestSetPasswordClearsCounters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -89,9 +89,23 @@ func TestSetPasswordClearsCounters(t *testing.T) {
 	// The server remembers a spent budget for a second (throttle); the
 	// command runs in another process.
 	f.clock.advance(time.Second)
-	_, err := f.sessions.Login(ctx, Credentials{Username: "victim2", Password: "fresh-password", From: Client{Address: "203.0.113.6"}})
-	if err != nil {
+	login := func() error {
+		_, err := f.sessions.Login(ctx, Credentials{Username: "victim2", Password: "fresh-password", From: Client{Address: "203.0.113.6"}})
+		return err
+	}
+	if err := login(); err != nil {
 		t.Fatalf("login with the password the operator set: %v", err)
+	}
+	strangersFail(ctx, f, "victim2", 5)
+	mustCode(t, login(), CodeTooManyAttempts)
+	for _, active := range []bool{false, true} {
+		if _, err := f.users.Operator().SetActive(ctx, "victim2", active, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.advance(time.Second)
+	if err := login(); err != nil {
+		t.Fatalf("login after the operator activated the user again: %v", err)
 	}
 }
 
