@@ -222,7 +222,8 @@ func (g *Guard) changeKeys(c Client, session uuid.UUID, u *ent.User) (failures, 
 		return nil, nil
 	}
 	limit := g.limits.PasswordFailuresPerSession
-	if g.trusted(c.Device, u) {
+	if limit.Max > 0 && g.trusted(c.Device, u) {
+		// 0 disables the budget for every session, trusted or not.
 		limit.Max = g.limits.PerDevice.Max
 	}
 	return []throttle.Key{throttle.SessionKey(session, limit)},
