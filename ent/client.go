@@ -14,6 +14,7 @@ import (
 	"accounts/ent/auditevent"
 	"accounts/ent/authsession"
 	"accounts/ent/idempotencykey"
+	"accounts/ent/sharedkey"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 
@@ -37,6 +38,8 @@ type Client struct {
 	AuthSession *AuthSessionClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
+	// SharedKey is the client for interacting with the SharedKey builders.
+	SharedKey *SharedKeyClient
 	// ThrottleCounter is the client for interacting with the ThrottleCounter builders.
 	ThrottleCounter *ThrottleCounterClient
 	// User is the client for interacting with the User builders.
@@ -55,6 +58,7 @@ func (c *Client) init() {
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.AuthSession = NewAuthSessionClient(c.config)
 	c.IdempotencyKey = NewIdempotencyKeyClient(c.config)
+	c.SharedKey = NewSharedKeyClient(c.config)
 	c.ThrottleCounter = NewThrottleCounterClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -152,6 +156,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditEvent:      NewAuditEventClient(cfg),
 		AuthSession:     NewAuthSessionClient(cfg),
 		IdempotencyKey:  NewIdempotencyKeyClient(cfg),
+		SharedKey:       NewSharedKeyClient(cfg),
 		ThrottleCounter: NewThrottleCounterClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
@@ -176,6 +181,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditEvent:      NewAuditEventClient(cfg),
 		AuthSession:     NewAuthSessionClient(cfg),
 		IdempotencyKey:  NewIdempotencyKeyClient(cfg),
+		SharedKey:       NewSharedKeyClient(cfg),
 		ThrottleCounter: NewThrottleCounterClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
@@ -206,21 +212,23 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.AuditEvent.Use(hooks...)
-	c.AuthSession.Use(hooks...)
-	c.IdempotencyKey.Use(hooks...)
-	c.ThrottleCounter.Use(hooks...)
-	c.User.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.AuditEvent, c.AuthSession, c.IdempotencyKey, c.SharedKey, c.ThrottleCounter,
+		c.User,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.AuditEvent.Intercept(interceptors...)
-	c.AuthSession.Intercept(interceptors...)
-	c.IdempotencyKey.Intercept(interceptors...)
-	c.ThrottleCounter.Intercept(interceptors...)
-	c.User.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.AuditEvent, c.AuthSession, c.IdempotencyKey, c.SharedKey, c.ThrottleCounter,
+		c.User,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -232,6 +240,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuthSession.mutate(ctx, m)
 	case *IdempotencyKeyMutation:
 		return c.IdempotencyKey.mutate(ctx, m)
+	case *SharedKeyMutation:
+		return c.SharedKey.mutate(ctx, m)
 	case *ThrottleCounterMutation:
 		return c.ThrottleCounter.mutate(ctx, m)
 	case *UserMutation:
@@ -657,6 +667,139 @@ func (c *IdempotencyKeyClient) mutate(ctx context.Context, m *IdempotencyKeyMuta
 	}
 }
 
+// SharedKeyClient is a client for the SharedKey schema.
+type SharedKeyClient struct {
+	config
+}
+
+// NewSharedKeyClient returns a client for the SharedKey from the given config.
+func NewSharedKeyClient(c config) *SharedKeyClient {
+	return &SharedKeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sharedkey.Hooks(f(g(h())))`.
+func (c *SharedKeyClient) Use(hooks ...Hook) {
+	c.hooks.SharedKey = append(c.hooks.SharedKey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sharedkey.Intercept(f(g(h())))`.
+func (c *SharedKeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SharedKey = append(c.inters.SharedKey, interceptors...)
+}
+
+// Create returns a builder for creating a SharedKey entity.
+func (c *SharedKeyClient) Create() *SharedKeyCreate {
+	mutation := newSharedKeyMutation(c.config, OpCreate)
+	return &SharedKeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SharedKey entities.
+func (c *SharedKeyClient) CreateBulk(builders ...*SharedKeyCreate) *SharedKeyCreateBulk {
+	return &SharedKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SharedKeyClient) MapCreateBulk(slice any, setFunc func(*SharedKeyCreate, int)) *SharedKeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SharedKeyCreateBulk{err: fmt.Errorf("calling to SharedKeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SharedKeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SharedKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SharedKey.
+func (c *SharedKeyClient) Update() *SharedKeyUpdate {
+	mutation := newSharedKeyMutation(c.config, OpUpdate)
+	return &SharedKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SharedKeyClient) UpdateOne(_m *SharedKey) *SharedKeyUpdateOne {
+	mutation := newSharedKeyMutation(c.config, OpUpdateOne, withSharedKey(_m))
+	return &SharedKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SharedKeyClient) UpdateOneID(id string) *SharedKeyUpdateOne {
+	mutation := newSharedKeyMutation(c.config, OpUpdateOne, withSharedKeyID(id))
+	return &SharedKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SharedKey.
+func (c *SharedKeyClient) Delete() *SharedKeyDelete {
+	mutation := newSharedKeyMutation(c.config, OpDelete)
+	return &SharedKeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SharedKeyClient) DeleteOne(_m *SharedKey) *SharedKeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SharedKeyClient) DeleteOneID(id string) *SharedKeyDeleteOne {
+	builder := c.Delete().Where(sharedkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SharedKeyDeleteOne{builder}
+}
+
+// Query returns a query builder for SharedKey.
+func (c *SharedKeyClient) Query() *SharedKeyQuery {
+	return &SharedKeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSharedKey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SharedKey entity by its id.
+func (c *SharedKeyClient) Get(ctx context.Context, id string) (*SharedKey, error) {
+	return c.Query().Where(sharedkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SharedKeyClient) GetX(ctx context.Context, id string) *SharedKey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SharedKeyClient) Hooks() []Hook {
+	return c.hooks.SharedKey
+}
+
+// Interceptors returns the client interceptors.
+func (c *SharedKeyClient) Interceptors() []Interceptor {
+	return c.inters.SharedKey
+}
+
+func (c *SharedKeyClient) mutate(ctx context.Context, m *SharedKeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SharedKeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SharedKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SharedKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SharedKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SharedKey mutation op: %q", m.Op())
+	}
+}
+
 // ThrottleCounterClient is a client for the ThrottleCounter schema.
 type ThrottleCounterClient struct {
 	config
@@ -943,10 +1086,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEvent, AuthSession, IdempotencyKey, ThrottleCounter, User []ent.Hook
+		AuditEvent, AuthSession, IdempotencyKey, SharedKey, ThrottleCounter,
+		User []ent.Hook
 	}
 	inters struct {
-		AuditEvent, AuthSession, IdempotencyKey, ThrottleCounter, User []ent.Interceptor
+		AuditEvent, AuthSession, IdempotencyKey, SharedKey, ThrottleCounter,
+		User []ent.Interceptor
 	}
 )
 

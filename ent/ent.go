@@ -6,6 +6,7 @@ import (
 	"accounts/ent/auditevent"
 	"accounts/ent/authsession"
 	"accounts/ent/idempotencykey"
+	"accounts/ent/sharedkey"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 	"context"
@@ -80,6 +81,7 @@ func checkColumn(t, c string) error {
 			auditevent.Table:      auditevent.ValidColumn,
 			authsession.Table:     authsession.ValidColumn,
 			idempotencykey.Table:  idempotencykey.ValidColumn,
+			sharedkey.Table:       sharedkey.ValidColumn,
 			throttlecounter.Table: throttlecounter.ValidColumn,
 			user.Table:            user.ValidColumn,
 		})

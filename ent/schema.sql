@@ -15,12 +15,16 @@ CREATE INDEX "ix_audit_events_occurred_at_id" ON "audit_events" ("occurred_at", 
 CREATE INDEX "ix_audit_events_actor_id" ON "audit_events" ("actor_id", "occurred_at");
 -- Create index "ix_audit_events_target_id" to table: "audit_events"
 CREATE INDEX "ix_audit_events_target_id" ON "audit_events" ("target_id", "occurred_at");
+-- Create index "ix_audit_events_action" to table: "audit_events"
+CREATE INDEX "ix_audit_events_action" ON "audit_events" ("action", "occurred_at", "id");
 -- Create "idempotency_keys" table
 CREATE TABLE "idempotency_keys" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "scope" character varying NOT NULL, "key" character varying NOT NULL, "fingerprint" bytea NOT NULL, "status" bigint NOT NULL, "header" jsonb NOT NULL, "body" bytea NOT NULL, "expires_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
 -- Create index "ux_idempotency_keys_scope_key" to table: "idempotency_keys"
 CREATE UNIQUE INDEX "ux_idempotency_keys_scope_key" ON "idempotency_keys" ("scope", "key");
 -- Create index "ix_idempotency_keys_expires_at" to table: "idempotency_keys"
 CREATE INDEX "ix_idempotency_keys_expires_at" ON "idempotency_keys" ("expires_at");
+-- Create "shared_keys" table
+CREATE TABLE "shared_keys" ("id" character varying(64) NOT NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "key" bytea NOT NULL, PRIMARY KEY ("id"));
 -- Create "throttle_counters" table
 CREATE TABLE "throttle_counters" ("id" character varying(64) NOT NULL, "window_start" timestamptz NOT NULL, "hits" bigint NOT NULL, PRIMARY KEY ("id"));
 -- Create index "ix_throttle_counters_window_start" to table: "throttle_counters"

@@ -20,6 +20,8 @@ type Tx struct {
 	AuthSession *AuthSessionClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
+	// SharedKey is the client for interacting with the SharedKey builders.
+	SharedKey *SharedKeyClient
 	// ThrottleCounter is the client for interacting with the ThrottleCounter builders.
 	ThrottleCounter *ThrottleCounterClient
 	// User is the client for interacting with the User builders.
@@ -158,6 +160,7 @@ func (tx *Tx) init() {
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.AuthSession = NewAuthSessionClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
+	tx.SharedKey = NewSharedKeyClient(tx.config)
 	tx.ThrottleCounter = NewThrottleCounterClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

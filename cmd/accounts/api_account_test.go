@@ -236,10 +236,11 @@ func TestLoginErrors(t *testing.T) {
 	}
 	expect(t, c.do("POST", "/api/v1/account/login", map[string]string{"username": "heidi"}), 422, "validation_failed")
 
-	// An inactive account is told apart only after the right password.
+	// An inactive account answers as a wrong password does, the right
+	// password included (issue 29: it would confirm a guessed password).
 	s.sql("UPDATE users SET is_active = false WHERE username = 'heidi'")
 	expect(t, c.do("POST", "/api/v1/account/login", map[string]string{"username": "heidi", "password": "not-her-password"}), 401, "invalid_credentials")
-	expect(t, c.do("POST", "/api/v1/account/login", map[string]string{"username": "heidi", "password": "heidi-password"}), 403, "account_inactive")
+	expect(t, c.do("POST", "/api/v1/account/login", map[string]string{"username": "heidi", "password": "heidi-password"}), 401, "invalid_credentials")
 }
 
 // TestLoginThrottle: failed logins are limited per username and per client

@@ -64,7 +64,7 @@ func breakGlassGuard(t *testing.T, s *server, root *client, c breakGlassCLI) {
 		t.Fatalf("deactivate printed:\n%s", out)
 	}
 	expect(t, root.do("GET", "/api/v1/account", nil), http.StatusUnauthorized, "unauthenticated")
-	expect(t, s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "root1", "password": "root-password-2"}), http.StatusForbidden, "account_inactive")
+	expect(t, s.newClient(false).do("POST", "/api/v1/account/login", map[string]string{"username": "root1", "password": "root-password-2"}), http.StatusUnauthorized, "invalid_credentials")
 	if out := c.must("", "deactivate", "--username", "root1"); !strings.Contains(out, "nothing changed") {
 		t.Fatalf("second deactivate printed:\n%s", out)
 	}

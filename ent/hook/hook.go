@@ -44,6 +44,18 @@ func (f IdempotencyKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdempotencyKeyMutation", m)
 }
 
+// The SharedKeyFunc type is an adapter to allow the use of ordinary
+// function as SharedKey mutator.
+type SharedKeyFunc func(context.Context, *ent.SharedKeyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SharedKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SharedKeyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SharedKeyMutation", m)
+}
+
 // The ThrottleCounterFunc type is an adapter to allow the use of ordinary
 // function as ThrottleCounter mutator.
 type ThrottleCounterFunc func(context.Context, *ent.ThrottleCounterMutation) (ent.Value, error)

@@ -11,6 +11,7 @@ import (
 	"accounts/ent/authsession"
 	"accounts/ent/idempotencykey"
 	"accounts/ent/predicate"
+	"accounts/ent/sharedkey"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 
@@ -154,6 +155,33 @@ func (f TraverseIdempotencyKey) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.IdempotencyKeyQuery", q)
 }
 
+// The SharedKeyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SharedKeyFunc func(context.Context, *ent.SharedKeyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SharedKeyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SharedKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SharedKeyQuery", q)
+}
+
+// The TraverseSharedKey type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSharedKey func(context.Context, *ent.SharedKeyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSharedKey) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSharedKey) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SharedKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SharedKeyQuery", q)
+}
+
 // The ThrottleCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ThrottleCounterFunc func(context.Context, *ent.ThrottleCounterQuery) (ent.Value, error)
 
@@ -217,6 +245,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AuthSessionQuery, predicate.AuthSession, authsession.OrderOption]{typ: ent.TypeAuthSession, tq: q}, nil
 	case *ent.IdempotencyKeyQuery:
 		return &query[*ent.IdempotencyKeyQuery, predicate.IdempotencyKey, idempotencykey.OrderOption]{typ: ent.TypeIdempotencyKey, tq: q}, nil
+	case *ent.SharedKeyQuery:
+		return &query[*ent.SharedKeyQuery, predicate.SharedKey, sharedkey.OrderOption]{typ: ent.TypeSharedKey, tq: q}, nil
 	case *ent.ThrottleCounterQuery:
 		return &query[*ent.ThrottleCounterQuery, predicate.ThrottleCounter, throttlecounter.OrderOption]{typ: ent.TypeThrottleCounter, tq: q}, nil
 	case *ent.UserQuery:

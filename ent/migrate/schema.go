@@ -42,6 +42,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AuditEventsColumns[5], AuditEventsColumns[1]},
 			},
+			{
+				Name:    "ix_audit_events_action",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[2], AuditEventsColumns[1], AuditEventsColumns[0]},
+			},
 		},
 	}
 	// AuthSessionsColumns holds the columns for the "auth_sessions" table.
@@ -110,6 +115,18 @@ var (
 			},
 		},
 	}
+	// SharedKeysColumns holds the columns for the "shared_keys" table.
+	SharedKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64, SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()"), SchemaType: map[string]string{"postgres": "timestamptz"}},
+		{Name: "key", Type: field.TypeBytes},
+	}
+	// SharedKeysTable holds the schema information for the "shared_keys" table.
+	SharedKeysTable = &schema.Table{
+		Name:       "shared_keys",
+		Columns:    SharedKeysColumns,
+		PrimaryKey: []*schema.Column{SharedKeysColumns[0]},
+	}
 	// ThrottleCountersColumns holds the columns for the "throttle_counters" table.
 	ThrottleCountersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64, SchemaType: map[string]string{"postgres": "varchar(64)"}},
@@ -164,6 +181,7 @@ var (
 		AuditEventsTable,
 		AuthSessionsTable,
 		IdempotencyKeysTable,
+		SharedKeysTable,
 		ThrottleCountersTable,
 		UsersTable,
 	}

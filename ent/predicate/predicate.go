@@ -15,6 +15,9 @@ type AuthSession func(*sql.Selector)
 // IdempotencyKey is the predicate function for idempotencykey builders.
 type IdempotencyKey func(*sql.Selector)
 
+// SharedKey is the predicate function for sharedkey builders.
+type SharedKey func(*sql.Selector)
+
 // ThrottleCounter is the predicate function for throttlecounter builders.
 type ThrottleCounter func(*sql.Selector)
 

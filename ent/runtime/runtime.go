@@ -7,6 +7,7 @@ import (
 	"accounts/ent/authsession"
 	"accounts/ent/idempotencykey"
 	"accounts/ent/schema"
+	"accounts/ent/sharedkey"
 	"accounts/ent/throttlecounter"
 	"accounts/ent/user"
 	"time"
@@ -147,6 +148,37 @@ func init() {
 	idempotencykeyDescID := idempotencykeyMixinFields0[0].Descriptor()
 	// idempotencykey.DefaultID holds the default value on creation for the id field.
 	idempotencykey.DefaultID = idempotencykeyDescID.Default.(func() uuid.UUID)
+	sharedkeyMixin := schema.SharedKey{}.Mixin()
+	sharedkeyMixinFields0 := sharedkeyMixin[0].Fields()
+	_ = sharedkeyMixinFields0
+	sharedkeyFields := schema.SharedKey{}.Fields()
+	_ = sharedkeyFields
+	// sharedkeyDescCreatedAt is the schema descriptor for created_at field.
+	sharedkeyDescCreatedAt := sharedkeyMixinFields0[0].Descriptor()
+	// sharedkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sharedkey.DefaultCreatedAt = sharedkeyDescCreatedAt.Default.(func() time.Time)
+	// sharedkeyDescKey is the schema descriptor for key field.
+	sharedkeyDescKey := sharedkeyFields[1].Descriptor()
+	// sharedkey.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	sharedkey.KeyValidator = sharedkeyDescKey.Validators[0].(func([]byte) error)
+	// sharedkeyDescID is the schema descriptor for id field.
+	sharedkeyDescID := sharedkeyFields[0].Descriptor()
+	// sharedkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	sharedkey.IDValidator = func() func(string) error {
+		validators := sharedkeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	throttlecounterFields := schema.ThrottleCounter{}.Fields()
 	_ = throttlecounterFields
 	// throttlecounterDescID is the schema descriptor for id field.

@@ -63,12 +63,14 @@ func (AuditEvent) Fields() []ent.Field {
 }
 
 // Indexes returns the indexes of AuditEvent: by time (paging, time ranges
-// and the retention purge) and by actor and target, each with the time.
+// and the retention purge) and by each other filter of /audit (actor,
+// target, action), each with the time and id it pages by, newest first.
 func (AuditEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("occurred_at", "id").StorageKey("ix_audit_events_occurred_at_id"),
 		index.Fields("actor_id", "occurred_at").StorageKey("ix_audit_events_actor_id"),
 		index.Fields("target_id", "occurred_at").StorageKey("ix_audit_events_target_id"),
+		index.Fields("action", "occurred_at", "id").StorageKey("ix_audit_events_action"),
 	}
 }
 

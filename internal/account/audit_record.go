@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"accounts/ent"
 )
 
@@ -35,6 +37,14 @@ const (
 	// AuditProfileChanged: a profile field changed; details hold each
 	// changed field's value before (field.from) and after (field.to).
 	AuditProfileChanged = "user.profile_changed"
+	// AuditUnthrottled: the command line cleared a user's login budgets.
+	AuditUnthrottled = "user.unthrottled"
+	// AuditUserViewed: an admin read another user (once per admin and
+	// user in readWindow).
+	AuditUserViewed = "user.viewed"
+	// AuditUsersListed: an admin listed users (once per admin and filter
+	// in readWindow); no target.
+	AuditUsersListed = "users.listed"
 )
 
 // AuditActions lists every action, for documentation and filters.
@@ -42,6 +52,7 @@ var AuditActions = []string{
 	AuditSignedUp, AuditCreated, AuditLoggedIn, AuditPasswordChanged, AuditPasswordSet,
 	AuditRoleGranted, AuditRoleRevoked, AuditActivated, AuditDeactivated, AuditSessionsRevoked,
 	AuditErased, AuditProfileChanged, AuditLoggedOut, AuditSessionRevoked,
+	AuditUnthrottled, AuditUserViewed, AuditUsersListed,
 }
 
 // Origin is where a change comes from, for the audit trail: the id and
@@ -67,7 +78,8 @@ func originOf(ctx context.Context) Origin {
 }
 
 // auditEntry is one row to record. actor nil means the operator of the
-// command line (Origin.Operator).
+// command line (Origin.Operator); a target without an id means none (a
+// list of users).
 type auditEntry struct {
 	action string
 	actor  *User
@@ -82,10 +94,12 @@ func record(ctx context.Context, tx *ent.Tx, e auditEntry) error {
 	o := originOf(ctx)
 	c := tx.AuditEvent.Create().
 		SetAction(e.action).
-		SetTargetID(e.target.ID).
 		SetTargetName(e.target.Username).
 		SetRequestID(truncate(o.RequestID, 128)).
 		SetClientAddress(truncate(o.Address, 64))
+	if e.target.ID != uuid.Nil {
+		c.SetTargetID(e.target.ID)
+	}
 	if e.actor != nil {
 		c.SetActorID(e.actor.ID).SetActorName(e.actor.Username)
 	} else {
@@ -120,4 +134,11 @@ func roleChange(actor *User, target User, from, to Role) auditEntry {
 
 func sessionsEnded(n int) map[string]any {
 	return map[string]any{"sessions_ended": n}
+}
+
+// countersCleared adds to details how many of the user's throttle
+// counters a command cleared.
+func countersCleared(details map[string]any, n int) map[string]any {
+	details["counters_cleared"] = n
+	return details
 }

@@ -16,7 +16,7 @@ import (
 // and Ent on it) on a fresh, fully migrated database of its own
 // (internal/testdb), so the tests see the real schema, the native enum and
 // the lower(username) index included, through the real driver.
-func testDB(t *testing.T) *database.DB {
+func testDB(t testing.TB) *database.DB {
 	t.Helper()
 	d := config.Default().Database
 	d.URL = testdb.URL(t)

@@ -3,15 +3,21 @@ package account
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"accounts/ent"
+	"accounts/ent/sharedkey"
+	"accounts/internal/database"
 	"accounts/internal/throttle"
 )
 
@@ -39,6 +45,17 @@ type Limits struct {
 	PerDevice throttle.Limit
 	// SignUpsPerAddress is the budget of sign-ups of one client address.
 	SignUpsPerAddress throttle.Limit
+	// PasswordFailuresPerSession is the budget of wrong current
+	// passwords of one session's password changes; a session whose client
+	// presents a trusted device token of its user gets PerDevice's Max
+	// instead.
+	PasswordFailuresPerSession throttle.Limit
+	// VerificationsPerAccount and VerificationsPerAddress are the budgets
+	// of every password verification, successful or not, of one user and
+	// of one client address: the cost of hashing, which a right password
+	// costs as much as a wrong one.
+	VerificationsPerAccount throttle.Limit
+	VerificationsPerAddress throttle.Limit
 	// DeviceLifetime is how long after its login a device token is
 	// trusted.
 	DeviceLifetime time.Duration
@@ -58,13 +75,50 @@ type Limits struct {
 type Guard struct {
 	store  *throttle.Store
 	limits Limits
-	// key signs device tokens; every replica must have the same one.
-	key []byte
+	// key signs device tokens and keys the store's buckets; every replica
+	// must have the same one. Nil until loadKey has given it.
+	key atomic.Pointer[[]byte]
+	// loadKey gets the key from the database when the Guard was made
+	// without one (NewSharedGuard).
+	loadKey func(context.Context) ([]byte, error)
 }
 
-// NewGuard returns a Guard on store. key signs device tokens.
+// NewGuard returns a Guard on store. key signs device tokens; the store
+// is keyed with it too.
 func NewGuard(store *throttle.Store, limits Limits, key []byte) *Guard {
-	return &Guard{store: store, limits: limits, key: key}
+	g := &Guard{store: store, limits: limits}
+	g.setKey(key)
+	return g
+}
+
+// NewSharedGuard returns a Guard on store keyed with the key every replica
+// on db shares (SharedKey "device_key"). The key is read when first
+// needed, not before: a database without the table yet (a release that
+// started before its migration was applied) answers 503 until it has it.
+func NewSharedGuard(store *throttle.Store, limits Limits, db *database.DB) *Guard {
+	return &Guard{store: store, limits: limits, loadKey: func(ctx context.Context) ([]byte, error) {
+		return SharedKey(ctx, db, "device_key")
+	}}
+}
+
+func (g *Guard) setKey(key []byte) {
+	g.store.SetSecret(key)
+	g.key.Store(&key)
+}
+
+// ready makes sure the Guard has its key before an attempt computes its
+// keys or checks a device token.
+func (g *Guard) ready(ctx context.Context) error {
+	if g == nil || g.key.Load() != nil {
+		return nil
+	}
+	key, err := g.loadKey(ctx)
+	if err != nil {
+		return &Error{Code: CodeServiceUnavailable, Message: "the server cannot read its keys yet; try again shortly",
+			RetryAfter: time.Second, cause: err}
+	}
+	g.setKey(key)
+	return nil
 }
 
 // deviceTokenMax bounds what is parsed of a presented device token.
@@ -95,7 +149,7 @@ func (g *Guard) NewDevice(id uuid.UUID, version int64) string {
 }
 
 func (g *Guard) sign(body string) []byte {
-	m := hmac.New(sha256.New, g.key)
+	m := hmac.New(sha256.New, *g.key.Load())
 	m.Write([]byte(body))
 	return m.Sum(nil)
 }
@@ -144,6 +198,41 @@ func (g *Guard) loginKeys(c Client, username string, u *ent.User) []throttle.Key
 	return []throttle.Key{g.store.BucketKey("a", c.Address, g.limits.PerAddress), name}
 }
 
+// verificationKeys are the budgets that pay for the password
+// verification of a login as username, the user u (nil: no such user),
+// successful or not: the address's and the account's, which for a name
+// that does not exist is its bucket's, as in loginKeys.
+func (g *Guard) verificationKeys(c Client, username string, u *ent.User) []throttle.Key {
+	if g == nil {
+		return nil
+	}
+	account := g.store.BucketKey("w", strings.ToLower(username), g.limits.VerificationsPerAccount)
+	if u != nil {
+		account = throttle.VerificationsKey(u.ID, g.limits.VerificationsPerAccount)
+	}
+	return []throttle.Key{g.store.BucketKey("h", c.Address, g.limits.VerificationsPerAddress), account}
+}
+
+// changeKeys are the budgets a password change in session draws on: the
+// session's own budget of wrong current passwords, which no one without
+// the session can spend (the size of a trusted device's when c presents a
+// device token of u), and the account's verifications, of which strangers'
+// failed logins spend no more than their own budgets allow
+// (config.Auth.VerificationsPerAccount must leave room). Never the name's
+// or the address's budgets: anyone can spend those.
+func (g *Guard) changeKeys(c Client, session uuid.UUID, u *ent.User) (failures, paid []throttle.Key) {
+	if g == nil {
+		return nil, nil
+	}
+	limit := g.limits.PasswordFailuresPerSession
+	if limit.Max > 0 && g.trusted(c.Device, u) {
+		// 0 disables the budget for every session, trusted or not.
+		limit.Max = g.limits.PerDevice.Max
+	}
+	return []throttle.Key{throttle.SessionKey(session, limit)},
+		[]throttle.Key{throttle.VerificationsKey(u.ID, g.limits.VerificationsPerAccount)}
+}
+
 // reserve takes one attempt from each of keys, or answers
 // too_many_attempts with how long to wait.
 func (g *Guard) reserve(ctx context.Context, keys []throttle.Key, msg string) error {
@@ -160,6 +249,21 @@ func (g *Guard) reserve(ctx context.Context, keys []throttle.Key, msg string) er
 	return nil
 }
 
+// settle gives back what an attempt reserved that does not count, by its
+// outcome err: a failure (a wrong password) keeps everything, a success
+// gives back the failure budgets' keys and keeps the verification's paid,
+// and an attempt that verified nothing (the hasher busy, the client gone)
+// gives back both.
+func (g *Guard) settle(ctx context.Context, err error, keys, paid []throttle.Key) {
+	switch ErrorCode(err) {
+	case CodeInvalidCredentials, CodeWrongPassword:
+	case "":
+		g.release(ctx, keys)
+	default:
+		g.release(ctx, append(slices.Clone(keys), paid...))
+	}
+}
+
 // release gives back the attempts of an attempt that did not fail. The
 // budget errs on the safe side if it cannot: the error is dropped, as the
 // attempt itself succeeded.
@@ -174,19 +278,44 @@ func (g *Guard) release(ctx context.Context, keys []throttle.Key) {
 // sign-up counts, a taken name included, so the 409 that says a name
 // exists answers at most that many guesses per address.
 func (g *Guard) ReserveSignUp(ctx context.Context, address string) error {
-	if g == nil {
-		return nil
+	if err := g.ready(ctx); g == nil || err != nil {
+		return err
 	}
 	return g.reserve(ctx, []throttle.Key{g.store.BucketKey("s", address, g.limits.SignUpsPerAddress)},
 		"too many sign-ups from this address; try again later")
 }
+
+// sharedKeyBytes is the length of a key SharedKey draws: 256 bits.
+const sharedKeyBytes = 32
+
+// SharedKey returns the key named name that every replica on db has
+// alike: the one kept in the database, or, the first time, a random one
+// it keeps there now. Of replicas starting at once the first insert wins
+// and every one reads that key.
+func SharedKey(ctx context.Context, db *database.DB, name string) ([]byte, error) {
+	fresh := make([]byte, sharedKeyBytes)
+	_, _ = rand.Read(fresh) // crypto/rand.Read never fails on supported platforms.
+	if _, err := db.Ent.ExecContext(ctx, insertSharedKeySQL, name, fresh); err != nil {
+		return nil, storageError(err, "")
+	}
+	k, err := db.Ent.SharedKey.Get(ctx, name)
+	if err != nil {
+		return nil, storageError(err, "")
+	}
+	return k.Key, nil
+}
+
+var insertSharedKeySQL = fmt.Sprintf(`INSERT INTO %s (%s, %s) VALUES ($1, $2) ON CONFLICT (%[2]s) DO NOTHING`,
+	sharedkey.Table, sharedkey.FieldID, sharedkey.FieldKey)
 
 // Purge deletes up to batch counters whose windows have passed.
 func (g *Guard) Purge(ctx context.Context, now time.Time, batch int) (int, error) {
 	if g == nil {
 		return 0, nil
 	}
-	longest := max(g.limits.PerUsername.Window, g.limits.PerAddress.Window, g.limits.PerDevice.Window, g.limits.SignUpsPerAddress.Window)
+	l := g.limits
+	longest := max(l.PerUsername.Window, l.PerAddress.Window, l.PerDevice.Window, l.SignUpsPerAddress.Window,
+		l.PasswordFailuresPerSession.Window, l.VerificationsPerAccount.Window, l.VerificationsPerAddress.Window)
 	n, err := g.store.Purge(ctx, now.Add(-longest), batch)
 	return n, storageError(err, "")
 }

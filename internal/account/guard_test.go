@@ -65,3 +65,47 @@ func aheadToken(f fixture, g *Guard, id uuid.UUID, version int64) string {
 	defer f.clock.advance(-2 * time.Minute)
 	return g.NewDevice(id, version)
 }
+
+// TestSharedGuardKeyFromTheDatabase (issue 29, finding 6): Guards without
+// a configured key take the one kept in the database, so two of them (two
+// replicas) trust each other's device tokens; on a database that lacks the
+// table yet (a release started before its migration) a login answers 503
+// instead of the process failing to start, and works once it is there.
+func TestSharedGuardKeyFromTheDatabase(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.users.SignUp(ctx, NewUser{Username: "shared1", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	guard := func() *Guard {
+		return NewSharedGuard(throttle.New(f.db.Ent, nil, 16, f.clock.now), Limits{DeviceLifetime: time.Hour}, f.db)
+	}
+	if _, err := f.db.Ent.ExecContext(ctx, "ALTER TABLE shared_keys RENAME TO shared_keys_later"); err != nil {
+		t.Fatal(err)
+	}
+	one, two := guard(), guard()
+	f.sessions.SetGuard(one)
+	login := func() (Login, error) {
+		return f.sessions.Login(ctx, Credentials{Username: "shared1", Password: "password1", From: Client{Address: "192.0.2.1"}})
+	}
+	_, err := login()
+	mustCode(t, err, CodeServiceUnavailable)
+	if _, err := f.db.Ent.ExecContext(ctx, "ALTER TABLE shared_keys_later RENAME TO shared_keys"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := login()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := two.ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.db.Ent.User.Query().Where(usernameFold("shared1")).Only(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !two.trusted(l.Device, u) {
+		t.Fatal("a device token one Guard issued is not trusted by another on the same database")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"accounts/ent/authsession"
 	"accounts/ent/predicate"
 	entuser "accounts/ent/user"
+	"accounts/internal/throttle"
 )
 
 // Operator is break-glass access for whoever reaches the database with the
@@ -32,6 +33,9 @@ type Change struct {
 	Changed bool
 	// SessionsEnded is how many sessions the command ended.
 	SessionsEnded int
+	// CountersCleared is how many throttle counters of the user the
+	// command cleared.
+	CountersCleared int
 }
 
 // ListFilter selects the users Operator.List returns.
@@ -62,8 +66,10 @@ func (o *Operator) List(ctx context.Context, f ListFilter) ([]User, error) {
 	return users, nil
 }
 
-// SetPassword sets the password of the user named username and ends all of
-// the user's sessions. Like CreateSuperAdmin, it refuses to hash with
+// SetPassword sets the password of the user named username, ends all of
+// the user's sessions and clears the user's login budgets (Unthrottle), so
+// that what strangers spent does not lock the owner out of the new
+// password. Like CreateSuperAdmin, it refuses to hash with
 // another pepper than the one the database's hashes show (CheckPepper).
 func (o *Operator) SetPassword(ctx context.Context, username, pw string) (Change, error) {
 	if msg := ValidatePassword(pw); msg != "" {
@@ -82,13 +88,18 @@ func (o *Operator) SetPassword(ctx context.Context, username, pw string) (Change
 		if err != nil {
 			return err
 		}
-		c.Changed, c.SessionsEnded = true, n
-		return record(ctx, tx, auditEntry{action: AuditPasswordSet, target: target, details: sessionsEnded(n)})
+		cleared, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
+		if err != nil {
+			return err
+		}
+		c.Changed, c.SessionsEnded, c.CountersCleared = true, n, cleared
+		return record(ctx, tx, auditEntry{action: AuditPasswordSet, target: target, details: countersCleared(sessionsEnded(n), cleared)})
 	})
 }
 
 // SetActive activates or deactivates the user named username; either ends
-// the user's sessions. Deactivating the last active super admin needs force.
+// the user's sessions, and activating also clears the user's login budgets
+// (Unthrottle). Deactivating the last active super admin needs force.
 func (o *Operator) SetActive(ctx context.Context, username string, active, force bool) (Change, error) {
 	return o.change(ctx, username, !active, func(tx *ent.Tx, target User, c *Change) error {
 		if target.IsActive == active {
@@ -106,11 +117,15 @@ func (o *Operator) SetActive(ctx context.Context, username string, active, force
 			return err
 		}
 		c.SessionsEnded = n
-		action := AuditDeactivated
-		if active {
-			action = AuditActivated
+		if !active {
+			return record(ctx, tx, auditEntry{action: AuditDeactivated, target: target, details: sessionsEnded(n)})
 		}
-		return record(ctx, tx, auditEntry{action: action, target: target, details: sessionsEnded(n)})
+		cleared, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
+		if err != nil {
+			return err
+		}
+		c.CountersCleared = cleared
+		return record(ctx, tx, auditEntry{action: AuditActivated, target: target, details: countersCleared(sessionsEnded(n), cleared)})
 	})
 }
 
@@ -155,6 +170,25 @@ func (o *Operator) Erase(ctx context.Context, username string) (Change, error) {
 
 // eraseUserSQL removes one user row.
 var eraseUserSQL = "DELETE FROM " + entuser.Table + " WHERE " + entuser.FieldID + " = $1"
+
+// Unthrottle clears the login budgets of the user named username: the
+// failed logins of untrusted clients and of trusted devices, and the
+// verifications, so the owner can log in at once. It reports in
+// Change.CountersCleared how many counters there were; with none, nothing
+// changed and nothing is recorded.
+func (o *Operator) Unthrottle(ctx context.Context, username string) (Change, error) {
+	return o.change(ctx, username, false, func(tx *ent.Tx, target User, c *Change) error {
+		n, err := throttle.ClearUser(ctx, tx.ThrottleCounter, target.ID)
+		if err != nil {
+			return err
+		}
+		c.Changed, c.CountersCleared = n > 0, n
+		if n == 0 {
+			return nil
+		}
+		return record(ctx, tx, auditEntry{action: AuditUnthrottled, target: target, details: countersCleared(map[string]any{}, n)})
+	})
+}
 
 // SetRole gives the user named username role. Demoting the last active
 // super admin needs force. The user's sessions stay: each request reads

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -131,15 +132,19 @@ const tokenBytes = 32
 var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 
 // Login checks a username and password and opens a new session. An unknown
-// username and a wrong password get the same error after the same work (a
-// hash against a dummy); an inactive account is told apart only after its
-// correct password. Each login gets a fresh token, never a reused one, and
-// a fresh device token for the name (Guard).
+// username, a wrong password and a deactivated account get the same error
+// after the same work (a hash, against a dummy for an unknown name). Each
+// login gets a fresh token, never a reused one, and a fresh device token
+// for the name (Guard).
 //
 // The attempt is reserved on the Guard's budgets before the password is
-// hashed and given back unless it failed, so parallel guesses count. A
-// name that breaks the username rules cannot exist: it is refused before
-// any counter or hash, so no input grows the throttle's state.
+// hashed, so parallel guesses count: the failed-login budgets get it back
+// unless it failed, the verification budgets keep it whatever the result,
+// as the hash was paid either way. The hash waits for its slot as one of
+// the client address's (password.WithPrincipal), so no address holds
+// every slot. A name that breaks the username rules cannot exist: it is
+// refused before any counter or hash, so no input grows the throttle's
+// state.
 func (s *Sessions) Login(ctx context.Context, c Credentials) (Login, error) {
 	username, pw, from := c.Username, c.Password, c.From
 	// openapi.yaml requires both, non-empty; a name that breaks the
@@ -151,14 +156,18 @@ func (s *Sessions) Login(ctx context.Context, c Credentials) (Login, error) {
 	if err != nil && !ent.IsNotFound(err) {
 		return Login{}, storageError(err, "")
 	}
-	keys := s.guard.loginKeys(from, username, u)
-	if err := s.guard.reserve(ctx, keys, "too many failed logins; try again later"); err != nil {
+	if err := s.guard.ready(ctx); err != nil {
 		return Login{}, err
 	}
-	l, err := s.check(ctx, u, pw, from.UserAgent)
-	if ErrorCode(err) != CodeInvalidCredentials {
-		s.guard.release(ctx, keys)
+	keys := s.guard.loginKeys(from, username, u)
+	paid := s.guard.verificationKeys(from, username, u)
+	// The verification budgets first: a loop of right passwords spends
+	// them, and its 429 then costs one reservation, not every one.
+	if err := s.guard.reserve(ctx, append(slices.Clone(paid), keys...), "too many logins; try again later"); err != nil {
+		return Login{}, err
 	}
+	l, err := s.check(password.WithPrincipal(ctx, from.Address), u, pw, from.UserAgent)
+	s.guard.settle(ctx, err, keys, paid)
 	if err != nil {
 		return Login{}, err
 	}
@@ -186,11 +195,12 @@ func (s *Sessions) check(ctx context.Context, u *ent.User, pw, agent string) (Lo
 	if err != nil {
 		return Login{}, hasherError(s.hasher, err)
 	}
-	if !ok {
+	// A deactivated account answers as a wrong password does, and counts
+	// as one: telling "deactivated" would confirm a guessed password, which
+	// its owner may use elsewhere, and only after a correct one is it of
+	// use to anybody; the owner learns it from whoever deactivated it.
+	if !ok || !u.IsActive {
 		return Login{}, invalid
-	}
-	if !u.IsActive {
-		return Login{}, Errorf(CodeAccountInactive, "this account is deactivated")
 	}
 	var upgraded []byte
 	if rehash {
@@ -225,6 +235,10 @@ func (s *Sessions) check(ctx context.Context, u *ent.User, pw, agent string) (Lo
 		}
 		return record(ctx, tx, auditEntry{action: AuditLoggedIn, actor: &l.User, target: l.User})
 	})
+	if ErrorCode(err) == CodeAccountInactive {
+		// Deactivated while the password was being checked.
+		return Login{}, invalid
+	}
 	if err != nil {
 		return Login{}, err
 	}
@@ -328,8 +342,10 @@ func (s *Sessions) Purge(ctx context.Context, batch int) (int, error) {
 // a device token of the new credential version: every other device's
 // token ends with the old password, the caller's is renewed.
 //
-// A wrong current password counts as a failed login of the caller's name
-// c.From's address: a stolen session cannot guess without limit.
+// A wrong current password counts against the session's own budget (and
+// the verification against the account's, Guard.changeKeys), never
+// against a budget strangers spend: they cannot block it, and a stolen
+// session still cannot guess without limit.
 func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordChange) (Login, error) {
 	from, current, next := c.From, c.Current, c.New
 	var fe fieldErrors
@@ -346,22 +362,25 @@ func (s *Sessions) ChangePassword(ctx context.Context, p Principal, c PasswordCh
 	if err != nil {
 		return Login{}, storageError(err, CodeUserNotFound)
 	}
-	keys := s.guard.loginKeys(Client{Address: from.Address}, u.Username, u)
-	if err := s.guard.reserve(ctx, keys, "too many wrong passwords; try again later"); err != nil {
+	if err := s.guard.ready(ctx); err != nil {
 		return Login{}, err
 	}
+	keys, paid := s.guard.changeKeys(from, p.Session.ID, u)
+	if err := s.guard.reserve(ctx, append(slices.Clone(keys), paid...), "too many wrong passwords; try again later"); err != nil {
+		return Login{}, err
+	}
+	ctx = password.WithPrincipal(ctx, from.Address)
 	ok, _, err := s.hasher.Verify(ctx, current, string(u.PasswordHash))
 	if s.pepperMismatch(ctx, u, err) {
 		err = nil
 	}
-	if ok || err != nil {
-		s.guard.release(ctx, keys)
+	if !ok && err == nil {
+		err = Errorf(CodeWrongPassword, "the current password is wrong")
 	}
+	err = hasherError(s.hasher, err)
+	s.guard.settle(ctx, err, keys, paid)
 	if err != nil {
-		return Login{}, hasherError(s.hasher, err)
-	}
-	if !ok {
-		return Login{}, Errorf(CodeWrongPassword, "the current password is wrong")
+		return Login{}, err
 	}
 	if next == current {
 		return Login{}, &Error{Code: CodeValidationFailed, Message: "the request has invalid fields",

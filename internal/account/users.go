@@ -33,11 +33,13 @@ type Users struct {
 	// maxKeys is how many idempotency keys a caller keeps
 	// (MaxIdempotencyKeys).
 	maxKeys int
+	// reads remembers the admin reads recorded lately (audit_reads.go).
+	reads *readLog
 }
 
 // NewUsers returns the user service on db.
 func NewUsers(db *database.DB, hasher *password.Hasher) *Users {
-	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, now: time.Now, maxKeys: MaxIdempotencyKeys}
+	return &Users{client: db.Ent, drv: db.Driver, hasher: hasher, now: time.Now, maxKeys: MaxIdempotencyKeys, reads: &readLog{}}
 }
 
 // SignUp creates an active user with role user; n.Role must be "" or user.
@@ -202,9 +204,11 @@ func createdEntry(u User, caller *User, operator bool) auditEntry {
 	return auditEntry{action: AuditSignedUp, actor: &u, target: u, details: details}
 }
 
-// hash hashes a password, turning a saturated hasher into a 503-style error.
+// hash hashes a password, turning a saturated hasher into a 503-style
+// error. The hash waits for its slot as one of the request's client
+// address (password.WithPrincipal).
 func (s *Users) hash(ctx context.Context, pw string) (string, error) {
-	h, err := s.hasher.Hash(ctx, pw)
+	h, err := s.hasher.Hash(password.WithPrincipal(ctx, originOf(ctx).Address), pw)
 	return h, hasherError(s.hasher, err)
 }
 
@@ -226,7 +230,7 @@ func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error
 	if !found {
 		return User{}, notFoundError(CodeUserNotFound)
 	}
-	return u, nil
+	return u, s.viewed(ctx, caller, u)
 }
 
 // ByID returns a user by id without any authorization: the admin actions
@@ -627,7 +631,7 @@ func (s *Users) List(ctx context.Context, caller User, p ListParams) (Page, erro
 	if err != nil {
 		return Page{}, err
 	}
-	return page, nil
+	return page, s.listed(ctx, caller, p)
 }
 
 // countUpTo counts the users matching where, stopping at limit: exact is

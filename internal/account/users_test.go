@@ -212,7 +212,7 @@ func TestAdminActions(t *testing.T) {
 	_, err = f.sessions.Authenticate(ctx, login.Token)
 	mustCode(t, err, CodeUnauthenticated)
 	_, err = f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"})
-	mustCode(t, err, CodeAccountInactive)
+	mustCode(t, err, CodeInvalidCredentials)
 	_, err = f.sessions.Login(ctx, Credentials{Username: "user1", Password: "wrong password"})
 	mustCode(t, err, CodeInvalidCredentials)
 	got, err := f.users.Get(ctx, admin, user.ID)

@@ -43,7 +43,15 @@ func (u *users) breakGlassCommands() []*cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: u.runErase,
 	}
-	cmds := []*cobra.Command{setPassword, deactivate, u.setActiveCommand("activate", true), revoke, setRole, erase}
+	unthrottle := &cobra.Command{
+		Use:   "unthrottle --username NAME",
+		Short: "Clear a user's login budgets, so the user can log in at once after others' failed logins",
+		Long: "Clear the throttle counters of a user: failed logins from untrusted clients and from trusted devices, and password " +
+			"verifications. set-password and activate do the same. Budgets of client addresses are not the user's and stay.",
+		Args: cobra.NoArgs,
+		RunE: u.runUnthrottle,
+	}
+	cmds := []*cobra.Command{setPassword, deactivate, u.setActiveCommand("activate", true), revoke, setRole, erase, unthrottle}
 	for _, c := range cmds {
 		c.Flags().StringVar(&u.username, "username", "", "the user's username, in any letter case (required)")
 		_ = c.MarkFlagRequired("username") // the flag was just defined; it cannot be missing
@@ -98,6 +106,22 @@ func (u *users) runRevokeSessions(cmd *cobra.Command, _ []string) error {
 	})
 }
 
+func (u *users) runUnthrottle(cmd *cobra.Command, _ []string) error {
+	return u.withOperator(cmd, func(ctx context.Context, op *account.Operator) error {
+		c, err := op.Unthrottle(ctx, u.username)
+		if err != nil {
+			return err
+		}
+		p := &printer{w: cmd.OutOrStdout()}
+		if !c.Changed {
+			p.f("nothing changed: %s (id %s) has no login budget spent\n", c.Before.Username, c.Before.ID)
+			return p.err
+		}
+		p.f("cleared the login budgets of %s (id %s): %d counters\n", c.Before.Username, c.Before.ID, c.CountersCleared)
+		return p.err
+	})
+}
+
 func (u *users) runSetRole(cmd *cobra.Command, args []string) error {
 	role := account.Role(args[0])
 	if !role.Valid() {
@@ -148,6 +172,9 @@ func (u *users) printChange(cmd *cobra.Command, what string, c account.Change) e
 		p.f("  state: %s -> %s\n", activeWord(b.IsActive), activeWord(a.IsActive))
 	}
 	p.f("  sessions ended: %d\n", c.SessionsEnded)
+	if c.CountersCleared > 0 {
+		p.f("  throttle counters cleared: %d\n", c.CountersCleared)
+	}
 	return p.err
 }
 

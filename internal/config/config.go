@@ -48,7 +48,8 @@ type HTTP struct {
 	ReadyTimeout      time.Duration `koanf:"ready_timeout" help:"Longest time /readyz waits for the database before answering 503."`
 	PublicOrigins     string        `koanf:"public_origins" help:"Comma-separated origins (scheme://host[:port]) the service is reached at besides its own Host; a cookie-authenticated state change that a browser marks cross-site or same-site (Sec-Fetch-Site, or an Origin that is not the request's Host) passes the CSRF check only with one of them as Origin. Empty: only the service's own pages pass."`
 	CORSOrigins       string        `koanf:"cors_origins" help:"Comma-separated origins (scheme://host[:port]) whose browser scripts may call the API, with credentials; * allows any origin without credentials. Empty (the default): CORS is off."`
-	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (used by login throttling); empty trusts none and uses the peer address."`
+	TrustedProxies    string        `koanf:"trusted_proxies" help:"Comma-separated addresses or CIDRs of reverse proxies whose http.forwarded_header names the client (used by throttling, hashing shares and the audit trail); empty trusts none and uses the peer address."`
+	ForwardedHeader   string        `koanf:"forwarded_header" help:"The one header, in X-Forwarded-For's format, that a trusted proxy names the client in; any other (X-Real-IP included) is ignored. A proxy must set or overwrite it, never pass on what the client sent."`
 	Docs              bool          `koanf:"docs" help:"Serve the interactive API documentation (Swagger UI, no CDN) at /docs; dev turns it on unless set."`
 }
 
@@ -89,15 +90,18 @@ type Auth struct {
 	CookieSecure       bool          `koanf:"cookie_secure" help:"Mark the cookies Secure and give them the __Host- prefix, as the API must be reached over HTTPS. Unset, it is true unless http.addr listens only on loopback (then false, as serve logs at start)."`
 	// The login throttle keeps its counters in PostgreSQL, shared by every
 	// replica (package throttle).
-	LoginFailuresPerUsername int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
-	LoginFailuresPerAddress  int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
-	LoginFailuresPerDevice   int           `koanf:"login_failures_per_device" help:"Failed logins that all trusted devices of one user (clients presenting a device token of the user) share within login_throttle_window before they answer 429 (0 disables); N tokens buy no more guesses than one."`
-	DeviceKey                string        `koanf:"device_key" secret:"true" help:"Key that signs device tokens and keys the throttle's buckets, the same on every replica (at least 32 bytes); empty derives it from password.pepper, or without a pepper picks a random one per process."`
-	DeviceTokenLifetime      time.Duration `koanf:"device_token_lifetime" help:"How long after its login a device token is trusted; a password set or change, a deactivation and revoke-sessions end its trust sooner."`
-	LoginThrottleWindow      time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
-	SignUpsPerAddress        int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
-	SignUpWindow             time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
-	ThrottleBuckets          int           `koanf:"throttle_buckets" help:"Buckets that client addresses and unknown usernames are hashed into, per kind; bounds the throttle table at 2 × users + 3 × this many rows."`
+	LoginFailuresPerUsername   int           `koanf:"login_failures_per_username" help:"Failed logins for one username, from all clients without a device token for it, within login_throttle_window before such logins answer 429 (0 disables)."`
+	LoginFailuresPerAddress    int           `koanf:"login_failures_per_address" help:"Failed logins from one client address (without a device token) within login_throttle_window before further logins answer 429 (0 disables)."`
+	LoginFailuresPerDevice     int           `koanf:"login_failures_per_device" help:"Failed logins that all trusted devices of one user (clients presenting a device token of the user) share within login_throttle_window before they answer 429 (0 disables); N tokens buy no more guesses than one."`
+	PasswordFailuresPerSession int           `koanf:"password_failures_per_session" help:"Wrong current passwords one session may send to the password change within login_throttle_window before it answers 429 (0 disables); a session whose client presents a device token of its user gets login_failures_per_device instead. No other client can spend it."`
+	VerificationsPerAccount    int           `koanf:"verifications_per_account" help:"Password verifications (logins and password changes, right or wrong) of one user within login_throttle_window before further ones answer 429 (0 disables); more than twice login_failures_per_username + login_failures_per_device, so others' failed logins cannot spend it all."`
+	VerificationsPerAddress    int           `koanf:"verifications_per_address" help:"Password verifications (logins, right or wrong) from one client address within login_throttle_window before further ones answer 429 (0 disables)."`
+	DeviceKey                  string        `koanf:"device_key" secret:"true" help:"Key that signs device tokens and keys the throttle's buckets, the same on every replica (at least 32 bytes); empty derives it from password.pepper, or without a pepper uses a random key drawn once and kept in the database (table shared_keys), which every replica reads."`
+	DeviceTokenLifetime        time.Duration `koanf:"device_token_lifetime" help:"How long after its login a device token is trusted; a password set or change, a deactivation and revoke-sessions end its trust sooner."`
+	LoginThrottleWindow        time.Duration `koanf:"login_throttle_window" help:"Window over which failed logins are counted; a throttled client may retry when it ends."`
+	SignUpsPerAddress          int           `koanf:"signups_per_address" help:"Sign-ups (taken names included) from one client address within signup_window before further sign-ups answer 429 (0 disables)."`
+	SignUpWindow               time.Duration `koanf:"signup_window" help:"Window over which sign-ups are counted."`
+	ThrottleBuckets            int           `koanf:"throttle_buckets" help:"Buckets that client addresses and unknown usernames are hashed into, per kind; bounds the throttle table at 3 × users + sessions + 5 × this many rows."`
 }
 
 // Password holds the password hashing settings.
@@ -178,6 +182,7 @@ func Default() Config {
 	return Config{
 		HTTP: HTTP{
 			Addr:              ":8080",
+			ForwardedHeader:   "X-Forwarded-For",
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       15 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -232,6 +237,16 @@ func Default() Config {
 			LoginFailuresPerUsername: 10,
 			LoginFailuresPerAddress:  100,
 			LoginFailuresPerDevice:   10,
+			// A session's own budget for its password changes: a stolen
+			// session guesses 5 per window, and nobody else spends it.
+			PasswordFailuresPerSession: 5,
+			// Every hash is paid, a right password's too: 60 logins of one
+			// account in 15 minutes are more than a person makes, and
+			// leave room for the 2 × (10 + 10) failures others may spend
+			// across a window's edge; 1000 of one address fit an office
+			// behind one NAT.
+			VerificationsPerAccount: 60,
+			VerificationsPerAddress: 1000,
 			// A device that logged in within a month stays trusted:
 			// sessions end after 12 hours at most, so a regular user's
 			// device renews its token long before; a token copied off a

@@ -124,7 +124,24 @@ func (c *Config) validateHTTP(p *[]string) {
 			c.problem(p, "http.cors_origins", "%q is not an origin like https://app.example.com (or *)", o)
 		}
 	}
+	if !isHeaderName(h.ForwardedHeader) {
+		c.problem(p, "http.forwarded_header", "%q is not a header name like X-Forwarded-For", h.ForwardedHeader)
+	}
 	c.validateAddr(p, "http.addr", h.Addr)
+}
+
+// isHeaderName reports whether s is a non-empty HTTP field name (RFC 9110
+// token) of letters, digits and dashes, the characters proxies use.
+func isHeaderName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r != '-' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // validateMetrics checks the metrics section.
@@ -153,15 +170,24 @@ func (c *Config) validateAuth(p *[]string) {
 		"auth.device_token_lifetime": a.DeviceTokenLifetime,
 	})
 	counts := map[string]int{
-		"auth.login_failures_per_username": a.LoginFailuresPerUsername,
-		"auth.login_failures_per_address":  a.LoginFailuresPerAddress,
-		"auth.login_failures_per_device":   a.LoginFailuresPerDevice,
-		"auth.signups_per_address":         a.SignUpsPerAddress,
+		"auth.login_failures_per_username":   a.LoginFailuresPerUsername,
+		"auth.login_failures_per_address":    a.LoginFailuresPerAddress,
+		"auth.login_failures_per_device":     a.LoginFailuresPerDevice,
+		"auth.signups_per_address":           a.SignUpsPerAddress,
+		"auth.password_failures_per_session": a.PasswordFailuresPerSession,
+		"auth.verifications_per_account":     a.VerificationsPerAccount,
+		"auth.verifications_per_address":     a.VerificationsPerAddress,
 	}
 	for _, key := range sortedKeys(counts) {
 		if n := counts[key]; n < 0 {
 			c.problem(p, key, "must not be negative (0 disables), got %d", n)
 		}
+	}
+	// Others' failed logins spend an account's verifications, up to
+	// their budgets twice over across the edge of a window: the owner's
+	// logins must find some left.
+	if spent := 2 * (a.LoginFailuresPerUsername + a.LoginFailuresPerDevice); a.VerificationsPerAccount > 0 && a.VerificationsPerAccount <= spent {
+		c.problem(p, "auth.verifications_per_account", "must be 0 or more than twice auth.login_failures_per_username + auth.login_failures_per_device (%d), or failed logins by others could spend it all; got %d", spent, a.VerificationsPerAccount)
 	}
 	if a.ThrottleBuckets < 1 || a.ThrottleBuckets > 1<<24 {
 		c.problem(p, "auth.throttle_buckets", "must be between 1 and %d, got %d", 1<<24, a.ThrottleBuckets)

@@ -35,6 +35,9 @@ const (
 	UserSessionRevoked  AuditAction = "user.session_revoked"
 	UserSessionsRevoked AuditAction = "user.sessions_revoked"
 	UserSignedUp        AuditAction = "user.signed_up"
+	UserUnthrottled     AuditAction = "user.unthrottled"
+	UserViewed          AuditAction = "user.viewed"
+	UsersListed         AuditAction = "users.listed"
 )
 
 // Valid indicates whether the value is a known member of the AuditAction enum.
@@ -67,6 +70,12 @@ func (e AuditAction) Valid() bool {
 	case UserSessionsRevoked:
 		return true
 	case UserSignedUp:
+		return true
+	case UserUnthrottled:
+		return true
+	case UserViewed:
+		return true
+	case UsersListed:
 		return true
 	default:
 		return false

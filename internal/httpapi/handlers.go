@@ -125,7 +125,8 @@ func session(l account.Login) Login {
 	return Login{AccessToken: l.Token, TokenType: Bearer, ExpiresAt: l.ExpiresAt.UTC()}
 }
 
-// clientOf is who sends the request, for the throttle.
+// clientOf is who sends the request, for the throttle: its address and
+// the device token it presents.
 func (s *server) clientOf(c *gin.Context) account.Client {
 	device := c.GetHeader(deviceHeader)
 	if ck, err := c.Request.Cookie(s.deviceCookieName()); device == "" && err == nil {
@@ -211,7 +212,7 @@ func (h handlers) PatchUser(ctx context.Context, req PatchUserRequestObject) (Pa
 func (h handlers) ChangePassword(ctx context.Context, req ChangePasswordRequestObject) (ChangePasswordResponseObject, error) {
 	c := ginOf(ctx)
 	l, err := h.s.Sessions.ChangePassword(c.Request.Context(), principalOf(c), account.PasswordChange{
-		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: account.Client{Address: clientAddress(c), UserAgent: c.Request.UserAgent()},
+		Current: req.Body.CurrentPassword, New: req.Body.NewPassword, From: h.s.clientOf(c),
 	})
 	if err != nil {
 		return nil, err

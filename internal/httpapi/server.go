@@ -8,6 +8,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,9 +46,12 @@ type Config struct {
 	// BodyMinRate is the slowest a body may arrive beyond
 	// BodyReadTimeout, in bytes a second; 0 means 64 KiB/s.
 	BodyMinRate int
-	// TrustedProxies lists proxy addresses or CIDRs whose X-Forwarded-For
+	// TrustedProxies lists proxy addresses or CIDRs whose ForwardedHeader
 	// names the client; empty trusts none.
 	TrustedProxies []string
+	// ForwardedHeader is the one header a trusted proxy names the client
+	// in; "" means X-Forwarded-For.
+	ForwardedHeader string
 	// ReadyTimeout bounds the readiness check of /readyz; 0 means 2 s.
 	ReadyTimeout time.Duration
 	// Docs serves the interactive documentation (Swagger UI) at /docs.
@@ -223,6 +227,10 @@ func newEngine(d Deps) (*gin.Engine, error) {
 	}
 	// Gin trusts every proxy by default, which would let any client name
 	// its own address in X-Forwarded-For and escape the login throttle.
+	// It also reads X-Real-IP, which a proxy that sets only
+	// X-Forwarded-For passes on from the client as sent: one header, the
+	// configured one, names the client.
+	e.RemoteIPHeaders = []string{cmp.Or(d.ForwardedHeader, "X-Forwarded-For")}
 	if err := e.SetTrustedProxies(proxies); err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}

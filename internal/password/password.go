@@ -3,7 +3,8 @@
 // PHC string format, and bounds how many hashes run at once so that a
 // burst of logins cannot exhaust memory: each running hash holds its
 // memory parameter (argon2.IDKey allocates it per call), so at most
-// MaxConcurrent times it is live at once. What a finished hash leaves on
+// MaxConcurrent times it is live at once. The slots are shared fairly
+// among principals (WithPrincipal): one client cannot hold them all. What a finished hash leaves on
 // the heap is garbage for the collector; the process's soft memory limit
 // (runtime.memory_limit_mib) makes the collector take it back before the
 // heap grows past the limit.
@@ -94,8 +95,8 @@ type Hasher struct {
 	// fingerprintKey keys Fingerprint: derived from the pepper, so that
 	// it is never the pepper itself.
 	fingerprintKey []byte
-	// slots holds a value for each hash running.
-	slots   chan struct{}
+	// slots are the hashing slots, shared fairly among principals.
+	slots   *slots
 	maxWait time.Duration
 	onBusy  func()
 	// dummy is a real hash of a random password, verified against when a
@@ -117,7 +118,7 @@ func New(opts Options) (*Hasher, error) {
 	h := &Hasher{
 		params:  p,
 		pepper:  append([]byte(nil), opts.Pepper...),
-		slots:   make(chan struct{}, opts.MaxConcurrent),
+		slots:   newSlots(opts.MaxConcurrent),
 		maxWait: opts.MaxWait,
 		onBusy:  opts.OnBusy,
 		keyID:   KeyID(opts.Pepper),
@@ -175,10 +176,10 @@ func (h *Hasher) RetryAfter() time.Duration {
 }
 
 // InUse returns how many hashes are running now.
-func (h *Hasher) InUse() int { return len(h.slots) }
+func (h *Hasher) InUse() int { return h.slots.used() }
 
 // Capacity returns how many hashes may run at once.
-func (h *Hasher) Capacity() int { return cap(h.slots) }
+func (h *Hasher) Capacity() int { return h.slots.capacity }
 
 // Hash returns the PHC string of password under the current parameters,
 // with the key id of the pepper.
@@ -186,7 +187,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.release(ctx)
 	salt := newSalt()
 	return h.encode(h.params, salt, h.key(h.params, password, salt)), nil
 }
@@ -205,7 +206,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(ctx)
 	got := h.key(d.params, password, d.salt)
 	if d.keyID != "" && d.keyID != h.keyID {
 		return false, false, &KeyMismatchError{Stored: d.keyID, Current: h.keyID}
@@ -225,30 +226,23 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	return err
 }
 
-// acquire waits for a hashing slot for at most maxWait. The caller gives
-// it back with release.
+// acquire waits for a hashing slot for the principal of ctx for at most
+// maxWait. The caller gives it back with release, with the same ctx.
 func (h *Hasher) acquire(ctx context.Context) error {
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	t := time.NewTimer(h.maxWait)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	case <-t.C:
+	ok, err := h.slots.acquire(ctx, h.maxWait)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
 		if h.onBusy != nil {
 			h.onBusy()
 		}
 		return ErrBusy
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return nil
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release(ctx context.Context) { h.slots.release(principalOf(ctx)) }
 
 // key derives the argon2id key. The password is peppered through HMAC
 // rather than concatenated, so the pepper's length and content cannot

@@ -130,7 +130,7 @@ func TestBusy(t *testing.T) {
 	if waited := time.Since(start); waited > time.Second {
 		t.Fatalf("Hash waited %s for a slot, want about MaxWait", waited)
 	}
-	h.release()
+	h.release(context.Background())
 	if _, err := h.Hash(context.Background(), "password"); err != nil {
 		t.Fatalf("Hash after release: %v", err)
 	}

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"net/http"
 	"runtime/debug"
@@ -12,7 +11,6 @@ import (
 
 	"accounts/internal/account"
 	"accounts/internal/config"
-	"accounts/internal/database"
 	"accounts/internal/httpapi"
 	"accounts/internal/metrics"
 	"accounts/internal/password"
@@ -60,7 +58,7 @@ func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	accountSessions := account.NewSessions(p.db, hasher, cfg.Auth.SessionTTL, now)
 	accountSessions.SetMaxLifetime(cfg.Auth.SessionMaxLifetime)
 	accountSessions.SetLogger(p.log)
-	guard := newGuard(cfg, p.db, now)
+	guard := p.newGuard(now)
 	accountSessions.SetGuard(guard)
 	audit := account.NewAudit(p.db)
 	accountUsers := account.NewUsers(p.db, hasher)
@@ -108,6 +106,7 @@ func (p *Process) handlers(d httpapi.Deps) (handlers, error) {
 		BodyReadTimeout: cfg.HTTP.BodyReadTimeout,
 		BodyMinRate:     cfg.HTTP.BodyMinRate,
 		TrustedProxies:  strings.Split(cfg.HTTP.TrustedProxies, ","),
+		ForwardedHeader: cfg.HTTP.ForwardedHeader,
 		PublicOrigins:   strings.Split(cfg.HTTP.PublicOrigins, ","),
 		CORSOrigins:     corsOrigins(cfg.HTTP.CORSOrigins),
 		ReadyTimeout:    cfg.HTTP.ReadyTimeout,
@@ -135,22 +134,13 @@ func NewHasher(cfg config.Password, onBusy func()) (*password.Hasher, error) {
 }
 
 // newGuard builds the login and sign-up throttle on the database. Device
-// tokens and the buckets of addresses and names are keyed with
-// auth.device_key, or else with a secret derived from the pepper, the one
-// secret every replica already shares; without either a random key is
-// used, and device tokens then hold only on the replica that issued them.
-func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *account.Guard {
+// tokens and the buckets of addresses and names are keyed with a key every
+// replica has alike, never one of its own: auth.device_key, or else a
+// secret derived from the pepper, or without either the key kept in the
+// database (account.NewSharedGuard).
+func (p *Process) newGuard(now func() time.Time) *account.Guard {
+	cfg := p.cfg
 	auth := cfg.Auth
-	m := hmac.New(sha256.New, []byte(cfg.Password.Pepper))
-	m.Write([]byte("accounts device tokens v1"))
-	key := m.Sum(nil)
-	switch {
-	case auth.DeviceKey != "":
-		key = []byte(auth.DeviceKey)
-	case cfg.Password.Pepper == "":
-		key = make([]byte, 32)
-		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms.
-	}
 	window := auth.LoginThrottleWindow
 	limits := account.Limits{
 		PerUsername:       throttle.Limit{Max: auth.LoginFailuresPerUsername, Window: window},
@@ -158,8 +148,22 @@ func newGuard(cfg *config.Config, db *database.DB, now func() time.Time) *accoun
 		PerDevice:         throttle.Limit{Max: auth.LoginFailuresPerDevice, Window: window},
 		SignUpsPerAddress: throttle.Limit{Max: auth.SignUpsPerAddress, Window: auth.SignUpWindow},
 		DeviceLifetime:    auth.DeviceTokenLifetime,
+
+		PasswordFailuresPerSession: throttle.Limit{Max: auth.PasswordFailuresPerSession, Window: window},
+		VerificationsPerAccount:    throttle.Limit{Max: auth.VerificationsPerAccount, Window: window},
+		VerificationsPerAddress:    throttle.Limit{Max: auth.VerificationsPerAddress, Window: window},
 	}
-	return account.NewGuard(throttle.New(db.Ent, key, auth.ThrottleBuckets, now), limits, key)
+	store := throttle.New(p.db.Ent, nil, auth.ThrottleBuckets, now)
+	switch {
+	case auth.DeviceKey != "":
+		return account.NewGuard(store, limits, []byte(auth.DeviceKey))
+	case cfg.Password.Pepper != "":
+		m := hmac.New(sha256.New, []byte(cfg.Password.Pepper))
+		m.Write([]byte("accounts device tokens v1"))
+		return account.NewGuard(store, limits, m.Sum(nil))
+	}
+	p.log.Info("auth.device_key and password.pepper are empty: device tokens and throttle buckets are keyed with the key kept in the database (table shared_keys)")
+	return account.NewSharedGuard(store, limits, p.db)
 }
 
 // corsOrigins splits http.cors_origins, dropping empty entries so that the

@@ -6,10 +6,12 @@
 // cannot all pass a check made before any of them was counted.
 //
 // The state is bounded whatever clients send: a key is either a user id
-// (two per existing user: its untrusted budget and its trusted devices')
-// or one of Buckets buckets that client-chosen values (addresses, names)
-// are hashed into with a secret key, so the table holds at most
-// 2 × users + kinds × Buckets rows, each under 100 bytes.
+// (three per existing user: its untrusted budget, its trusted devices' and
+// its verifications'), a session id (its password-change budget, one per
+// session, and sessions per user are capped) or one of Buckets buckets
+// that client-chosen values (addresses, names) are hashed into with a
+// secret key, so the table holds at most 3 × users + sessions +
+// kinds × Buckets rows, each under 100 bytes.
 package throttle
 
 import (
@@ -20,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -44,10 +48,32 @@ type Key struct {
 
 // Store holds the counters. It is safe for concurrent use.
 type Store struct {
-	client  *ent.Client
-	secret  []byte
+	client *ent.Client
+	// secret keys BucketKey; SetSecret may set it after New.
+	secret  atomic.Pointer[[]byte]
 	buckets uint32
 	now     func() time.Time
+
+	// spent remembers the budgets found spent lately (spentMemo).
+	mu    sync.Mutex
+	spent map[string]spentBudget
+}
+
+// spentMemo is how long a Store remembers a budget it found spent: a client
+// that keeps trying while told to wait is answered from memory for that
+// long, without a statement per budget, so a flood of refused attempts
+// costs the database little. A budget cleared by another process (users
+// unthrottle) counts again after it at the latest; one given back here
+// (Release) at once.
+const spentMemo = time.Second
+
+// spentMemoMax bounds the budgets remembered; past it the Store forgets
+// them all, which costs statements, never a wrong answer.
+const spentMemoMax = 1 << 16
+
+type spentBudget struct {
+	// until is when the memory lapses; windowEnd when the budget has room.
+	until, windowEnd time.Time
 }
 
 // New returns a Store on client. secret keys the hash that maps values to
@@ -57,8 +83,14 @@ func New(client *ent.Client, secret []byte, buckets int, now func() time.Time) *
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{client: client, secret: secret, buckets: uint32(max(buckets, 1)), now: now}
+	s := &Store{client: client, buckets: uint32(max(buckets, 1)), now: now, spent: map[string]spentBudget{}}
+	s.SetSecret(secret)
+	return s
 }
+
+// SetSecret sets the secret BucketKey hashes with, for a Store made before
+// the secret was at hand; it must be set before BucketKey is called.
+func (s *Store) SetSecret(secret []byte) { s.secret.Store(&secret) }
 
 // UserKey is the budget of one user: its id, so only existing users have
 // one.
@@ -71,13 +103,33 @@ func DevicesKey(id uuid.UUID, l Limit) Key {
 	return Key{ID: "t:" + id.String(), Limit: l}
 }
 
+// VerificationsKey is the budget of every password verification of one
+// user, successful or not.
+func VerificationsKey(id uuid.UUID, l Limit) Key {
+	return Key{ID: "v:" + id.String(), Limit: l}
+}
+
+// SessionKey is the budget of one session: the wrong current passwords of
+// its password changes.
+func SessionKey(id uuid.UUID, l Limit) Key {
+	return Key{ID: "p:" + id.String(), Limit: l}
+}
+
+// ClearUser deletes the user's counters (UserKey, DevicesKey and
+// VerificationsKey), through c so that a caller can do it in the
+// transaction of the change that calls for it, and returns how many there
+// were: every budget of the user is full again.
+func ClearUser(ctx context.Context, c *ent.ThrottleCounterClient, id uuid.UUID) (int, error) {
+	return c.Delete().Where(throttlecounter.IDIn("u:"+id.String(), "t:"+id.String(), "v:"+id.String())).Exec(ctx)
+}
+
 // Now is the Store's clock.
 func (s *Store) Now() time.Time { return s.now() }
 
 // BucketKey is the budget of the bucket value falls into among the buckets
 // of kind (a short tag such as "a" for login addresses).
 func (s *Store) BucketKey(kind, value string, l Limit) Key {
-	m := hmac.New(sha256.New, s.secret)
+	m := hmac.New(sha256.New, *s.secret.Load())
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(value))
@@ -102,6 +154,10 @@ RETURNING %[4]s, %[3]s`, throttlecounter.Table, throttlecounter.FieldID, throttl
 // has room again; then no budget is charged.
 func (s *Store) Reserve(ctx context.Context, keys ...Key) (time.Duration, error) {
 	now := s.now()
+	if k, wait, ok := s.recall(keys, now); ok {
+		reportOf(ctx).add(Decision{Key: k, Reset: wait})
+		return wait, nil
+	}
 	var taken []Key
 	for _, k := range keys {
 		if k.Limit.Max <= 0 {
@@ -147,7 +203,8 @@ func (s *Store) reserve(ctx context.Context, k Key, now time.Time) (Decision, bo
 	return Decision{Key: k, Remaining: max(k.Limit.Max-hits, 0), Reset: start.Add(k.Limit.Window).Sub(now)}, true, nil
 }
 
-// wait is how long until k's window ends, at least a second.
+// wait is how long until k's window ends, at least a second; k is
+// remembered as spent until then, for spentMemo at most.
 func (s *Store) wait(ctx context.Context, k Key, now time.Time) (time.Duration, error) {
 	c, err := s.client.ThrottleCounter.Get(ctx, k.ID)
 	if ent.IsNotFound(err) {
@@ -156,7 +213,27 @@ func (s *Store) wait(ctx context.Context, k Key, now time.Time) (time.Duration, 
 	if err != nil {
 		return 0, err
 	}
-	return max(c.WindowStart.Add(k.Limit.Window).Sub(now), time.Second), nil
+	end := c.WindowStart.Add(k.Limit.Window)
+	s.mu.Lock()
+	if len(s.spent) >= spentMemoMax {
+		clear(s.spent)
+	}
+	s.spent[k.ID] = spentBudget{until: now.Add(min(spentMemo, end.Sub(now))), windowEnd: end}
+	s.mu.Unlock()
+	return max(end.Sub(now), time.Second), nil
+}
+
+// recall reports which of keys is remembered as spent, and how long to
+// wait for it.
+func (s *Store) recall(keys []Key, now time.Time) (Key, time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if b, ok := s.spent[k.ID]; ok && k.Limit.Max > 0 && now.Before(b.until) {
+			return k, max(b.windowEnd.Sub(now), time.Second), true
+		}
+	}
+	return Key{}, 0, false
 }
 
 // Release gives one attempt back to each key's budget, within the current
@@ -167,6 +244,9 @@ func (s *Store) Release(ctx context.Context, keys ...Key) error {
 		if k.Limit.Max <= 0 {
 			continue
 		}
+		s.mu.Lock()
+		delete(s.spent, k.ID)
+		s.mu.Unlock()
 		n, err := s.client.ThrottleCounter.Update().
 			Where(throttlecounter.ID(k.ID), throttlecounter.HitsGT(0),
 				throttlecounter.WindowStartGT(now.Add(-k.Limit.Window))).
