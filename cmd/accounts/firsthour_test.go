@@ -290,7 +290,7 @@ func TestMakeRunBuildsWithMakeBuild(t *testing.T) {
 		t.Skip("no make")
 	}
 	dryRun := func(target string) string {
-		cmd := exec.Command("make", "-n", target, "VERSION=v-test", "COMMIT=c-test")
+		cmd := exec.Command("make", "--no-print-directory", "-n", target, "VERSION=v-test", "COMMIT=c-test")
 		cmd.Dir = "../.."
 		out, err := cmd.CombinedOutput()
 		if err != nil {

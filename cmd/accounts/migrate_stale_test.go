@@ -121,7 +121,10 @@ func nicknameSchemaSQL(t *testing.T) []byte {
 func runIn(t *testing.T, dir, bin string, env []string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), bin, args...)
-	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+	// The harness's own variable (the run through PgBouncer) is no key of
+	// the program's, which would refuse it as a typo.
+	base := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, viaPgBouncerEnv+"=") })
+	cmd.Dir, cmd.Env = dir, append(base, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
