@@ -14,7 +14,7 @@
 # it after changing ent/schema, before `atlas migrate diff`.
 # For a removed enum value the Atlas planner writes an empty file (the type
 # keeps the value) and it refuses a reorder; a renamed table needs a rename:
-# write those with `accounts migrate diff` (README, Migrations).
+# write those with `accounts migrate diff` (docs/migrations.md, Enum changes).
 #
 # The dev database must be an empty scratch database: Atlas runs the schema
 # file and replays migrations/ on it to compute changes (create it once with

@@ -356,7 +356,7 @@ func (f *failover) firstSuccessAfterPromotion() time.Duration {
 	return first
 }
 
-// log reports the run's numbers, which the README's "Running on a
+// log reports the run's numbers, which docs/deploys.md's "Running on a
 // replicated PostgreSQL" quotes.
 func (f *failover) log(t *testing.T) {
 	t.Helper()

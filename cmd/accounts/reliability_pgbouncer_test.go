@@ -107,8 +107,8 @@ func directOnly(t *testing.T) {
 // listing through Ent on the service's driver, concurrently over a pool of
 // several connections, through PgBouncer in each database.exec_mode.
 // simple_protocol and exec must not fail once; the modes that prepare
-// statements are logged, as evidence for the setting the README recommends
-// (PgBouncer 1.21 and later can track prepared statements with
+// statements are logged, as evidence for the setting docs/operations.md
+// recommends (PgBouncer 1.21 and later can track prepared statements with
 // max_prepared_statements; Debian 12 ships 1.18).
 func TestPgBouncerExecModes(t *testing.T) {
 	directOnly(t)

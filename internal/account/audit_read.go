@@ -77,7 +77,7 @@ func (f AuditFilter) Validate() error {
 		fe.add("limit", "must be between 1 and 100")
 	}
 	if f.Action != "" && !validAuditAction(f.Action) {
-		fe.add("action", "must be one of the audit actions (README: Operations: break-glass)")
+		fe.add("action", "must be one of the audit actions (docs/operations.md: The audit trail)")
 	}
 	f.checkRead(&fe)
 	return fe.err()

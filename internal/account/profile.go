@@ -21,9 +21,9 @@ import (
 // fields, columns.go): what a client may set at creation it may change
 // later, and nothing else. Role, activity and password have operations of
 // their own. Each profile field's rule is its entry in profileRules, the
-// domain's one statement of it; a field added by the README's recipe (a
-// pointer field of NewUser and User, and its rule here) is patchable by
-// PATCH /account and /users/{id} with no other code.
+// domain's one statement of it; a field added by docs/development.md's
+// recipe (a pointer field of NewUser and User, and its rule here) is
+// patchable by PATCH /account and /users/{id} with no other code.
 var profileRules = map[string]func(string) string{
 	"display_name": ValidateDisplayName,
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // Config is the whole configuration of the service. Every leaf field is one
-// key; its koanf tag gives the key, its help tag the README description.
+// key; its koanf tag gives the key, its help tag the description that
+// docs/configuration.md prints (go generate ./internal/config writes it).
 type Config struct {
 	HTTP     HTTP     `koanf:"http"`
 	Database Database `koanf:"database"`
@@ -272,8 +273,8 @@ func Default() Config {
 			MaxWait:        time.Second,
 		},
 		Migrate: Migrate{Dir: "migrations", StatementLockTimeout: 3 * time.Second, LockRetries: 5},
-		// 3097: not 9090, the Prometheus server's own port; the README
-		// (Metrics) says why this one.
+		// 3097: not 9090, the Prometheus server's own port;
+		// docs/operations.md (Metrics) says why this one.
 		Metrics: Metrics{Enabled: true, Addr: "127.0.0.1:3097"},
 		// The soft limit's default is the memory budget the benchmark
 		// holds serve to (bench/: peak RSS under 64 MiB under the GET

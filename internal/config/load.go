@@ -38,7 +38,7 @@ type Key struct {
 	Help string
 	// Secret keys are redacted wherever the configuration is printed.
 	Secret bool
-	// Default is the built-in default, as printed in the README.
+	// Default is the built-in default, as docs/configuration.md prints it.
 	Default string
 
 	index []int

@@ -34,7 +34,7 @@ var psqlVariable = regexp.MustCompile(`:"(\w+)"|:'(\w+)'`)
 
 // SQL returns roles.sql with r's values in place of its psql variables,
 // quoted as psql quotes them, so that the file run by psql (docker compose,
-// the README's manual set-up) and by this binary (dev, the tests) is one.
+// docs/security.md's manual set-up) and by this binary (dev, the tests) is one.
 func (r Roles) SQL() (string, error) {
 	values := map[string]string{
 		"database": r.Database, "owner": r.Owner, "owner_password": r.OwnerPassword,

@@ -17,7 +17,8 @@ import (
 	"accounts/internal/account"
 )
 
-// maxAnswer is the size the README promises every error answer stays under.
+// maxAnswer is the size docs/security.md promises every error answer
+// stays under.
 const maxAnswer = 16 << 10
 
 // jsonKey is s as a JSON string, every rune below U+0020 escaped.

@@ -66,53 +66,53 @@ func TestRequiredRoleIsWhatTheDomainEnforces(t *testing.T) {
 	}
 }
 
-// TestReadmeEndpointTable: every row of the README's API table names
+// TestDocsEndpointTable: every row of docs/api.md's API table names
 // operations of the document (with the base path), every operation has a
 // row, and the "who" column says what the document requires.
-func TestReadmeEndpointTable(t *testing.T) {
+func TestDocsEndpointTable(t *testing.T) {
 	t.Parallel()
 	doc := loadDocument(t)
-	listed := readmeListedOperations(t, doc, readmeAPITable(t))
+	listed := docsListedOperations(t, doc, docsAPITable(t))
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			key := method + " " + path
 			who, ok := listed[key]
 			if !ok {
-				t.Errorf("the README's API table lacks %s", key)
+				t.Errorf("docs/api.md's API table lacks %s", key)
 				continue
 			}
 			if want := documentedWho(op); !strings.HasPrefix(who, want) {
-				t.Errorf("README says %s is for %q; the document says %q", key, who, want)
+				t.Errorf("docs/api.md says %s is for %q; the document says %q", key, who, want)
 			}
 		}
 	}
 }
 
-// readmeAPITable returns the README's api-table section, failing the test
+// docsAPITable returns docs/api.md's api-table section, failing the test
 // when there is none.
-func readmeAPITable(t *testing.T) string {
+func docsAPITable(t *testing.T) string {
 	t.Helper()
-	raw, err := os.ReadFile("../../README.md")
+	raw, err := os.ReadFile("../../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(raw)
-	start := strings.Index(readme, "<!-- api-table")
-	end := strings.Index(readme, "<!-- /api-table -->")
+	doc := string(raw)
+	start := strings.Index(doc, "<!-- api-table")
+	end := strings.Index(doc, "<!-- /api-table -->")
 	if start < 0 || end < start {
-		t.Fatal("README has no api-table section")
+		t.Fatal("docs/api.md has no api-table section")
 	}
-	return readme[start:end]
+	return doc[start:end]
 }
 
-// readmeOpRe matches one cell's operations: methods joined by `/` and a
+// docsOpRe matches one cell's operations: methods joined by `/` and a
 // path without the base path.
-var readmeOpRe = regexp.MustCompile("`((?:GET|POST|PUT|PATCH|DELETE)(?:`/`(?:GET|POST|PUT|PATCH|DELETE))*) (/[^` ?]*)")
+var docsOpRe = regexp.MustCompile("`((?:GET|POST|PUT|PATCH|DELETE)(?:`/`(?:GET|POST|PUT|PATCH|DELETE))*) (/[^` ?]*)")
 
-// readmeListedOperations maps "METHOD /path" of every operation the
+// docsListedOperations maps "METHOD /path" of every operation the
 // table's rows name to the row's who column, reporting rows without that
 // column and operations the document does not have.
-func readmeListedOperations(t *testing.T, doc *openapi3.T, table string) map[string]string {
+func docsListedOperations(t *testing.T, doc *openapi3.T, table string) map[string]string {
 	t.Helper()
 	listed := map[string]string{}
 	for _, line := range strings.Split(table, "\n") {
@@ -121,10 +121,10 @@ func readmeListedOperations(t *testing.T, doc *openapi3.T, table string) map[str
 		}
 		cells := strings.Split(line, " | ")
 		if len(cells) < 3 {
-			t.Errorf("README row %q has no who column", line)
+			t.Errorf("docs/api.md row %q has no who column", line)
 			continue
 		}
-		for _, m := range readmeOpRe.FindAllStringSubmatch(cells[0], -1) {
+		for _, m := range docsOpRe.FindAllStringSubmatch(cells[0], -1) {
 			path := m[2]
 			if !strings.HasPrefix(path, "/livez") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/metrics") && !strings.HasPrefix(path, "/openapi.json") {
 				path = "/api/v1" + path
@@ -133,7 +133,7 @@ func readmeListedOperations(t *testing.T, doc *openapi3.T, table string) map[str
 				key := method + " " + path
 				item := doc.Paths.Find(path)
 				if item == nil || item.GetOperation(method) == nil {
-					t.Errorf("README lists %s, which the document does not have", key)
+					t.Errorf("docs/api.md lists %s, which the document does not have", key)
 					continue
 				}
 				listed[key] = cells[1]
@@ -143,7 +143,7 @@ func readmeListedOperations(t *testing.T, doc *openapi3.T, table string) map[str
 	return listed
 }
 
-// documentedWho is how the README's who column starts for op, from what
+// documentedWho is how docs/api.md's who column starts for op, from what
 // the document requires of its caller.
 func documentedWho(op *openapi3.Operation) string {
 	want := map[string]string{"admin": "admins", "super_admin": "super admins"}[asString(op.Extensions["x-required-role"])]

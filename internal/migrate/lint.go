@@ -39,7 +39,8 @@ type Finding struct {
 	Class    string // destructive, data_depend, incompatible, condrop, lock, txmode or exec
 	// Code is the diagnostic's stable code: Atlas's own (DS…, MF…, BC…,
 	// CD…, the same as `atlas migrate lint`) for what its analyzers check,
-	// AC… for this engine's rules (see lintCodes in the README).
+	// AC… for this engine's rules (the `migrate lint` row of
+	// docs/migrations.md lists them).
 	Code    string
 	Message string
 }

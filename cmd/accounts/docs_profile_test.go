@@ -8,22 +8,22 @@ import (
 	"testing"
 )
 
-// TestReadmeProfileEdit runs the README's curl example of a profile edit
+// TestDocsProfileEdit runs docs/api.md's curl example of a profile edit
 // against a server, with TOKEN a super admin's and ID a user's: the first
 // PATCH names the super admin, the second reads the user's ETag and clears
 // the user's display name with it as If-Match.
-func TestReadmeProfileEdit(t *testing.T) {
+func TestDocsProfileEdit(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Fatal("curl is needed to run the README's example")
+		t.Fatal("curl is needed to run docs/api.md's example")
 	}
-	raw, err := os.ReadFile("../../README.md")
+	raw, err := os.ReadFile("../../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)<!-- profile-edit.*?```sh\n(.*?)```\n<!-- /profile-edit -->").FindSubmatch(raw)
 	if m == nil {
-		t.Fatal("README has no profile-edit block")
+		t.Fatal("docs/api.md has no profile-edit block")
 	}
 	s := startServer(t, nil)
 	root, rootID := s.as(nil, "super_admin", "root1")
@@ -36,10 +36,10 @@ func TestReadmeProfileEdit(t *testing.T) {
 	cmd.Env = append(os.Environ(), "TOKEN="+root.token, "ID="+userID)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the README's block failed: %v\n%s", err, out)
+		t.Fatalf("docs/api.md's block failed: %v\n%s", err, out)
 	}
 	if !strings.Contains(string(out), `"display_name":"Alice Liddell"`) || !strings.Contains(string(out), `"display_name":null`) {
-		t.Fatalf("the README's block printed:\n%s", out)
+		t.Fatalf("docs/api.md's block printed:\n%s", out)
 	}
 	if u, _ := readWithETag(t, root, "/api/v1/users/"+rootID); u.DisplayName == nil || *u.DisplayName != "Alice Liddell" {
 		t.Errorf("the own patch left %v", u.DisplayName)
