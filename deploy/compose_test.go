@@ -328,12 +328,40 @@ func TestComposeVariablesAreInEnvExample(t *testing.T) {
 	}
 }
 
+// pinnedImage is an image named by its digest, which no push can move.
+var pinnedImage = regexp.MustCompile(`^[a-z0-9._/-]+@sha256:[0-9a-f]{64}$`)
+
+// TestComposeImagesArePinned: every image compose pulls is named by its
+// digest, with the tag it was taken from in a comment on the same line, so
+// that a reader knows what to update.
+func TestComposeImagesArePinned(t *testing.T) {
+	t.Parallel()
+	f, _ := loadCompose(t)
+	raw, err := os.ReadFile(composePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, svc := range f.Services {
+		if svc.Build != nil {
+			continue
+		}
+		if !pinnedImage.MatchString(svc.Image) {
+			t.Errorf("service %s pulls %q, not pinned by digest", name, svc.Image)
+			continue
+		}
+		tagged := regexp.MustCompile(`(?m)^\s*image: ` + regexp.QuoteMeta(svc.Image) + ` # [a-z0-9._/-]+:[A-Za-z0-9._-]+$`)
+		if !tagged.Match(raw) {
+			t.Errorf("service %s: the line of image %s has no comment naming its tag (# name:tag)", name, svc.Image)
+		}
+	}
+}
+
 func TestComposeDatabaseService(t *testing.T) {
 	t.Parallel()
 	f, _ := loadCompose(t)
 	db := f.Services["db"]
-	if db.Image != "postgres:16-alpine" {
-		t.Errorf("db image = %q, want postgres:16-alpine", db.Image)
+	if !pinnedImage.MatchString(db.Image) || !strings.HasPrefix(db.Image, "postgres@") {
+		t.Errorf("db image = %q, want postgres pinned by digest (postgres@sha256:<64 hex>)", db.Image)
 	}
 	if db.Healthcheck == nil {
 		t.Error("db has no healthcheck; migrate waits for service_healthy")
