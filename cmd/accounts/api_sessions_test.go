@@ -371,13 +371,15 @@ func TestRateLimitHeaders(t *testing.T) {
 	if l := r.Header.Get("RateLimit"); l != `"address";r=2;t=540` {
 		t.Fatalf("successful login: RateLimit %q, want the attempt given back", l)
 	}
-	// A wrong current password counts against the address too.
+	// A wrong current password counts against the session's own budget
+	// (issue 29), never the address's, and shows that one.
 	r = c.do("PUT", "/api/v1/account/password", map[string]string{"current_password": "wrong-password", "new_password": "pia-password-2"})
 	expect(t, r, http.StatusForbidden, "wrong_password")
-	if l := r.Header.Get("RateLimit"); l != `"address";r=1;t=540` {
-		t.Fatalf("wrong current password: RateLimit %q", l)
+	if p, l := r.Header.Get("RateLimit-Policy"), r.Header.Get("RateLimit"); p != `"session";q=5;w=600` || l != `"session";r=4;t=600` {
+		t.Fatalf("wrong current password: RateLimit-Policy %q, RateLimit %q", p, l)
 	}
 	c.token = ""
+	login("wrong-password")
 	login("wrong-password")
 	r = login("wrong-password")
 	expect(t, r, http.StatusTooManyRequests, "too_many_attempts")

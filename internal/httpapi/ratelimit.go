@@ -11,12 +11,14 @@ import (
 )
 
 // rateLimitPolicies names the throttle budgets whose state the RateLimit
-// headers show, by kind: only those keyed on the client's own address.
+// headers show, by kind: only those keyed on the client's own address,
+// and the caller's own session's budget of wrong current passwords, which
+// tells its holder nothing about anyone else.
 // What is left of a username's budget (a user's, or the bucket an unknown
 // name falls into) would tell whether the name exists, and what is left
 // of a user's devices' budget whether a device token is trusted; the
 // throttle answers alike for both, so the headers do too.
-var rateLimitPolicies = map[string]string{"a": "address", "s": "signup"}
+var rateLimitPolicies = map[string]string{"a": "address", "s": "signup", "p": "session"}
 
 // rateLimit gives a throttled operation (x-throttled) a RateReport in its
 // request's context, and writes RateLimit-Policy and RateLimit (IETF
