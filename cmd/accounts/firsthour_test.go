@@ -31,14 +31,7 @@ import (
 func TestPermanentConnectionErrorsFailAtOnce(t *testing.T) {
 	directOnly(t)
 	t.Parallel()
-	server, err := url.Parse(testdb.ServerURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	noDB := *server
-	noDB.Path = "/no_such_db_" + randomHex(4)
-	noRole := *server
-	noRole.User = url.User("no_such_role_" + randomHex(4))
+	server, noDB, noRole := missingDatabaseAndRole(t)
 	cases := []struct {
 		url  string
 		want []string
@@ -350,4 +343,18 @@ func TestAdviceNamesTheCLIAsInvoked(t *testing.T) {
 			t.Errorf("started as %s: %v, want %q", arg0, err, want)
 		}
 	}
+}
+
+// missingDatabaseAndRole returns the test server's URL, and the same URL
+// naming a database, then a role, that do not exist.
+func missingDatabaseAndRole(t *testing.T) (server *url.URL, noDB, noRole url.URL) {
+	t.Helper()
+	server, err := url.Parse(testdb.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noDB, noRole = *server, *server
+	noDB.Path = "/no_such_db_" + randomHex(4)
+	noRole.User = url.User("no_such_role_" + randomHex(4))
+	return server, noDB, noRole
 }

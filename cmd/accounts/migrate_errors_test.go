@@ -1,11 +1,8 @@
 package main
 
 import (
-	"net/url"
 	"strings"
 	"testing"
-
-	"accounts/internal/testdb"
 )
 
 // Every migrate command that reaches the configured database says what to
@@ -13,14 +10,7 @@ import (
 // the createdb hint names the URL's host and port.
 func TestMigrateConnectionErrorsSayWhatToDo(t *testing.T) {
 	t.Parallel()
-	server, err := url.Parse(testdb.ServerURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	noDB := *server
-	noDB.Path = "/no_such_db_" + randomHex(4)
-	noRole := *server
-	noRole.User = url.User("no_such_role_" + randomHex(4))
+	server, noDB, noRole := missingDatabaseAndRole(t)
 	createdb := "createdb -h " + server.Hostname() + " -p " + server.Port() + " " + strings.TrimPrefix(noDB.Path, "/")
 	cases := []struct {
 		url  string
