@@ -208,7 +208,7 @@ func createdEntry(u User, caller *User, operator bool) auditEntry {
 // error. The hash waits for its slot as one of the request's client
 // address (password.WithPrincipal).
 func (s *Users) hash(ctx context.Context, pw string) (string, error) {
-	h, err := s.hasher.Hash(password.WithPrincipal(ctx, originOf(ctx).Address), pw)
+	h, err := s.hasher.Hash(password.WithPrincipal(ctx, OriginOf(ctx).Address), pw)
 	return h, hasherError(s.hasher, err)
 }
 
