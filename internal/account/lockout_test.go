@@ -155,7 +155,7 @@ func TestUnthrottleClearsAndAudits(t *testing.T) {
 		t.Fatalf("login after unthrottle: %v", err)
 	}
 	page, err := NewAudit(f.db).List(ctx, AuditFilter{Limit: 10, Action: AuditUnthrottled})
-	if err != nil || len(page.Events) != 1 || page.Events[0].ActorName != "cli:root@host" || page.Events[0].Details["counters_cleared"] != "1" {
+	if err != nil || len(page.Events) != 1 || page.Events[0].ActorName != "cli:root@host" || fmt.Sprint(page.Events[0].Details["counters_cleared"]) != "1" {
 		t.Fatalf("audit of unthrottle: %+v, %v", page.Events, err)
 	}
 }
