@@ -94,3 +94,34 @@ func TestAuthenticatedReadIsOneStatement(t *testing.T) {
 	_, err = f.sessions.AuthenticateReading(ctx, l.Token, target.ID)
 	mustCode(t, err, CodeUnauthenticated)
 }
+
+// BenchmarkAuthenticatedRead is the domain's part of an admin's
+// GET /users/{id}: the session lookup and the read of the user, on the
+// real database, with no touch due and the read's audit row written.
+func BenchmarkAuthenticatedRead(b *testing.B) {
+	db := testDB(b)
+	h := testHasher(b)
+	users, sessions := NewUsers(db, h), NewSessions(db, h, 30*time.Minute, time.Now)
+	ctx := context.Background()
+	super, err := users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target, err := users.Create(ctx, super, NewUser{Username: "user1", Password: "password1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := sessions.Login(ctx, Credentials{Username: "root1", Password: "password1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		p, err := sessions.AuthenticateReading(ctx, l.Token, target.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := users.Get(ctx, p, target.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -471,10 +471,14 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 // or expired session, a deactivation or a password change is seen by the
 // very next request on every replica.
 func (s *Sessions) AuthenticateReading(ctx context.Context, token string, target uuid.UUID) (Principal, error) {
-	unauth := Errorf(CodeUnauthenticated, "a valid session is required; log in first")
+	// The error is made where it is returned: made up front, it would cost
+	// every authenticated request two allocations.
+	unauth := func() error {
+		return &Error{Code: CodeUnauthenticated, Message: "a valid session is required; log in first"}
+	}
 	hash, ok := TokenHash(token)
 	if !ok {
-		return Principal{}, unauth
+		return Principal{}, unauth()
 	}
 	stmt := sessionByToken
 	if target != uuid.Nil {
@@ -485,7 +489,7 @@ func (s *Sessions) AuthenticateReading(ctx context.Context, token string, target
 		return Principal{}, storageError(err, "")
 	}
 	if !found {
-		return Principal{}, unauth
+		return Principal{}, unauth()
 	}
 	sess, u := r.session, r.user
 	now := s.now()

@@ -80,14 +80,14 @@ func (s *server) requireSession(c *gin.Context) {
 		if cred.malformed {
 			msg = "the Authorization header must be \"Bearer <token>\""
 		}
-		c.Header("WWW-Authenticate", `Bearer realm="accounts"`)
+		c.Writer.Header()[wwwAuthenticate] = bearerChallenge
 		s.writeError(c, account.Errorf(account.CodeUnauthenticated, "%s", msg))
 		return
 	}
 	p, err := s.Sessions.AuthenticateReading(c.Request.Context(), cred.token, readTarget(c, s.operationOf(c)))
 	if err != nil {
 		if account.ErrorCode(err) == account.CodeUnauthenticated {
-			c.Header("WWW-Authenticate", `Bearer realm="accounts", error="invalid_token"`)
+			c.Writer.Header()[wwwAuthenticate] = invalidTokenChallenge
 			if cred.fromCookie {
 				s.clearCookie(c)
 			}

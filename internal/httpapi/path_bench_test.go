@@ -28,7 +28,15 @@ func (benchUsers) Get(_ context.Context, _ account.Principal, id uuid.UUID) (acc
 // the JSON answer), with the service's JSON request log at info into
 // io.Discard and services that answer from memory: what the HTTP layer
 // costs a request, without the database.
-func BenchmarkGetUserEngine(b *testing.B) {
+func BenchmarkGetUserEngine(b *testing.B) { benchGetUser(b, "admin", http.StatusOK) }
+
+// BenchmarkProblemEngine is BenchmarkGetUserEngine with a token no session
+// has: the 401 problem every unauthenticated request is answered with.
+func BenchmarkProblemEngine(b *testing.B) { benchGetUser(b, "nosuch", http.StatusUnauthorized) }
+
+// benchGetUser loads GET /api/v1/users/{id} with the bearer token through
+// the engine, and fails on any answer but want.
+func benchGetUser(b *testing.B, token string, want int) {
 	h, err := New(Deps{Users: benchUsers{}, Sessions: stubSessions{},
 		Log:    slog.New(LogHandler(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		Config: Config{MaxBodyBytes: 1 << 10}})
@@ -36,11 +44,11 @@ func BenchmarkGetUserEngine(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/users/"+benchID, nil)
-	req.Header.Set("Authorization", "Bearer admin")
+	req.Header.Set("Authorization", "Bearer "+token)
 	for b.Loop() {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
+		if rec.Code != want {
 			b.Fatal(rec.Code, rec.Body.String())
 		}
 	}

@@ -127,15 +127,29 @@ func writeProblem(c *gin.Context, e *account.Error) {
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
+	h := c.Writer.Header()
 	// Every 401 names the scheme to authenticate with (RFC 9110 11.6.1);
 	// requireSession has set a more precise one when it answers.
-	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="accounts"`)
+	if status == http.StatusUnauthorized && len(h[wwwAuthenticate]) == 0 {
+		h[wwwAuthenticate] = bearerChallenge
 	}
 	body, _ := json.Marshal(p)
 	c.Abort()
-	c.Data(status, "application/problem+json", body)
+	// Set here, with a shared value, Gin's Data keeps it.
+	h["Content-Type"] = problemContentType
+	c.Data(status, problemContentType[0], body)
 }
+
+// The header values every problem and challenge sends, shared as
+// securityHeaders' are; wwwAuthenticate is the key in canonical form, as
+// Header.Set would store it.
+const wwwAuthenticate = "Www-Authenticate"
+
+var (
+	bearerChallenge       = []string{`Bearer realm="accounts"`}
+	invalidTokenChallenge = []string{`Bearer realm="accounts", error="invalid_token"`}
+	problemContentType    = []string{"application/problem+json"}
+)
 
 func (s *server) noRoute(c *gin.Context) {
 	writeProblem(c, account.Errorf(account.CodeNotFound, "no route matches %s", echo(c.Request.URL.Path)))
