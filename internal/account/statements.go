@@ -11,8 +11,9 @@ import (
 	entuser "accounts/ent/user"
 )
 
-// The two statements below run on every authenticated request (the session
-// lookup) and on every read of a user by id. They are built once, with
+// The statements below run on every authenticated request (the session
+// lookup, in one of its two forms) and on every read of a user by id that
+// the lookup did not make. They are built once, with
 // Ent's SQL builder from the generated table and column names, so the Ent
 // schema stays their source of truth and a renamed column breaks the build,
 // and they run on the driver the Ent client uses, scanning into typed
@@ -45,9 +46,10 @@ var (
 )
 
 // sessionStatementOf builds the session lookup, with Ent's builder from
-// the generated names; withUser adds the user whose id is the second
-// argument to the users the join reads (u.id IN (s.user_id, $id)), which
-// PostgreSQL serves with one primary-key probe per id.
+// the generated names; withUser adds the user with an id given as an
+// argument of its own to the users the join reads
+// (u.id IN (s.user_id, $id)), which PostgreSQL serves with one
+// primary-key probe per id.
 func sessionStatementOf(withUser bool) sessionStatement {
 	pg := entsql.Dialect(dialect.Postgres)
 	s, u := pg.Table(authsession.Table).As("s"), pg.Table(entuser.Table).As("u")
