@@ -91,7 +91,12 @@ def main():
     host, _, port = args.addr.rpartition(":")
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     config = uvicorn.Config("seedpeer:app", workers=args.workers, log_level="warning", access_log=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that
+    # say they are TCP, and without it uvicorn's h11 protocol (Debian's
+    # uvicorn has no httptools) writes the head and the body of an answer
+    # apart, the second held by Nagle until the client's delayed ACK:
+    # 40 ms on every request after a connection's first.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, int(port)))
     sock.set_inheritable(True)
