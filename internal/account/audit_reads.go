@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"accounts/ent"
 )
 
@@ -23,19 +25,28 @@ const readLogMax = 10000
 // readLog remembers the reads recorded within readWindow.
 type readLog struct {
 	mu   sync.Mutex
-	seen map[string]time.Time
+	seen map[readKey]time.Time
+}
+
+// readKey is one read: of the user target by caller, or of a list with a
+// filter (list, which names the caller too). Its ids are kept as they
+// are, so the key of GET /users/{id}, the busiest read, costs no
+// allocation.
+type readKey struct {
+	caller, target uuid.UUID
+	list           string
 }
 
 // first reports whether key was not recorded within readWindow before
 // now, and notes it as recorded now.
-func (l *readLog) first(key string, now time.Time) bool {
+func (l *readLog) first(key readKey, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if at, ok := l.seen[key]; ok && now.Sub(at) < readWindow {
 		return false
 	}
 	if l.seen == nil || len(l.seen) >= readLogMax {
-		l.seen = map[string]time.Time{}
+		l.seen = map[readKey]time.Time{}
 	}
 	l.seen[key] = now
 	return true
@@ -43,7 +54,7 @@ func (l *readLog) first(key string, now time.Time) bool {
 
 // forget drops key, whose row could not be written, so the next read
 // records it.
-func (l *readLog) forget(key string) {
+func (l *readLog) forget(key readKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.seen, key)
@@ -51,7 +62,7 @@ func (l *readLog) forget(key string) {
 
 // recordRead writes e, an admin's read, unless the same read (key) was
 // recorded within readWindow.
-func (s *Users) recordRead(ctx context.Context, key string, e auditEntry) error {
+func (s *Users) recordRead(ctx context.Context, key readKey, e auditEntry) error {
 	if !s.reads.first(key, time.Now()) {
 		return nil
 	}
@@ -67,7 +78,7 @@ func (s *Users) viewed(ctx context.Context, caller, target User) error {
 	if caller.ID == target.ID {
 		return nil
 	}
-	return s.recordRead(ctx, "v:"+caller.ID.String()+":"+target.ID.String(),
+	return s.recordRead(ctx, readKey{caller: caller.ID, target: target.ID},
 		auditEntry{action: AuditUserViewed, actor: &caller, target: target})
 }
 
@@ -75,7 +86,7 @@ func (s *Users) viewed(ctx context.Context, caller, target User) error {
 // one filter are one read.
 func (s *Users) listed(ctx context.Context, caller User, p ListParams) error {
 	details := map[string]any{"sort": p.Sort, "desc": p.Desc}
-	key := fmt.Sprintf("l:%s:%s:%t", caller.ID, p.Sort, p.Desc)
+	key := fmt.Sprintf("%s:%t", p.Sort, p.Desc)
 	if p.Role != nil {
 		details["role"] = string(*p.Role)
 		key += ":r=" + string(*p.Role)
@@ -88,5 +99,5 @@ func (s *Users) listed(ctx context.Context, caller User, p ListParams) error {
 		details["username"] = *p.Username
 		key += ":u=" + *p.Username
 	}
-	return s.recordRead(ctx, key, auditEntry{action: AuditUsersListed, actor: &caller, details: details})
+	return s.recordRead(ctx, readKey{caller: caller.ID, list: key}, auditEntry{action: AuditUsersListed, actor: &caller, details: details})
 }

@@ -31,10 +31,10 @@ func TestAdminReadsAudited(t *testing.T) {
 		return n
 	}
 	for range 3 {
-		if _, err := f.users.Get(ctx, admin, target.ID); err != nil {
+		if _, err := f.users.Get(ctx, Principal{User: admin}, target.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.users.Get(ctx, admin, admin.ID); err != nil {
+		if _, err := f.users.Get(ctx, Principal{User: admin}, admin.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.users.List(ctx, admin, ListParams{Limit: 10, Sort: "created_at"}); err != nil {

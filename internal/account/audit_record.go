@@ -72,7 +72,8 @@ func WithOrigin(ctx context.Context, o Origin) context.Context {
 	return context.WithValue(ctx, originKey{}, o)
 }
 
-func originOf(ctx context.Context) Origin {
+// OriginOf returns the origin WithOrigin put in ctx, or the zero Origin.
+func OriginOf(ctx context.Context) Origin {
 	o, _ := ctx.Value(originKey{}).(Origin)
 	return o
 }
@@ -91,7 +92,7 @@ type auditEntry struct {
 // record writes e in tx, so the row commits or rolls back with the change
 // it records. Nothing secret goes in: names, ids, roles and counts only.
 func record(ctx context.Context, tx *ent.Tx, e auditEntry) error {
-	o := originOf(ctx)
+	o := OriginOf(ctx)
 	c := tx.AuditEvent.Create().
 		SetAction(e.action).
 		SetTargetName(e.target.Username).

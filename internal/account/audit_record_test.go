@@ -84,18 +84,7 @@ type auditStep struct {
 func auditSteps(ctx context.Context, t *testing.T, f fixture) []auditStep {
 	t.Helper()
 	db := f.db.SQL
-	super, err := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := f.users.Create(ctx, super, NewUser{Username: "admin1", Password: "password1", Role: RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, err := f.users.Create(ctx, admin, NewUser{Username: "user1", Password: "password1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	super, admin, user := staff(ctx, t, f)
 	if _, err := f.sessions.Login(ctx, Credentials{Username: "user1", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -315,4 +304,23 @@ func TestAuditDetailsAreTyped(t *testing.T) {
 			t.Errorf("%s details read as %s, want %s", action, got[action], want)
 		}
 	}
+}
+
+// staff creates a super admin (root1), an admin (admin1) and a user
+// (user1), each with password1.
+func staff(ctx context.Context, t *testing.T, f fixture) (super, admin, user User) {
+	t.Helper()
+	super, err := f.users.CreateSuperAdmin(ctx, NewUser{Username: "root1", Password: "password1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err = f.users.Create(ctx, super, NewUser{Username: "admin1", Password: "password1", Role: RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err = f.users.Create(ctx, admin, NewUser{Username: "user1", Password: "password1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return super, admin, user
 }

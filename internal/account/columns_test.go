@@ -90,7 +90,7 @@ func TestNullReadsAsNil(t *testing.T) {
 	reads := map[string]func() (User, error){
 		"Login":        func() (User, error) { return l.User, nil },
 		"Authenticate": func() (User, error) { return p.User, nil },
-		"Get":          func() (User, error) { return f.users.Get(ctx, admin, admin.ID) },
+		"Get":          func() (User, error) { return f.users.Get(ctx, Principal{User: admin}, admin.ID) },
 		"ByID":         func() (User, error) { return f.users.ByID(ctx, admin.ID) },
 		"List": func() (User, error) {
 			page, err := f.users.List(ctx, admin, ListParams{Limit: 10, Sort: "created_at"})
@@ -107,7 +107,7 @@ func TestNullReadsAsNil(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want the user with a nil DisplayName", what, u, err)
 		}
 	}
-	if u, err := f.users.Get(ctx, admin, named.ID); err != nil || u.DisplayName == nil || *u.DisplayName != name {
+	if u, err := f.users.Get(ctx, Principal{User: admin}, named.ID); err != nil || u.DisplayName == nil || *u.DisplayName != name {
 		t.Errorf("Get of the named user: %+v, %v", u, err)
 	}
 }

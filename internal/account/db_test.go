@@ -28,7 +28,7 @@ func testDB(t testing.TB) *database.DB {
 	return db
 }
 
-func testHasher(t *testing.T) *password.Hasher {
+func testHasher(t testing.TB) *password.Hasher {
 	t.Helper()
 	h, err := password.New(password.Options{
 		Params:        password.Params{Time: 1, MemoryKiB: 64, Threads: 1},

@@ -115,6 +115,10 @@ func ErrorCode(err error) Code {
 	if err == nil {
 		return ""
 	}
+	if e, ok := err.(*Error); ok {
+		// The common case, without the allocation errors.As costs.
+		return e.Code
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

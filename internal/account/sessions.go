@@ -39,6 +39,17 @@ type Principal struct {
 	// Extended is true when this request slid the session's expiry
 	// forward, so the HTTP layer refreshes the cookie.
 	Extended bool
+	// read is the user AuthenticateReading read with the session.
+	read prefetched
+}
+
+// prefetched is a user read by id in the session's statement.
+type prefetched struct {
+	id    uuid.UUID
+	user  User
+	found bool
+	// read is false when the statement read no user by id.
+	read bool
 }
 
 // Credentials are what a login presents, and who presents them.
@@ -449,18 +460,38 @@ func hashToken(token string) []byte {
 // ends every session of that user. A session with less than a fifth of its
 // lifetime left is extended to a full lifetime.
 func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, error) {
-	unauth := Errorf(CodeUnauthenticated, "a valid session is required; log in first")
+	return s.AuthenticateReading(ctx, token, uuid.Nil)
+}
+
+// AuthenticateReading is Authenticate for a request that reads the user
+// with id target (uuid.Nil: none): the same statement that finds the
+// session reads that user too, so an authenticated read of a user is one
+// round trip (Users.Get takes it from the Principal). Nothing is kept
+// past the request: the next one reads the session again, so a revoked
+// or expired session, a deactivation or a password change is seen by the
+// very next request on every replica.
+func (s *Sessions) AuthenticateReading(ctx context.Context, token string, target uuid.UUID) (Principal, error) {
+	// The error is made where it is returned: made up front, it would cost
+	// every authenticated request two allocations.
+	unauth := func() error {
+		return &Error{Code: CodeUnauthenticated, Message: "a valid session is required; log in first"}
+	}
 	hash, ok := TokenHash(token)
 	if !ok {
-		return Principal{}, unauth
+		return Principal{}, unauth()
 	}
-	sess, u, found, err := sessionByToken.run(ctx, s.drv, hash)
+	stmt := sessionByToken
+	if target != uuid.Nil {
+		stmt = sessionAndUser
+	}
+	r, found, err := stmt.run(ctx, s.drv, hash, target)
 	if err != nil {
 		return Principal{}, storageError(err, "")
 	}
 	if !found {
-		return Principal{}, unauth
+		return Principal{}, unauth()
 	}
+	sess, u := r.session, r.user
 	now := s.now()
 	extend, err := CheckSession(sess, u, now, s.ttl)
 	switch ErrorCode(err) {
@@ -476,7 +507,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 		}
 		return Principal{}, err
 	}
-	p := Principal{User: u, Session: sess}
+	p := Principal{User: u, Session: sess, read: r.other}
 	if err := s.touch(ctx, &p, extend, now); err != nil {
 		return Principal{}, err
 	}

@@ -208,7 +208,7 @@ func createdEntry(u User, caller *User, operator bool) auditEntry {
 // error. The hash waits for its slot as one of the request's client
 // address (password.WithPrincipal).
 func (s *Users) hash(ctx context.Context, pw string) (string, error) {
-	h, err := s.hasher.Hash(password.WithPrincipal(ctx, originOf(ctx).Address), pw)
+	h, err := s.hasher.Hash(password.WithPrincipal(ctx, OriginOf(ctx).Address), pw)
 	return h, hasherError(s.hasher, err)
 }
 
@@ -220,17 +220,22 @@ func hasherError(h *password.Hasher, err error) error {
 	return err
 }
 
-// Get returns one user, active or not, for an admin.
-func (s *Users) Get(ctx context.Context, caller User, id uuid.UUID) (User, error) {
-	// The API has authorized caller for ActionViewUsers (x-required-role).
-	u, found, err := userByID.run(ctx, s.drv, id)
-	if err != nil {
-		return User{}, storageError(err, "")
+// Get returns one user, active or not, for an admin: p's caller, whom
+// the API has authorized for ActionViewUsers (x-required-role). A user
+// that Sessions.AuthenticateReading read with p's session is taken from
+// p, with no statement of its own.
+func (s *Users) Get(ctx context.Context, p Principal, id uuid.UUID) (User, error) {
+	u, found := p.read.user, p.read.found
+	if !p.read.read || p.read.id != id {
+		var err error
+		if u, found, err = userByID.run(ctx, s.drv, id); err != nil {
+			return User{}, storageError(err, "")
+		}
 	}
 	if !found {
 		return User{}, notFoundError(CodeUserNotFound)
 	}
-	return u, s.viewed(ctx, caller, u)
+	return u, s.viewed(ctx, p.User, u)
 }
 
 // ByID returns a user by id without any authorization: the admin actions

@@ -215,7 +215,7 @@ func TestAdminActions(t *testing.T) {
 	mustCode(t, err, CodeInvalidCredentials)
 	_, err = f.sessions.Login(ctx, Credentials{Username: "user1", Password: "wrong password"})
 	mustCode(t, err, CodeInvalidCredentials)
-	got, err := f.users.Get(ctx, admin, user.ID)
+	got, err := f.users.Get(ctx, Principal{User: admin}, user.ID)
 	if err != nil || got.IsActive {
 		t.Fatalf("Get deactivated: %+v, %v", got, err)
 	}

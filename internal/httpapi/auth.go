@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"accounts/internal/account"
 )
@@ -79,14 +80,14 @@ func (s *server) requireSession(c *gin.Context) {
 		if cred.malformed {
 			msg = "the Authorization header must be \"Bearer <token>\""
 		}
-		c.Header("WWW-Authenticate", `Bearer realm="accounts"`)
+		c.Writer.Header()[wwwAuthenticate] = bearerChallenge
 		s.writeError(c, account.Errorf(account.CodeUnauthenticated, "%s", msg))
 		return
 	}
-	p, err := s.Sessions.Authenticate(c.Request.Context(), cred.token)
+	p, err := s.Sessions.AuthenticateReading(c.Request.Context(), cred.token, readTarget(c, s.operationOf(c)))
 	if err != nil {
 		if account.ErrorCode(err) == account.CodeUnauthenticated {
-			c.Header("WWW-Authenticate", `Bearer realm="accounts", error="invalid_token"`)
+			c.Writer.Header()[wwwAuthenticate] = invalidTokenChallenge
 			if cred.fromCookie {
 				s.clearCookie(c)
 			}
@@ -106,6 +107,16 @@ func (s *server) requireSession(c *gin.Context) {
 	c.Next()
 }
 
+// readTarget is the id of the user the request reads (operation.readsUser),
+// which checkPath has checked, or uuid.Nil.
+func readTarget(c *gin.Context, op *operation) uuid.UUID {
+	if op == nil || op.readsUser == "" {
+		return uuid.Nil
+	}
+	id, _ := uuid.Parse(c.Param(op.readsUser))
+	return id
+}
+
 // requireAnonymous lets only callers without a live session through: sign
 // up and login by someone logged in answer 403 already_authenticated. A
 // stale or unknown token counts as no session, so a browser with an old
@@ -113,7 +124,7 @@ func (s *server) requireSession(c *gin.Context) {
 func (s *server) requireAnonymous(c *gin.Context) {
 	cred := credentialOf(c, s.cookieName())
 	if cred.present && !cred.malformed {
-		_, err := s.Sessions.Authenticate(c.Request.Context(), cred.token)
+		_, err := s.Sessions.AuthenticateReading(c.Request.Context(), cred.token, uuid.Nil)
 		switch account.ErrorCode(err) {
 		case "":
 			s.writeError(c, account.Errorf(account.CodeAlreadyAuthenticated, "you are logged in; log out first"))

@@ -279,7 +279,8 @@ func deref[T any](dst *T, src *T) {
 }
 
 func (h handlers) GetUser(ctx context.Context, req GetUserRequestObject) (GetUserResponseObject, error) {
-	u, err := h.s.Users.Get(ginOf(ctx).Request.Context(), caller(ctx), req.Id)
+	c := ginOf(ctx)
+	u, err := h.s.Users.Get(c.Request.Context(), principalOf(c), req.Id)
 	if err != nil {
 		return nil, err
 	}

@@ -15,11 +15,11 @@ import (
 // superSessions adds a super admin ("super") to stubSessions.
 type superSessions struct{ stubSessions }
 
-func (s superSessions) Authenticate(ctx context.Context, token string) (account.Principal, error) {
+func (s superSessions) AuthenticateReading(ctx context.Context, token string, target uuid.UUID) (account.Principal, error) {
 	if token == "super" {
 		return account.Principal{User: account.User{ID: uuid.New(), Role: account.RoleSuperAdmin, IsActive: true}}, nil
 	}
-	return s.stubSessions.Authenticate(ctx, token)
+	return s.stubSessions.AuthenticateReading(ctx, token, target)
 }
 
 // stubAudit answers an empty page to whatever reaches it.

@@ -19,12 +19,10 @@ const RequestIDHeader = "X-Request-Id"
 // maxRequestIDLen bounds a request id taken from a client.
 const maxRequestIDLen = 64
 
-type requestIDKey struct{}
-
-// RequestID returns the id of the request that ctx belongs to, or "".
+// RequestID returns the id of the request that ctx belongs to, or "": the
+// one the request's origin (account.WithOrigin) carries.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	return account.OriginOf(ctx).RequestID
 }
 
 // plainRequestID tells whether a client's X-Request-Id can be the
@@ -62,15 +60,17 @@ func (s *server) observe(c *gin.Context) {
 		}
 		id = uuid.NewString()
 	}
-	c.Header(RequestIDHeader, id)
 	// Downstream code, the generated parameter binding included, sees the
-	// one id the request goes by.
-	c.Request.Header.Set(RequestIDHeader, id)
-	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
+	// one id the request goes by; the answer carries it back. Both headers
+	// share one value: nothing writes into a header value in place.
+	ids := []string{id}
+	c.Writer.Header()[RequestIDHeader] = ids
+	c.Request.Header[RequestIDHeader] = ids
 	// The audit trail records every change with the request's id and the
-	// client's address (through a trusted proxy, the one it names).
-	ctx = account.WithOrigin(ctx, account.Origin{RequestID: id, Address: c.ClientIP()})
-	c.Request = c.Request.WithContext(ctx)
+	// client's address (through a trusted proxy, the one it names); the
+	// log lines of the request take the id from there too (RequestID).
+	client := c.ClientIP()
+	c.Request = c.Request.WithContext(account.WithOrigin(c.Request.Context(), account.Origin{RequestID: id, Address: client}))
 
 	c.Next()
 
@@ -88,10 +88,11 @@ func (s *server) observe(c *gin.Context) {
 		level = slog.LevelError
 	}
 	// request_id is added by the handler LogHandler wraps, from the context.
-	attrs := append(requestAttrs(c),
+	attrs := appendRequestAttrs(make([]slog.Attr, 0, 7), c)
+	attrs = append(attrs,
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
-		slog.String("client", c.ClientIP()),
+		slog.String("client", client),
 	)
 	s.Log.LogAttrs(c.Request.Context(), level, "request", append(attrs, sent...)...)
 }
@@ -101,11 +102,16 @@ func (s *server) observe(c *gin.Context) {
 // no route matched) and path (the request's, never the query string), the
 // method and path as echo repeats them.
 func requestAttrs(c *gin.Context) []slog.Attr {
-	return []slog.Attr{
+	return appendRequestAttrs(nil, c)
+}
+
+// appendRequestAttrs appends requestAttrs to attrs.
+func appendRequestAttrs(attrs []slog.Attr, c *gin.Context) []slog.Attr {
+	return append(attrs,
 		slog.String("method", echo(c.Request.Method)),
 		slog.String("route", c.FullPath()),
 		slog.String("path", echo(c.Request.URL.Path)),
-	}
+	)
 }
 
 // LogHandler returns h adding request_id, the id of the request the

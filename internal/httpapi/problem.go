@@ -127,15 +127,29 @@ func writeProblem(c *gin.Context, e *account.Error) {
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
+	h := c.Writer.Header()
 	// Every 401 names the scheme to authenticate with (RFC 9110 11.6.1);
 	// requireSession has set a more precise one when it answers.
-	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="accounts"`)
+	if status == http.StatusUnauthorized && len(h[wwwAuthenticate]) == 0 {
+		h[wwwAuthenticate] = bearerChallenge
 	}
 	body, _ := json.Marshal(p)
 	c.Abort()
-	c.Data(status, "application/problem+json", body)
+	// Set here, with a shared value, Gin's Data keeps it.
+	h["Content-Type"] = problemContentType
+	c.Data(status, problemContentType[0], body)
 }
+
+// The header values every problem and challenge sends, shared as
+// securityHeaders' are; wwwAuthenticate is the key in canonical form, as
+// Header.Set would store it.
+const wwwAuthenticate = "Www-Authenticate"
+
+var (
+	bearerChallenge       = []string{`Bearer realm="accounts"`}
+	invalidTokenChallenge = []string{`Bearer realm="accounts", error="invalid_token"`}
+	problemContentType    = []string{"application/problem+json"}
+)
 
 func (s *server) noRoute(c *gin.Context) {
 	writeProblem(c, account.Errorf(account.CodeNotFound, "no route matches %s", echo(c.Request.URL.Path)))
@@ -187,10 +201,26 @@ func refuseTransferEncoding(c *gin.Context) {
 // every answer out of caches (those of /api/v1 carry tokens or users, and
 // the rest are cheap). The server sends no Server header: net/http adds
 // none and neither does this code.
+//
+// The values are shared by every answer rather than allocated per request
+// as Header.Set would: each slice holds one element at full capacity, so
+// an Add on the answer copies it, and nothing in the server writes into
+// a header value in place.
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
+	for _, kv := range securityHeaderValues {
+		h[kv.name] = kv.value
+	}
 	c.Next()
+}
+
+// securityHeaderValues are what securityHeaders sends, keys in canonical
+// form.
+var securityHeaderValues = []struct {
+	name  string
+	value []string
+}{
+	{"Cache-Control", []string{"no-store"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"X-Frame-Options", []string{"DENY"}},
 }

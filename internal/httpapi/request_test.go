@@ -24,7 +24,7 @@ import (
 // stubSessions knows two tokens: "admin" and "user".
 type stubSessions struct{ SessionService }
 
-func (stubSessions) Authenticate(_ context.Context, token string) (account.Principal, error) {
+func (stubSessions) AuthenticateReading(_ context.Context, token string, _ uuid.UUID) (account.Principal, error) {
 	switch token {
 	case "admin":
 		return account.Principal{User: account.User{ID: uuid.New(), Role: account.RoleAdmin, IsActive: true}}, nil
@@ -56,7 +56,7 @@ func (stubUsers) List(_ context.Context, _ account.User, p account.ListParams) (
 	return account.Page{Limit: p.Limit, Offset: p.Offset, TotalExact: true}, nil
 }
 
-func (stubUsers) Get(context.Context, account.User, uuid.UUID) (account.User, error) {
+func (stubUsers) Get(context.Context, account.Principal, uuid.UUID) (account.User, error) {
 	return account.User{}, account.Errorf(account.CodeUserNotFound, "no user has this id")
 }
 

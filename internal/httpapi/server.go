@@ -74,7 +74,7 @@ type Config struct {
 type UserService interface {
 	SignUp(ctx context.Context, n account.NewUser) (account.User, error)
 	Create(ctx context.Context, caller account.User, n account.NewUser) (account.User, error)
-	Get(ctx context.Context, caller account.User, id uuid.UUID) (account.User, error)
+	Get(ctx context.Context, p account.Principal, id uuid.UUID) (account.User, error)
 	List(ctx context.Context, caller account.User, p account.ListParams) (account.Page, error)
 	SetPassword(ctx context.Context, caller account.User, id uuid.UUID, pw string) error
 	SetAdmin(ctx context.Context, caller account.User, id uuid.UUID, admin bool) error
@@ -88,7 +88,7 @@ type UserService interface {
 // call on sessions. *account.Sessions is the service's implementation.
 type SessionService interface {
 	Login(ctx context.Context, c account.Credentials) (account.Login, error)
-	Authenticate(ctx context.Context, token string) (account.Principal, error)
+	AuthenticateReading(ctx context.Context, token string, target uuid.UUID) (account.Principal, error)
 	Logout(ctx context.Context, p account.Principal, scope account.LogoutScope) error
 	List(ctx context.Context, p account.Principal) ([]account.SessionInfo, error)
 	Revoke(ctx context.Context, p account.Principal, id uuid.UUID) error

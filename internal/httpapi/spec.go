@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -179,6 +180,10 @@ type operation struct {
 	ifMatchRequired bool
 	// throttled is x-throttled: the answers carry the RateLimit headers.
 	throttled bool
+	// readsUser is the path parameter of a GET that reads one user by id
+	// (#/components/parameters/UserID), "" for other operations: the
+	// session lookup reads that user in the same statement.
+	readsUser string
 }
 
 // routeKey finds an operation by the method and Gin route template of a
@@ -194,6 +199,9 @@ func operations(doc *openapi3.T) (map[routeKey]*operation, error) {
 			o, err := newOperation(item, op)
 			if err != nil {
 				return nil, fmt.Errorf("openapi.yaml: %s %s: %w", method, path, err)
+			}
+			if method == http.MethodGet {
+				o.readsUser = userParameter(append(item.Parameters, op.Parameters...))
 			}
 			ops[routeKey{method, ginRoute(path)}] = o
 		}
@@ -262,6 +270,17 @@ func newOperation(item *openapi3.PathItem, op *openapi3.Operation) (*operation, 
 		o.body = b
 	}
 	return o, nil
+}
+
+// userParameter is the name of the path parameter that holds a user's id
+// (a reference to #/components/parameters/UserID), "" when none does.
+func userParameter(params openapi3.Parameters) string {
+	for _, p := range params {
+		if p.Ref == "#/components/parameters/UserID" && p.Value.In == openapi3.ParameterInPath {
+			return p.Value.Name
+		}
+	}
+	return ""
 }
 
 // ginRoute turns an OpenAPI path template into Gin's.

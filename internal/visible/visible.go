@@ -23,6 +23,11 @@ const Cut = "…"
 // that s went on; Text stops reading s there, so a long s costs no more
 // than a short one.
 func Text(s string, limit int) string {
+	if (limit <= 0 || len(s) <= limit) && printableASCII(s) {
+		// Nothing to escape or cut: s is its own answer, with no copy
+		// (the method and path of every request line).
+		return s
+	}
 	var b strings.Builder
 	n := 0
 	for i, r := range s {
@@ -43,4 +48,15 @@ func Text(s string, limit int) string {
 		b.WriteString(piece)
 	}
 	return b.String()
+}
+
+// printableASCII reports whether every byte of s is printable ASCII other
+// than the backslash (which Text escapes).
+func printableASCII(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -157,19 +157,57 @@ func (s *server) peakRSS() float64 {
 // 100 on Linux everywhere but very old Alpha ports).
 const clockTicks = 100
 
-// cpuSeconds is the CPU time (user and system) the process has used.
+// cpuSeconds is the CPU time (user and system) the process and every
+// process under it (the workers of a peer stack) have used.
 func (s *server) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	return treeCPUSeconds(s.cmd.Process.Pid)
+}
+
+// treeCPUSeconds is the CPU time of process pid and its descendants, as
+// they are now: a child that has exited counts no more. The children are
+// found by their parent ids in /proc, which every kernel has (the
+// children files need CONFIG_PROC_CHILDREN).
+func treeCPUSeconds(pid int) float64 {
+	children := map[int][]int{}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		child, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if f := statFields(child); len(f) > 1 {
+			ppid, _ := strconv.Atoi(f[1])
+			children[ppid] = append(children[ppid], child)
+		}
+	}
+	total := 0.0
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		total += processCPUSeconds(queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return total
+}
+
+// statFields are the fields of /proc/PID/stat after the command name (the
+// state first), nil when there is no such process.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
 	// The command name, in parentheses, may hold spaces: count the fields
-	// after it. utime and stime are fields 14 and 15.
+	// after it.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0
+		return nil
 	}
-	f := strings.Fields(string(b[i+1:]))
+	return strings.Fields(string(b[i+1:]))
+}
+
+// processCPUSeconds is the CPU time (user and system) of process pid:
+// utime and stime, fields 14 and 15 of its stat.
+func processCPUSeconds(pid int) float64 {
+	f := statFields(pid)
 	if len(f) < 13 {
 		return 0
 	}

@@ -85,11 +85,15 @@ type runner struct {
 	// compare is another accounts binary (such as an older build) that
 	// measurement 1 loads beside this one, named compareName.
 	compare, compareName string
-	pgVersion            string
-	smallDB              string // the database of measurements 1–5
-	table                []row
-	timings              []timing
-	ratios               []ratio
+	// peer is another stack serving GET /users/{id} (the seed's, in
+	// bench/seedpeer) that measurement 1 loads beside this one, named
+	// peerName.
+	peer, peerName string
+	pgVersion      string
+	smallDB        string // the database of measurements 1–5
+	table          []row
+	timings        []timing
+	ratios         []ratio
 }
 
 // row is one line of the results table.
@@ -124,6 +128,7 @@ func runCommand(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated measurements to run (1 and 2 go together, 3, 4, 5, 6, 7); empty runs all")
 	profile := fs.String("profile", "", "take the CPU profile of measurement 2: true or false (default: in the full run only)")
 	compare := fs.String("compare", "", "NAME=PATH: another accounts binary (an older build) that measurement 1 loads beside this one")
+	peer := fs.String("peer", "", "NAME=PATH: another stack's server (bench/seedpeer/seedpeer.py) that measurement 1 loads beside this one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -162,11 +167,11 @@ func runCommand(ctx context.Context, args []string) error {
 	if *profile != "" {
 		r.profile = *profile == "true"
 	}
-	if *compare != "" {
-		var ok bool
-		if r.compareName, r.compare, ok = strings.Cut(*compare, "="); !ok || r.compareName == "" || r.compare == "" {
-			return fmt.Errorf("--compare must be NAME=PATH, not %q", *compare)
-		}
+	if r.compareName, r.compare, err = namedPath("compare", *compare); err != nil {
+		return err
+	}
+	if r.peerName, r.peer, err = namedPath("peer", *peer); err != nil {
+		return err
 	}
 	defer r.cleanup()
 	// A bound on the whole run, so a stuck step (a lock held by someone
@@ -294,6 +299,18 @@ func (r *runner) getUser(ctx context.Context, small string, real *server, getPat
 	return nil
 }
 
+// namedPath splits the value of the flag name, NAME=PATH; an empty value
+// is neither.
+func namedPath(flag, v string) (name, path string, err error) {
+	if v == "" {
+		return "", "", nil
+	}
+	if name, path, ok := strings.Cut(v, "="); ok && name != "" && path != "" {
+		return name, path, nil
+	}
+	return "", "", fmt.Errorf("--%s must be NAME=PATH, not %q", flag, v)
+}
+
 // getUserServers starts the servers measurement 1 compares with the
 // service (real, first): the baseline, the floor and, with --compare, the
 // other build. It returns those it started even when one fails to start,
@@ -317,6 +334,13 @@ func (r *runner) getUserServers(ctx context.Context, small string, real *server)
 		}
 		servers = append(servers, getServer{"service at " + r.compareName, other})
 	}
+	if r.peer != "" {
+		other, err := r.start(ctx, r.peerName+" peer", small, r.peer, "--addr", "127.0.0.1:0")
+		if err != nil {
+			return servers, err
+		}
+		servers = append(servers, getServer{r.peerName + " (peer stack)", other})
+	}
 	return servers, nil
 }
 
@@ -332,6 +356,13 @@ func (r *runner) getUserRatios(runs [][]loadResult) (realRPS float64) {
 	r.ratio("get_user_server_cpu_per_request_vs_floor", median(realRuns, cpuPerReq)/median(floorRuns, cpuPerReq), "report")
 	if r.compare != "" {
 		r.ratio("get_user_server_cpu_per_request_vs_"+r.compareName, median(realRuns, cpuPerReq)/median(runs[3], cpuPerReq), "<= 1.0")
+	}
+	if r.peer != "" {
+		// The peer is the last server: its CPU per request over the
+		// service's, and its throughput over the service's.
+		peerRuns := runs[len(runs)-1]
+		r.ratio(r.peerName+"_server_cpu_per_request_vs_service", median(peerRuns, cpuPerReq)/median(realRuns, cpuPerReq), ">= 10")
+		r.ratio("get_user_throughput_vs_"+r.peerName, realRPS/median(peerRuns, okPerSec), "report")
 	}
 	return realRPS
 }
