@@ -180,9 +180,17 @@ func TestClientGoneIs499(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the request was never observed")
 	}
-	mu.Lock()
-	log := logs.String()
-	mu.Unlock()
+	// observe reports the status before it writes the request line: wait
+	// for the line.
+	var log string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		log = logs.String()
+		mu.Unlock()
+		if strings.Contains(log, `"msg":"request"`) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if status != StatusClientClosed {
 		t.Errorf("observed status %d, want %d", status, StatusClientClosed)
 	}
