@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -184,11 +185,13 @@ func (q userStatement) run(ctx context.Context, drv dialect.Driver, id uuid.UUID
 	return u, true, nil
 }
 
-// uuidArg is id as a statement's argument: its 16 bytes, which pgx
-// encodes as a uuid directly. Given a uuid.UUID, pgx takes the
-// driver.Valuer's string and parses it back, about eight allocations an
-// argument.
-func uuidArg(id uuid.UUID) [16]byte { return id }
+// uuidArg is id as a statement's argument: a pgtype.UUID, which pgx
+// encodes as a uuid from its 16 bytes when the statement is prepared
+// (given a uuid.UUID, pgx takes the driver.Valuer's string and parses it
+// back, about eight allocations an argument), and as text where the
+// parameter's type is unknown, as through PgBouncer in transaction
+// pooling mode, where bare bytes cannot be encoded.
+func uuidArg(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // queryRow runs a statement on the Ent driver and scans its first row into
 // dest; found is false when it returned none.
