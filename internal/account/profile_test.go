@@ -2,6 +2,7 @@ package account
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -81,5 +82,46 @@ func TestETagAndIfMatch(t *testing.T) {
 	}
 	if err := checkPrecondition(ctx, u); err != nil {
 		t.Errorf("no If-Match: %v", err)
+	}
+}
+
+// TestETagCoversEveryField changes each field of User in turn and wants a
+// new tag each time; a field added to User fails it until ETag hashes it.
+func TestETagCoversEveryField(t *testing.T) {
+	name, other := "Alice", "Alicia"
+	base := User{ID: uuid.New(), Username: "alice", DisplayName: &name, Role: RoleUser, IsActive: true,
+		CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 0).UTC()}
+	changes := map[string]func(*User){
+		"ID":          func(u *User) { u.ID = uuid.New() },
+		"Username":    func(u *User) { u.Username = "alicia" },
+		"DisplayName": func(u *User) { u.DisplayName = &other },
+		"Role":        func(u *User) { u.Role = RoleAdmin },
+		"IsActive":    func(u *User) { u.IsActive = false },
+		"CreatedAt":   func(u *User) { u.CreatedAt = u.CreatedAt.Add(time.Nanosecond) },
+		"UpdatedAt":   func(u *User) { u.UpdatedAt = u.UpdatedAt.In(time.FixedZone("X", 3600)) },
+	}
+	fields := reflect.VisibleFields(reflect.TypeFor[User]())
+	if len(fields) != len(changes) {
+		t.Fatalf("User has %d fields and this test changes %d: hash the new field in ETag and change it here", len(fields), len(changes))
+	}
+	tag := base.ETag()
+	for _, f := range fields {
+		change, ok := changes[f.Name]
+		if !ok {
+			t.Fatalf("field %s is not changed by this test", f.Name)
+		}
+		u := base
+		change(&u)
+		if u.ETag() == tag {
+			t.Errorf("changing %s leaves the tag %s", f.Name, tag)
+		}
+	}
+	none := base
+	none.DisplayName = nil
+	empty := ""
+	blank := base
+	blank.DisplayName = &empty
+	if none.ETag() == blank.ETag() {
+		t.Error("no display name and an empty one share a tag")
 	}
 }
