@@ -48,3 +48,29 @@ func TestMemoryLimit(t *testing.T) {
 		t.Errorf("0 (no limit of the service's own) with large hashes: %v", err)
 	}
 }
+
+// TestGCPercent checks runtime.gc_percent as TestMemoryLimit checks the
+// limit: its default, GOGC winning over the default but not over a value
+// set for the key, and a negative value refused.
+func TestGCPercent(t *testing.T) {
+	t.Parallel()
+	load := func(vars map[string]string) (*config.Config, error) {
+		return config.Load(config.Sources{Getenv: env(vars)})
+	}
+	cfg, err := load(nil)
+	if err != nil || cfg.Runtime.GCPercent != 400 {
+		t.Fatalf("default: %d, %v; want 400", cfg.Runtime.GCPercent, err)
+	}
+	cfg, err = load(map[string]string{"GOGC": "off"})
+	if err != nil || cfg.Runtime.GCPercent != 0 || !strings.Contains(cfg.Source("runtime.gc_percent"), "GOGC") {
+		t.Fatalf("with GOGC: %d from %q, %v; want 0, naming GOGC", cfg.Runtime.GCPercent, cfg.Source("runtime.gc_percent"), err)
+	}
+	cfg, err = load(map[string]string{"GOGC": "100", "ACCOUNTS_RUNTIME_GC_PERCENT": "200"})
+	if err != nil || cfg.Runtime.GCPercent != 200 {
+		t.Fatalf("key and GOGC: %d, %v; want the key's 200", cfg.Runtime.GCPercent, err)
+	}
+	_, err = load(map[string]string{"ACCOUNTS_RUNTIME_GC_PERCENT": "-1"})
+	if err == nil || !strings.Contains(err.Error(), "runtime.gc_percent") {
+		t.Errorf("a negative target: %v, want an error naming runtime.gc_percent", err)
+	}
+}
