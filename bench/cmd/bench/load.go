@@ -45,6 +45,7 @@ func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 type loadOptions struct {
 	url, method, body string
 	conns, rate       int
+	clients           int // addresses named in X-Forwarded-For, in turn; 0 names none
 	warmup, duration  time.Duration
 	timeout           time.Duration
 	header            http.Header
@@ -82,6 +83,7 @@ func parseLoadFlags(args []string) (loadOptions, error) {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured duration")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&o.rate, "rate", 0, "requests per second, sent on time whatever the answers (open loop, up to --conns in flight); 0 sends each next request when the last is answered")
+	fs.IntVar(&o.clients, "clients", 0, "send each request as from one of this many client addresses, in turn (X-Forwarded-For: 198.51.100.k), as a trusted proxy does; 0 sends none")
 	var headers headerFlags
 	fs.Var(&headers, "header", "request header \"Name: value\" (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +91,9 @@ func parseLoadFlags(args []string) (loadOptions, error) {
 	}
 	if o.url == "" {
 		return o, fmt.Errorf("--url is required")
+	}
+	if o.clients < 0 || o.clients > 254 {
+		return o, fmt.Errorf("--clients must be 0 to 254, not %d", o.clients)
 	}
 	o.header = http.Header{}
 	for _, kv := range headers {
@@ -102,14 +107,24 @@ func parseLoadFlags(args []string) (loadOptions, error) {
 }
 
 // targeter builds each request; {n} in the body becomes a number unique to
-// this process, so sign-ups do not collide.
+// this process, so sign-ups do not collide. With --clients, each request
+// names the next of that many addresses in X-Forwarded-For.
 func (o loadOptions) targeter() vegeta.Targeter {
 	var seq atomic.Uint64
 	prefix := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
+	headers := []http.Header{o.header}
+	if o.clients > 0 {
+		headers = make([]http.Header, o.clients)
+		for k := range headers {
+			headers[k] = o.header.Clone()
+			headers[k].Set("X-Forwarded-For", "198.51.100."+strconv.Itoa(k+1))
+		}
+	}
 	return func(t *vegeta.Target) error {
-		t.Method, t.URL, t.Header = o.method, o.url, o.header
+		n := seq.Add(1)
+		t.Method, t.URL, t.Header = o.method, o.url, headers[n%uint64(len(headers))]
 		if o.body != "" {
-			t.Body = []byte(strings.ReplaceAll(o.body, "{n}", prefix+strconv.FormatUint(seq.Add(1), 10)))
+			t.Body = []byte(strings.ReplaceAll(o.body, "{n}", prefix+strconv.FormatUint(n, 10)))
 		}
 		return nil
 	}
