@@ -11,6 +11,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,7 @@ type Metrics struct {
 
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
+	httpSeries     sync.Map // httpKey → httpSeries: the children of the two above, found once
 	hasherRejected prometheus.Counter
 	migration      *migrationCollector
 	drift          *driftCollector
@@ -97,9 +99,31 @@ func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration)
 	if route == "" {
 		route = "unmatched"
 	}
-	labels := prometheus.Labels{"method": normalizeMethod(method), "route": route, "status": strconv.Itoa(status)}
-	m.httpRequests.With(labels).Inc()
-	m.httpDuration.With(labels).Observe(d.Seconds())
+	key := httpKey{normalizeMethod(method), route, status}
+	v, ok := m.httpSeries.Load(key)
+	if !ok {
+		// Routes are templates and methods are normalized, so the keys
+		// stay as few as the series themselves.
+		labels := prometheus.Labels{"method": key.method, "route": route, "status": strconv.Itoa(status)}
+		v, _ = m.httpSeries.LoadOrStore(key, httpSeries{m.httpRequests.With(labels), m.httpDuration.With(labels)})
+	}
+	series := v.(httpSeries)
+	series.requests.Inc()
+	series.duration.Observe(d.Seconds())
+}
+
+// httpKey names the series of one kind of answer: the label values.
+type httpKey struct {
+	method, route string
+	status        int
+}
+
+// httpSeries are the request counter and the duration histogram of one
+// httpKey. Looking them up by label values hashes every label and builds a
+// map per request; kept, they cost one lookup.
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func normalizeMethod(method string) string {

@@ -379,3 +379,11 @@ func TestPoolStatisticsFromARealPool(t *testing.T) {
 		wantType(t, f, name, dto.MetricType_COUNTER)
 	}
 }
+
+// BenchmarkObserveHTTP is what recording one answered request costs.
+func BenchmarkObserveHTTP(b *testing.B) {
+	m := metrics.New()
+	for b.Loop() {
+		m.ObserveHTTP("GET", "/api/v1/users/:id", 200, time.Millisecond)
+	}
+}
