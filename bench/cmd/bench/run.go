@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -304,6 +305,36 @@ func (r *runner) getUser(ctx context.Context, small string, real *server, getPat
 	return nil
 }
 
+// checkConnections refuses to start measurement 1 when PostgreSQL's
+// max_connections cannot hold what it opens: each pool of a Go server
+// keeps database.pool_size connections warm, the one being loaded opens up to
+// r.conns, a peer's two workers keep up to pool_size each, and the
+// harness needs a few. Past max_connections the servers answer 500 and
+// 503 and the run measures refusals.
+func (r *runner) checkConnections(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, r.dbURL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.Background()) }() // a read
+	var limit, reserved int
+	if err := conn.QueryRow(ctx, `SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int`).Scan(&limit, &reserved); err != nil {
+		return err
+	}
+	// The baseline and the floor hold two pools each: their own and the
+	// one service.Open opens for the rest of the service.
+	warm, pools := r.cfg.Database.PoolSize, 5+len(r.compare)
+	if r.peer != "" {
+		pools += 2
+	}
+	need := pools*warm + r.conns + 5
+	if need > limit-reserved {
+		return fmt.Errorf("measurement 1 opens about %d connections (%d pools × database.pool_size %d kept warm, the peer's two workers counted, %d for the loaded server, 5 for the harness) and PostgreSQL allows %d (max_connections %d - %d reserved): raise it (ALTER SYSTEM SET max_connections = %d, then restart PostgreSQL) or compare fewer builds",
+			need, pools, warm, r.conns, limit-reserved, limit, reserved, need+reserved+20)
+	}
+	return nil
+}
+
 // namedBinary is a program measurement 1 loads, and the name it goes by.
 type namedBinary struct{ name, path string }
 
@@ -340,6 +371,9 @@ func namedPath(flag, v string) (name, path string, err error) {
 // for the caller to stop.
 func (r *runner) getUserServers(ctx context.Context, small string, real *server) ([]getServer, error) {
 	servers := []getServer{{"service (Ent)", real}}
+	if err := r.checkConnections(ctx); err != nil {
+		return servers, err
+	}
 	base, err := r.start(ctx, "bench serve --impl baseline", small, r.selfBin, "serve", "--impl", "baseline")
 	if err != nil {
 		return servers, err
@@ -351,7 +385,8 @@ func (r *runner) getUserServers(ctx context.Context, small string, real *server)
 	}
 	servers = append(servers, getServer{"floor (bare Gin + pgxpool)", floor})
 	for _, c := range r.compare {
-		other, err := r.start(ctx, "accounts serve ("+c.name+")", small, c.path, "serve", "--addr", "127.0.0.1:0")
+		name := "accounts serve (" + c.name + ")"
+		other, err := r.startEnv(ctx, name, r.knownEnv(ctx, name, c.path, r.env(small)), c.path, "serve", "--addr", "127.0.0.1:0")
 		if err != nil {
 			return servers, err
 		}
@@ -578,13 +613,41 @@ func (r *runner) env(db string) []string {
 }
 
 func (r *runner) start(ctx context.Context, name, db, bin string, args ...string) (*server, error) {
+	return r.startEnv(ctx, name, r.env(db), bin, args...)
+}
+
+func (r *runner) startEnv(ctx context.Context, name string, env []string, bin string, args ...string) (*server, error) {
 	logPath := filepath.Join(r.work, fmt.Sprintf("server-%d.log", len(r.procs)))
-	s, err := startServer(ctx, name, logPath, r.env(db), bin, args...)
+	s, err := startServer(ctx, name, logPath, env, bin, args...)
 	if err != nil {
 		return nil, err
 	}
 	r.procs = append(r.procs, s)
 	return s, nil
+}
+
+// unknownVariable is how a build of accounts refuses a variable that none
+// of its configuration keys reads.
+var unknownVariable = regexp.MustCompile(`environment variable (ACCOUNTS_[A-Z0-9_]+): no configuration key reads it`)
+
+// knownEnv drops from env the ACCOUNTS_ variables an older build of
+// accounts (--compare) refuses because it has no key for them, such as the
+// budgets of later issues, asking the build itself (`config show`).
+func (r *runner) knownEnv(ctx context.Context, name, bin string, env []string) []string {
+	for range 10 {
+		cmd := exec.CommandContext(ctx, bin, "config", "show")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		unknown := unknownVariable.FindAllStringSubmatch(string(out), -1)
+		if err == nil || len(unknown) == 0 {
+			return env
+		}
+		for _, m := range unknown {
+			r.logf("%s has no key for %s: started without it", name, m[1])
+			env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, m[1]+"=") })
+		}
+	}
+	return env
 }
 
 // load runs one load process against s and returns its result and the
