@@ -134,7 +134,6 @@ type Metrics struct {
 
 // Runtime holds the settings of the Go runtime that serve applies.
 type Runtime struct {
-	GCPercent      int `koanf:"gc_percent" help:"Garbage collection target of serve (debug.SetGCPercent, as GOGC): the heap may grow by this percentage of the live heap before the collector runs; the memory limit still holds it down near runtime.memory_limit_mib. The service's live heap is a few MiB, so Go's 100 collects about twenty times a second under load; 400 spends a tenth less CPU per request. 0 leaves it to GOGC, which also wins over the default (not over a value set here)."`
 	MemoryLimitMiB int `koanf:"memory_limit_mib" help:"Soft memory limit of serve, in MiB (debug.SetMemoryLimit): the garbage collector runs more often as the process nears it; 0 leaves the limit to GOMEMLIMIT, which also wins over the default (not over a value set here). At least max_concurrent × argon2_memory_kib + 32 MiB."`
 }
 
@@ -286,7 +285,7 @@ func Default() Config {
 		// limit. The live memory, at most 2 × 9 MiB of running hashes and
 		// a few MiB for the rest, stays well below it, so the collector
 		// is not driven to run without pause.
-		Runtime: Runtime{GCPercent: 400, MemoryLimitMiB: 64},
+		Runtime: Runtime{MemoryLimitMiB: 64},
 		Dev:     Dev{DataDir: ".data/postgres"},
 	}
 }

@@ -139,11 +139,6 @@ func Load(src Sources) (*Config, error) {
 		cfg.Runtime.MemoryLimitMiB = 0
 		l.sources["runtime.memory_limit_mib"] = "default (0: environment variable GOMEMLIMIT is set)"
 	}
-	if cfg.Source("runtime.gc_percent") == "default" && src.Getenv != nil && src.Getenv("GOGC") != "" {
-		// As with GOMEMLIMIT: the runtime has applied GOGC already.
-		cfg.Runtime.GCPercent = 0
-		l.sources["runtime.gc_percent"] = "default (0: environment variable GOGC is set)"
-	}
 	if cfg.Source("auth.cookie_secure") == "default" && loopbackOnly(cfg.HTTP.Addr) {
 		// Only this host can reach the API: a browser on it speaks plain
 		// HTTP to it, and would drop a Secure cookie.

@@ -14,19 +14,22 @@ import (
 // with the sources of the values that make it too small.
 func TestMemoryLimit(t *testing.T) {
 	t.Parallel()
-	cfg, err := loadVars(nil)
+	load := func(vars map[string]string) (*config.Config, error) {
+		return config.Load(config.Sources{Getenv: env(vars)})
+	}
+	cfg, err := load(nil)
 	if err != nil || cfg.Runtime.MemoryLimitMiB != 64 {
 		t.Fatalf("default: %+v, %v; want 64 MiB", cfg, err)
 	}
-	cfg, err = loadVars(map[string]string{"GOMEMLIMIT": "200MiB"})
+	cfg, err = load(map[string]string{"GOMEMLIMIT": "200MiB"})
 	if err != nil || cfg.Runtime.MemoryLimitMiB != 0 || !strings.Contains(cfg.Source("runtime.memory_limit_mib"), "GOMEMLIMIT") {
 		t.Fatalf("with GOMEMLIMIT: limit %d from %q, %v; want 0, naming GOMEMLIMIT", cfg.Runtime.MemoryLimitMiB, cfg.Source("runtime.memory_limit_mib"), err)
 	}
-	cfg, err = loadVars(map[string]string{"GOMEMLIMIT": "200MiB", "ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "128"})
+	cfg, err = load(map[string]string{"GOMEMLIMIT": "200MiB", "ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "128"})
 	if err != nil || cfg.Runtime.MemoryLimitMiB != 128 {
 		t.Fatalf("key and GOMEMLIMIT: %d, %v; want the key's 128", cfg.Runtime.MemoryLimitMiB, err)
 	}
-	_, err = loadVars(map[string]string{"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "19456", "ACCOUNTS_PASSWORD_MAX_CONCURRENT": "2"})
+	_, err = load(map[string]string{"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "19456", "ACCOUNTS_PASSWORD_MAX_CONCURRENT": "2"})
 	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("2 × 19 MiB of hashing under a 64 MiB limit: %v, want a configuration error", err)
@@ -38,38 +41,10 @@ func TestMemoryLimit(t *testing.T) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	if _, err := loadVars(map[string]string{"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "-1"}); err == nil {
+	if _, err := load(map[string]string{"ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "-1"}); err == nil {
 		t.Error("a negative limit was accepted")
 	}
-	if cfg, err := loadVars(map[string]string{"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "65536", "ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0"}); err != nil || cfg.Runtime.MemoryLimitMiB != 0 {
+	if cfg, err := load(map[string]string{"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "65536", "ACCOUNTS_RUNTIME_MEMORY_LIMIT_MIB": "0"}); err != nil || cfg.Runtime.MemoryLimitMiB != 0 {
 		t.Errorf("0 (no limit of the service's own) with large hashes: %v", err)
 	}
-}
-
-// TestGCPercent checks runtime.gc_percent as TestMemoryLimit checks the
-// limit: its default, GOGC winning over the default but not over a value
-// set for the key, and a negative value refused.
-func TestGCPercent(t *testing.T) {
-	t.Parallel()
-	cfg, err := loadVars(nil)
-	if err != nil || cfg.Runtime.GCPercent != 400 {
-		t.Fatalf("default: %d, %v; want 400", cfg.Runtime.GCPercent, err)
-	}
-	cfg, err = loadVars(map[string]string{"GOGC": "off"})
-	if err != nil || cfg.Runtime.GCPercent != 0 || !strings.Contains(cfg.Source("runtime.gc_percent"), "GOGC") {
-		t.Fatalf("with GOGC: %d from %q, %v; want 0, naming GOGC", cfg.Runtime.GCPercent, cfg.Source("runtime.gc_percent"), err)
-	}
-	cfg, err = loadVars(map[string]string{"GOGC": "100", "ACCOUNTS_RUNTIME_GC_PERCENT": "200"})
-	if err != nil || cfg.Runtime.GCPercent != 200 {
-		t.Fatalf("key and GOGC: %d, %v; want the key's 200", cfg.Runtime.GCPercent, err)
-	}
-	_, err = loadVars(map[string]string{"ACCOUNTS_RUNTIME_GC_PERCENT": "-1"})
-	if err == nil || !strings.Contains(err.Error(), "runtime.gc_percent") {
-		t.Errorf("a negative target: %v, want an error naming runtime.gc_percent", err)
-	}
-}
-
-// loadVars loads the configuration from these environment variables alone.
-func loadVars(vars map[string]string) (*config.Config, error) {
-	return config.Load(config.Sources{Getenv: env(vars)})
 }

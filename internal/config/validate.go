@@ -21,7 +21,7 @@ func (c *Config) validate() []string {
 		c.validatePassword,
 		c.validateMigrate,
 		c.validateMetrics,
-		c.validateRuntime,
+		c.validateMemoryLimit,
 	} {
 		v(&p)
 	}
@@ -248,14 +248,10 @@ func (c *Config) oneOf(p *[]string, key, value string, allowed ...string) {
 	c.problem(p, key, "must be %s; got %q", list, value)
 }
 
-// validateRuntime checks runtime.gc_percent, and that
-// runtime.memory_limit_mib leaves room for the hashes that may run at
-// once: below it the collector would run without pause (up to half the
-// CPU) and the limit would still be passed.
-func (c *Config) validateRuntime(p *[]string) {
-	if c.Runtime.GCPercent < 0 {
-		c.problem(p, "runtime.gc_percent", "must not be negative, got %d; 0 leaves it to GOGC (GOGC=off turns the collector off)", c.Runtime.GCPercent)
-	}
+// validateMemoryLimit checks that runtime.memory_limit_mib leaves room for
+// the hashes that may run at once: below it the collector would run
+// without pause (up to half the CPU) and the limit would still be passed.
+func (c *Config) validateMemoryLimit(p *[]string) {
 	limit, pw := c.Runtime.MemoryLimitMiB, c.Password
 	if limit < 0 {
 		c.problem(p, "runtime.memory_limit_mib", "must not be negative, got %d", limit)

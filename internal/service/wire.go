@@ -27,15 +27,11 @@ type handlers struct {
 
 // wire builds the services and the HTTP API on the open database, and
 // the background jobs Run starts. It also sets the process's soft memory
-// limit (runtime.memory_limit_mib), which the password hashing relies on,
-// and the collector's target (runtime.gc_percent).
+// limit (runtime.memory_limit_mib), which the password hashing relies on.
 func (p *Process) wire(ctx context.Context, o Options) (handlers, error) {
 	cfg := p.cfg
 	if mib := cfg.Runtime.MemoryLimitMiB; mib > 0 {
 		debug.SetMemoryLimit(int64(mib) << 20)
-	}
-	if pct := cfg.Runtime.GCPercent; pct > 0 {
-		debug.SetGCPercent(pct)
 	}
 	// Whether cookies are Secure decides whether a browser sends them over
 	// plain HTTP: said at every start, with why.
