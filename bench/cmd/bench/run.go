@@ -130,8 +130,12 @@ func runCommand(ctx context.Context, args []string) error {
 	profile := fs.String("profile", "", "take the CPU profile of measurement 2: true or false (default: in the full run only)")
 	compare := fs.String("compare", "", "NAME=PATH[,NAME=PATH...]: other accounts binaries (older builds) that measurement 1 loads beside this one; the service's CPU per request should be at most the first's")
 	peer := fs.String("peer", "", "NAME=PATH: another stack's server (bench/seedpeer/seedpeer.py) that measurement 1 loads beside this one")
+	rounds := fs.Int("rounds", 0, "rounds of measurement 1 (default: 3 in the full run, 1 in the quick one); as many as it has servers puts each server once in every place of the order")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rounds < 0 {
+		return fmt.Errorf("--rounds must be 1 or more, not %d", *rounds)
 	}
 	if *accountsBin == "" {
 		return errors.New("--accounts is required (bench/run.sh passes it)")
@@ -167,6 +171,9 @@ func runCommand(ctx context.Context, args []string) error {
 	}
 	if *profile != "" {
 		r.profile = *profile == "true"
+	}
+	if *rounds > 0 {
+		r.rounds = *rounds
 	}
 	if r.compare, err = namedPaths("compare", *compare); err != nil {
 		return err
