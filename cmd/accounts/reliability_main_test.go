@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,6 +238,24 @@ type proc struct {
 	stderr *syncbuf.Buffer
 	done   chan struct{}
 	err    error // valid once done is closed
+}
+
+// procEnv is the environment of an `accounts serve` a test runs as a
+// process of its own on dbURL, peppered with pepper (which the caller
+// registers with the suite's secrets check): cheap hashing and a small
+// pool, so that several fit on a 2-core box. extra adds to or overrides it.
+func procEnv(dbURL, pepper string, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"DATABASE_URL":                        dbURL,
+		"ACCOUNTS_LOG_FORMAT":                 "json",
+		"ACCOUNTS_PASSWORD_PEPPER":            pepper,
+		"ACCOUNTS_PASSWORD_ARGON2_TIME":       "1",
+		"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "64",
+		"ACCOUNTS_DATABASE_POOL_SIZE":         "1",
+		"ACCOUNTS_DATABASE_MAX_OVERFLOW":      "4",
+	}
+	maps.Copy(env, extra)
+	return env
 }
 
 // startProc runs the binary with args and only env in its environment

@@ -38,17 +38,10 @@ func TestReplicas(t *testing.T) {
 	suiteSecrets.add(t.Name(), dbPassword)
 	pepper := "pepper-" + randomHex(16)
 	suiteSecrets.add(t.Name(), pepper)
-	env := map[string]string{
-		"DATABASE_URL":                        dbURL,
-		"ACCOUNTS_LOG_FORMAT":                 "json",
-		"ACCOUNTS_PASSWORD_PEPPER":            pepper,
-		"ACCOUNTS_PASSWORD_ARGON2_TIME":       "1",
-		"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "64",
-		"ACCOUNTS_DATABASE_POOL_SIZE":         "1",
-		"ACCOUNTS_DATABASE_MAX_OVERFLOW":      "4",
-		"ACCOUNTS_DATABASE_WAIT_INTERVAL":     "200ms",
-		"ACCOUNTS_MIGRATE_DIR":                migrationDirWith(t, replicaFiles),
-	}
+	env := procEnv(dbURL, pepper, map[string]string{
+		"ACCOUNTS_DATABASE_WAIT_INTERVAL": "200ms",
+		"ACCOUNTS_MIGRATE_DIR":            migrationDirWith(t, replicaFiles),
+	})
 	procs := make([]*proc, 3)
 	for i := range procs {
 		procs[i] = startProc(t, env, "serve", "--migrate", "--addr", "127.0.0.1:0")

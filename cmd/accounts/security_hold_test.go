@@ -47,18 +47,7 @@ func startAttacked(t *testing.T, files int, env map[string]string) (*proc, strin
 	t.Helper()
 	pepper := "pepper-" + randomHex(16)
 	suiteSecrets.add(t.Name(), pepper)
-	all := map[string]string{
-		"DATABASE_URL":                        testdb.URL(t),
-		"ACCOUNTS_LOG_FORMAT":                 "json",
-		"ACCOUNTS_PASSWORD_PEPPER":            pepper,
-		"ACCOUNTS_PASSWORD_ARGON2_TIME":       "1",
-		"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB": "64",
-		"ACCOUNTS_DATABASE_POOL_SIZE":         "1",
-		"ACCOUNTS_DATABASE_MAX_OVERFLOW":      "4",
-	}
-	for k, v := range env {
-		all[k] = v
-	}
+	all := procEnv(testdb.URL(t), pepper, env)
 	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, files), accountsBinary(t), "serve", "--addr", "127.0.0.1:0")
 	p := startCmd(t, cmd, all, "serve")
 	return p, waitListening(t, p), all

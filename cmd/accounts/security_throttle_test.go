@@ -180,18 +180,11 @@ func TestLoginBudgetSharedByThreeReplicas(t *testing.T) {
 	accountsBinary(t)
 	one := startServer(t, nil)
 	one.newClient(false).signUp("shared1", "shared-password")
-	env := map[string]string{
-		"DATABASE_URL":                              one.dbURL,
-		"ACCOUNTS_LOG_FORMAT":                       "json",
-		"ACCOUNTS_PASSWORD_PEPPER":                  one.env["ACCOUNTS_PASSWORD_PEPPER"],
-		"ACCOUNTS_PASSWORD_ARGON2_TIME":             "1",
-		"ACCOUNTS_PASSWORD_ARGON2_MEMORY_KIB":       "64",
-		"ACCOUNTS_DATABASE_POOL_SIZE":               "1",
-		"ACCOUNTS_DATABASE_MAX_OVERFLOW":            "4",
+	env := procEnv(one.dbURL, one.env["ACCOUNTS_PASSWORD_PEPPER"], map[string]string{
 		"ACCOUNTS_METRICS_ENABLED":                  "false",
 		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_USERNAME": "6",
 		"ACCOUNTS_AUTH_LOGIN_FAILURES_PER_ADDRESS":  "0",
-	}
+	})
 	addrRe := regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`)
 	var replicas []*server
 	for range 3 {
