@@ -2,11 +2,11 @@ package account
 
 import (
 	"context"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"accounts/ent/authsession"
 	entuser "accounts/ent/user"
