@@ -63,7 +63,7 @@ func (l *readLog) forget(key readKey) {
 // recordRead writes e, an admin's read, unless the same read (key) was
 // recorded within readWindow.
 func (s *Users) recordRead(ctx context.Context, key readKey, e auditEntry) error {
-	if !s.reads.first(key, time.Now()) {
+	if !s.reads.first(key, s.now()) {
 		return nil
 	}
 	err := withTx(ctx, s.client, func(tx *ent.Tx) error { return record(ctx, tx, e) })

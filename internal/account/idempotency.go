@@ -57,8 +57,9 @@ type OnceCreate struct {
 	Render func(u User) (Answer, error)
 }
 
-// SetClock sets the clock the idempotency store dates its answers by
-// (time.Now unless set); it must be the one the sessions use.
+// SetClock sets the clock the idempotency store dates its answers by and
+// the admin reads' audit window is measured with (time.Now unless set); it
+// must be the one the sessions use.
 func (s *Users) SetClock(now func() time.Time) { s.now = now }
 
 // CreateOnce signs up or creates a user unless c.Key was used by the same
